@@ -1,0 +1,22 @@
+import os, sys, subprocess
+from pathlib import Path
+import pytest
+from collapse_repro.runner import write_demo_experiment
+
+ROOT = Path(__file__).resolve().parents[1]
+
+@pytest.fixture
+def demo_env(tmp_path, monkeypatch):
+    "A folder of demo experiments (one that works, one that fails) with runs and figures redirected into tmp_path."
+    exps = tmp_path / 'exps'; exps.mkdir()
+    write_demo_experiment(exps); write_demo_experiment(exps, 'demo_broken', fail=True)
+    monkeypatch.setenv('COLLAPSE_REPRO_EXPERIMENTS', str(exps))
+    monkeypatch.setenv('COLLAPSE_REPRO_RUNS', str(tmp_path / 'runs'))
+    monkeypatch.setenv('COLLAPSE_REPRO_FIGURES', str(tmp_path / 'figures'))
+    monkeypatch.delenv('IN_TEST', raising=False)
+    return tmp_path
+
+def cli(*args, env=None):
+    "Run the console command in a subprocess, as a user would."
+    cmd = [sys.executable, '-c', 'import sys; from collapse_repro.cli import main; sys.exit(main())', *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env or os.environ.copy(), timeout=600)

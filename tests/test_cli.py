@@ -1,0 +1,87 @@
+"The collapse-repro command: list, run, figures, bad input, no overwriting, provenance sidecars."
+import json
+from pathlib import Path
+from conftest import cli, ROOT
+from collapse_repro.runner import list_experiments
+
+def runs_of(root: Path, exp='demo'):
+    d = root / 'runs' / exp
+    return sorted(d.iterdir()) if d.exists() else []
+
+def test_list_shows_experiments_and_parameters(demo_env):
+    r = cli('list')
+    assert r.returncode == 0, r.stderr
+    assert 'demo' in r.stdout and 'demo_broken' in r.stdout and 'paper: none (demo)' in r.stdout
+    assert "smoke=10  quick=100  paper=1000" in r.stdout          # profile-dependent default
+    assert "scale" in r.stdout and "1.0" in r.stdout and '# standard deviation of the draws' in r.stdout
+    assert 'run_dir' not in r.stdout                                # runner-owned parameters are options, not -p
+
+def test_run_writes_run_dir_results_and_sidecars(demo_env):
+    r = cli('run', 'demo', '--profile', 'smoke', '-p', 'x', '20', '-p', 'label', 'hello', '--no-progress')
+    assert r.returncode == 0, r.stderr
+    (run,) = runs_of(demo_env)
+    assert run.name.endswith('-smoke') and (run / 'demo.ipynb').exists()
+    res = json.loads((run / 'results.json').read_text())
+    assert res['profile'] == 'smoke' and res['provenance']['params']['x'] == 20 and res['provenance']['params']['label'] == 'hello'
+    assert len(res['results']['draws']) == 5 and res['headline']['name'] == 'mean'
+    side = json.loads((demo_env / 'figures/smoke/demo_hist.json').read_text())
+    assert (demo_env / 'figures/smoke/demo_hist.png').exists()
+    for key in ('profile', 'params', 'git_commit', 'packages', 'device', 'wall_time_s', 'run_wall_time_s'):
+        assert key in side, key
+    assert side['params']['x'] == 20 and side['packages']['numpy'] and side['scale'].startswith('smoke profile')
+    assert (demo_env / 'figures/smoke/demo_results.json').exists()
+
+def test_runs_never_overwrite_each_other(demo_env):
+    for _ in range(2): assert cli('run', 'demo', '--profile', 'smoke', '--no-progress').returncode == 0
+    a, b = runs_of(demo_env)
+    assert a != b and (a / 'results.json').exists() and (b / 'results.json').exists()
+    out = demo_env / 'mine'
+    assert cli('run', 'demo', '--profile', 'smoke', '--out', out, '--no-progress').returncode == 0
+    first = (out / 'results.json').read_text()
+    r = cli('run', 'demo', '--profile', 'smoke', '--out', out, '--no-progress')
+    assert r.returncode == 2 and 'already holds a run' in r.stderr and '--resume' in r.stderr
+    assert (out / 'results.json').read_text() == first
+    assert cli('run', 'demo', '--profile', 'smoke', '--out', out, '--resume', '--no-progress').returncode == 0
+
+def _bad(demo_env, *args, expect):
+    r = cli(*args)
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    lines = [l for l in r.stderr.strip().split('\n') if l]
+    assert len(lines) == 1 and lines[0].startswith('collapse-repro: error:'), r.stderr
+    for e in expect: assert e in lines[0], lines[0]
+    assert runs_of(demo_env) == []                                   # nothing was computed or created
+
+def test_unknown_experiment_suggests_closest(demo_env):
+    _bad(demo_env, 'run', 'dmeo', expect=["unknown experiment 'dmeo'", 'did you mean demo'])
+
+def test_unknown_parameter_lists_valid_ones(demo_env):
+    _bad(demo_env, 'run', 'demo', '-p', 'n_draws', '3', expect=["unknown parameter 'n_draws'", 'valid: seed, x, scale, label'])
+
+def test_wrong_type_is_rejected(demo_env):
+    _bad(demo_env, 'run', 'demo', '-p', 'x', '2.5', expect=["parameter 'x' expects int, got '2.5'"])
+    _bad(demo_env, 'run', 'demo', '-p', 'scale', 'wide', expect=["parameter 'scale' expects float"])
+
+def test_unknown_profile_is_rejected(demo_env):
+    r = cli('run', 'demo', '--profile', 'huge')
+    assert r.returncode == 2 and 'invalid choice' in r.stderr and runs_of(demo_env) == []
+
+def test_failing_notebook_reports_cell_and_keeps_run_dir(demo_env):
+    r = cli('run', 'demo_broken', '--profile', 'smoke', '--no-progress')
+    assert r.returncode == 1
+    assert 'FAILED' in r.stderr and 'ZeroDivisionError' in r.stderr and 'result = 1 / 0' in r.stderr
+    (run,) = runs_of(demo_env, 'demo_broken')
+    assert (run / 'demo_broken.ipynb').exists() and str(run) in r.stderr
+
+def test_figures_runs_everything_and_prints_summary(demo_env):
+    r = cli('figures', '--profile', 'smoke', '--no-progress', '--only', 'demo', 'demo_broken')
+    assert r.returncode == 1                                         # one experiment failed
+    table = r.stdout[r.stdout.index('experiment  '):]
+    assert 'demo ' in table and 'ok' in table and 'mean = ' in table and 'failed' in table
+
+def test_real_experiment_notebooks_are_well_formed():
+    "Every committed experiment notebook declares a paper, a figure, the runner parameters and a PROFILES table."
+    exps = list_experiments(ROOT / 'nbs' / 'experiments')
+    for e in exps:
+        assert e.paper and e.figure and e.description, e.name
+        for p in e.user_params.values():
+            if p.default is None: assert set(p.by_profile) == {'smoke', 'quick', 'paper'}, (e.name, p.name)

@@ -1,0 +1,34 @@
+"Core behaviour: same seed, same results (on CPU); provenance; data directory errors."
+import json, os
+from conftest import cli
+from collapse_repro import core
+
+def test_same_seed_gives_identical_results(demo_env):
+    outs = []
+    for name in ('a', 'b', 'c'):
+        seed = '1' if name != 'c' else '2'
+        assert cli('run', 'demo', '--profile', 'smoke', '-p', 'seed', seed, '--out', demo_env / name, '--no-progress').returncode == 0
+        outs.append(json.loads((demo_env / name / 'results.json').read_text())['results'])
+    assert outs[0] == outs[1] and outs[0] != outs[2]
+
+def test_missing_data_file_error_names_file_dir_and_remedy(tmp_path, monkeypatch):
+    monkeypatch.setenv('COLLAPSE_REPRO_DATA', str(tmp_path))
+    monkeypatch.setenv('COLLAPSE_REPRO_OFFLINE', '1')
+    try: core.data_file('mnist/train-images-idx3-ubyte.gz', urls=['https://example.org/x.gz']); raise AssertionError('no error')
+    except core.DataError as e:
+        msg = str(e)
+    assert 'train-images-idx3-ubyte.gz' in msg and str(tmp_path) in msg and 'COLLAPSE_REPRO_DATA' in msg and 'downloads are off' in msg
+
+def test_data_dir_defaults_to_user_cache(monkeypatch, tmp_path):
+    monkeypatch.delenv('COLLAPSE_REPRO_DATA', raising=False); monkeypatch.delenv('COLLAPSE_REPRO_CACHE', raising=False)
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path))
+    assert core.data_dir() == tmp_path / 'collapse_repro' / 'data'
+
+def test_device_override(monkeypatch):
+    monkeypatch.setenv('COLLAPSE_REPRO_DEVICE', 'cpu')
+    assert core.get_device().type == 'cpu'
+
+def test_profile_resolution(monkeypatch):
+    monkeypatch.delenv('IN_TEST', raising=False); monkeypatch.delenv('COLLAPSE_REPRO_PROFILE', raising=False)
+    assert core.default_profile() == 'quick'
+    monkeypatch.setenv('IN_TEST', '1'); assert core.default_profile() == 'smoke'
