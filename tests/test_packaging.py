@@ -1,0 +1,15 @@
+"A wheel carries the module, the console command and the experiment notebooks (so `collapse-repro run` works outside a checkout)."
+import subprocess, sys, zipfile
+from pathlib import Path
+from conftest import ROOT
+
+def test_wheel_ships_module_command_and_experiments(tmp_path):
+    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', str(ROOT), '-w', str(tmp_path)],
+                   check=True, capture_output=True, cwd=ROOT)
+    (whl,) = tmp_path.glob('collapse_repro-*.whl')
+    names = zipfile.ZipFile(whl).namelist()
+    for mod in ('core', 'runner', 'cli', 'loop'): assert f'collapse_repro/{mod}.py' in names
+    shipped = {Path(n).name for n in names if '/share/collapse_repro/experiments/' in n}
+    assert shipped == {p.name for p in (ROOT / 'nbs' / 'experiments').glob('*.ipynb')}
+    entry = next(n for n in names if n.endswith('entry_points.txt'))
+    assert 'collapse-repro = collapse_repro.cli:main' in zipfile.ZipFile(whl).read(entry).decode()
