@@ -153,3 +153,8 @@ def test_bad_building_block_inputs():
     with pytest.raises(ValueError, match='mu_norm'): make_mu(3, -1)
     with pytest.raises(ValueError, match='non-zero'): linear_verifier(np.zeros(3))
     with pytest.raises(ValueError, match='pruner'): simulate_views(3, 1.0, flip_generator(0.1), {}, [10])
+
+
+def test_chunk_size_is_validated():
+    with pytest.raises(ValueError, match='chunk'): independent_sweep(3, 1.0, [0.1], [1.0], [1.0], [10], chunk=0)
+    with pytest.raises(ValueError, match='chunk'): simulate_views(3, 1.0, flip_generator(0.1), dict(none=no_pruner()), [10], chunk=0)
