@@ -1,0 +1,75 @@
+"Mechanism tests of collapse_repro.eigen: P1000 encoding, invalid decoding, tolerance, consistency verifier, beam search."
+import numpy as np, pytest, torch
+torch.set_num_threads(1)      # much faster than oversubscribing a busy 2-core machine
+from collapse_repro.eigen import (INVALID, EigenTransformer, beam_search, consistency_error, decode, decode_targets,
+                                  eigenvalues, encode_matrices, encode_numbers, encode_targets, greedy_decode, random_symmetric,
+                                  rel_l1, select, to_tokens, within_tolerance)
+
+def roundtrip(x):
+    x = np.asarray(x, float)
+    val, ok = decode_targets(encode_targets(x[None])[:, 1:], len(x))
+    assert ok.all()
+    return val[0]
+
+@pytest.mark.parametrize('x', [[0.0, -0.0, 1.0, -1.0], [3.14159, -2.71828, 1234567.0, -9.87654e-30],
+                               [9.995e99, -1.234e-98, 999.5, -0.0999951], [12.3, -5.37, 100.0, 7e5]])
+def test_p1000_roundtrip_three_significant_digits(x):
+    x = np.asarray(x); v = roundtrip(x)
+    assert np.all(np.abs(v - x) <= 0.005 * np.abs(x) + 1e-300)
+    assert np.allclose(roundtrip(v), v, rtol=1e-12)                      # decoded values are fixed points
+
+def test_p1000_tokens():
+    toks = [to_tokens(t) for t in encode_numbers(np.array([0.0, -5.37, 12.3, 999.6, 1e50]))]
+    assert toks == [['+', 'N0', 'E0'], ['-', 'N537', 'E-2'], ['+', 'N123', 'E-1'], ['+', 'N100', 'E1'], ['+', 'N100', 'E48']]
+    with pytest.raises(ValueError): encode_numbers(np.array([1e200]))
+    with pytest.raises(ValueError): encode_numbers(np.array([np.nan]))
+    A = random_symmetric(2, 3, rng=0); assert encode_matrices(A).shape == (2, 29)
+
+@pytest.mark.parametrize('seq', [[], ['+'], ['V2'], ['oops', 'V1'],
+                                 ['V2', 'V1', '+', 'N537', 'E-2', '+', 'N100', '<eos>'],          # too short
+                                 ['V2', 'V1', 'N537', '+', 'E-2', '+', 'N100', 'E0', '<eos>'],    # wrong order
+                                 ['V2', 'V1', '+', 'N537', 'E-2', '+', 'N100', 'E0', 'E0'],       # no <eos>
+                                 ['V2', 'V2', '+', 'N537', 'E-2', '+', 'N100', 'E0', '<eos>'],    # wrong shape
+                                 ['V2', 'V1', '+', 'N537', 'E-2', '+', 'N100', 'E0', '<eos>', '+']])
+def test_malformed_decodes_to_invalid(seq):
+    assert decode(seq) is INVALID
+
+def test_vectorised_decode_marks_invalid():
+    ids = encode_targets(np.array([[1.0, -2.0], [3.0, 4.0]]))[:, 1:].copy()
+    ids[1, 3] = ids[1, 2]                                                 # a sign where a mantissa belongs
+    val, ok = decode_targets(ids, 2)
+    assert ok.tolist() == [True, False] and np.isnan(val[1]).all() and val[0].tolist() == [1.0, -2.0]
+    assert decode(['<bos>', 'V2', 'V1', '-', 'N537', 'E-2', '+', 'N0', 'E0', '<eos>']).tolist() == [-5.37, 0.0]
+
+def test_tolerance_hand_made():
+    true = np.array([[10.0, 0.0, -10.0], [3.0, 2.0, 1.0], [1.0, 1.0, 1.0]])
+    pred = np.array([[10.9, 0.0, -10.0], [3.0, 2.0, 1.35], [np.nan, 1.0, 1.0]])   # 4.5 %, 5.8 %, malformed
+    assert np.allclose(rel_l1(pred[:2], true[:2]), [0.045, 0.35 / 6])
+    assert within_tolerance(pred, true, 0.05).tolist() == [True, False, False]
+    assert within_tolerance(pred, true, 0.06).tolist() == [True, True, False]
+    assert within_tolerance(pred, true, 0.04).tolist() == [False, False, False]
+
+def test_consistency_accepts_exact_rejects_perturbed():
+    rng = np.random.default_rng(0)
+    for d in (2, 3, 5):
+        A = random_symmetric(500, d, rng=d); lam = eigenvalues(A)
+        assert consistency_error(A, lam).max() < 1e-9
+        shifted = lam + 0.3 * np.abs(lam).sum(1, keepdims=True) / d        # every eigenvalue moved by 30 % of the mean |λ|
+        assert (consistency_error(A, shifted) > 0.05).all()
+        assert (consistency_error(A, lam * rng.choice([0.8, 1.2], (500, 1))) > 0.05).all()
+    pool = dict(A=A, lam=lam, vals=np.stack([lam * 1.2, lam], 1), valid=np.ones((500, 2), bool))
+    choice, keep, _ = select('consistency', pool)
+    assert (choice == 1).all() and keep.all()
+
+def test_beam_k1_equals_greedy_and_batching():
+    torch.manual_seed(0)
+    m = EigenTransformer(d_model=32, enc_layers=1, dec_layers=1, heads=2)
+    src = encode_matrices(random_symmetric(25, 3, rng=1))
+    g = greedy_decode(m, src, batch=10)
+    ids, lp = beam_search(m, src, 1, batch=7)
+    assert (ids[:, 0] == g).all()
+    ids4, lp4 = beam_search(m, src, 4, batch=9)
+    one = [beam_search(m, src[i:i + 1], 4) for i in range(len(src))]
+    assert (np.concatenate([o[0] for o in one]) == ids4).all()
+    assert np.allclose(np.concatenate([o[1] for o in one]), lp4, atol=1e-4)
+    assert (lp4[:, 0] >= lp[:, 0] - 1e-4).all()
