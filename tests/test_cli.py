@@ -11,7 +11,7 @@ def runs_of(root: Path, exp='demo'):
 def test_list_shows_experiments_and_parameters(demo_env):
     r = cli('list')
     assert r.returncode == 0, r.stderr
-    assert 'demo' in r.stdout and 'demo_broken' in r.stdout and 'paper: none (demo)' in r.stdout
+    assert 'demo' in r.stdout and 'demo_broken' in r.stdout and 'paper: none (demo)' in r.stdout and 'figure: demo' in r.stdout
     assert "smoke=10  quick=100  paper=1000" in r.stdout          # profile-dependent default
     assert "scale" in r.stdout and "1.0" in r.stdout and '# standard deviation of the draws' in r.stdout
     assert 'run_dir' not in r.stdout                                # runner-owned parameters are options, not -p
@@ -84,4 +84,4 @@ def test_real_experiment_notebooks_are_well_formed():
     for e in exps:
         assert e.paper and e.figure and e.description, e.name
         for p in e.user_params.values():
-            if p.default is None: assert set(p.by_profile) == {'smoke', 'quick', 'paper'}, (e.name, p.name)
+            if p.by_profile: assert set(p.by_profile) == {'smoke', 'quick', 'paper'}, (e.name, p.name)  # a table row covers every profile
