@@ -61,6 +61,14 @@ def test_consistency_accepts_exact_rejects_perturbed():
     choice, keep, _ = select('consistency', pool)
     assert (choice == 1).all() and keep.all()
 
+def test_oracle_keeps_closest_beam_within_its_own_tolerance():
+    A = random_symmetric(200, 3, rng=1); lam = eigenvalues(A)
+    pool = dict(A=A, lam=lam, vals=np.stack([lam * 1.04, lam * 1.015, lam * 1.3], 1), valid=np.ones((200, 3), bool))
+    choice, keep, _ = select('oracle', pool, tau=0.05)
+    assert (choice == 1).all() and keep.all()                              # closest beam, within τ
+    assert not select('oracle', pool, tau=0.05, oracle_tol=0.01)[1].any()  # a stricter oracle prunes 1.5 % errors
+    assert select('oracle', pool, tau=0.05, oracle_tol=0.02)[1].all()
+
 def test_beam_k1_equals_greedy_and_batching():
     torch.manual_seed(0)
     m = EigenTransformer(d_model=32, enc_layers=1, dec_layers=1, heads=2)
