@@ -5,7 +5,8 @@
     python tools/nbtext.py to-nb  /tmp/00_core.py    nbs/00_core.ipynb
 
 Cells start with `# %%` (code) or `# %% [markdown]` (markdown; every line prefixed with `# `).
-Cell tags ride on the marker: `# %% tags=["parameters"]`. Outputs are not kept: run
+Cell ids and tags ride on the marker: `# %% id=1a2b3c4d tags=["parameters"]`, so a round trip keeps
+the ids (and the nbdev cell references in the exported module) stable; new cells get fresh ids. Outputs are not kept: run
 `nbdev_clean` afterwards, as always. The notebook is the source of truth; this is only an editor aid.
 """
 import json, re, sys
@@ -13,13 +14,13 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-MARKER = re.compile(r'^# %%(?P<md> \[markdown\])?(?: tags=(?P<tags>\[.*\]))?\s*$')
+MARKER = re.compile(r'^# %%(?P<md> \[markdown\])?(?: id=(?P<id>[\w-]+))?(?: tags=(?P<tags>\[.*\]))?\s*$')
 
 def nb_to_text(nb) -> str:
     chunks = []
     for cell in nb.cells:
         tags = cell.get('metadata', {}).get('tags')
-        head = '# %%' + (' [markdown]' if cell.cell_type == 'markdown' else '') + (f' tags={json.dumps(tags)}' if tags else '')
+        head = '# %%' + (' [markdown]' if cell.cell_type == 'markdown' else '') + (f' id={cell.id}' if cell.get('id') else '') + (f' tags={json.dumps(tags)}' if tags else '')
         src = cell.source
         if cell.cell_type == 'markdown': src = '\n'.join(('# ' + l) if l else '#' for l in src.split('\n'))
         chunks.append(head + '\n' + src)
@@ -31,7 +32,7 @@ def text_to_nb(text: str):
         m = MARKER.match(line)
         if m:
             if cur: cells.append(cur)
-            cur = dict(md=bool(m['md']), tags=json.loads(m['tags']) if m['tags'] else None, lines=[])
+            cur = dict(md=bool(m['md']), id=m['id'], tags=json.loads(m['tags']) if m['tags'] else None, lines=[])
         elif cur is not None: cur['lines'].append(line)
     if cur: cells.append(cur)
     nb = new_notebook()
@@ -42,6 +43,7 @@ def text_to_nb(text: str):
         if c['md']: src = '\n'.join(l[2:] if l.startswith('# ') else l[1:] if l.startswith('#') else l for l in lines)
         else: src = '\n'.join(lines)
         cell = new_markdown_cell(src) if c['md'] else new_code_cell(src)
+        if c['id']: cell.id = c['id']
         if c['tags']: cell.metadata['tags'] = c['tags']
         nb.cells.append(cell)
     return nb
