@@ -15,12 +15,12 @@ from .loop import Stages, best_of_k, generate_verify_retrain, verifier_stats
 
 # %% auto #0
 __all__ = ['SPECIALS', 'MAX_DIM', 'MAX_EXP', 'VOCAB', 'TOK', 'PAD', 'BOS', 'EOS', 'V0', 'PLUS', 'MINUS', 'N0', 'E0', 'INVALID',
-           'VERIFIERS', 'random_symmetric', 'eigenvalues', 'p1000_parts', 'encode_numbers', 'encode_matrices',
-           'encode_targets', 'decode_targets', 'decode', 'to_tokens', 'rel_l1', 'within_tolerance', 'consistency_error',
-           'ModelConfig', 'MHA', 'ffn', 'EncoderLayer', 'DecoderLayer', 'EigenTransformer', 'n_params', 'train_model',
-           'greedy_decode', 'beam_search', 'sequence_logprob', 'evaluate_model', 'save_model', 'load_model',
-           'verifier_scores', 'select', 'pool_stats', 'real_data', 'make_pool', 'cached_pool', 'TrainSpec', 'fit_fresh',
-           'real_model', 'verifier_curve']
+           'VERIFIERS', 'CONTROLS', 'random_symmetric', 'eigenvalues', 'p1000_parts', 'encode_numbers',
+           'encode_matrices', 'encode_targets', 'decode_targets', 'decode', 'to_tokens', 'rel_l1', 'within_tolerance',
+           'consistency_error', 'ModelConfig', 'MHA', 'ffn', 'EncoderLayer', 'DecoderLayer', 'EigenTransformer',
+           'n_params', 'train_model', 'greedy_decode', 'beam_search', 'sequence_logprob', 'evaluate_model',
+           'save_model', 'load_model', 'verifier_scores', 'select', 'pool_stats', 'real_data', 'make_pool',
+           'cached_pool', 'TrainSpec', 'fit_fresh', 'real_model', 'verifier_curve']
 
 # %% ../nbs/40_eigen.ipynb #81cce427
 def random_symmetric(n: int, d: int = 5, coeff: float = 10.0, rng=None) -> np.ndarray:
@@ -373,13 +373,16 @@ def real_model(folder, spec: TrainSpec, n: int, d: int, test: dict, seed: int = 
     hist = generate_verify_retrain(stages, 0, folder, seed=seed, progress=False)
     return load_model(Path(folder) / 'round_000', device), hist[0]
 
+CONTROLS = ('real', 'oracle_true')   # reference curves: real data; the oracle's matrices with their true eigenvalues
+
 def verifier_curve(name: str, generator, pool: dict, test: dict, n_values, folder, spec: TrainSpec, seed: int = 0,
                    tau: float = 0.05, tol: float = 0.05, device='cpu', progress: bool = True, oracle_tol: float | None = None) -> list[dict]:
     """One curve of the scaling figure through `generate_verify_retrain`: round 0 is the generator; round r selects
     with verifier `name` from the candidate pool and trains a fresh model on the first `n_values[r-1]` kept samples
-    (`name='real'`: the true eigenvalues of the same matrices); a verifier that keeps nothing leaves an untrained
-    model (n_train = 0). Resumes from the checkpoints in `folder`."""
-    if name not in VERIFIERS + ('real',): raise ValueError(f'unknown verifier {name!r}')
+    (`name='real'`: the true eigenvalues of the same matrices; `'oracle_true'`: the matrices the oracle keeps, with
+    their true eigenvalues); a verifier that keeps nothing leaves an untrained model (n_train = 0). Resumes from the
+    checkpoints in `folder`."""
+    if name not in VERIFIERS + CONTROLS: raise ValueError(f'unknown verifier {name!r}; choose from {VERIFIERS + CONTROLS}')
     n_values = [int(v) for v in n_values]
     if not n_values or min(n_values) < 1: raise ValueError(f'n_values must be positive, got {n_values}')
     def generate(model, ctx): return pool                          # Feng et al.: one fixed generator, candidates made once
@@ -387,6 +390,9 @@ def verifier_curve(name: str, generator, pool: dict, test: dict, n_values, folde
         n_r = n_values[ctx.round - 1]
         if name == 'real':
             idx = np.arange(min(n_r, len(pool['A']))); tgt = encode_targets(pool['lam'][idx]); prec = 1.0
+        elif name == 'oracle_true':                                 # selection without label noise
+            idx = np.flatnonzero(select('oracle', pool, tau, tol, None, oracle_tol)[1])[:n_r]
+            tgt = encode_targets(pool['lam'][idx]); prec = 1.0
         else:
             choice, keep, _ = select(name, pool, tau, tol, np.random.default_rng([seed, 7]), oracle_tol)
             idx = np.flatnonzero(keep)[:n_r]

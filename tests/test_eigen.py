@@ -81,3 +81,27 @@ def test_beam_k1_equals_greedy_and_batching():
     assert (np.concatenate([o[0] for o in one]) == ids4).all()
     assert np.allclose(np.concatenate([o[1] for o in one]), lp4, atol=1e-4)
     assert (lp4[:, 0] >= lp[:, 0] - 1e-4).all()
+
+def test_oracle_true_control_trains_on_oracle_kept_matrices_with_true_labels(tmp_path, monkeypatch):
+    from collapse_repro import eigen
+    A = random_symmetric(60, 2, rng=2); lam = eigenvalues(A)
+    good = np.random.default_rng(3).random(60) < 0.5                        # beams within 1 % on half the matrices
+    vals = np.stack([lam * np.where(good, 1.01, 1.3)[:, None]] * 2, 1)
+    ids = np.stack([encode_targets(vals[:, 0])[:, 1:]] * 2, 1)
+    pool = dict(A=A, lam=lam, vals=vals, valid=np.ones((60, 2), bool), ids=ids)
+    seen = {}
+    def fake_fit(spec, src, tgt, seed, *a, **kw):
+        seen['src'], seen['tgt'] = src, tgt
+        return EigenTransformer(spec.config), {}
+    monkeypatch.setattr(eigen, 'fit_fresh', fake_fit)
+    spec = eigen.TrainSpec(eigen.ModelConfig(d_model=16, enc_layers=1, dec_layers=1, heads=2), steps=1)
+    gen = EigenTransformer(spec.config)
+    hist = eigen.verifier_curve('oracle_true', gen, pool, eigen.real_data(5, 2, 0), [100], tmp_path, spec, progress=False,
+                                oracle_tol=0.02)
+    kept = np.flatnonzero(good)
+    assert hist[1]['n_train'] == len(kept)
+    assert (seen['src'] == encode_matrices(A[kept])).all() and (seen['tgt'] == encode_targets(lam[kept])).all()
+    hist = eigen.verifier_curve('oracle', gen, pool, eigen.real_data(5, 2, 0), [100], tmp_path / 'o', spec, progress=False,
+                                oracle_tol=0.02)
+    assert (seen['tgt'][:, 1:] == ids[kept, 0]).all()                      # the oracle itself trains on the beam labels
+    with pytest.raises(ValueError, match='unknown verifier'): eigen.verifier_curve('psychic', gen, pool, {}, [1], tmp_path, spec)
