@@ -14,6 +14,7 @@ import argparse, time
 import numpy as np
 import torch
 from collapse_repro import llm
+from collapse_repro.core import autocast
 
 PEAK_BF16 = {'H100': 989e12, 'H200': 989e12, 'A100': 312e12, 'L4': 121e12, 'A10': 125e12, 'V100': 125e12}
 
@@ -55,7 +56,7 @@ def main():
     n_tok = stats['new_tokens']
     # baseline: model.generate one article at a time (same greedy settings, same autocast)
     sync(); t = time.time(); n_tok_base = 0
-    with torch.no_grad(), llm.autocast_ctx(dev, bf16):
+    with torch.no_grad(), autocast(dev, bf16):
         for p in prompts:
             ids = torch.tensor([p], device=dev)
             out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=a.new, do_sample=False,

@@ -28,10 +28,11 @@ def cmd_list(args) -> int:
     for e in exps: print(format_experiment(e) + '\n')
     return 0
 
+def _format_value(v) -> str: return f'{v:.4g}' if isinstance(v, (int, float)) else (str(v) if v is not None else 'n/a')
+
 def _report(r) -> int:
     if r.status == 'ok':
-        v = (r.headline or {}).get('value')
-        head = f"; {r.headline['name']} = " + (f'{v:.4g}' if isinstance(v, (int, float)) else 'n/a') if r.headline else ''
+        head = f"; {r.headline['name']} = {_format_value(r.headline.get('value'))}" if r.headline else ''
         print(f'{r.experiment}: ok in {r.wall_time_s:.1f}s{head}\n  run directory: {r.run_dir}')
         for f in r.figures: print(f'  figure: {f}')
         return 0
@@ -61,8 +62,7 @@ def format_summary(reports) -> str:
     rows = [('experiment', 'status', 'wall time', 'headline')]
     for r in reports:
         h = r.headline or {}
-        v = h.get('value'); v = f'{v:.4g}' if isinstance(v, (int, float)) else (str(v) if v is not None else 'n/a')
-        rows.append((r.experiment, r.status, f'{r.wall_time_s:.1f}s', f"{h.get('name', '')} = {v}" if h else r.error[:60]))
+        rows.append((r.experiment, r.status, f'{r.wall_time_s:.1f}s', f"{h.get('name', '')} = {_format_value(h.get('value'))}" if h else r.error[:60]))
     w = [max(len(row[i]) for row in rows) for i in range(4)]
     fmt = lambda row: '  '.join(c.ljust(w[i]) for i, c in enumerate(row)).rstrip()
     return '\n'.join([fmt(rows[0]), fmt(tuple('-' * x for x in w))] + [fmt(r) for r in rows[1:]])

@@ -190,6 +190,10 @@ class EigenTransformer(nn.Module):
 def n_params(model): return sum(p.numel() for p in model.parameters())
 
 # %% ../nbs/40_eigen.ipynb #3e71020a
+def _autocast(device):
+    "bf16 autocast on a GPU only: CPU runs stay float32, so a seed gives the same numbers on any CPU."
+    return autocast(device, bf16=torch.device(device).type == 'cuda')
+
 def train_model(model, src, tgt, steps: int, batch: int = 128, lr: float = 1e-3, warmup: int = 100, seed: int = 0,
                 device='cpu', progress: bool = True, desc: str = 'train') -> dict:
     "Teacher-forced cross-entropy training for `steps` Adam steps (linear warm-up, cosine decay), cycling through (src, tgt) in shuffled epochs."
@@ -207,7 +211,7 @@ def train_model(model, src, tgt, steps: int, batch: int = 128, lr: float = 1e-3,
         if pos + bs > len(order): order, pos = rng.permutation(len(src)), 0
         idx = torch.as_tensor(order[pos:pos + bs], device=device); pos += bs
         s, t = S[idx], T[idx]
-        with autocast(device, bf16=torch.device(device).type == 'cuda'):
+        with _autocast(device):
             logits = model(s, t[:, :-1])
         loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), t[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True); loss.backward()
@@ -226,7 +230,7 @@ def greedy_decode(model, src, batch: int = 1024, device='cpu') -> np.ndarray:
     model.to(device).eval(); src = np.asarray(src); d = _dim(src); L = 3 * d + 3; out = []
     for a, b in _batches(len(src), batch):
         s = torch.as_tensor(src[a:b], device=device)
-        with autocast(device, bf16=torch.device(device).type == 'cuda'):
+        with _autocast(device):
             mem_kv = model.memory_kv(model.encode(s))
             caches = [{} for _ in model.dec]; tok = torch.full((b - a, 1), BOS, device=device); seq = []
             for t in range(L):
@@ -262,7 +266,7 @@ def beam_search(model, src, k: int, batch: int = 256, device='cpu', progress: bo
     if k < 1: raise ValueError(f'beam size must be >= 1, got {k}')
     model.to(device).eval(); src = np.asarray(src); L = 3 * _dim(src) + 3; ids, sc = [], []
     for a, b in tqdm(_batches(len(src), batch), desc=f'beam k={k}', disable=not progress):
-        with autocast(device, bf16=torch.device(device).type == 'cuda'):
+        with _autocast(device):
             i, s = _beam(model, torch.as_tensor(src[a:b], device=device), k, L)
         ids.append(i.cpu().numpy()); sc.append(s.cpu().numpy())
     return np.concatenate(ids), np.concatenate(sc)
@@ -274,7 +278,7 @@ def sequence_logprob(model, src, gen, batch: int = 1024, device='cpu') -> np.nda
     for a, b in _batches(len(src), batch):
         s, g = torch.as_tensor(src[a:b], device=device), torch.as_tensor(gen[a:b], device=device)
         tin = torch.cat([torch.full((b - a, 1), BOS, device=device), g[:, :-1]], 1)
-        with autocast(device, bf16=torch.device(device).type == 'cuda'):
+        with _autocast(device):
             lp = model(s, tin).float().log_softmax(-1)
         out.append(lp.gather(-1, g[..., None])[..., 0].sum(1).cpu().numpy())
     return np.concatenate(out)
@@ -385,16 +389,16 @@ def verifier_curve(name: str, generator, pool: dict, test: dict, n_values, folde
     if name not in VERIFIERS + CONTROLS: raise ValueError(f'unknown verifier {name!r}; choose from {VERIFIERS + CONTROLS}')
     n_values = [int(v) for v in n_values]
     if not n_values or min(n_values) < 1: raise ValueError(f'n_values must be positive, got {n_values}')
+    if name != 'real':                                             # one selection over the pool serves every round
+        choice, keep, _ = select('oracle' if name == 'oracle_true' else name, pool, tau, tol, np.random.default_rng([seed, 7]), oracle_tol)
     def generate(model, ctx): return pool                          # Feng et al.: one fixed generator, candidates made once
     def verify(pool, model, ctx):
         n_r = n_values[ctx.round - 1]
         if name == 'real':
             idx = np.arange(min(n_r, len(pool['A']))); tgt = encode_targets(pool['lam'][idx]); prec = 1.0
         elif name == 'oracle_true':                                 # selection without label noise
-            idx = np.flatnonzero(select('oracle', pool, tau, tol, None, oracle_tol)[1])[:n_r]
-            tgt = encode_targets(pool['lam'][idx]); prec = 1.0
+            idx = np.flatnonzero(keep)[:n_r]; tgt = encode_targets(pool['lam'][idx]); prec = 1.0
         else:
-            choice, keep, _ = select(name, pool, tau, tol, np.random.default_rng([seed, 7]), oracle_tol)
             idx = np.flatnonzero(keep)[:n_r]
             tgt = np.concatenate([np.full((len(idx), 1), BOS), pool['ids'][idx, choice[idx]]], 1)
             prec = float(within_tolerance(pool['vals'][idx, choice[idx]], pool['lam'][idx], tau).mean()) if len(idx) else float('nan')

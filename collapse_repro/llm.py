@@ -15,10 +15,10 @@ from .core import DataError, autocast, cache_dir, data_dir, downloads_allowed, w
 
 # %% auto #0
 __all__ = ['MODEL_ID', 'GGUF_NAME', 'CONVERTED', 'TINY_NOTE', 'XSUM_FILES', 'XSUM_NOTE', 'XSUM_ONLINE_NOTE', 'PREFIX', 'CUE',
-           'autocast_ctx', 'VERIFIERS', 'ModelUnavailable', 'wheel_gguf', 'convert_gguf', 'resolve_model',
-           'load_tokenizer', 'tiny_model', 'weights_note', 'load_model', 'load_xsum', 'prompt_ids', 'summary_ids',
-           'train_example', 'collate', 'finetune', 'generate', 'decode_new', 'summary_logprob', 'rouge', 'SumConfig',
-           'LLMTask', 'round0', 'yi_stages', 'candidate_scores', 'feng_stages', 'main']
+           'VERIFIERS', 'ModelUnavailable', 'wheel_gguf', 'convert_gguf', 'resolve_model', 'load_tokenizer',
+           'tiny_model', 'weights_note', 'load_model', 'load_xsum', 'prompt_ids', 'summary_ids', 'train_example',
+           'collate', 'finetune', 'generate', 'decode_new', 'summary_logprob', 'rouge', 'SumConfig', 'LLMTask',
+           'round0', 'yi_stages', 'candidate_scores', 'feng_stages', 'main']
 
 # %% ../nbs/50_llm.ipynb #e96751c7
 MODEL_ID = 'HuggingFaceTB/SmolLM2-135M-Instruct'
@@ -184,9 +184,6 @@ def collate(examples, pad_id: int, side: str = 'right'):
         ids[i, sl] = torch.tensor(x); lab[i, sl] = torch.tensor(y); att[i, sl] = 1
     return dict(input_ids=ids, attention_mask=att, labels=lab)
 
-# %% ../nbs/50_llm.ipynb #e82e51cb
-autocast_ctx = autocast  # bf16 autocast where supported; defined in core, shared with the eigenvalue model
-
 # %% ../nbs/50_llm.ipynb #65b051b7
 def finetune(model, examples, *, batch_size: int = 32, micro_batch: int = 8, lr: float = 5e-5, epochs: int = 1,
              seed: int = 0, pad_id: int, bf16: bool | str = 'auto', accelerator=None, progress: bool = True,
@@ -211,7 +208,7 @@ def finetune(model, examples, *, batch_size: int = 32, micro_batch: int = 8, lr:
         for j in range(0, len(mine), micro_batch):
             mb = collate([examples[i] for i in mine[j:j + micro_batch]], pad_id)
             mb = {k: v.to(dev) for k, v in mb.items()}
-            with autocast_ctx(dev, bf16):
+            with autocast(dev, bf16):
                 logits = model(input_ids=mb['input_ids'], attention_mask=mb['attention_mask']).logits
             lp = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), mb['labels'][:, 1:],
                                                    ignore_index=-100, reduction='sum')
@@ -247,7 +244,7 @@ def generate(model, tok, prompts: Sequence[list[int]], *, max_new_tokens: int = 
         else:
             enc = collate([(prompts[i], prompts[i]) for i in b], tok.pad_token_id, side='left')
             L = enc['input_ids'].shape[1]
-            with torch.no_grad(), autocast_ctx(dev, bf16):
+            with torch.no_grad(), autocast(dev, bf16):
                 gen = model.generate(input_ids=enc['input_ids'].to(dev), attention_mask=enc['attention_mask'].to(dev),
                                      max_new_tokens=max_new_tokens, do_sample=False, num_beams=num_beams,
                                      num_return_sequences=num_beams, early_stopping=True if num_beams > 1 else False,
@@ -282,7 +279,7 @@ def summary_logprob(model, tok, pairs: Sequence[tuple[str, str]], *, max_prompt:
     order = sorted(range(len(ex)), key=lambda i: len(ex[i][0]))
     for j in tqdm(range(0, len(ex), batch_size), desc=desc, disable=not progress, leave=False):
         idx = order[j:j + batch_size]; b = collate([ex[i] for i in idx], tok.pad_token_id)
-        with torch.no_grad(), autocast_ctx(dev, bf16):
+        with torch.no_grad(), autocast(dev, bf16):
             logits = model(input_ids=b['input_ids'].to(dev), attention_mask=b['attention_mask'].to(dev)).logits
         lab = b['labels'][:, 1:].to(dev); mask = lab != -100
         lp = torch.log_softmax(logits[:, :-1].float(), -1).gather(-1, lab.clamp(min=0)[..., None])[..., 0]
