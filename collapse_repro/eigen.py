@@ -195,11 +195,13 @@ def _autocast(device):
     return autocast(device, bf16=torch.device(device).type == 'cuda')
 
 def train_model(model, src, tgt, steps: int, batch: int = 128, lr: float = 1e-3, warmup: int = 100, seed: int = 0,
-                device='cpu', progress: bool = True, desc: str = 'train') -> dict:
-    "Teacher-forced cross-entropy training for `steps` Adam steps (linear warm-up, cosine decay), cycling through (src, tgt) in shuffled epochs."
+                device='cpu', progress: bool = True, desc: str = 'train', stop_when=None, check_every: int = 100) -> dict:
+    """Teacher-forced cross-entropy training for `steps` Adam steps (linear warm-up, cosine decay), cycling through
+    (src, tgt) in shuffled epochs. With `stop_when(model) -> bool`, training checks every `check_every` steps (model
+    in eval mode) and stops at the first check that returns True."""
     src, tgt = np.asarray(src), np.asarray(tgt)
     if len(src) == 0 or len(src) != len(tgt): raise ValueError(f'need equally many (>0) sources and targets, got {len(src)} and {len(tgt)}')
-    if steps < 1: raise ValueError(f'steps must be >= 1, got {steps}')
+    if steps < 1 or check_every < 1: raise ValueError(f'steps and check_every must be >= 1, got {steps} and {check_every}')
     torch.manual_seed(seed); rng = np.random.default_rng(seed)
     model.to(device).train()
     S, T = torch.as_tensor(src, device=device), torch.as_tensor(tgt, device=device)
@@ -217,9 +219,13 @@ def train_model(model, src, tgt, steps: int, batch: int = 128, lr: float = 1e-3,
         opt.zero_grad(set_to_none=True); loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0); opt.step(); sched.step()
         losses.append(loss.item()) if step % 50 == 0 or step == steps - 1 else None
-    wall = time.time() - t0
+        if stop_when is not None and (step + 1) % check_every == 0 and step + 1 < steps:
+            model.eval(); stop = stop_when(model); model.train()
+            if stop: losses.append(loss.item()); break
+    done = step + 1; wall = time.time() - t0
     model.eval()
-    return dict(steps=steps, final_loss=losses[-1], wall_s=wall, tokens_per_s=steps * bs * (src.shape[1] + tgt.shape[1] - 1) / wall)
+    return dict(steps=done, stopped_early=done < steps, final_loss=losses[-1], wall_s=wall,
+                tokens_per_s=done * bs * (src.shape[1] + tgt.shape[1] - 1) / wall)
 
 # %% ../nbs/40_eigen.ipynb #e406880d
 def _batches(n, size): return [(i, min(i + size, n)) for i in range(0, n, size)]
@@ -361,18 +367,33 @@ class TrainSpec:
     lr: float = 1e-3
     warmup: int = 100
 
-def fit_fresh(spec: TrainSpec, src, tgt, seed: int, device='cpu', progress: bool = False, desc: str = 'train'):
-    "A fresh model of `spec.config`, initialised from `seed` and trained on (src, tgt)."
+def fit_fresh(spec: TrainSpec, src, tgt, seed: int, device='cpu', progress: bool = False, desc: str = 'train', **stop):
+    "A fresh model of `spec.config`, initialised from `seed` and trained on (src, tgt); `stop` goes to `train_model` (`stop_when`, `check_every`)."
     torch.manual_seed(seed); model = EigenTransformer(spec.config)
-    info = train_model(model, src, tgt, spec.steps, spec.batch, spec.lr, spec.warmup, seed, device, progress, desc)
+    info = train_model(model, src, tgt, spec.steps, spec.batch, spec.lr, spec.warmup, seed, device, progress, desc, **stop)
     return model, info
 
-def real_model(folder, spec: TrainSpec, n: int, d: int, test: dict, seed: int = 0, device='cpu', progress: bool = True, desc: str = 'real'):
-    "Train (or reload) a model on n real samples through the shared loop (round 0 only): checkpointed, resumable."
+def real_model(folder, spec: TrainSpec, n: int, d: int, test: dict, seed: int = 0, device='cpu', progress: bool = True,
+               desc: str = 'real', target_acc: float | None = None, n_val: int = 1000, check_every: int = 100):
+    """Train (or reload) a model on n real samples through the shared loop (round 0 only): checkpointed, resumable.
+    With `target_acc`, training stops at the first check (every `check_every` steps) where greedy accuracy at τ = 5 %
+    on `n_val` fresh validation matrices reaches it, so the model's quality is set, not drawn; the metrics record
+    `train_steps` and `val_acc_5` at the stop."""
+    if target_acc is not None and not 0 < target_acc < 1: raise ValueError(f'target_acc must lie in (0, 1), got {target_acc}')
+    info = {}
     def init(ctx):
         data = real_data(n, d, ctx.seed_for('data'))
-        return fit_fresh(spec, data['src'], data['tgt'], ctx.seed_for('model'), device, progress, desc)[0]
-    stages = Stages(init, None, None, None, lambda m, ctx: evaluate_model(m, test['A'], test['lam'], device=device),
+        stop = {}
+        if target_acc is not None:
+            val = real_data(n_val, d, ctx.seed_for('val'))
+            def reached(m):
+                info['val_acc_5'] = evaluate_model(m, val['A'], val['lam'], taus=(0.05,), device=device)['acc_5']
+                return info['val_acc_5'] >= target_acc
+            stop = dict(stop_when=reached, check_every=check_every)
+        model, train = fit_fresh(spec, data['src'], data['tgt'], ctx.seed_for('model'), device, progress, desc, **stop)
+        info['train_steps'] = train['steps']
+        return model
+    stages = Stages(init, None, None, None, lambda m, ctx: evaluate_model(m, test['A'], test['lam'], device=device) | info,
                     save_model, lambda p: load_model(p, device))
     hist = generate_verify_retrain(stages, 0, folder, seed=seed, progress=False)
     return load_model(Path(folder) / 'round_000', device), hist[0]

@@ -105,3 +105,29 @@ def test_oracle_true_control_trains_on_oracle_kept_matrices_with_true_labels(tmp
                                 oracle_tol=0.02)
     assert (seen['tgt'][:, 1:] == ids[kept, 0]).all()                      # the oracle itself trains on the beam labels
     with pytest.raises(ValueError, match='unknown verifier'): eigen.verifier_curve('psychic', gen, pool, {}, [1], tmp_path, spec)
+
+def test_train_model_stops_at_the_first_check_that_says_so():
+    from collapse_repro.eigen import train_model
+    torch.manual_seed(0); m = EigenTransformer(d_model=16, enc_layers=1, dec_layers=1, heads=2)
+    A = random_symmetric(40, 2, rng=0); src, tgt = encode_matrices(A), encode_targets(eigenvalues(A))
+    calls = []
+    def second_check(model):
+        calls.append(model.training); return len(calls) == 2
+    info = train_model(m, src, tgt, steps=20, batch=8, warmup=2, progress=False, stop_when=second_check, check_every=3)
+    assert info['steps'] == 6 and info['stopped_early'] and calls == [False, False]   # checked in eval mode
+    info = train_model(m, src, tgt, steps=5, batch=8, warmup=2, progress=False, stop_when=lambda _: False, check_every=2)
+    assert info['steps'] == 5 and not info['stopped_early']
+    with pytest.raises(ValueError, match='check_every'): train_model(m, src, tgt, steps=5, check_every=0, progress=False)
+
+def test_real_model_stops_once_validation_accuracy_reaches_the_target(tmp_path, monkeypatch):
+    from collapse_repro import eigen
+    val_accs = iter([0.1, 0.25, 0.41, 0.6])
+    real_evaluate = eigen.evaluate_model
+    def fake_evaluate(model, A, lam=None, taus=(0.05, 0.02, 0.01), device='cpu'):
+        return dict(acc_5=next(val_accs)) if taus == (0.05,) else real_evaluate(model, A, lam, taus, device)
+    monkeypatch.setattr(eigen, 'evaluate_model', fake_evaluate)
+    spec = eigen.TrainSpec(eigen.ModelConfig(d_model=16, enc_layers=1, dec_layers=1, heads=2), steps=50, batch=8, warmup=2)
+    test = eigen.real_data(10, 2, 0)
+    _, metrics = eigen.real_model(tmp_path / 'g', spec, 40, 2, test, progress=False, target_acc=0.4, n_val=10, check_every=2)
+    assert metrics['train_steps'] == 6 and metrics['val_acc_5'] == 0.41 and 'acc_1' in metrics
+    with pytest.raises(ValueError, match='target_acc'): eigen.real_model(tmp_path / 'h', spec, 40, 2, test, target_acc=1.5)
