@@ -209,8 +209,8 @@ def _jsonable(x):
     return x
 
 def write_json(path: Path, obj) -> Path:
-    "Write `obj` as indented JSON (numpy-aware), atomically."
-    path = Path(path); tmp = path.with_suffix(path.suffix + '.tmp')
+    "Write `obj` as indented JSON (numpy-aware), atomically, even with other processes writing the same file."
+    path = Path(path); tmp = path.with_name(f'{path.name}.{os.getpid()}.tmp')   # per-process: concurrent runs share the kernel spec
     tmp.write_text(json.dumps(_jsonable(obj), indent=2) + '\n'); tmp.replace(path)
     return path
 

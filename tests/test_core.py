@@ -32,3 +32,14 @@ def test_profile_resolution(monkeypatch):
     monkeypatch.delenv('IN_TEST', raising=False); monkeypatch.delenv('COLLAPSE_REPRO_PROFILE', raising=False)
     assert core.default_profile() == 'quick'
     monkeypatch.setenv('IN_TEST', '1'); assert core.default_profile() == 'smoke'
+
+def _write_many(path, n=200):
+    from collapse_repro.core import write_json
+    for i in range(n): write_json(path, dict(writer=os.getpid(), i=i))
+
+def test_write_json_survives_concurrent_writers(tmp_path):
+    "Two runs started together both write the shared kernel spec: neither may crash, the file must stay whole."
+    from concurrent.futures import ProcessPoolExecutor
+    path = tmp_path / 'shared.json'
+    with ProcessPoolExecutor(4) as ex: list(ex.map(_write_many, [path] * 4))
+    assert json.loads(path.read_text())['i'] == 199 and not list(tmp_path.glob('*.tmp'))
