@@ -215,9 +215,11 @@ def write_json(path: Path, obj) -> Path:
     return path
 
 class Run:
-    "One execution of an experiment: its directory, resolved parameters, device and provenance."
-    def __init__(self, experiment: str, params: AttrDict, dir: Path, device=None):
+    """One execution of an experiment: its directory, resolved parameters, device and provenance. `overrides` names the
+    profile-table parameters this run changed: a paper-profile run with any of them is not labelled paper scale."""
+    def __init__(self, experiment: str, params: AttrDict, dir: Path, device=None, overrides: Sequence[str] = ()):
         self.experiment, self.params, self.dir, self.device = experiment, params, Path(dir), device
+        self.overrides = tuple(overrides)
         self.t0, self.figures = time.time(), []
         self.started = _dt.datetime.now().isoformat(timespec='seconds')
 
@@ -226,15 +228,21 @@ class Run:
     def path(self, name: str) -> Path: return self.dir / name
     def elapsed(self) -> float: return time.time() - self.t0
 
+    @property
+    def scale(self) -> str:
+        if self.profile != 'paper': return f'{self.profile} profile (scaled down, not paper scale)'
+        if self.overrides: return f'paper profile with {", ".join(self.overrides)} changed (not the paper configuration)'
+        return 'paper scale'
+
     def provenance(self) -> dict:
         return dict(experiment=self.experiment, profile=self.profile, params=dict(self.params), started=self.started,
                     wall_time_s=round(self.elapsed(), 3), git_commit=git_commit(), git_dirty_files=git_state().get('dirty_files'),
                     packages=package_versions(),
-                    device=device_info(self.device), run_dir=str(self.dir),
-                    scale='paper scale' if self.profile == 'paper' else f'{self.profile} profile (scaled down, not paper scale)')
+                    device=device_info(self.device), run_dir=str(self.dir), overrides=list(self.overrides), scale=self.scale)
 
     def savefig(self, fig, name: str, formats: Sequence[str] = ('png',), dpi: int = 150, **extra) -> Path:
-        "Save `fig` as `<run>/<name>.<fmt>` plus a `<name>.json` provenance sidecar."
+        "Save `fig` as `<run>/<name>.<fmt>` plus a `<name>.json` provenance sidecar (a changed paper profile is stamped so)."
+        if self.profile == 'paper' and self.overrides: _stamp(fig, self.scale)
         for fmt in formats: fig.savefig(self.dir / f'{name}.{fmt}', dpi=dpi, bbox_inches='tight')
         write_json(self.dir / f'{name}.json', dict(figure=name, **extra, **self.provenance()))
         self.figures.append(name)
@@ -262,7 +270,8 @@ def start_run(experiment: str, profiles: Mapping[str, Mapping], *, profile: str 
         d.mkdir(parents=True, exist_ok=True)
     seed_everything(seed); set_style()
     dev = get_device(device) if _torch_available() else None
-    return Run(experiment, P, d, dev)
+    changed = [k for k, v in profiles[P.profile].items() if P[k] != v]
+    return Run(experiment, P, d, dev, overrides=changed)
 
 def _torch_available() -> bool:
     from importlib.util import find_spec
@@ -280,9 +289,13 @@ def set_style():
 def scale_label(fig, profile: str, note: str = ''):
     "Stamp `fig` with its profile unless it is paper scale (and an optional note, e.g. the data subset used)."
     text = ('' if profile == 'paper' else f'{profile} profile: scaled down, not paper scale') + (('; ' if profile != 'paper' else '') + note if note else '')
-    if not text: return
+    if text: _stamp(fig, text)
+
+def _stamp(fig, text: str):
+    "Write `text` small in the bottom-right corner of `fig`, one line above any earlier stamp, and keep the plots clear of it."
+    n = getattr(fig, '_n_stamps', 0); fig._n_stamps = n + 1
     engine = fig.get_layout_engine()
     if engine is not None and hasattr(engine, 'set') and 'rect' in engine.get():
-        strip = min(0.3 / fig.get_figheight(), 0.15)          # ~0.3 inch kept free for the stamp
+        strip = min((0.3 + 0.14 * n) / fig.get_figheight(), 0.25)   # ~0.3 inch (plus a line per extra stamp) kept free
         engine.set(rect=(0, strip, 1, 1 - strip))
-    fig.text(0.995, 0.005, text, ha='right', va='bottom', fontsize=7, color='0.35')
+    fig.text(0.995, 0.005 + 0.14 * n / fig.get_figheight(), text, ha='right', va='bottom', fontsize=7, color='0.35')

@@ -43,3 +43,13 @@ def test_write_json_survives_concurrent_writers(tmp_path):
     path = tmp_path / 'shared.json'
     with ProcessPoolExecutor(4) as ex: list(ex.map(_write_many, [path] * 4))
     assert json.loads(path.read_text())['i'] == 199 and not list(tmp_path.glob('*.tmp'))
+
+def test_a_changed_paper_profile_is_not_labelled_paper_scale(demo_env):
+    "Shrinking a paper-profile parameter must not yield results or figures that claim paper scale."
+    for name, extra in (('full', []), ('small', ['-p', 'x', '50'])):
+        assert cli('run', 'demo', '--profile', 'paper', *extra, '--out', demo_env / name, '--no-progress').returncode == 0
+    full, small = (json.loads((demo_env / n / 'results.json').read_text())['provenance'] for n in ('full', 'small'))
+    assert full['scale'] == 'paper scale' and full['overrides'] == []
+    assert small['overrides'] == ['x'] and 'not the paper configuration' in small['scale']
+    sidecars = [json.loads(p.read_text()) for p in (demo_env / 'small').glob('*.json') if p.name != 'results.json']
+    assert sidecars and all(s['scale'] == small['scale'] for s in sidecars)
