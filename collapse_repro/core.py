@@ -293,6 +293,7 @@ def scale_label(fig, profile: str, note: str = ''):
 
 def _stamp(fig, text: str):
     "Write `text` small in the bottom-right corner of `fig`, one line above any earlier stamp, and keep the plots clear of it."
+    if any(t.get_text() == text for t in fig.texts): return        # a figure saved twice is stamped once
     n = getattr(fig, '_n_stamps', 0); fig._n_stamps = n + 1
     engine = fig.get_layout_engine()
     if engine is not None and hasattr(engine, 'set') and 'rect' in engine.get():
