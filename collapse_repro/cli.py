@@ -47,7 +47,11 @@ def cmd_run(args) -> int:
 
 def cmd_figures(args) -> int:
     exps = [get_experiment(n) for n in args.only] if args.only else list_experiments()
-    for e in exps: check_request(e, {})
+    if not args.only:                    # every experiment that has the profile (gpu: only the neural ones)
+        skip = [e.name for e in exps if args.profile not in e.profiles]
+        if skip: print(f"skipping {', '.join(skip)}: no {args.profile!r} profile", flush=True)
+        exps = [e for e in exps if args.profile in e.profiles]
+    for e in exps: check_request(e, {}); e.check_profile(args.profile)
     reports = []
     for i, e in enumerate(exps, 1):
         print(f'[{i}/{len(exps)}] {e.name} ({args.profile})', flush=True)

@@ -10,13 +10,16 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 # %% auto #0
-__all__ = ['PROFILES', 'default_profile', 'check_profile', 'AttrDict', 'resolve_params', 'seed_everything', 'get_device',
-           'autocast', 'device_info', 'DataError', 'cache_dir', 'data_dir', 'downloads_allowed', 'md5sum', 'data_file',
-           'project_root', 'git_state', 'git_commit', 'package_versions', 'runs_root', 'holds_run', 'new_run_dir',
-           'write_json', 'Run', 'start_run', 'set_style', 'scale_label']
+__all__ = ['PROFILES', 'REQUIRED_PROFILES', 'SPEED_PARAMS', 'default_profile', 'check_profile', 'AttrDict', 'resolve_params',
+           'seed_everything', 'get_device', 'autocast', 'device_info', 'DataError', 'cache_dir', 'data_dir',
+           'downloads_allowed', 'md5sum', 'data_file', 'project_root', 'git_state', 'git_commit', 'package_versions',
+           'runs_root', 'holds_run', 'new_run_dir', 'write_json', 'Run', 'start_run', 'set_style', 'scale_label']
 
 # %% ../nbs/00_core.ipynb #ce94157e
-PROFILES = ('smoke', 'quick', 'paper')
+PROFILES = ('smoke', 'quick', 'gpu', 'paper')
+REQUIRED_PROFILES = ('smoke', 'quick', 'paper')   # every experiment's table defines these; `gpu` is optional
+SPEED_PARAMS = ('device', 'threads', 'progress', 'gen_batch', 'micro_batch', 'eval_batch', 'workers')
+"Parameters that change only how fast (or where) a run computes, never what: changing one keeps a profile's label."
 
 def default_profile() -> str:
     "`smoke` under `nbdev_test` (IN_TEST), else $COLLAPSE_REPRO_PROFILE, else `quick`."
@@ -40,8 +43,11 @@ class AttrDict(dict):
 def resolve_params(profiles: Mapping[str, Mapping], profile: str | None, **params) -> AttrDict:
     "Merge `params` with `profiles[profile]`: a `None` parameter takes the profile's value."
     profile = check_profile(profile)
-    if set(profiles) != set(PROFILES):
-        raise ValueError(f"PROFILES must define exactly {PROFILES}, got {tuple(profiles)}")
+    if not set(REQUIRED_PROFILES) <= set(profiles) <= set(PROFILES):
+        raise ValueError(f"PROFILES must define {REQUIRED_PROFILES} (and may define 'gpu'), got {tuple(profiles)}")
+    if profile not in profiles:
+        raise ValueError(f"this experiment has no {profile!r} profile (only the neural experiments have one; "
+                         f"its 'paper' profile runs on a CPU): choose one of {', '.join(profiles)}")
     table = profiles[profile]
     unknown = set(table) - set(params)
     if unknown: raise ValueError(f"PROFILES[{profile!r}] sets {sorted(unknown)}, which are not parameters")
@@ -270,7 +276,7 @@ def start_run(experiment: str, profiles: Mapping[str, Mapping], *, profile: str 
         d.mkdir(parents=True, exist_ok=True)
     seed_everything(seed); set_style()
     dev = get_device(device) if _torch_available() else None
-    changed = [k for k, v in profiles[P.profile].items() if P[k] != v]
+    changed = [k for k, v in profiles[P.profile].items() if P[k] != v and k not in SPEED_PARAMS]
     return Run(experiment, P, d, dev, overrides=changed)
 
 def _torch_available() -> bool:

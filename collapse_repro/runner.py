@@ -51,6 +51,18 @@ class Experiment:
     @property
     def user_params(self) -> dict: return {k: p for k, p in self.params.items() if k not in RUNNER_PARAMS}
 
+    @property
+    def profiles(self) -> tuple:
+        "The profiles its `PROFILES` table defines (every experiment has smoke, quick and paper; neural ones also gpu)."
+        have = {prof for p in self.params.values() for prof in p.by_profile}
+        return tuple(p for p in PROFILES if p in have) or REQUIRED_PROFILES
+
+    def check_profile(self, profile: str) -> str:
+        "`profile` if this experiment defines it, else an `ExperimentError` naming the ones it has."
+        if profile not in self.profiles:
+            raise ExperimentError(f"{self.name} has no {profile!r} profile (profiles: {', '.join(self.profiles)})")
+        return profile
+
 # %% ../nbs/01_runner.ipynb #a4183a21
 _TYPES = {bool: 'bool', int: 'int', float: 'float', str: 'str', list: 'list', tuple: 'list', dict: 'dict'}
 
@@ -239,7 +251,7 @@ def run_experiment(name: str, profile: str | None = None, params: Mapping[str, A
     # the request was already checked above against our static parse of the same cell
     logging.getLogger('papermill.translators').setLevel(logging.ERROR)
     exp = get_experiment(name)
-    profile = check_profile(profile) if profile is not None else 'quick'
+    profile = exp.check_profile(check_profile(profile) if profile is not None else 'quick')
     values = check_request(exp, params or {})
     if out is not None:
         run_dir = Path(out)

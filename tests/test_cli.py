@@ -84,4 +84,20 @@ def test_real_experiment_notebooks_are_well_formed():
     for e in exps:
         assert e.paper and e.figure and e.description, e.name
         for p in e.user_params.values():
-            if p.by_profile: assert set(p.by_profile) == {'smoke', 'quick', 'paper'}, (e.name, p.name)  # a table row covers every profile
+            # a table row covers every profile the experiment has: smoke, quick, paper, and gpu for the neural ones
+            if p.by_profile: assert set(p.by_profile) == set(e.profiles) >= {'smoke', 'quick', 'paper'}, (e.name, p.name)
+
+NEURAL = {'yi_cvae_schedule', 'yi_cvae_verifier_quality', 'yi_cvae_initial_size', 'feng_eigen', 'yi_xsum_rounds',
+          'feng_summarization_verifiers'}
+
+def test_gpu_profile_exists_for_the_neural_experiments_only():
+    "The six neural experiments have a `gpu` row; the theory ones, which run at paper scale on a CPU, do not."
+    exps = {e.name: e for e in list_experiments(ROOT / 'nbs' / 'experiments')}
+    assert {n for n, e in exps.items() if 'gpu' in e.profiles} == NEURAL
+
+def test_gpu_profile_of_a_theory_experiment_is_refused_before_compute(demo_env, monkeypatch):
+    "The demo has no gpu row: asking for one is one line, exit 2, and no run directory."
+    r = cli('run', 'demo', '--profile', 'gpu', '--no-progress')
+    assert r.returncode == 2 and "demo has no 'gpu' profile" in r.stderr and runs_of(demo_env) == [], r.stderr
+    r = cli('figures', '--profile', 'gpu', '--no-progress')             # every experiment that has one: here none
+    assert r.returncode == 0 and 'skipping demo, demo_broken' in r.stdout and runs_of(demo_env) == [], r.stdout + r.stderr
