@@ -14,12 +14,13 @@ COLLAPSE_REPRO_DATA ?= $(if $(wildcard ../shared/data/mnist),$(abspath ../shared
 export COLLAPSE_REPRO_DATA
 export MPLBACKEND ?= Agg
 
-.PHONY: figures test install dev check-clean help
+.PHONY: figures test install dev check-clean help device-bundle
 
 help:
 	@echo "make figures [PROFILE=smoke|quick|paper]   regenerate every figure (installs what is missing)"
 	@echo "make test                                   run every test (installs dev dependencies)"
 	@echo "make dev                                    only install (dev included) into $(VENV)"
+	@echo "make device-bundle                          build .device/ for an offline GPU machine (tools/device_bundle.py)"
 
 # A current pip first: the pip that ensurepip bundles can spend many minutes resolving this set.
 $(BIN)/python:
@@ -54,3 +55,7 @@ check-clean: dev
 	$(BIN)/nbdev_clean
 	@git diff --quiet -- . && test -z "$$(git status --porcelain --untracked-files=all -- collapse_repro nbs)" \
 	  || { echo "nbdev_export / nbdev_clean changed files: run them and commit"; git status --short; exit 1; }
+
+# Wheels, data and cache for a bare, offline GPU machine (run there: bash .device/run.sh --profile gpu EXP ...).
+device-bundle: install
+	$(BIN)/python tools/device_bundle.py build

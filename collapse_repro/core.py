@@ -155,8 +155,12 @@ def project_root(start: Path | None = None) -> Path | None:
     return None
 
 def git_state(root: Path | None = None) -> dict:
-    "HEAD's sha of the checkout and the tracked files that differ from it (empty outside git)."
+    """HEAD's sha of the checkout and the tracked files that differ from it (empty outside git). A copy without `.git`
+    (e.g. a working tree sent to a GPU machine) can name its commit in $COLLAPSE_REPRO_COMMIT ('<sha>' or '<sha>-dirty')."""
     root = root or project_root()
+    if os.environ.get('COLLAPSE_REPRO_COMMIT') and (root is None or not (root / '.git').exists()):
+        sha = os.environ['COLLAPSE_REPRO_COMMIT']
+        return dict(commit=sha.removesuffix('-dirty'), dirty_files=['(unknown: copy without .git)'] if sha.endswith('-dirty') else [])
     if root is None: return {}
     try:
         sha = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root, capture_output=True, text=True, check=True).stdout.strip()

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Run experiments on a bare, offline GPU machine from the device bundle (.device/, built by tools/device_bundle.py).
+#
+#   bash .device/run.sh [--profile P] [--check "ARGS"] [--timeout-each S] [--no-install] EXP [EXP ...]
+#
+# Run it from the checkout's root. It installs the bundled wheels into $DEVICE_TMP/site when papermill & co. are
+# missing (--no-install skips that), points collapse_repro at the bundled data and cache, optionally runs
+# bench/gpu_check.py ARGS, runs each experiment (a failure does not stop the others), and packs everything into $OUT
+# (default ./device-out) as at most 8 files:
+#   check.txt       machine, versions, commit, and the gpu_check output
+#   EXP.tgz         the run folder of EXP without model weights, plus EXP.log
+#   figures.tgz     the published figures (figures/<profile>/...)
+# It exits non-zero when any experiment failed, after packing.
+#
+# Environment: OUT (where results go), PYTHON (default python3), DEVICE_TMP (scratch, default /tmp),
+# DEVICE_BUNDLE (default <checkout>/.device).
+set -u
+
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit "${1:-0}"; }
+
+PROFILE=quick; CHECK=""; TIMEOUT_EACH=""; INSTALL=1; EXPS=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --profile) PROFILE="$2"; shift 2 ;;
+    --check) CHECK="$2"; shift 2 ;;
+    --timeout-each) TIMEOUT_EACH="$2"; shift 2 ;;
+    --no-install) INSTALL=0; shift ;;
+    -h|--help) usage 0 ;;
+    -*) echo "unknown option $1" >&2; usage 2 ;;
+    *) EXPS+=("$1"); shift ;;
+  esac
+done
+[ ${#EXPS[@]} -gt 0 ] || { echo "no experiment given" >&2; usage 2; }
+[ ${#EXPS[@]} -le 6 ] || echo "warning: ${#EXPS[@]} experiments make more than 8 returned files (check.txt, figures.tgz, one tgz each)" >&2
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"   # .device/run.sh and tools/device_run.sh both sit one below
+BUNDLE="${DEVICE_BUNDLE:-$REPO/.device}"
+PY="${PYTHON:-python3}"
+TMPBASE="${DEVICE_TMP:-/tmp}"
+OUT="${OUT:-./device-out}"; mkdir -p "$OUT"; OUT="$(cd "$OUT" && pwd)"
+WORK="$TMPBASE/cr_work"; RUNS="$TMPBASE/cr_runs"
+rm -rf "$WORK"; mkdir -p "$WORK/logs" "$RUNS"
+cd "$REPO" || exit 2
+[ -d "$BUNDLE" ] || { echo "no bundle at $BUNDLE: build it with 'make device-bundle'" >&2; exit 2; }
+
+# --- Python packages: the bundled wheels, unless everything already imports
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
+IMPORTS="import papermill, ipykernel, nbformat, rouge_score, gguf"
+if [ "$INSTALL" = 1 ] && ! "$PY" -c "$IMPORTS" 2>/dev/null; then
+  SITE="$TMPBASE/site"
+  if ! PYTHONPATH="$SITE:$PYTHONPATH" "$PY" -c "$IMPORTS" 2>/dev/null; then
+    ls "$BUNDLE"/wheels/*.whl >/dev/null 2>&1 || { echo "papermill is missing and the bundle has no wheels" >&2; exit 2; }
+    echo "installing $(ls "$BUNDLE"/wheels/*.whl | wc -l) wheels into $SITE"
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" "$BUNDLE"/wheels/*.whl || exit 2
+  fi
+  export PYTHONPATH="$SITE:$PYTHONPATH"
+fi
+
+# --- the bundled data and cache, offline
+export COLLAPSE_REPRO_DATA="$BUNDLE/data"
+export COLLAPSE_REPRO_CACHE="$TMPBASE/cr_cache"
+mkdir -p "$COLLAPSE_REPRO_CACHE"; [ -d "$BUNDLE/cache" ] && cp -r "$BUNDLE/cache/." "$COLLAPSE_REPRO_CACHE/"
+export HF_HUB_OFFLINE=1 COLLAPSE_REPRO_OFFLINE=1 MPLBACKEND=Agg PYTHONUNBUFFERED=1
+export COLLAPSE_REPRO_FIGURES="$OUT/figures"
+
+# --- check.txt: where and what ran
+if COMMIT="$(git -C "$REPO" rev-parse HEAD 2>/dev/null)"; then
+  [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ] && COMMIT="$COMMIT + uncommitted changes"
+else   # a copy without .git: the commit the bundle was built from
+  COMMIT="$("$PY" -c 'import json, sys; m = json.load(open(sys.argv[1]))
+print(m.get("commit"), "+ uncommitted changes" if m.get("dirty") else "", "(from MANIFEST.json)")' "$BUNDLE/MANIFEST.json" 2>/dev/null)"
+fi
+# provenance of every run (core.git_state): the commit the bundle was built from, '-dirty' if it had local changes
+if [ ! -d "$REPO/.git" ] && [ -f "$BUNDLE/MANIFEST.json" ]; then
+  export COLLAPSE_REPRO_COMMIT="$("$PY" -c 'import json, sys; m = json.load(open(sys.argv[1]))
+print(m.get("commit") + ("-dirty" if m.get("dirty") else ""))' "$BUNDLE/MANIFEST.json" 2>/dev/null)"
+fi
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "commit: ${COMMIT:-unknown}"
+  echo "profile: $PROFILE   experiments: ${EXPS[*]}"
+  command -v nvidia-smi >/dev/null && nvidia-smi -L
+  "$PY" -c 'import sys, torch; print("python", sys.version.split()[0], "| torch", torch.__version__, "| cuda", torch.version.cuda, "| gpu available", torch.cuda.is_available())' 2>&1
+} > "$WORK/env.txt"
+cat "$WORK/env.txt"
+if [ -n "$CHECK" ]; then
+  if [ -f bench/gpu_check.py ]; then
+    # shellcheck disable=SC2086  # ARGS is split into words on purpose
+    "$PY" bench/gpu_check.py $CHECK 2>&1 | tee "$WORK/gpu_check.txt"
+  else
+    echo "note: bench/gpu_check.py does not exist; skipping the check" | tee "$WORK/gpu_check.txt"
+  fi
+fi
+{ cat "$WORK/env.txt"; [ -f "$WORK/gpu_check.txt" ] && { echo; echo "== bench/gpu_check.py $CHECK"; cat "$WORK/gpu_check.txt"; }; } > "$OUT/check.txt"
+
+# --- the experiments
+FAILED=()
+for EXP in "${EXPS[@]}"; do
+  echo "== $EXP ($PROFILE)"
+  rm -rf "${RUNS:?}/$EXP"
+  CMD=("$PY" -c "import sys; from collapse_repro.cli import main; sys.exit(main())"
+       run "$EXP" --profile "$PROFILE" --out "$RUNS/$EXP" --no-progress --log-output)
+  [ -n "$TIMEOUT_EACH" ] && CMD=(timeout --kill-after=30 "$TIMEOUT_EACH" "${CMD[@]}")
+  "${CMD[@]}" 2>&1 | tee "$WORK/logs/$EXP.log"
+  RC=${PIPESTATUS[0]}
+  [ "$RC" = 124 ] && echo "timed out after ${TIMEOUT_EACH}s" | tee -a "$WORK/logs/$EXP.log"
+  [ "$RC" = 0 ] || { FAILED+=("$EXP"); echo "$EXP: exit code $RC" >> "$OUT/check.txt"; }
+done
+
+# --- pack: one tgz per experiment (no weights), one for the figures
+WEIGHTS=(--exclude='*.pt' --exclude='*.pth' --exclude='*.ckpt' --exclude='*.safetensors' --exclude='*.bin'
+         --exclude='checkpoint-*' --exclude='checkpoints' --exclude='*.npz')   # npz: candidate pools, regenerated from their seed
+for EXP in "${EXPS[@]}"; do
+  SRC=(-C "$WORK/logs" "$EXP.log"); [ -d "$RUNS/$EXP" ] && SRC+=(-C "$RUNS" "$EXP")
+  tar czf "$OUT/$EXP.tgz" "${WEIGHTS[@]}" "${SRC[@]}"
+done
+if [ -d "$OUT/figures" ]; then tar czf "$OUT/figures.tgz" -C "$OUT" figures && rm -rf "$OUT/figures"; fi
+
+echo "== returned files in $OUT"
+ls -l "$OUT"
+N=$(find "$OUT" -mindepth 1 -maxdepth 1 | wc -l)
+[ "$N" -le 8 ] || echo "warning: $N entries in $OUT; only 8 files come back" >&2
+find "$OUT" -type f -size +16M -exec echo "warning: {} is over 16 MiB and will not come back" \; >&2
+if [ ${#FAILED[@]} -gt 0 ]; then echo "failed: ${FAILED[*]}" >&2; exit 1; fi
+echo "all ${#EXPS[@]} experiments ok"
