@@ -155,10 +155,11 @@ def project_root(start: Path | None = None) -> Path | None:
     return None
 
 def git_state(root: Path | None = None) -> dict:
-    """HEAD's sha of the checkout and the tracked files that differ from it (empty outside git). A copy without `.git`
-    (e.g. a working tree sent to a GPU machine) can name its commit in $COLLAPSE_REPRO_COMMIT ('<sha>' or '<sha>-dirty')."""
+    """HEAD's sha of the checkout and the tracked files that differ from it (empty outside git). $COLLAPSE_REPRO_COMMIT
+    ('<sha>' or '<sha>-dirty'), when set, wins: a working tree copied to a GPU machine may carry no `.git`, or a stale
+    one, and its runner (tools/device_run.sh) sets it from the device bundle's manifest."""
     root = root or project_root()
-    if os.environ.get('COLLAPSE_REPRO_COMMIT') and (root is None or not (root / '.git').exists()):
+    if os.environ.get('COLLAPSE_REPRO_COMMIT'):
         sha = os.environ['COLLAPSE_REPRO_COMMIT']
         return dict(commit=sha.removesuffix('-dirty'), dirty_files=['(unknown: copy without .git)'] if sha.endswith('-dirty') else [])
     if root is None: return {}

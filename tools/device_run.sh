@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Run experiments on a bare, offline GPU machine from the device bundle (.device/, built by tools/device_bundle.py).
 #
-#   bash .device/run.sh [--profile P] [--check "ARGS"] [--timeout-each S] [--no-install] EXP [EXP ...]
+#   bash .device/run.sh [--profile P] [--check "ARGS"] [--timeout-each S] [--resume] [--no-install] EXP [EXP ...]
+#
+# --resume continues each experiment's earlier run on this (still warm) machine from its checkpoints, e.g. after
+# --timeout-each stopped it; without it every experiment starts afresh.
 #
 # Run it from the checkout's root. It installs the bundled wheels into $DEVICE_TMP/site when papermill & co. are
 # missing (--no-install skips that), points collapse_repro at the bundled data and cache, optionally runs
@@ -18,13 +21,14 @@ set -u
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit "${1:-0}"; }
 
-PROFILE=quick; CHECK=""; TIMEOUT_EACH=""; INSTALL=1; EXPS=()
+PROFILE=quick; CHECK=""; TIMEOUT_EACH=""; INSTALL=1; RESUME=0; EXPS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) PROFILE="$2"; shift 2 ;;
     --check) CHECK="$2"; shift 2 ;;
     --timeout-each) TIMEOUT_EACH="$2"; shift 2 ;;
     --no-install) INSTALL=0; shift ;;
+    --resume) RESUME=1; shift ;;
     -h|--help) usage 0 ;;
     -*) echo "unknown option $1" >&2; usage 2 ;;
     *) EXPS+=("$1"); shift ;;
@@ -63,17 +67,14 @@ mkdir -p "$COLLAPSE_REPRO_CACHE"; [ -d "$BUNDLE/cache" ] && cp -r "$BUNDLE/cache
 export HF_HUB_OFFLINE=1 COLLAPSE_REPRO_OFFLINE=1 MPLBACKEND=Agg PYTHONUNBUFFERED=1
 export COLLAPSE_REPRO_FIGURES="$OUT/figures"
 
-# --- check.txt: where and what ran
-if COMMIT="$(git -C "$REPO" rev-parse HEAD 2>/dev/null)"; then
-  [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ] && COMMIT="$COMMIT + uncommitted changes"
-else   # a copy without .git: the commit the bundle was built from
-  COMMIT="$("$PY" -c 'import json, sys; m = json.load(open(sys.argv[1]))
-print(m.get("commit"), "+ uncommitted changes" if m.get("dirty") else "", "(from MANIFEST.json)")' "$BUNDLE/MANIFEST.json" 2>/dev/null)"
-fi
-# provenance of every run (core.git_state): the commit the bundle was built from, '-dirty' if it had local changes
-if [ ! -d "$REPO/.git" ] && [ -f "$BUNDLE/MANIFEST.json" ]; then
+# --- check.txt: where and what ran. The commit is the bundle's (MANIFEST.json): the copied tree may carry no .git, or a
+# stale one, so `git rev-parse` there can name the wrong commit. core.git_state reads COLLAPSE_REPRO_COMMIT first.
+if [ -f "$BUNDLE/MANIFEST.json" ]; then
   export COLLAPSE_REPRO_COMMIT="$("$PY" -c 'import json, sys; m = json.load(open(sys.argv[1]))
-print(m.get("commit") + ("-dirty" if m.get("dirty") else ""))' "$BUNDLE/MANIFEST.json" 2>/dev/null)"
+print((m.get("commit") or "unknown") + ("-dirty" if m.get("dirty") else ""))' "$BUNDLE/MANIFEST.json")"
+  COMMIT="$COLLAPSE_REPRO_COMMIT (from MANIFEST.json; rebuild the bundle after each commit)"
+else
+  COMMIT="$(git -C "$REPO" rev-parse HEAD 2>/dev/null) (from git)"
 fi
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -97,9 +98,10 @@ fi
 FAILED=()
 for EXP in "${EXPS[@]}"; do
   echo "== $EXP ($PROFILE)"
-  rm -rf "${RUNS:?}/$EXP"
+  MORE=()
+  if [ "$RESUME" = 1 ] && [ -d "$RUNS/$EXP" ]; then MORE=(--resume); else rm -rf "${RUNS:?}/$EXP"; fi
   CMD=("$PY" -c "import sys; from collapse_repro.cli import main; sys.exit(main())"
-       run "$EXP" --profile "$PROFILE" --out "$RUNS/$EXP" --no-progress --log-output)
+       run "$EXP" --profile "$PROFILE" --out "$RUNS/$EXP" --no-progress --log-output "${MORE[@]}")
   [ -n "$TIMEOUT_EACH" ] && CMD=(timeout --kill-after=30 "$TIMEOUT_EACH" "${CMD[@]}")
   "${CMD[@]}" 2>&1 | tee "$WORK/logs/$EXP.log"
   RC=${PIPESTATUS[0]}
