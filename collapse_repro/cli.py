@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_cli.ipynb #a7ab2bed
 from __future__ import annotations
-import argparse, sys
+import argparse, sys, time
 from pathlib import Path
 from .core import PROFILES
 from .runner import ExperimentError, list_experiments, get_experiment, check_request, run_experiment, experiments_dir
@@ -36,13 +36,17 @@ def _report(r) -> int:
         print(f'{r.experiment}: ok in {r.wall_time_s:.1f}s{head}\n  run directory: {r.run_dir}')
         for f in r.figures: print(f'  figure: {f}')
         return 0
+    if r.status == 'stopped':
+        print(f'{r.experiment}: stopped after {r.wall_time_s:.1f}s at a checkpoint ({r.error})\n'
+              f'  continue with: collapse-repro run {r.experiment} --out {r.run_dir} --resume [--time-limit S]', file=sys.stderr)
+        return 3
     print(f'{r.experiment}: FAILED after {r.wall_time_s:.1f}s: {r.error}\n  executed notebook kept in {r.run_dir}', file=sys.stderr)
     return 1
 
 def cmd_run(args) -> int:
     params = dict(args.param or [])
     r = run_experiment(args.experiment, args.profile, params, out=args.out, resume=args.resume, figures_dir=args.figures_dir,
-                       progress=not args.no_progress, log_output=args.log_output)
+                       progress=not args.no_progress, log_output=args.log_output, time_limit=args.time_limit)
     return _report(r)
 
 def cmd_figures(args) -> int:
@@ -52,14 +56,17 @@ def cmd_figures(args) -> int:
         if skip: print(f"skipping {', '.join(skip)}: no {args.profile!r} profile", flush=True)
         exps = [e for e in exps if args.profile in e.profiles]
     for e in exps: check_request(e, {}); e.check_profile(args.profile)
-    reports = []
+    reports, t0 = [], time.time()
     for i, e in enumerate(exps, 1):
         print(f'[{i}/{len(exps)}] {e.name} ({args.profile})', flush=True)
+        left = None if args.time_limit is None else args.time_limit - (time.time() - t0)   # one limit for all of them
         r = run_experiment(e.name, args.profile, {}, runs_dir=args.out, figures_dir=args.figures_dir,
-                           progress=not args.no_progress, log_output=args.log_output)
+                           progress=not args.no_progress, log_output=args.log_output, time_limit=left)
         _report(r); reports.append(r)
+        if r.status == 'stopped':
+            print(f'time limit reached: {", ".join(x.name for x in exps[i:]) or "nothing"} not run', flush=True); break
     print('\n' + format_summary(reports))
-    return 0 if all(r.status == 'ok' for r in reports) else 1
+    return 0 if all(r.status == 'ok' for r in reports) else 3 if reports[-1].status == 'stopped' else 1
 
 def format_summary(reports) -> str:
     "The table printed after `collapse-repro figures`."
@@ -80,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument('--figures-dir', default=None, help='where figures are copied (default: figures/ of the checkout)')
     common.add_argument('--no-progress', action='store_true', help='no progress bar')
     common.add_argument('--log-output', action='store_true', help="stream the notebook's output to the terminal")
+    common.add_argument('--time-limit', type=float, default=None, metavar='S',
+                        help='stop cleanly at a checkpoint before S seconds have passed (exit code 3); continue with --resume')
     r = sub.add_parser('run', parents=[common], help='run one experiment notebook through papermill')
     r.add_argument('experiment'); r.add_argument('--profile', choices=PROFILES, default='quick')
     r.add_argument('-p', '--param', nargs=2, action='append', metavar=('NAME', 'VALUE'), help='set a parameter (repeatable)')

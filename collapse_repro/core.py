@@ -10,10 +10,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 # %% auto #0
-__all__ = ['PROFILES', 'REQUIRED_PROFILES', 'SPEED_PARAMS', 'default_profile', 'check_profile', 'AttrDict', 'resolve_params',
-           'seed_everything', 'get_device', 'autocast', 'device_info', 'DataError', 'cache_dir', 'data_dir',
-           'downloads_allowed', 'md5sum', 'data_file', 'project_root', 'git_state', 'git_commit', 'package_versions',
-           'runs_root', 'holds_run', 'new_run_dir', 'write_json', 'Run', 'start_run', 'set_style', 'scale_label']
+__all__ = ['PROFILES', 'REQUIRED_PROFILES', 'SPEED_PARAMS', 'DEADLINE_ENV', 'default_profile', 'check_profile', 'AttrDict',
+           'resolve_params', 'seed_everything', 'get_device', 'autocast', 'device_info', 'DataError', 'cache_dir',
+           'data_dir', 'downloads_allowed', 'md5sum', 'data_file', 'project_root', 'git_state', 'git_commit',
+           'package_versions', 'runs_root', 'holds_run', 'new_run_dir', 'TimeLimitReached', 'time_left', 'check_time',
+           'write_json', 'Run', 'start_run', 'set_style', 'scale_label']
 
 # %% ../nbs/00_core.ipynb #ce94157e
 PROFILES = ('smoke', 'quick', 'gpu', 'paper')
@@ -206,6 +207,24 @@ def new_run_dir(experiment: str, profile: str, root: Path | None = None) -> Path
         try: d.mkdir(); return d
         except FileExistsError: continue
     raise RuntimeError(f'could not create a fresh run directory under {base}')
+
+# %% ../nbs/00_core.ipynb #b52e8c1f
+class TimeLimitReached(RuntimeError):
+    "The run stopped at a checkpoint because its time limit would be exceeded; continue it with `--resume`."
+
+DEADLINE_ENV = 'COLLAPSE_REPRO_DEADLINE'
+
+def time_left() -> float | None:
+    "Seconds until $COLLAPSE_REPRO_DEADLINE (set by `collapse-repro run --time-limit`), or None when there is none."
+    v = os.environ.get(DEADLINE_ENV)
+    return float(v) - time.time() if v else None
+
+def check_time(needed: float, what: str = 'the next step'):
+    "Raise `TimeLimitReached` when fewer than `needed` seconds remain before the deadline (no deadline: never)."
+    left = time_left()
+    if left is not None and left < needed:
+        raise TimeLimitReached(f'stopped before {what}: it needs about {needed:.0f} s and {max(left, 0):.0f} s are left '
+                               f'before the time limit; everything up to it is checkpointed: rerun with --resume')
 
 # %% ../nbs/00_core.ipynb #364f0dd9
 def _jsonable(x):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
-from .core import write_json
+from .core import check_time, write_json
 
 # %% auto #0
 __all__ = ['top_fraction', 'best_of_k', 'random_subset', 'p_star', 'estimate_p_star', 'verifier_stats', 'RoundContext', 'Stages',
@@ -112,6 +112,10 @@ def generate_verify_retrain(stages: Stages, rounds: int, folder, seed: int = 0, 
     if done >= 0 and log: log(f'resuming after round {done} from {folder}')
     bar = tqdm(range(done + 1, rounds + 1), desc=desc, disable=not progress, initial=done + 1, total=rounds + 1)
     for r in bar:
+        # with a time limit (--time-limit), stop at the last checkpoint when this round would not finish in time;
+        # a round is assumed to take as long as the slowest finished one (round 0 only counts while it is the only one)
+        times = [h['round_time_s'] for h in history if h['round'] > 0] or [h['round_time_s'] for h in history]
+        check_time(max(times, default=0), f'round {r}')
         ctx = RoundContext(r, seed, folder / f'round_{r:03d}.partial'); ctx.dir.mkdir(exist_ok=True)
         t0 = time.time(); info = {}
         if r == 0: model = stages.init(ctx)

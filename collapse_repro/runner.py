@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 import nbformat
-from .core import PROFILES, cache_dir, check_profile, holds_run, new_run_dir, project_root, runs_root, write_json
+from .core import PROFILES, REQUIRED_PROFILES, DEADLINE_ENV, cache_dir, check_profile, holds_run, new_run_dir, project_root, runs_root, write_json
 
 # %% auto #0
 __all__ = ['RUNNER_PARAMS', 'KERNEL_NAME', 'DEMO_MD', 'DEMO_PARAMS', 'DEMO_BODY', 'ExperimentError', 'Param', 'Experiment',
@@ -214,7 +214,7 @@ def default_figures_dir() -> Path:
 class RunReport:
     "What `run_experiment` did."
     experiment: str
-    status: str               # 'ok' or 'failed'
+    status: str               # 'ok', 'failed', or 'stopped' (at a checkpoint, by --time-limit)
     run_dir: Path
     wall_time_s: float
     headline: dict | None = None
@@ -244,7 +244,8 @@ def _failure(err) -> str:
 
 def run_experiment(name: str, profile: str | None = None, params: Mapping[str, Any] | None = None, out: str | Path | None = None,
                    resume: bool = False, figures_dir: str | Path | None = None, runs_dir: str | Path | None = None,
-                   progress: bool = True, log_output: bool = False, timeout: int | None = None) -> RunReport:
+                   progress: bool = True, log_output: bool = False, timeout: int | None = None,
+                   time_limit: float | None = None) -> RunReport:
     "Check the request, then run experiment `name` through papermill into a fresh (or resumed) run directory."
     import logging, papermill as pm
     # papermill's own parameter inference cannot read a multi-line PROFILES table and warns on every run;
@@ -264,10 +265,17 @@ def run_experiment(name: str, profile: str | None = None, params: Mapping[str, A
     run_dir = run_dir.resolve()
     nb_params = dict(values, profile=profile, run_dir=str(run_dir), resume=bool(resume))
     t0 = time.time(); status, error = 'ok', ''
+    saved = os.environ.get(DEADLINE_ENV)
+    if time_limit is not None: os.environ[DEADLINE_ENV] = str(t0 + time_limit)    # the kernel inherits it
     try:
         pm.execute_notebook(str(exp.path), str(run_dir / f'{exp.name}.ipynb'), parameters=nb_params, kernel_name=ensure_kernel(),
                             cwd=str(run_dir), progress_bar=progress, log_output=log_output, execution_timeout=timeout)
-    except pm.PapermillExecutionError as e: status, error = 'failed', _failure(e)
+    except pm.PapermillExecutionError as e:
+        status, error = ('stopped', str(e.evalue)) if e.ename == 'TimeLimitReached' else ('failed', _failure(e))
+    finally:
+        if time_limit is not None:
+            if saved is None: os.environ.pop(DEADLINE_ENV, None)
+            else: os.environ[DEADLINE_ENV] = saved
     wall = time.time() - t0
     headline = None; figures = []
     if (run_dir / 'results.json').exists() and status == 'ok':

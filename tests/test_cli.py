@@ -101,3 +101,15 @@ def test_gpu_profile_of_a_theory_experiment_is_refused_before_compute(demo_env, 
     assert r.returncode == 2 and "demo has no 'gpu' profile" in r.stderr and runs_of(demo_env) == [], r.stderr
     r = cli('figures', '--profile', 'gpu', '--no-progress')             # every experiment that has one: here none
     assert r.returncode == 0 and 'skipping demo, demo_broken' in r.stdout and runs_of(demo_env) == [], r.stdout + r.stderr
+
+def test_time_limit_stops_at_a_checkpoint_and_resume_finishes(tmp_path, monkeypatch):
+    "--time-limit stops a multi-round run between rounds (exit 3, nothing published); --resume finishes it as if never stopped."
+    monkeypatch.setenv('COLLAPSE_REPRO_FIGURES', str(tmp_path / 'figures')); monkeypatch.delenv('IN_TEST', raising=False)
+    base = ('run', 'yi_linreg_long_run', '--profile', 'smoke', '--no-progress')
+    r = cli(*base, '--out', tmp_path / 'a', '--time-limit', '0')
+    assert r.returncode == 3 and 'stopped' in r.stderr and '--resume' in r.stderr, r.stderr
+    assert not (tmp_path / 'a' / 'results.json').exists() and not (tmp_path / 'figures').exists()
+    assert cli(*base, '--out', tmp_path / 'a', '--resume').returncode == 0
+    assert cli(*base, '--out', tmp_path / 'b').returncode == 0
+    res = [json.loads((tmp_path / d / 'results.json').read_text())['results'] for d in 'ab']
+    assert res[0] == res[1]
