@@ -102,10 +102,13 @@ for EXP in "${EXPS[@]}"; do
   if [ "$RESUME" = 1 ] && [ -d "$RUNS/$EXP" ]; then MORE=(--resume); else rm -rf "${RUNS:?}/$EXP"; fi
   CMD=("$PY" -c "import sys; from collapse_repro.cli import main; sys.exit(main())"
        run "$EXP" --profile "$PROFILE" --out "$RUNS/$EXP" --no-progress --log-output "${MORE[@]}")
-  [ -n "$TIMEOUT_EACH" ] && CMD=(timeout --kill-after=30 "$TIMEOUT_EACH" "${CMD[@]}")
+  # --timeout-each S: the run itself stops cleanly at a checkpoint 45 s before S (collapse-repro --time-limit, exit 3);
+  # the hard timeout is only the backstop for a step that overruns
+  [ -n "$TIMEOUT_EACH" ] && CMD=(timeout --kill-after=30 "$TIMEOUT_EACH" "${CMD[@]}" --time-limit "$((TIMEOUT_EACH > 90 ? TIMEOUT_EACH - 45 : TIMEOUT_EACH / 2))")
   "${CMD[@]}" 2>&1 | tee "$WORK/logs/$EXP.log"
   RC=${PIPESTATUS[0]}
   [ "$RC" = 124 ] && echo "timed out after ${TIMEOUT_EACH}s" | tee -a "$WORK/logs/$EXP.log"
+  [ "$RC" = 3 ] && echo "stopped at a checkpoint before its time limit: continue with --resume on this machine" | tee -a "$WORK/logs/$EXP.log"
   [ "$RC" = 0 ] || { FAILED+=("$EXP"); echo "$EXP: exit code $RC" >> "$OUT/check.txt"; }
 done
 
