@@ -4,21 +4,23 @@
 
 # %% ../nbs/50_llm.ipynb #d437d828
 from __future__ import annotations
-import json, math, os, shutil, time, warnings
+import json, math, os, shutil, sys, time, warnings
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Callable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
-from .core import DataError, autocast, cache_dir, data_dir, downloads_allowed, write_json
+from .core import DataError, autocast, cache_dir, data_dir, downloads_allowed, get_device, write_json
 
 # %% auto #0
 __all__ = ['MODEL_ID', 'GGUF_NAME', 'CONVERTED', 'TINY_NOTE', 'XSUM_FILES', 'XSUM_NOTE', 'XSUM_ONLINE_NOTE', 'PREFIX', 'CUE',
-           'VERIFIERS', 'ModelUnavailable', 'wheel_gguf', 'convert_gguf', 'resolve_model', 'load_tokenizer',
-           'tiny_model', 'weights_note', 'load_model', 'load_xsum', 'prompt_ids', 'summary_ids', 'train_example',
-           'collate', 'finetune', 'generate', 'decode_new', 'summary_logprob', 'rouge', 'SumConfig', 'LLMTask',
-           'round0', 'yi_stages', 'candidate_scores', 'feng_stages', 'main']
+           'ROUGE_IN_PROCESS', 'ROUGE_CHUNK', 'VERIFIERS', 'ModelUnavailable', 'wheel_gguf', 'convert_gguf',
+           'resolve_model', 'load_tokenizer', 'tiny_model', 'weights_note', 'load_model', 'load_xsum', 'prompt_ids',
+           'summary_ids', 'train_example', 'collate', 'supervised_rows', 'supervised_logits', 'finetune', 'generate',
+           'decode_new', 'example_logprob', 'summary_logprob', 'cpu_count', 'rouge', 'SumConfig', 'bf16_checkpoints',
+           'LLMTask', 'round0', 'yi_stages', 'candidate_scores', 'feng_stages', 'main']
 
 # %% ../nbs/50_llm.ipynb #e96751c7
 MODEL_ID = 'HuggingFaceTB/SmolLM2-135M-Instruct'
@@ -191,6 +193,25 @@ def collate(examples, pad_id: int, side: str = 'right'):
     return dict(input_ids=ids, attention_mask=att, labels=lab)
 
 # %% ../nbs/50_llm.ipynb #65b051b7
+def supervised_rows(labels):
+    "(rows, targets) on the host: flat indices into the B·(L−1) predicting positions of the supervised labels (≠ −100) of `labels[:, 1:]`, and those labels."
+    lab = labels[:, 1:].reshape(-1)
+    rows = (lab != -100).nonzero()[:, 0]
+    return rows, lab[rows]
+
+def supervised_logits(model, input_ids, attention_mask, rows):
+    "Output-layer logits (len(rows), V) of a causal LM at the flat predicting positions `rows` only (see `supervised_rows`)."
+    h = model.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+    return model.get_output_embeddings()(h[:, :-1].reshape(-1, h.shape[-1]).index_select(0, rows))
+
+def _head(model):
+    "`model` wrapped so that its forward returns `supervised_logits` (what `accelerate` wraps for data parallel)."
+    import torch
+    class SupervisedHead(torch.nn.Module):
+        def __init__(self, lm): super().__init__(); self.lm = lm
+        def forward(self, input_ids, attention_mask, rows): return supervised_logits(self.lm, input_ids, attention_mask, rows)
+    return SupervisedHead(model)
+
 def finetune(model, examples, *, batch_size: int = 32, micro_batch: int = 8, lr: float = 5e-5, epochs: int = 1,
              seed: int = 0, pad_id: int, bf16: bool | str = 'auto', accelerator=None, progress: bool = True,
              desc: str = 'train') -> dict:
@@ -200,30 +221,38 @@ def finetune(model, examples, *, batch_size: int = 32, micro_batch: int = 8, lr:
     if batch_size % micro_batch: raise ValueError(f'batch_size {batch_size} must be a multiple of micro_batch {micro_batch}')
     world = accelerator.num_processes if accelerator else 1; rank = accelerator.process_index if accelerator else 0
     dev = accelerator.device if accelerator else next(model.parameters()).device
+    dev = torch.device(dev)
     g = torch.Generator().manual_seed(seed)
     order = torch.cat([torch.randperm(len(examples), generator=g) for _ in range(epochs)]).tolist()
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0, **(dict(fused=True) if dev.type == 'cuda' else {}))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / len(batches))))
-    if accelerator: model, opt = accelerator.prepare(model, opt)
-    model.train(); losses, tokens, t0 = [], 0, time.time()
+    net = _head(model)
+    if accelerator: net, opt = accelerator.prepare(net, opt)
+    model.train(); sums, per_step, n_sups, tokens, t0 = [], [], [], 0, time.time()
     for b in tqdm(batches, desc=desc, disable=not progress, leave=False):
         mine = b[rank::world]                                   # this process's share of the batch
         n_sup = sum(sum(l != -100 for l in examples[i][1]) for i in b)   # supervised tokens in the whole batch
-        tot = 0.0
+        n_mb = 0
         for j in range(0, len(mine), micro_batch):
             mb = collate([examples[i] for i in mine[j:j + micro_batch]], pad_id)
-            mb = {k: v.to(dev) for k, v in mb.items()}
-            with autocast(dev, bf16):
-                logits = model(input_ids=mb['input_ids'], attention_mask=mb['attention_mask']).logits
-            lp = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), mb['labels'][:, 1:],
-                                                   ignore_index=-100, reduction='sum')
+            rows, target = supervised_rows(mb['labels'])        # on the host: no device sync
+            tokens += int(mb['attention_mask'].sum())
+            ids, att, rows, target = (t.to(dev) for t in (mb['input_ids'], mb['attention_mask'], rows, target))
+            with autocast(dev, bf16): logits = net(ids, att, rows)
+            lp = torch.nn.functional.cross_entropy(logits.float(), target, reduction='sum')
             loss = lp / n_sup * world                          # all-reduce averages over processes
             (accelerator.backward(loss) if accelerator else loss.backward())
-            tot += lp.item(); tokens += int(mb['attention_mask'].sum())
+            sums.append(lp.detach()); n_mb += 1                # stays on the device: read once, at the end
         opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
-        losses.append(tot / n_sup * world)
+        per_step.append(n_mb); n_sups.append(n_sup)
     model.eval()
+    vals = torch.stack(sums).tolist() if sums else []         # the one host sync of the whole run
+    losses, k = [], 0
+    for n_mb, n_sup in zip(per_step, n_sups):
+        tot = 0.0
+        for v in vals[k:k + n_mb]: tot += v
+        k += n_mb; losses.append(tot / n_sup * world)
     return dict(loss=float(np.mean(losses)), steps=len(batches), tokens=tokens, seconds=time.time() - t0)
 
 # %% ../nbs/50_llm.ipynb #02cc2edd
@@ -275,31 +304,78 @@ def decode_new(tok, ids: Sequence[int]) -> str:
     return tok.decode(ids, skip_special_tokens=True).strip()
 
 # %% ../nbs/50_llm.ipynb #f28c8177
-def summary_logprob(model, tok, pairs: Sequence[tuple[str, str]], *, max_prompt: int, max_summary: int,
-                    batch_size: int = 16, bf16: bool | str = 'auto', progress: bool = True, desc: str = 'score') -> np.ndarray:
-    "Mean per-token log-probability of each (article, summary) pair's summary tokens under `model`."
+def example_logprob(model, examples: Sequence[tuple[list[int], list[int]]], pad_id: int, *, batch_size: int = 16,
+                    bf16: bool | str = 'auto', chunk_rows: int | None = None, progress: bool = True, desc: str = 'score') -> np.ndarray:
+    "Mean log-probability of the supervised labels (≠ −100) of each (input_ids, labels) example under `model`."
     import torch
     dev = next(model.parameters()).device; model.eval()
-    ex = [train_example(tok, a, s, max_prompt, max_summary) for a, s in pairs]
-    out = np.zeros(len(ex))
-    order = sorted(range(len(ex)), key=lambda i: len(ex[i][0]))
-    for j in tqdm(range(0, len(ex), batch_size), desc=desc, disable=not progress, leave=False):
-        idx = order[j:j + batch_size]; b = collate([ex[i] for i in idx], tok.pad_token_id)
-        with torch.no_grad(), autocast(dev, bf16):
-            logits = model(input_ids=b['input_ids'].to(dev), attention_mask=b['attention_mask'].to(dev)).logits
-        lab = b['labels'][:, 1:].to(dev); mask = lab != -100
-        lp = torch.log_softmax(logits[:, :-1].float(), -1).gather(-1, lab.clamp(min=0)[..., None])[..., 0]
-        out[idx] = ((lp * mask).sum(1) / mask.sum(1)).cpu().numpy()
+    head = model.get_output_embeddings()
+    chunk = chunk_rows or max(1, 2 ** 28 // head.weight.shape[0])      # ≤ 1 GiB of float32 logits at a time
+    out = np.zeros(len(examples))
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i][0]))
+    for j in tqdm(range(0, len(examples), batch_size), desc=desc, disable=not progress, leave=False):
+        idx = order[j:j + batch_size]; b = collate([examples[i] for i in idx], pad_id)
+        rows, target = supervised_rows(b['labels'])
+        owner = rows // (b['labels'].shape[1] - 1)                      # example (row of the batch) of each label
+        n = (b['labels'][:, 1:] != -100).sum(1)
+        rows, target, owner_d = rows.to(dev), target.to(dev), owner.to(dev)
+        with torch.no_grad():
+            with autocast(dev, bf16):
+                h = model.get_decoder()(input_ids=b['input_ids'].to(dev), attention_mask=b['attention_mask'].to(dev),
+                                        use_cache=False).last_hidden_state
+                h = h[:, :-1].reshape(-1, h.shape[-1]).index_select(0, rows)
+            lp = []
+            for c in range(0, len(rows), chunk):
+                with autocast(dev, bf16): z = head(h[c:c + chunk])
+                z = z.float()                                           # log p(label) = z_label − logsumexp(z), in float32
+                lp.append(z.gather(-1, target[c:c + chunk, None])[:, 0] - torch.logsumexp(z, -1))
+            tot = torch.zeros(len(idx), device=dev).index_add_(0, owner_d, torch.cat(lp))
+        out[idx] = (tot.cpu() / n).numpy()
     return out
 
+def summary_logprob(model, tok, pairs: Sequence[tuple[str, str]], *, max_prompt: int, max_summary: int,
+                    batch_size: int = 16, bf16: bool | str = 'auto', chunk_rows: int | None = None,
+                    progress: bool = True, desc: str = 'score') -> np.ndarray:
+    "Mean per-token log-probability of each (article, summary) pair's summary tokens (and EOS) under `model`."
+    ex = [train_example(tok, a, s, max_prompt, max_summary) for a, s in pairs]
+    return example_logprob(model, ex, tok.pad_token_id, batch_size=batch_size, bf16=bf16, chunk_rows=chunk_rows,
+                           progress=progress, desc=desc)
+
 # %% ../nbs/50_llm.ipynb #bfc7f482
-def rouge(preds: Sequence[str], refs: Sequence[str], types: Sequence[str] = ('rouge1', 'rouge2', 'rougeL')) -> dict[str, np.ndarray]:
-    "Per-pair ROUGE F1 scores {type: array} with stemming."
+ROUGE_IN_PROCESS = 500       # fewer pairs than this are scored in-process when `workers` is None
+ROUGE_CHUNK = 250            # pairs per task of the process pool
+
+def _rouge_chunk(job) -> list[list[float]]:
+    "F1 of each (pred, ref) pair of `job = (preds, refs, types)`: one list per type."
     from rouge_score import rouge_scorer
-    if len(preds) != len(refs): raise ValueError(f'{len(preds)} predictions vs {len(refs)} references')
+    preds, refs, types = job
     sc = rouge_scorer.RougeScorer(list(types), use_stemmer=True)
     res = [sc.score(r, p) for p, r in zip(preds, refs)]
-    return {t: np.array([x[t].fmeasure for x in res]) for t in types}
+    return [[x[t].fmeasure for x in res] for t in types]
+
+def cpu_count() -> int:
+    "CPUs this process may use (its affinity mask where the OS has one)."
+    try: return len(os.sched_getaffinity(0))
+    except AttributeError: return os.cpu_count() or 1
+
+def rouge(preds: Sequence[str], refs: Sequence[str], types: Sequence[str] = ('rouge1', 'rouge2', 'rougeL'),
+          workers: int | None = None, chunk: int = ROUGE_CHUNK) -> dict[str, np.ndarray]:
+    "Per-pair ROUGE F1 scores {type: array} with stemming; `workers` processes (None: all CPUs from `ROUGE_IN_PROCESS` pairs on; 1: in-process)."
+    if len(preds) != len(refs): raise ValueError(f'{len(preds)} predictions vs {len(refs)} references')
+    if workers is not None and workers < 1: raise ValueError(f'workers must be >= 1, got {workers}')
+    types = tuple(types)
+    jobs = [(list(preds[i:i + chunk]), list(refs[i:i + chunk]), types) for i in range(0, len(preds), chunk)]
+    if workers is None: workers = 1 if len(preds) < ROUGE_IN_PROCESS else cpu_count()
+    workers = max(1, min(workers, len(jobs)))
+    if workers == 1: parts = [_rouge_chunk(j) for j in jobs]
+    else:
+        import multiprocessing
+        from collapse_repro import llm as _mod          # the importable worker (a notebook's own definitions cannot be pickled)
+        ctx = multiprocessing.get_context('fork') if sys.platform == 'linux' else None
+        with warnings.catch_warnings():                   # Python ≥ 3.12 warns about forking a threaded process; see above
+            warnings.filterwarnings('ignore', message='.*multi-threaded.*fork', category=DeprecationWarning)
+            with ProcessPoolExecutor(workers, mp_context=ctx) as ex: parts = list(ex.map(_mod._rouge_chunk, jobs))
+    return {t: np.array([v for p in parts for v in p[k]], dtype=float) for k, t in enumerate(types)}
 
 # %% ../nbs/50_llm.ipynb #04d86943
 @dataclass
@@ -314,17 +390,28 @@ class SumConfig:
     batch_size: int = 32            # effective training batch (Yi: 32)
     micro_batch: int = 8            # gradient-accumulation micro-batch
     lr: float = 5e-5                # AdamW learning rate (Yi: 5e-5, cosine, no warm-up)
-    gen_batch: int = 16             # generation batch
+    gen_batch: int = 16             # generation (and likelihood-scoring) batch: speed only
     bf16: Any = 'auto'              # bf16 autocast (auto: GPU, or CPU with native bf16)
-    device: str | None = None       # None: cuda if available else cpu
+    device: str | None = None       # None: core.get_device ($COLLAPSE_REPRO_DEVICE, else cuda, mps, cpu)
     data_source: str = 'auto'       # XSUM source: auto | offline | online
+    rouge_workers: int | None = None  # ROUGE processes (None: all CPUs for >= ROUGE_IN_PROCESS pairs; 1: in-process)
+    checkpoint_dtype: str = 'auto'  # auto: bfloat16 on CUDA with bf16 autocast, else float32 | float32 | bfloat16
+
+def bf16_checkpoints(cfg: SumConfig, device) -> bool:
+    "Whether checkpoints are written in bfloat16 (see `LLMTask.save`)."
+    import torch
+    if cfg.checkpoint_dtype not in ('auto', 'float32', 'bfloat16'):
+        raise ValueError(f"checkpoint_dtype must be auto | float32 | bfloat16, got {cfg.checkpoint_dtype!r}")
+    if cfg.checkpoint_dtype != 'auto': return cfg.checkpoint_dtype == 'bfloat16'
+    dev = torch.device(device)
+    return dev.type == 'cuda' and (cfg.bf16 is True or (cfg.bf16 == 'auto' and torch.cuda.is_bf16_supported()))
 
 class LLMTask:
     "Tokenized pool/evaluation data and the model operations the LLM stages are built from."
     def __init__(self, cfg: SumConfig, accelerator=None, progress: bool = True):
-        import torch
         self.cfg, self.acc, self.progress = cfg, accelerator, progress
-        self.device = accelerator.device if accelerator else torch.device(cfg.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        self.device = accelerator.device if accelerator else get_device(cfg.device)
+        self.bf16_checkpoints = bf16_checkpoints(cfg, self.device)
         self.tok = load_tokenizer()
         self.pool, self.data_note = load_xsum('pool', cfg.n_pool, cfg.data_source)
         self.eval_rows, _ = load_xsum('eval', cfg.n_eval, cfg.data_source)
@@ -354,22 +441,31 @@ class LLMTask:
 
     def pool_rouge(self, summaries: Sequence[str], idx=None) -> dict[str, np.ndarray]:
         idx = range(len(self.pool)) if idx is None else idx
-        return rouge(summaries, [self.pool[i]['summary'] for i in idx])
+        return rouge(summaries, [self.pool[i]['summary'] for i in idx], workers=self.cfg.rouge_workers)
 
     def evaluate(self, model, cache: Path | None = None) -> dict:
         "Mean ROUGE-1/2/L F1 of greedy summaries of the evaluation set."
         c = self.cfg
         preds = generate(model, self.tok, self.eval_prompts, max_new_tokens=c.max_new_tokens, batch_size=c.gen_batch,
                          bf16=c.bf16, cache=cache, accelerator=self.acc, progress=self.progress, desc='evaluate')
-        r = rouge(preds, [x['summary'] for x in self.eval_rows])
+        r = rouge(preds, [x['summary'] for x in self.eval_rows], workers=c.rouge_workers)
         return dict(**{k: float(v.mean()) for k, v in r.items()}, gen_len=float(np.mean([len(p.split()) for p in preds])))
 
     def save(self, model, path: Path):
-        "Save `model` (only the main process writes under `accelerate`)."
-        if self.acc is None or self.acc.is_main_process: model.save_pretrained(path)
+        "Save `model` (only the main process writes under `accelerate`); with bf16 checkpoints, round its weights to bf16 first."
+        import torch
+        sd = None
+        if self.bf16_checkpoints:
+            with torch.no_grad():
+                for p in model.parameters(): p.copy_(p.to(torch.bfloat16))     # in place, still float32: see above
+            cast = {}                                                           # one bf16 copy per tensor (tied weights stay tied)
+            sd = {k: cast.setdefault(v.data_ptr(), v.to(torch.bfloat16)) if v.is_floating_point() else v
+                  for k, v in model.state_dict().items()}
+        if self.acc is None or self.acc.is_main_process: model.save_pretrained(path, state_dict=sd)
         if self.acc is not None: self.acc.wait_for_everyone()
 
     def load(self, path: Path):
+        "A model saved by `save`, in float32 (bf16 checkpoints are upcast) on the task's device, in eval mode."
         from transformers import AutoModelForCausalLM
         m = AutoModelForCausalLM.from_pretrained(path, dtype='float32').to(self.device)
         m.generation_config.pad_token_id = m.config.pad_token_id = m.config.eos_token_id
@@ -432,7 +528,8 @@ def candidate_scores(task: LLMTask, generator, cands: list[list[str]], folder: P
     for v in ('oracle', *verifiers):
         f = folder / f'scores_{v}.npy'
         if f.exists(): out[v] = np.load(f); continue
-        if v == 'oracle': s = rouge([c for _, c in flat], [task.pool[i]['summary'] for i in range(N) for _ in range(k)])['rouge1']
+        if v == 'oracle': s = rouge([c for _, c in flat], [task.pool[i]['summary'] for i in range(N) for _ in range(k)],
+                                    workers=task.cfg.rouge_workers)['rouge1']
         elif v == 'random': s = np.random.default_rng([seed, 7]).random(N * k)
         elif v in ('self', 'other'):
             m = generator if v == 'self' else task.base_model(seed)
@@ -497,7 +594,7 @@ def main(argv=None):
                         max_new_tokens=8, batch_size=4, micro_batch=2, gen_batch=8)[k])
     ap.add_argument('--lr', type=float, default=1e-3)
     a = ap.parse_args(argv)
-    acc = Accelerator()
+    acc = Accelerator(cpu=get_device().type == 'cpu')           # honours $COLLAPSE_REPRO_DEVICE=cpu
     cfg = SumConfig(model=a.model, n_pool=a.n_pool, n_eval=a.n_eval, max_prompt=a.max_prompt, max_summary=a.max_summary,
                     max_new_tokens=a.max_new_tokens, batch_size=a.batch_size, micro_batch=a.micro_batch, lr=a.lr, gen_batch=a.gen_batch)
     task = LLMTask(cfg, accelerator=acc, progress=acc.is_main_process)

@@ -135,3 +135,110 @@ def test_publish_dir_keeps_the_first_finished_copy(tmp_path):
         llm._publish_dir(t, out)
     assert (out / 'who').read_text() == 'a' and not (tmp_path / 'model.tmpb').exists()
     with pytest.raises(OSError): llm._publish_dir(tmp_path / 'missing', tmp_path / 'elsewhere')
+
+
+def _old_finetune_loss(model, examples, batch_size, micro_batch, lr, seed, pad_id):
+    "The pre-2026-11 loop: cross-entropy over the full (B, L, V) logits with ignore_index, a host sync per micro-batch."
+    import math
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(examples), generator=g).tolist()
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / len(batches))))
+    model.train(); losses = []
+    for b in batches:
+        n_sup = sum(sum(l != -100 for l in examples[i][1]) for i in b); tot = 0.0
+        for j in range(0, len(b), micro_batch):
+            mb = llm.collate([examples[i] for i in b[j:j + micro_batch]], pad_id)
+            logits = model(input_ids=mb['input_ids'], attention_mask=mb['attention_mask']).logits
+            lp = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), mb['labels'][:, 1:],
+                                                   ignore_index=-100, reduction='sum')
+            (lp / n_sup).backward(); tot += lp.item()
+        opt.step(); sched.step(); opt.zero_grad(set_to_none=True); losses.append(tot / n_sup)
+    return float(np.mean(losses))
+
+
+@needs_xsum
+def test_finetune_loss_on_supervised_positions_only_matches_full_logits(tok, monkeypatch):
+    rows, _ = llm.load_xsum('pool', 12)
+    ex = [llm.train_example(tok, r['document'], r['summary'], 40, 10) for r in rows]
+    m_old, m_new = llm.tiny_model(tok, seed=0), llm.tiny_model(tok, seed=0)
+    old = _old_finetune_loss(m_old, ex, 4, 2, 1e-3, 3, tok.pad_token_id)
+    items = []; real_item = torch.Tensor.item                      # .item() calls made by llm.py itself (not the optimiser's)
+    def item(t):
+        import sys
+        if sys._getframe(1).f_code.co_filename == llm.__file__: items.append(1)
+        return real_item(t)
+    monkeypatch.setattr(torch.Tensor, 'item', item)
+    st = llm.finetune(m_new, ex, batch_size=4, micro_batch=2, lr=1e-3, seed=3, pad_id=tok.pad_token_id, bf16=False, progress=False)
+    monkeypatch.undo()
+    assert items == []                                            # no host sync per micro-batch (one .tolist() at the end)
+    assert st['loss'] == pytest.approx(old, rel=1e-6) and st['steps'] == 3
+    for p, q in zip(m_old.parameters(), m_new.parameters()): torch.testing.assert_close(p, q, rtol=0, atol=1e-4)
+
+
+@needs_xsum
+def test_summary_logprob_equals_full_vocabulary_log_softmax(tok):
+    rows, _ = llm.load_xsum('pool', 7)
+    pairs = [(r['document'], r['summary']) for r in rows] + [(rows[0]['document'], 'xx yy')]
+    m = llm.tiny_model(tok, seed=1).eval()
+    ref = []
+    for a, s in pairs:                                             # one unpadded example at a time, whole vocabulary
+        x, y = llm.train_example(tok, a, s, 40, 12)
+        with torch.no_grad(): lp = torch.log_softmax(m(input_ids=torch.tensor([x])).logits[0, :-1].float(), -1)
+        y = torch.tensor(y[1:]); keep = y != -100
+        ref.append(lp[keep].gather(-1, y[keep][:, None]).mean().item())
+    for chunk in (None, 1, 7):
+        new = llm.summary_logprob(m, tok, pairs, max_prompt=40, max_summary=12, batch_size=3, bf16=False, chunk_rows=chunk, progress=False)
+        np.testing.assert_allclose(new, ref, rtol=0, atol=1e-5)
+
+
+def test_rouge_process_pool_is_identical_and_in_order(monkeypatch):
+    words = 'the cat dog sat ran on a mat rug quickly slowly and big small'.split()
+    rng = np.random.default_rng(0)
+    preds = [' '.join(rng.choice(words, rng.integers(1, 12))) for _ in range(600)]
+    refs = [' '.join(rng.choice(words, rng.integers(1, 12))) for _ in range(600)]
+    one = llm.rouge(preds, refs, workers=1)
+    for kw in (dict(workers=3, chunk=64), dict(workers=2), dict()):        # default: 600 >= ROUGE_IN_PROCESS -> pool
+        par = llm.rouge(preds, refs, **kw)
+        assert all(np.array_equal(one[t], par[t]) for t in ('rouge1', 'rouge2', 'rougeL'))
+    assert [llm.rouge([p], [r], workers=1)['rouge1'][0] for p, r in zip(preds[-3:], refs[-3:])] == list(one['rouge1'][-3:])
+    def no_pool(*a, **k): raise AssertionError('small inputs must stay in-process')
+    monkeypatch.setattr(llm, 'ProcessPoolExecutor', no_pool)
+    small = llm.rouge(preds[:llm.ROUGE_IN_PROCESS - 1], refs[:llm.ROUGE_IN_PROCESS - 1])
+    assert np.array_equal(small['rouge1'], one['rouge1'][:llm.ROUGE_IN_PROCESS - 1])
+    assert llm.rouge([], [])['rouge1'].shape == (0,)
+    with pytest.raises(ValueError, match='workers'): llm.rouge(['a'], ['a'], workers=0)
+
+
+@needs_xsum
+def test_llm_task_honours_collapse_repro_device(tok, monkeypatch):
+    cfg = llm.SumConfig(model='tiny', n_pool=4, n_eval=2, max_prompt=40, max_summary=10, max_new_tokens=4)   # device=None
+    monkeypatch.setenv('COLLAPSE_REPRO_DEVICE', 'cpu')
+    t = llm.LLMTask(cfg, progress=False)
+    assert t.device == torch.device('cpu') and next(t.base_model().parameters()).device.type == 'cpu'
+    assert not t.bf16_checkpoints                                  # CPU runs keep float32 checkpoints
+    if not torch.cuda.is_available():                              # the variable is read: asking for CUDA fails here
+        monkeypatch.setenv('COLLAPSE_REPRO_DEVICE', 'cuda')
+        with pytest.raises(RuntimeError, match='CUDA is not available'): llm.LLMTask(cfg, progress=False)
+
+
+@needs_xsum
+def test_bf16_checkpoints_resume_like_an_uninterrupted_run(tok, tmp_path):
+    from safetensors import safe_open
+    cfg = llm.SumConfig(model='tiny', n_pool=16, n_eval=4, max_prompt=40, max_summary=10, max_new_tokens=6, batch_size=4,
+                        micro_batch=2, lr=1e-3, gen_batch=8, device='cpu', checkpoint_dtype='bfloat16')
+    task = llm.LLMTask(cfg, progress=False)
+    assert task.bf16_checkpoints
+    run = lambda d, rounds: generate_verify_retrain(llm.yi_stages(task, tmp_path / d / 'shared', frac=0.25), rounds,
+                                                    tmp_path / d / 'run', seed=0, progress=False)
+    whole = run('a', 2)
+    run('b', 1); resumed = run('b', 2)                              # a second call resumes from round 1's bf16 checkpoint
+    with safe_open(tmp_path / 'b' / 'run' / 'round_002' / 'model.safetensors', 'pt') as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {'BF16'}
+    timing = ('round_time_s', 'train_tokens_per_s')
+    strip = lambda h: [{k: None if v != v else v for k, v in x.items() if k not in timing} for x in h]   # NaN reads back as None
+    assert strip(resumed) == strip(whole) and whole[2]['train_loss'] == resumed[2]['train_loss']
+    a, b = (task.load(tmp_path / d / 'run' / 'round_002') for d in 'ab')
+    assert next(b.parameters()).dtype == torch.float32
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))   # the same weights, bit for bit
