@@ -46,7 +46,8 @@ def _report(r) -> int:
 def cmd_run(args) -> int:
     params = dict(args.param or [])
     r = run_experiment(args.experiment, args.profile, params, out=args.out, resume=args.resume, figures_dir=args.figures_dir,
-                       progress=not args.no_progress, log_output=args.log_output, time_limit=args.time_limit)
+                       progress=not args.no_progress, log_output=args.log_output, time_limit=args.time_limit,
+                       publish=args.publish or args.publish_changed, publish_changed=args.publish_changed)
     return _report(r)
 
 def cmd_figures(args) -> int:
@@ -61,7 +62,7 @@ def cmd_figures(args) -> int:
         print(f'[{i}/{len(exps)}] {e.name} ({args.profile})', flush=True)
         left = None if args.time_limit is None else args.time_limit - (time.time() - t0)   # one limit for all of them
         r = run_experiment(e.name, args.profile, {}, runs_dir=args.out, figures_dir=args.figures_dir,
-                           progress=not args.no_progress, log_output=args.log_output, time_limit=left)
+                           progress=not args.no_progress, log_output=args.log_output, time_limit=left, publish=True)
         _report(r); reports.append(r)
         if r.status == 'stopped':
             print(f'time limit reached: {", ".join(x.name for x in exps[i:]) or "nothing"} not run', flush=True); break
@@ -93,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('experiment'); r.add_argument('--profile', choices=PROFILES, default='quick')
     r.add_argument('-p', '--param', nargs=2, action='append', metavar=('NAME', 'VALUE'), help='set a parameter (repeatable)')
     r.add_argument('--out', default=None, help='run directory (default: a fresh runs/EXP/<timestamp>-<profile>/)')
-    r.add_argument('--resume', action='store_true', help='continue the run already in --out from its checkpoints')
+    r.add_argument('--resume', action='store_true', help='continue the run already in --out from its checkpoints (same experiment, profile and parameters)')
+    r.add_argument('--publish', action='store_true', help="copy the figures into figures/<profile>/ (refused when parameters differ from the profile's)")
+    r.add_argument('--publish-changed', action='store_true', help='publish even with changed parameters')
     r.set_defaults(func=cmd_run)
     f = sub.add_parser('figures', parents=[common], help='run every experiment and print a summary table')
     f.add_argument('--profile', choices=PROFILES, default='quick')
@@ -107,5 +110,9 @@ def main(argv=None) -> int:
     try: return args.func(args)
     except (ExperimentError, FileExistsError) as e:
         print(f'collapse-repro: error: {e}', file=sys.stderr); return 2
+    except KeyboardInterrupt as e:
+        where = f' in {e}' if str(e) else ''
+        print(f'collapse-repro: interrupted{where}; what finished is checkpointed: continue with --out DIR --resume', file=sys.stderr)
+        return 130
     except BrokenPipeError:                      # e.g. `collapse-repro list | head`
         sys.stderr.close(); return 0

@@ -193,9 +193,9 @@ def runs_root() -> Path:
     return (project_root() or Path.cwd()) / 'runs'
 
 def holds_run(d: Path) -> bool:
-    "True if `d` has outputs of a run (anything but the executed notebook that papermill writes first)."
+    "True if `d` has outputs of a run (anything but the executed notebook and the run record the runner writes first)."
     d = Path(d)
-    return d.is_dir() and any(not p.name.endswith('.ipynb') for p in d.iterdir())
+    return d.is_dir() and any(not p.name.endswith('.ipynb') and p.name != 'run.json' for p in d.iterdir())
 
 def new_run_dir(experiment: str, profile: str, root: Path | None = None) -> Path:
     "Create and return a fresh `<root>/<experiment>/<timestamp>-<profile>[-k]/`."

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 import nbformat
-from .core import PROFILES, REQUIRED_PROFILES, DEADLINE_ENV, cache_dir, check_profile, holds_run, new_run_dir, project_root, runs_root, write_json
+from .core import PROFILES, REQUIRED_PROFILES, DEADLINE_ENV, SPEED_PARAMS, cache_dir, check_profile, holds_run, new_run_dir, project_root, runs_root, write_json
 
 # %% auto #0
-__all__ = ['RUNNER_PARAMS', 'KERNEL_NAME', 'DEMO_MD', 'DEMO_PARAMS', 'DEMO_BODY', 'ExperimentError', 'Param', 'Experiment',
-           'parse_parameters', 'experiments_dir', 'read_experiment', 'list_experiments', 'get_experiment',
-           'convert_value', 'check_value', 'check_request', 'ensure_kernel', 'default_figures_dir', 'RunReport',
-           'publish_figures', 'run_experiment', 'write_demo_experiment']
+__all__ = ['RUNNER_PARAMS', 'KERNEL_NAME', 'RUN_RECORD', 'DEMO_MD', 'DEMO_PARAMS', 'DEMO_BODY', 'ExperimentError', 'Param',
+           'Experiment', 'parse_parameters', 'experiments_dir', 'read_experiment', 'list_experiments', 'get_experiment',
+           'convert_value', 'check_value', 'check_domain', 'check_request', 'resolve_request', 'ensure_kernel',
+           'default_figures_dir', 'RunReport', 'publish_figures', 'read_run_record', 'check_resume', 'run_experiment',
+           'write_demo_experiment']
 
 # %% ../nbs/01_runner.ipynb #fe5f068a
 RUNNER_PARAMS = ('profile', 'run_dir', 'resume')  # set by the runner's options, not by -p
@@ -31,6 +32,7 @@ class Param:
     type: str          # 'int', 'float', 'bool', 'str', 'list', 'dict'
     help: str = ''
     by_profile: dict = field(default_factory=dict)  # profile -> value, for profile-dependent parameters
+    domain: Any = None # allowed values: a range such as '>=1', '(0, 1]', '>0,<1', or a list of choices (see `check_domain`)
 
     def describe(self) -> str:
         "The default as shown by `collapse-repro list`."
@@ -84,7 +86,7 @@ def _type_of(value) -> str | None:
 def parse_parameters(source: str) -> dict[str, Param]:
     "Parse a parameters cell's assignments (and its `PROFILES` table) into `Param`s."
     tree, lines = ast.parse(source), source.split('\n')
-    params, table = {}, {}
+    params, table, domains = {}, {}, {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             name, value, ann = node.targets[0].id, node.value, None
@@ -92,6 +94,7 @@ def parse_parameters(source: str) -> dict[str, Param]:
             name, value, ann = node.target.id, node.value, ast.unparse(node.annotation)
         else: continue
         if name == 'PROFILES': table = _evaluate(value); continue
+        if name == 'DOMAINS': domains = _evaluate(value); continue
         comment = lines[node.lineno - 1].partition('#')[2].strip() if '#' in lines[node.lineno - 1] else ''
         default = _literal(value)
         params[name] = Param(name, default, ann if ann in _TYPES.values() else _type_of(default), comment)
@@ -99,6 +102,10 @@ def parse_parameters(source: str) -> dict[str, Param]:
         for k, v in values.items():
             if k not in params: raise ExperimentError(f'PROFILES[{prof!r}] sets {k!r}, which is not a parameter')
             params[k].by_profile[prof] = v
+    for k, spec in domains.items():
+        if k not in params: raise ExperimentError(f'DOMAINS sets {k!r}, which is not a parameter')
+        _domain_text(spec); params[k].domain = spec                # a malformed spec fails here, when the notebook is read
+    if 'seed' in params and params['seed'].domain is None: params['seed'].domain = '>=0'   # NumPy seeds are non-negative
     for p in params.values():
         if p.type is None: p.type = next((_type_of(v) for v in p.by_profile.values() if v is not None), 'str')
     return params
@@ -179,6 +186,40 @@ def check_value(param: Param, value):
     if not ok(value): raise ExperimentError(f'parameter {param.name!r} expects {param.type}, got {value!r}')
     return list(value) if param.type == 'list' else value
 
+_BOUND = re.compile(r'(>=|<=|>|<)\s*(-?[0-9.]+(?:e-?[0-9]+)?)$')
+
+def _domain_text(spec) -> str:
+    "How a domain reads in an error message; raises `ExperimentError` for a malformed spec."
+    if isinstance(spec, (list, tuple)): return 'one of ' + ', '.join(map(repr, spec))
+    t = str(spec).replace(' ', '')
+    if t[:1] in '[(' and t[-1:] in '])' and t.count(',') == 1:
+        lo, hi = t[1:-1].split(','); float(lo), float(hi)
+        return f'in {t}'
+    if all(_BOUND.match(part) for part in t.split(',')): return ' and '.join(t.split(','))
+    raise ExperimentError(f'malformed domain {spec!r}: use a range like ">=1", "(0, 1]", ">0,<1" or a list of choices')
+
+def _in_domain(v, spec) -> bool:
+    if isinstance(spec, (list, tuple)): return v in spec
+    if isinstance(v, bool) or not isinstance(v, (int, float)): return False
+    t = str(spec).replace(' ', '')
+    if t[:1] in '[(' and t[-1:] in '])':
+        lo, hi = map(float, t[1:-1].split(','))
+        return (v >= lo if t[0] == '[' else v > lo) and (v <= hi if t[-1] == ']' else v < hi)
+    ops = {'>=': float.__ge__, '<=': float.__le__, '>': float.__gt__, '<': float.__lt__}
+    return all(ops[m.group(1)](float(v), float(m.group(2))) for m in map(_BOUND.match, t.split(',')))
+
+def check_domain(param: Param, value):
+    """`value` if it lies in `param.domain` (every element, for a list, which must not be empty), else an
+    `ExperimentError` saying what is allowed. `None` (the profile's value) always passes."""
+    if value is None or param.domain is None: return value
+    items = value if param.type == 'list' else [value]
+    if param.type == 'list' and not items: raise ExperimentError(f'parameter {param.name!r} needs at least one value, got []')
+    bad = [v for v in items if not _in_domain(v, param.domain)]
+    if bad:
+        what = 'each value of ' if param.type == 'list' else ''
+        raise ExperimentError(f'{what}parameter {param.name!r} must be {_domain_text(param.domain)}, got {bad[0]!r}')
+    return value
+
 def check_request(exp: Experiment, overrides: Mapping[str, Any]) -> dict:
     "Validate parameter names and types of a run request; return the converted values."
     out = {}
@@ -187,7 +228,15 @@ def check_request(exp: Experiment, overrides: Mapping[str, Any]) -> dict:
             close = difflib.get_close_matches(name, exp.user_params, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ''
             raise ExperimentError(f"unknown parameter {name!r} for {exp.name}{hint}; valid: {', '.join(exp.user_params)}")
-        out[name] = convert_value(exp.params[name], value)
+        out[name] = check_domain(exp.params[name], convert_value(exp.params[name], value))
+    return out
+
+def resolve_request(exp: Experiment, profile: str, values: Mapping[str, Any]) -> dict:
+    "Every user parameter's value for a run of `exp` at `profile` with the checked request `values` (statically, no kernel)."
+    out = {}
+    for k, p in exp.user_params.items():
+        v = values.get(k)
+        out[k] = v if v is not None else p.by_profile[profile] if p.default is None and profile in p.by_profile else p.default
     return out
 
 # %% ../nbs/01_runner.ipynb #ded03aa9
@@ -236,17 +285,61 @@ def publish_figures(run_dir: Path, experiment: str, profile: str, figures_dir: P
         write_json(dest / f'{experiment}_results.json', res)
     return out
 
+_ANSI = re.compile(r'\x1b\[[0-9;]*m')
+
 def _failure(err) -> str:
-    "One readable line from a papermill execution error."
+    "One readable line from a papermill execution error: the cell, the line in it that raised, and the error."
     cell = getattr(err, 'exec_count', None)
-    src = (getattr(err, 'source', '') or '').strip().split('\n')[0][:80]
-    return f"cell [{cell}] `{src}` raised {getattr(err, 'ename', type(err).__name__)}: {str(getattr(err, 'evalue', err))[:300]}"
+    tb = [_ANSI.sub('', t) for t in (getattr(err, 'traceback', None) or [])]
+    marked = [l.strip() for t in tb for l in t.split('\n') if re.match(r'\s*-+>\s*\d+', l)]   # IPython's "----> 12 code"
+    line = re.sub(r'^-+>\s*', '', marked[0]) if marked else (getattr(err, 'source', '') or '').strip().split('\n')[0]
+    return f"cell [{cell}] line `{line[:100]}` raised {getattr(err, 'ename', type(err).__name__)}: {str(getattr(err, 'evalue', err))[:300]}"
+
+RUN_RECORD = 'run.json'
+"What a run directory holds: experiment, profile, every parameter's value, and one entry per attempt (start, end, status)."
+
+def read_run_record(run_dir: Path) -> dict | None:
+    "The run record of `run_dir` (None if it has none); a corrupt one is an `ExperimentError` naming the file."
+    f = Path(run_dir) / RUN_RECORD
+    if not f.exists(): return None
+    try: return json.loads(f.read_text())
+    except (OSError, ValueError) as e:
+        raise ExperimentError(f'{f} is unreadable ({e}): it records which run this folder holds; restore it or start a fresh --out') from None
+
+def check_resume(run_dir: Path, exp: Experiment, profile: str, params: Mapping[str, Any]) -> dict | None:
+    """Refuse (one `ExperimentError`) to resume `run_dir` with another experiment, profile or parameter value than the
+    run it holds; speed-only parameters (`core.SPEED_PARAMS`) may change. Returns the run's record."""
+    rec = read_run_record(run_dir)
+    if rec is None:                               # a run from before run records: check what results.json says, if any
+        res = Path(run_dir) / 'results.json'
+        old = json.loads(res.read_text()).get('experiment') if res.exists() else None
+        if old not in (None, exp.name): raise ExperimentError(f'{run_dir} holds a run of {old}, not {exp.name}: refusing to mix them')
+        return None
+    diffs = []
+    if rec.get('experiment') != exp.name: diffs.append(f"experiment {rec.get('experiment')} (asked: {exp.name})")
+    if rec.get('profile') != profile: diffs.append(f"profile {rec.get('profile')} (asked: {profile})")
+    old = rec.get('params', {})
+    for k in sorted(set(old) | set(params)):
+        if k not in SPEED_PARAMS and old.get(k) != params.get(k): diffs.append(f'{k} = {old.get(k)!r} (asked: {params.get(k)!r})')
+    if diffs:
+        raise ExperimentError(f"{run_dir} holds a run with {'; '.join(diffs)}: --resume continues a run with the same "
+                              f"experiment, profile and parameters only; choose another --out for a new run")
+    return rec
+
+def _check_figures_dir(d: Path):
+    "Refuse a figures folder that cannot be one, before any compute."
+    for q in [d, *d.parents]:
+        if q.exists():
+            if not q.is_dir(): raise ExperimentError(f'--figures-dir {d}: {q} exists and is not a folder')
+            break
 
 def run_experiment(name: str, profile: str | None = None, params: Mapping[str, Any] | None = None, out: str | Path | None = None,
                    resume: bool = False, figures_dir: str | Path | None = None, runs_dir: str | Path | None = None,
                    progress: bool = True, log_output: bool = False, timeout: int | None = None,
-                   time_limit: float | None = None) -> RunReport:
-    "Check the request, then run experiment `name` through papermill into a fresh (or resumed) run directory."
+                   time_limit: float | None = None, publish: bool = False, publish_changed: bool = False) -> RunReport:
+    """Check the request, then run experiment `name` through papermill into a fresh (or resumed) run directory.
+    With `publish`, copy its figures into `figures_dir/<profile>/`: refused, before compute, for a run whose
+    parameters differ from the profile's unless `publish_changed`."""
     import logging, papermill as pm
     # papermill's own parameter inference cannot read a multi-line PROFILES table and warns on every run;
     # the request was already checked above against our static parse of the same cell
@@ -254,34 +347,59 @@ def run_experiment(name: str, profile: str | None = None, params: Mapping[str, A
     exp = get_experiment(name)
     profile = exp.check_profile(check_profile(profile) if profile is not None else 'quick')
     values = check_request(exp, params or {})
+    resolved = resolve_request(exp, profile, values)
+    changed = sorted(k for k, v in values.items() if v is not None and k not in SPEED_PARAMS)
+    fig_root = Path(figures_dir or default_figures_dir())
+    if publish:
+        if changed and not publish_changed:
+            raise ExperimentError(f"not publishing a {profile} run with {', '.join(changed)} changed: its figures would replace the "
+                                  f"profile's in {fig_root / profile}; drop --publish, or pass --publish-changed to do it anyway")
+        _check_figures_dir(fig_root)
+    rec = None
     if out is not None:
         run_dir = Path(out)
-        if holds_run(run_dir) and not resume:
-            raise ExperimentError(f'{run_dir} already holds a run; pass --resume to continue it, or choose another --out')
+        if holds_run(run_dir):
+            if not resume: raise ExperimentError(f'{run_dir} already holds a run; pass --resume to continue it, or choose another --out')
+            rec = check_resume(run_dir, exp, profile, resolved)
         run_dir.mkdir(parents=True, exist_ok=True)
     else:
         if resume: raise ExperimentError('--resume needs --out DIR naming the run to continue')
         run_dir = new_run_dir(exp.name, profile, runs_dir)
     run_dir = run_dir.resolve()
+    rec = rec or dict(experiment=exp.name, profile=profile, params=resolved, requested=values, attempts=[])
+    attempt = dict(started=time.strftime('%Y-%m-%dT%H:%M:%S'), resumed=bool(resume), requested=values)
+    rec['attempts'] = rec.get('attempts', []) + [attempt]
+    write_json(run_dir / RUN_RECORD, rec)
     nb_params = dict(values, profile=profile, run_dir=str(run_dir), resume=bool(resume))
+    # papermill writes the executed notebook as it goes: into a scratch name, so that a failed attempt never replaces
+    # the notebook of an earlier good one (it is kept as EXP.failed.ipynb instead)
+    final, scratch = run_dir / f'{exp.name}.ipynb', run_dir / f'{exp.name}.running.ipynb'
     t0 = time.time(); status, error = 'ok', ''
     saved = os.environ.get(DEADLINE_ENV)
     if time_limit is not None: os.environ[DEADLINE_ENV] = str(t0 + time_limit)    # the kernel inherits it
     try:
-        pm.execute_notebook(str(exp.path), str(run_dir / f'{exp.name}.ipynb'), parameters=nb_params, kernel_name=ensure_kernel(),
+        pm.execute_notebook(str(exp.path), str(scratch), parameters=nb_params, kernel_name=ensure_kernel(),
                             cwd=str(run_dir), progress_bar=progress, log_output=log_output, execution_timeout=timeout)
     except pm.PapermillExecutionError as e:
         status, error = ('stopped', str(e.evalue)) if e.ename == 'TimeLimitReached' else ('failed', _failure(e))
+    except KeyboardInterrupt:
+        status, error = 'interrupted', 'interrupted (Ctrl-C)'
     finally:
         if time_limit is not None:
             if saved is None: os.environ.pop(DEADLINE_ENV, None)
             else: os.environ[DEADLINE_ENV] = saved
-    wall = time.time() - t0
+        wall = time.time() - t0
+        if scratch.exists(): scratch.replace(final if status == 'ok' else run_dir / f'{exp.name}.{status}.ipynb')
+        attempt.update(ended=time.strftime('%Y-%m-%dT%H:%M:%S'), wall_s=round(wall, 2), status=status)
+        write_json(run_dir / RUN_RECORD, rec)
+    if status == 'interrupted': raise KeyboardInterrupt(str(run_dir))
     headline = None; figures = []
     if (run_dir / 'results.json').exists() and status == 'ok':
         headline = json.loads((run_dir / 'results.json').read_text()).get('headline')
-        extra = dict(run_wall_time_s=round(wall, 2), executed_notebook=str(run_dir / f'{exp.name}.ipynb'), requested_params=values)
-        figures = publish_figures(run_dir, exp.name, profile, Path(figures_dir or default_figures_dir()), extra)
+        if publish:
+            total = round(sum(a.get('wall_s', 0) for a in rec['attempts']), 2)
+            extra = dict(run_wall_time_s=total, attempts=rec['attempts'], executed_notebook=str(final), requested_params=values)
+            figures = publish_figures(run_dir, exp.name, profile, fig_root, extra)
     elif status == 'ok': status, error = 'failed', 'the notebook finished without writing results.json'
     return RunReport(exp.name, status, run_dir, wall, headline, error, figures)
 

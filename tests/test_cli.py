@@ -17,7 +17,7 @@ def test_list_shows_experiments_and_parameters(demo_env):
     assert 'run_dir' not in r.stdout                                # runner-owned parameters are options, not -p
 
 def test_run_writes_run_dir_results_and_sidecars(demo_env):
-    r = cli('run', 'demo', '--profile', 'smoke', '-p', 'x', '20', '-p', 'label', 'hello', '--no-progress')
+    r = cli('run', 'demo', '--profile', 'smoke', '-p', 'x', '20', '-p', 'label', 'hello', '--no-progress', '--publish-changed')
     assert r.returncode == 0, r.stderr
     (run,) = runs_of(demo_env)
     assert run.name.endswith('-smoke') and (run / 'demo.ipynb').exists()
@@ -42,6 +42,14 @@ def test_runs_never_overwrite_each_other(demo_env):
     assert r.returncode == 2 and 'already holds a run' in r.stderr and '--resume' in r.stderr
     assert (out / 'results.json').read_text() == first
     assert cli('run', 'demo', '--profile', 'smoke', '--out', out, '--resume', '--no-progress').returncode == 0
+
+def test_a_failed_attempt_never_replaces_the_good_notebook(demo_env):
+    out = demo_env / 'd'
+    assert cli('run', 'demo', '--profile', 'smoke', '--out', out, '--no-progress').returncode == 0
+    good = (out / 'demo.ipynb').read_bytes()
+    (demo_env / 'exps' / 'demo.ipynb').write_text((demo_env / 'exps' / 'demo_broken.ipynb').read_text())   # the code breaks
+    assert cli('run', 'demo', '--profile', 'smoke', '--out', out, '--resume', '--no-progress').returncode == 1
+    assert (out / 'demo.ipynb').read_bytes() == good and (out / 'demo.failed.ipynb').exists()
 
 def _bad(demo_env, *args, expect):
     r = cli(*args)
@@ -70,7 +78,7 @@ def test_failing_notebook_reports_cell_and_keeps_run_dir(demo_env):
     assert r.returncode == 1
     assert 'FAILED' in r.stderr and 'ZeroDivisionError' in r.stderr and 'result = 1 / 0' in r.stderr
     (run,) = runs_of(demo_env, 'demo_broken')
-    assert (run / 'demo_broken.ipynb').exists() and str(run) in r.stderr
+    assert (run / 'demo_broken.failed.ipynb').exists() and str(run) in r.stderr   # a failed attempt's notebook, kept apart
 
 def test_figures_runs_everything_and_prints_summary(demo_env):
     r = cli('figures', '--profile', 'smoke', '--no-progress', '--only', 'demo', 'demo_broken')
@@ -113,3 +121,60 @@ def test_time_limit_stops_at_a_checkpoint_and_resume_finishes(tmp_path, monkeypa
     assert cli(*base, '--out', tmp_path / 'b').returncode == 0
     res = [json.loads((tmp_path / d / 'results.json').read_text())['results'] for d in 'ab']
     assert res[0] == res[1]
+
+
+# --- issue: resume never mixes runs, values are checked before compute, runs never overwrite committed figures
+
+def test_resume_onto_another_experiment_is_refused(demo_env):
+    out = demo_env / 'd'
+    assert cli('run', 'demo', '--profile', 'smoke', '--out', out, '--no-progress').returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    r = cli('run', 'demo_broken', '--profile', 'smoke', '--out', out, '--resume', '--no-progress')
+    assert r.returncode == 2 and 'experiment demo (asked: demo_broken)' in r.stderr, r.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before          # nothing touched
+
+def test_resume_with_changed_parameters_or_profile_is_refused(demo_env):
+    out = demo_env / 'd'
+    assert cli('run', 'demo', '--profile', 'smoke', '--out', out, '--no-progress').returncode == 0
+    r = cli('run', 'demo', '--profile', 'smoke', '--out', out, '--resume', '-p', 'x', '1000', '--no-progress')
+    assert r.returncode == 2 and 'x = 10 (asked: 1000)' in r.stderr, r.stderr
+    r = cli('run', 'demo', '--profile', 'quick', '--out', out, '--resume', '--no-progress')
+    assert r.returncode == 2 and 'profile smoke (asked: quick)' in r.stderr and 'x = 10 (asked: 100)' in r.stderr, r.stderr
+    r = cli('run', 'demo', '--profile', 'smoke', '--out', out, '--resume', '-p', 'x', '10', '--no-progress')
+    assert r.returncode == 0, r.stderr                                   # the same value, given explicitly, is the same run
+    rec = json.loads((out / 'run.json').read_text())
+    assert [a['resumed'] for a in rec['attempts']] == [False, True] and all(a['status'] == 'ok' for a in rec['attempts'])
+
+def test_out_of_range_values_are_refused_before_compute():
+    "Every experiment's domains (DOMAINS in its parameters cell) are checked with the types: one line, exit 2, no run."
+    cases = [('yi_cvae_schedule', 'batch_size', '-3', "'batch_size' must be"), ('yi_cvae_schedule', 'rounds', '-1', "'rounds' must be"),
+             ('yi_cvae_schedule', 'seed', '-5', "'seed' must be"), ('yi_cvae_schedule', 'n_fid', '0', "'n_fid' must be"),
+             ('feng_phase_transition', 'd', '0', "'d' must be"), ('feng_phase_transition', 'phi', '1.5', "'phi' must be"),
+             ('yi_cvae_schedule', 'fixed_sizes', "[100, 'a']", "each value of parameter 'fixed_sizes'")]
+    for exp, name, value, expect in cases:
+        r = cli('run', exp, '--profile', 'smoke', '-p', name, value, '--out', '/nonexistent/never-created')
+        assert r.returncode == 2 and expect in r.stderr and len(r.stderr.strip().split('\n')) == 1, (exp, name, r.stderr)
+
+def test_run_with_changed_parameters_never_publishes(demo_env):
+    r = cli('run', 'demo', '--profile', 'smoke', '-p', 'x', '20', '--no-progress')
+    assert r.returncode == 0 and not (demo_env / 'figures').exists(), r.stderr              # run alone publishes nothing
+    r = cli('run', 'demo', '--profile', 'smoke', '-p', 'x', '20', '--publish', '--no-progress')
+    assert r.returncode == 2 and 'not publishing' in r.stderr and not (demo_env / 'figures').exists()
+    assert cli('run', 'demo', '--profile', 'smoke', '--publish', '--no-progress').returncode == 0
+    side = json.loads((demo_env / 'figures/smoke/demo_hist.json').read_text())
+    assert side['params']['x'] == 10 and side['attempts'][0]['status'] == 'ok'
+
+def test_figures_dir_that_is_a_file_is_refused_before_compute(demo_env):
+    f = demo_env / 'afile'; f.write_text('x')
+    _bad(demo_env, 'run', 'demo', '--profile', 'smoke', '--publish', '--figures-dir', f, expect=['is not a folder'])
+
+def test_failure_reports_the_line_that_raised(demo_env):
+    r = cli('run', 'demo_broken', '--profile', 'smoke', '--no-progress')
+    assert r.returncode == 1 and 'result = 1 / 0' in r.stderr and 'ZeroDivisionError' in r.stderr, r.stderr
+
+def test_every_profile_value_lies_in_its_domain():
+    "The DOMAINS tables agree with the PROFILES tables and defaults of every experiment."
+    from collapse_repro.runner import check_domain
+    for e in list_experiments(ROOT / 'nbs' / 'experiments'):
+        for p in e.params.values():
+            for v in [p.default, *p.by_profile.values()]: check_domain(p, v)

@@ -101,7 +101,7 @@ for EXP in "${EXPS[@]}"; do
   MORE=()
   if [ "$RESUME" = 1 ] && [ -d "$RUNS/$EXP" ]; then MORE=(--resume); else rm -rf "${RUNS:?}/$EXP"; fi
   CMD=("$PY" -c "import sys; from collapse_repro.cli import main; sys.exit(main())"
-       run "$EXP" --profile "$PROFILE" --out "$RUNS/$EXP" --no-progress --log-output "${MORE[@]}")
+       run "$EXP" --profile "$PROFILE" --out "$RUNS/$EXP" --no-progress --log-output --publish "${MORE[@]}")
   # --timeout-each S: the run itself stops cleanly at a checkpoint 45 s before S (collapse-repro --time-limit, exit 3);
   # the hard timeout is only the backstop for a step that overruns
   [ -n "$TIMEOUT_EACH" ] && CMD=(timeout --kill-after=30 "$TIMEOUT_EACH" "${CMD[@]}" --time-limit "$((TIMEOUT_EACH > 90 ? TIMEOUT_EACH - 45 : TIMEOUT_EACH / 2))")
