@@ -248,7 +248,10 @@ def ensure_kernel() -> str:
     spec = base / 'kernels' / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     # log_level=ERROR silences the kernel's own start-up chatter; the notebook's warnings and errors are unaffected
-    write_json(spec / 'kernel.json', dict(argv=[sys.executable, '-m', 'ipykernel_launcher', '-f', '{connection_file}', '--IPKernelApp.log_level=ERROR'],
+    # exec_lines: text progress bars (tqdm.auto would draw widgets, which a terminal never sees), so the notebook's
+    # round / epoch bars stream to the terminal that ran `collapse-repro run`
+    text_bars = '--IPKernelApp.exec_lines=["import tqdm.auto, tqdm.std; tqdm.auto.tqdm = tqdm.std.tqdm"]'
+    write_json(spec / 'kernel.json', dict(argv=[sys.executable, '-m', 'ipykernel_launcher', '-f', '{connection_file}', '--IPKernelApp.log_level=ERROR', text_bars],
                                           display_name='Python (collapse_repro)', language='python'))
     paths = os.environ.get('JUPYTER_PATH', '').split(os.pathsep)
     if str(base) not in paths: os.environ['JUPYTER_PATH'] = os.pathsep.join([str(base)] + [p for p in paths if p])
@@ -378,8 +381,13 @@ def run_experiment(name: str, profile: str | None = None, params: Mapping[str, A
     saved = os.environ.get(DEADLINE_ENV)
     if time_limit is not None: os.environ[DEADLINE_ENV] = str(t0 + time_limit)    # the kernel inherits it
     try:
-        pm.execute_notebook(str(exp.path), str(scratch), parameters=nb_params, kernel_name=ensure_kernel(),
-                            cwd=str(run_dir), progress_bar=progress, log_output=log_output, execution_timeout=timeout)
+        # progress: the notebook's own output (its round / epoch bars with ETA, its prints) streams live to the terminal,
+        # instead of papermill's cell counter, which says nothing during a 10-minute cell; --no-progress keeps quiet
+        # unless log_output asks for the output anyway
+        forward = progress or log_output
+        pm.execute_notebook(str(exp.path), str(scratch), parameters=nb_params, kernel_name=ensure_kernel(), cwd=str(run_dir),
+                            progress_bar=False, log_output=False, stdout_file=sys.stdout if forward else None,
+                            stderr_file=sys.stderr if forward else None, execution_timeout=timeout)
     except pm.PapermillExecutionError as e:
         status, error = ('stopped', str(e.evalue)) if e.ename == 'TimeLimitReached' else ('failed', _failure(e))
     except KeyboardInterrupt:
