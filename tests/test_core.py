@@ -51,5 +51,5 @@ def test_a_changed_paper_profile_is_not_labelled_paper_scale(demo_env):
     full, small = (json.loads((demo_env / n / 'results.json').read_text())['provenance'] for n in ('full', 'small'))
     assert full['scale'] == 'paper scale' and full['overrides'] == []
     assert small['overrides'] == ['x'] and 'not the paper configuration' in small['scale']
-    sidecars = [json.loads(p.read_text()) for p in (demo_env / 'small').glob('*.json') if p.name != 'results.json']
+    sidecars = [json.loads(p.read_text()) for p in (demo_env / 'small').glob('*.json') if p.name not in ('results.json', 'run.json')]
     assert sidecars and all(s['scale'] == small['scale'] for s in sidecars)
