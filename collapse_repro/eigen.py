@@ -15,12 +15,12 @@ from .loop import Stages, best_of_k, generate_verify_retrain, verifier_stats
 
 # %% auto #0
 __all__ = ['SPECIALS', 'MAX_DIM', 'MAX_EXP', 'VOCAB', 'TOK', 'PAD', 'BOS', 'EOS', 'V0', 'PLUS', 'MINUS', 'N0', 'E0', 'INVALID',
-           'VERIFIERS', 'CONTROLS', 'random_symmetric', 'eigenvalues', 'p1000_parts', 'encode_numbers',
-           'encode_matrices', 'encode_targets', 'decode_targets', 'decode', 'to_tokens', 'rel_l1', 'within_tolerance',
-           'consistency_error', 'ModelConfig', 'MHA', 'ffn', 'EncoderLayer', 'DecoderLayer', 'EigenTransformer',
-           'n_params', 'train_model', 'greedy_decode', 'beam_search', 'sequence_logprob', 'evaluate_model',
-           'save_model', 'load_model', 'verifier_scores', 'select', 'pool_stats', 'real_data', 'make_pool',
-           'cached_pool', 'TrainSpec', 'fit_fresh', 'real_model', 'verifier_curve']
+           'VERIFIERS', 'CONTROLS', 'random_symmetric', 'eigenvalues', 'p1000_value', 'p1000_parts', 'round_p1000',
+           'encode_numbers', 'encode_matrices', 'encode_targets', 'decode_targets', 'decode', 'to_tokens', 'rel_l1',
+           'within_tolerance', 'consistency_error', 'ModelConfig', 'MHA', 'ffn', 'EncoderLayer', 'DecoderLayer',
+           'EigenTransformer', 'n_params', 'train_model', 'greedy_decode', 'beam_search', 'sequence_logprob',
+           'evaluate_model', 'save_model', 'load_model', 'verifier_scores', 'select', 'pool_stats', 'real_data',
+           'make_pool', 'cached_pool', 'TrainSpec', 'fit_fresh', 'real_model', 'verifier_curve']
 
 # %% ../nbs/40_eigen.ipynb #81cce427
 def random_symmetric(n: int, d: int = 5, coeff: float = 10.0, rng=None) -> np.ndarray:
@@ -43,16 +43,43 @@ PAD, BOS, EOS = 0, 1, 2
 V0, PLUS, MINUS, N0, E0 = TOK['V1'] - 1, TOK['+'], TOK['-'], TOK['N0'], TOK['E0']
 INVALID = 'invalid'
 
+_POW10 = np.array([10 ** k for k in range(-MAX_EXP, 0)] + [float(10 ** k) for k in range(MAX_EXP + 1)])   # Python's powers of ten
+
+def p1000_value(neg, m, e) -> np.ndarray:
+    "±m·10^e computed as LAWT's `parse_float` does (`mant * 10 ** exp` in Python: an exact integer for exp ≥ 0, then one rounding)."
+    m, e = np.broadcast_arrays(np.asarray(m), np.asarray(e))
+    v = m * _POW10[np.clip(e, -MAX_EXP, MAX_EXP) + MAX_EXP]
+    big = np.flatnonzero(e > 22)                                           # 10^e is no longer exact in float64
+    if big.size:
+        v = v.copy()
+        for i in big: v.flat[i] = float(int(m.flat[i]) * 10 ** int(min(e.flat[i], MAX_EXP)))
+    return np.where(neg, -v, v)
+
+def _p1000_exact(a: float):
+    "LAWT's rule for one number |x| = a: mantissa and exponent from `'%.2e' % a` (exact rounding); exponents below -100 give zero."
+    digits, ex = ('%.2e' % a).split('e'); m, e = int(digits.replace('.', '')), int(ex) - 2
+    return (0, 0) if m == 0 or e < -MAX_EXP else (m, e)
+
 def p1000_parts(x):
-    "Sign (0/1), mantissa (100..999, or 0 for zero) and exponent of x ≈ ±m·10^e, rounded to three significant digits."
+    "Sign (0/1), mantissa (100..999, or 0 for zero) and exponent of x ≈ ±m·10^e: three significant digits of the exact value, as LAWT rounds."
     x = np.asarray(x, dtype=float)
     if not np.all(np.isfinite(x)): raise ValueError('P1000 encodes finite numbers only')
-    a = np.abs(x); nz = a > 0
-    e = np.where(nz, np.floor(np.log10(np.where(nz, a, 1.0))).astype(int) - 2, 0)
-    m = np.where(nz, np.rint(a / 10.0 ** e), 0).astype(int)
-    e = np.where(m >= 1000, e + 1, e); m = np.where(m >= 1000, np.rint(m / 10), m).astype(int)   # 999.7 -> 100·10^(e+1)
-    if np.any(np.abs(e) > MAX_EXP): raise ValueError(f'exponent out of the P1000 range ±{MAX_EXP}')
-    return (x < 0).astype(int) * nz, m, e
+    a = np.abs(x); big = a >= 1e-97                                        # below: LAWT's underflow to zero, done exactly
+    e = np.where(big, np.floor(np.log10(np.where(big, a, 1.0))).astype(int) - 2, 0)
+    q = np.where(big, a / 10.0 ** e, 0.0)                                  # a·10^-e up to a few ulps
+    m = np.rint(q).astype(int)
+    e = np.where(m >= 1000, e + 1, e); m = np.where(m >= 1000, 100, m)     # 999.7 -> 100·10^(e+1)
+    redo = np.flatnonzero((a > 0) & (~big | (np.abs(q - np.floor(q) - 0.5) < 1e-6)))   # near a decimal tie, or tiny
+    if redo.size:
+        m, e = m.copy(), e.copy()
+        for i in redo: m.flat[i], e.flat[i] = _p1000_exact(float(a.flat[i]))
+    if np.any(e > MAX_EXP): raise ValueError(f'exponent out of the P1000 range ±{MAX_EXP}')
+    return (x < 0).astype(int) * (m > 0), m, e
+
+def round_p1000(x) -> np.ndarray:
+    "The values P1000 writes for x (three significant digits, as LAWT rounds): what the decoder reads back from the encoded target."
+    s, m, e = p1000_parts(x)
+    return p1000_value(s == 1, m, e)
 
 def encode_numbers(x) -> np.ndarray:
     "Token ids of numbers `x` (any shape) in P1000: shape x.shape + (3,) = (sign, mantissa, exponent)."
@@ -81,7 +108,7 @@ def decode_targets(ids, d: int):
     s, m, e = ids[:, 2:2 + 3 * d:3], ids[:, 3:3 + 3 * d:3], ids[:, 4:4 + 3 * d:3]
     ok = (ids[:, 0] == V0 + d) & (ids[:, 1] == V0 + 1) & (ids[:, -1] == EOS)
     ok &= np.all((s == PLUS) | (s == MINUS), 1) & np.all((m >= N0) & (m < N0 + 1000), 1) & np.all((e >= E0 - MAX_EXP) & (e <= E0 + MAX_EXP), 1)
-    val = np.where(s == MINUS, -1.0, 1.0) * (m - N0) * 10.0 ** np.clip(e - E0, -MAX_EXP, MAX_EXP)
+    val = p1000_value(s == MINUS, m - N0, e - E0)
     return np.where(ok[:, None], val, np.nan), ok
 
 def decode(tokens, d: int | None = None):
@@ -99,14 +126,16 @@ def to_tokens(ids) -> list[str]: return [VOCAB[i] for i in ids]
 
 # %% ../nbs/40_eigen.ipynb #1ba3aa66
 def rel_l1(pred, true) -> np.ndarray:
-    "LAWT's d1 error Σ|λ̂ − λ| / Σ|λ| over the last axis (NaN predictions give inf)."
+    "LAWT's d1 error Σ|λ̂ − λ| / Σ|λ| over the last axis (NaN predictions give inf; an all-zero `true`: 0 for an exact match, else inf)."
     pred, true = np.asarray(pred, float), np.asarray(true, float)
-    err = np.abs(pred - true).sum(-1) / np.abs(true).sum(-1)
+    num, den = np.abs(pred - true).sum(-1), np.abs(true).sum(-1)
+    with np.errstate(divide='ignore', invalid='ignore'): err = num / den
+    err = np.where(den == 0, np.where(num == 0, 0.0, np.inf), err)
     return np.where(np.isnan(err), np.inf, err)
 
-def within_tolerance(pred, true, tau: float = 0.05) -> np.ndarray:
-    "A prediction is correct when Σ|λ̂ − λ| / Σ|λ| < τ; malformed (NaN) predictions are wrong."
-    return rel_l1(pred, true) < tau
+def within_tolerance(pred, lam, tau: float = 0.05) -> np.ndarray:
+    "LAWT's correctness check: Σ|λ̂ − t| / Σ|t| < τ against the P1000-rounded target t = `round_p1000(lam)`; malformed (NaN) predictions are wrong."
+    return rel_l1(pred, round_p1000(lam)) < tau
 
 def consistency_error(A, lam) -> np.ndarray:
     "Label-free check of candidates lam (n, …, d) for matrices A (n, d, d): the larger of |Σλ̂ − tr A| / Σ|λ̂| and |Σλ̂² − ‖A‖²_F| / (2‖A‖²_F)."
@@ -311,7 +340,7 @@ def verifier_scores(name: str, pool: dict, tau: float = 0.05, tol: float = 0.05,
     "Scores (n, k) by which verifier `name` ranks each matrix's k candidates, and which it would accept at all (the oracle: within `oracle_tol`, default `tau`; consistency: error below `tol`)."
     vals, valid = pool['vals'], pool['valid']
     if name == 'oracle':
-        err = rel_l1(vals, pool['lam'][:, None]); score, accept = -err, err < (tau if oracle_tol is None else oracle_tol)
+        err = rel_l1(vals, round_p1000(pool['lam'])[:, None]); score, accept = -err, err < (tau if oracle_tol is None else oracle_tol)   # LAWT's check
     elif name == 'consistency':
         err = consistency_error(pool['A'], vals); score, accept = -err, err < tol
     elif name == 'weak_likelihood': score, accept = pool['weak_logp'].copy(), valid.copy()

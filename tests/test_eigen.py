@@ -3,7 +3,7 @@ import numpy as np, pytest, torch
 torch.set_num_threads(1)      # much faster than oversubscribing a busy 2-core machine
 from collapse_repro.eigen import (INVALID, EigenTransformer, beam_search, consistency_error, decode, decode_targets,
                                   eigenvalues, encode_matrices, encode_numbers, encode_targets, greedy_decode, random_symmetric,
-                                  rel_l1, select, to_tokens, within_tolerance)
+                                  rel_l1, round_p1000, select, to_tokens, within_tolerance)
 
 def roundtrip(x):
     x = np.asarray(x, float)
@@ -24,6 +24,42 @@ def test_p1000_tokens():
     with pytest.raises(ValueError): encode_numbers(np.array([1e200]))
     with pytest.raises(ValueError): encode_numbers(np.array([np.nan]))
     A = random_symmetric(2, 3, rng=0); assert encode_matrices(A).shape == (2, 29)
+
+def lawt_write_float(v):
+    "LAWT's `Positional.write_float` rule for precision 2 (facebookresearch/LAWT src/envs/encoders.py), restated: '%.2e' of |v|."
+    digits, ex = ('%.2e' % abs(v)).split('e'); m, e = int(digits.replace('.', '')), int(ex) - 2
+    if e < -100: m = 0
+    if m == 0: v, e = 0.0, 0
+    return ['+' if v >= 0 else '-', f'N{m}', f'E{e}']
+
+@pytest.mark.parametrize('x, toks', [(0.0009995, ['+', 'N999', 'E-6']),      # just below the decimal tie: the quotient would give N100 E-5
+                                     (-0.0009995, ['-', 'N999', 'E-6']), (0.0015, ['+', 'N150', 'E-5']),
+                                     (1.005, ['+', 'N100', 'E-2']), (2.675, ['+', 'N267', 'E-2']), (1.0051, ['+', 'N101', 'E-2']),
+                                     (999.5, ['+', 'N100', 'E1']), (998.5, ['+', 'N998', 'E0']),   # exact ties: half to even
+                                     (-0.0, ['+', 'N0', 'E0']), (-5e-99, ['+', 'N0', 'E0']),       # LAWT: below 10^-98 is zero, sign +
+                                     (1.234e-98, ['+', 'N123', 'E-100'])])
+def test_p1000_rounds_the_exact_value_like_lawt(x, toks):
+    assert to_tokens(encode_numbers(np.array(x))) == toks == lawt_write_float(x)
+
+def test_p1000_matches_lawt_on_every_magnitude_and_on_decimal_ties():
+    r = np.random.default_rng(1)
+    x = np.concatenate([r.uniform(-1, 1, 30000) * 10.0 ** r.integers(-105, 100, 30000),
+                        (r.integers(1000, 10000, 30000) + 0.5) / 10 * 10.0 ** r.integers(-30, 30, 30000) * r.choice([-1, 1], 30000),
+                        [1e-97, 9.995e-99, 999.9999999999999, 1000.0, 0.01, 1e-5]])
+    assert [to_tokens(t) for t in encode_numbers(x)] == [lawt_write_float(v) for v in x]
+    r3 = round_p1000(x)
+    assert (round_p1000(r3) == r3).all()
+    assert (r3 == [float(int(t[0] + t[1][1:]) * 10 ** int(t[2][1:])) for t in map(lawt_write_float, x)]).all()   # LAWT's parse_float
+
+def test_correctness_is_scored_against_the_rounded_target_as_in_lawt():
+    lam = np.array([[1.0049, 2.0], [1.0051, 2.0]])                        # written 1.00 and 1.01
+    pred = np.array([[1.1, 2.0], [1.11, 2.0]])
+    # LAWT: 0.1 / 3.00 = 3.333 %, 0.1 / 3.01 = 3.322 %; against the exact λ: 0.0951 / 3.0049 = 3.165 %, 0.1049 / 3.0051 = 3.491 %
+    assert within_tolerance(pred, lam, 0.0333).tolist() == [False, True]
+    assert within_tolerance(pred, round_p1000(lam), 0.0333).tolist() == [False, True]   # rounding a rounded target: no-op
+    assert (rel_l1(pred, lam) < 0.0333).tolist() == [True, False]                       # rel_l1 scores against the target it is given
+    assert within_tolerance(pred, lam, 0.05).all()
+    assert within_tolerance(np.zeros(3), np.array([0.0, 1e-120, -0.0])) and not within_tolerance(np.array([0, 1e-12, 0]), np.zeros(3))
 
 @pytest.mark.parametrize('seq', [[], ['+'], ['V2'], ['oops', 'V1'],
                                  ['V2', 'V1', '+', 'N537', 'E-2', '+', 'N100', '<eos>'],          # too short
