@@ -15,12 +15,12 @@ from .loop import Stages, best_of_k, generate_verify_retrain, verifier_stats
 
 # %% auto #0
 __all__ = ['SPECIALS', 'MAX_DIM', 'MAX_EXP', 'VOCAB', 'TOK', 'PAD', 'BOS', 'EOS', 'V0', 'PLUS', 'MINUS', 'N0', 'E0', 'INVALID',
-           'VERIFIERS', 'CONTROLS', 'random_symmetric', 'eigenvalues', 'p1000_value', 'p1000_parts', 'round_p1000',
-           'encode_numbers', 'encode_matrices', 'encode_targets', 'decode_targets', 'decode', 'to_tokens', 'rel_l1',
-           'within_tolerance', 'consistency_error', 'ModelConfig', 'MHA', 'ffn', 'EncoderLayer', 'DecoderLayer',
-           'EigenTransformer', 'n_params', 'train_model', 'greedy_decode', 'beam_search', 'sequence_logprob',
-           'evaluate_model', 'save_model', 'load_model', 'verifier_scores', 'select', 'pool_stats', 'real_data',
-           'make_pool', 'cached_pool', 'TrainSpec', 'fit_fresh', 'real_model', 'verifier_curve']
+           'BEAM_ROWS_CUDA', 'VERIFIERS', 'CONTROLS', 'random_symmetric', 'eigenvalues', 'p1000_value', 'p1000_parts',
+           'round_p1000', 'encode_numbers', 'encode_matrices', 'encode_targets', 'decode_targets', 'decode',
+           'to_tokens', 'rel_l1', 'within_tolerance', 'consistency_error', 'ModelConfig', 'MHA', 'ffn', 'EncoderLayer',
+           'DecoderLayer', 'EigenTransformer', 'n_params', 'train_model', 'greedy_decode', 'beam_batch', 'beam_search',
+           'sequence_logprob', 'evaluate_model', 'save_model', 'load_model', 'verifier_scores', 'select', 'pool_stats',
+           'real_data', 'make_pool', 'cached_pool', 'TrainSpec', 'fit_fresh', 'real_model', 'verifier_curve']
 
 # %% ../nbs/40_eigen.ipynb #81cce427
 def random_symmetric(n: int, d: int = 5, coeff: float = 10.0, rng=None) -> np.ndarray:
@@ -295,10 +295,17 @@ def _beam(model, s, k: int, L: int):
         for c in caches: c['k'], c['v'] = c['k'][idx], c['v'][idx]
     return seqs.view(B, k, L), scores
 
+BEAM_ROWS_CUDA = 16384   # beam rows (matrices × k) per batch on a GPU: 2,048 matrices at k = 8
+
+def beam_batch(device, k: int) -> int:
+    "Default matrices per beam-search batch: 256 on a CPU (unchanged, so CPU results stay bit-identical), `BEAM_ROWS_CUDA // k` on a GPU."
+    return max(1, BEAM_ROWS_CUDA // k) if torch.device(device).type == 'cuda' else 256
+
 @torch.no_grad()
-def beam_search(model, src, k: int, batch: int = 256, device='cpu', progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    "Batched beam search with a key/value cache: ids (n, k, 3d + 3) and log-probabilities (n, k), beams sorted best first."
+def beam_search(model, src, k: int, batch: int | None = None, device='cpu', progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    "Batched beam search with a key/value cache: ids (n, k, 3d + 3) and log-probabilities (n, k), beams sorted best first; `batch` matrices per call (default `beam_batch`)."
     if k < 1: raise ValueError(f'beam size must be >= 1, got {k}')
+    batch = batch or beam_batch(device, k)
     model.to(device).eval(); src = np.asarray(src); L = 3 * _dim(src) + 3; ids, sc = [], []
     for a, b in tqdm(_batches(len(src), batch), desc=f'beam k={k}', disable=not progress):
         with _autocast(device):
@@ -307,11 +314,18 @@ def beam_search(model, src, k: int, batch: int = 256, device='cpu', progress: bo
     return np.concatenate(ids), np.concatenate(sc)
 
 @torch.no_grad()
-def sequence_logprob(model, src, gen, batch: int = 1024, device='cpu') -> np.ndarray:
-    "Log-likelihood under `model` of generated sequences `gen` (n, L) (ids after `<bos>`) given inputs `src` (n, S)."
+def sequence_logprob(model, src, gen, batch: int = 1024, device='cpu', repeat: int = 1) -> np.ndarray:
+    """Log-likelihood under `model` of generated sequences `gen` (n·repeat, L) (ids after `<bos>`) given inputs `src` (n, S):
+    row i of `gen` belongs to source i // repeat (k beams per matrix: `repeat=k`). Sources are repeated per batch on the
+    device, so nothing of size n·repeat × S is built on the host; each batch is the same tensor `np.repeat(src, repeat, 0)`
+    would give, so the numbers are identical."""
+    if repeat < 1: raise ValueError(f'repeat must be >= 1, got {repeat}')
     model.to(device).eval(); src, gen = np.asarray(src), np.asarray(gen); out = []
-    for a, b in _batches(len(src), batch):
-        s, g = torch.as_tensor(src[a:b], device=device), torch.as_tensor(gen[a:b], device=device)
+    if len(gen) != len(src) * repeat: raise ValueError(f'need {len(src)} × {repeat} sequences, got {len(gen)}')
+    for a, b in _batches(len(gen), batch):
+        i0, i1 = a // repeat, (b - 1) // repeat + 1                         # the sources of rows a..b-1
+        s = torch.as_tensor(src[i0:i1], device=device).repeat_interleave(repeat, 0)[a - i0 * repeat:b - i0 * repeat]
+        g = torch.as_tensor(gen[a:b], device=device)
         tin = torch.cat([torch.full((b - a, 1), BOS, device=device), g[:, :-1]], 1)
         with _autocast(device):
             lp = model(s, tin).float().log_softmax(-1)
@@ -370,14 +384,14 @@ def real_data(n: int, d: int, seed) -> dict:
     A = random_symmetric(n, d, rng=seed); lam = eigenvalues(A)
     return dict(A=A, lam=lam, src=encode_matrices(A), tgt=encode_targets(lam))
 
-def make_pool(generator, n: int, d: int, k: int, seed, weak=None, device='cpu', batch: int = 256, progress: bool = False) -> dict:
-    "k beam candidates from `generator` for n fresh matrices: ids, log-probabilities, decoded values, validity, and the weak model's log-likelihoods."
+def make_pool(generator, n: int, d: int, k: int, seed, weak=None, device='cpu', batch: int | None = None, progress: bool = False) -> dict:
+    "k beam candidates from `generator` for n fresh matrices: ids, log-probabilities, decoded values, validity, and the weak model's log-likelihoods (`batch`: matrices per beam-search call, default `beam_batch`)."
     data = real_data(n, d, seed)
     ids, logp = beam_search(generator, data['src'], k, batch=batch, device=device, progress=progress)
     vals, valid = decode_targets(ids.reshape(n * k, -1), d)
     pool = dict(A=data['A'], lam=data['lam'], ids=ids, logp=logp, vals=vals.reshape(n, k, d), valid=valid.reshape(n, k))
     if weak is not None:
-        pool['weak_logp'] = sequence_logprob(weak, np.repeat(data['src'], k, 0), ids.reshape(n * k, -1), device=device).reshape(n, k)
+        pool['weak_logp'] = sequence_logprob(weak, data['src'], ids.reshape(n * k, -1), device=device, repeat=k).reshape(n, k)
     return pool
 
 def cached_pool(path, make) -> dict:

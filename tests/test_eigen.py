@@ -167,3 +167,23 @@ def test_real_model_stops_once_validation_accuracy_reaches_the_target(tmp_path, 
     _, metrics = eigen.real_model(tmp_path / 'g', spec, 40, 2, test, progress=False, target_acc=0.4, n_val=10, check_every=2)
     assert metrics['train_steps'] == 6 and metrics['val_acc_5'] == 0.41 and 'acc_1' in metrics
     with pytest.raises(ValueError, match='target_acc'): eigen.real_model(tmp_path / 'h', spec, 40, 2, test, target_acc=1.5)
+
+def test_weak_scoring_repeats_sources_on_the_device_with_identical_numbers():
+    from collapse_repro import eigen
+    torch.manual_seed(0); m = EigenTransformer(d_model=16, enc_layers=1, dec_layers=1, heads=2)
+    src = encode_matrices(random_symmetric(9, 2, rng=3))
+    ids, _ = beam_search(m, src, 3)
+    flat = ids.reshape(27, -1)
+    for batch in (1024, 4, 6, 1):
+        old = eigen.sequence_logprob(m, np.repeat(src, 3, 0), flat, batch=batch)
+        assert (eigen.sequence_logprob(m, src, flat, batch=batch, repeat=3) == old).all()
+    pool = eigen.make_pool(m, 9, 2, 3, 5, weak=m)                          # make_pool scores with repeat=k
+    data = eigen.real_data(9, 2, 5)
+    old = eigen.sequence_logprob(m, np.repeat(data['src'], 3, 0), pool['ids'].reshape(27, -1)).reshape(9, 3)
+    assert (pool['weak_logp'] == old).all()
+    with pytest.raises(ValueError, match='sequences'): eigen.sequence_logprob(m, src, flat[:-1], repeat=3)
+
+def test_beam_batch_is_larger_on_cuda_only():
+    from collapse_repro.eigen import beam_batch
+    assert beam_batch('cpu', 8) == beam_batch('cpu', 16) == 256                # CPU: unchanged, bit-identical results
+    assert beam_batch('cuda', 8) == 2048 and beam_batch('cuda', 16) == 1024 and beam_batch('cuda:0', 100_000) == 1
