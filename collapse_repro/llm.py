@@ -140,8 +140,18 @@ XSUM_FILES = dict(pool='xsum/xsum_test_subset.jsonl', eval='xsum/xsum_validation
 XSUM_NOTE = 'XSUM offline subset: pool = 1,910 test-split rows, evaluation = 1,000 validation rows'
 XSUM_ONLINE_NOTE = 'XSUM full splits: pool = train, evaluation = validation'
 
-def _read_jsonl(path: Path) -> list[dict]:
-    with open(path) as f: return [json.loads(l) for l in f if l.strip()]
+def _read_jsonl(path: Path, keys=('id', 'document', 'summary')) -> list[dict]:
+    "Rows of a JSONL file; a cut line or a row without one of `keys` is a `DataError` naming the file and line."
+    rows = []
+    with open(path) as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip(): continue
+            try: row = json.loads(line)
+            except ValueError as e: raise DataError(f'{path}, line {i}: not valid JSON ({e}); replace the file with a fresh copy') from None
+            missing = [k for k in keys if k not in row]
+            if missing: raise DataError(f'{path}, line {i}: the row has no {", ".join(missing)}; replace the file with a fresh copy')
+            rows.append(row)
+    return rows
 
 def load_xsum(split: str, n: int | None = None, source: str = 'auto') -> tuple[list[dict], str]:
     "(rows, note) for split 'pool' or 'eval': the first `n` rows of {id, document, summary}."

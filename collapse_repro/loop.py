@@ -14,7 +14,7 @@ from .core import check_time, write_json
 
 # %% auto #0
 __all__ = ['top_fraction', 'best_of_k', 'random_subset', 'p_star', 'estimate_p_star', 'verifier_stats', 'RoundContext', 'Stages',
-           'generate_verify_retrain', 'load_history']
+           'CheckpointError', 'generate_verify_retrain', 'load_history']
 
 # %% ../nbs/03_loop.ipynb #880c454e
 def top_fraction(scores, frac: float, groups=None) -> np.ndarray:
@@ -93,9 +93,19 @@ class Stages:
     save: Callable[[Any, Path], None]
     load: Callable[[Path], Any]
 
+class CheckpointError(RuntimeError):
+    "A checkpoint of the loop (state.json or a round's saved model) cannot be read; the message names it and what to do."
+
 def _read_state(folder: Path) -> dict | None:
     f = folder / 'state.json'
-    return json.loads(f.read_text()) if f.exists() else None
+    if not f.exists(): return None
+    try:
+        state = json.loads(f.read_text())
+        state['seed'], state['history']                         # the keys a resume needs
+        return state
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f'{f} is unreadable ({type(e).__name__}: {e}); it records the finished rounds of this run. '
+                              f'Restore it, or start the run afresh in another folder') from None
 
 def generate_verify_retrain(stages: Stages, rounds: int, folder, seed: int = 0, keep_models: str = 'last',
                             progress: bool = True, desc: str = 'rounds', log: Callable[[str], None] | None = None) -> list[dict]:
@@ -108,7 +118,10 @@ def generate_verify_retrain(stages: Stages, rounds: int, folder, seed: int = 0, 
         raise ValueError(f"{folder} holds a run with seed {state['seed']}, not {seed}: refusing to mix them")
     history = state['history'] if state else []
     done = len(history) - 1                      # last finished round (-1: none)
-    model = stages.load(folder / f'round_{done:03d}') if done >= 0 else None
+    try: model = stages.load(folder / f'round_{done:03d}') if done >= 0 else None
+    except Exception as e:
+        raise CheckpointError(f"{folder / f'round_{done:03d}'} (the model after round {done}) is unreadable ({type(e).__name__}: {e}); "
+                              f'restore it, or start the run afresh in another folder') from None
     if done >= 0 and log: log(f'resuming after round {done} from {folder}')
     bar = tqdm(range(done + 1, rounds + 1), desc=desc, disable=not progress, initial=done + 1, total=rounds + 1)
     for r in bar:

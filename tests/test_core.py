@@ -25,6 +25,9 @@ def test_data_dir_defaults_to_user_cache(monkeypatch, tmp_path):
     assert core.data_dir() == tmp_path / 'collapse_repro' / 'data'
 
 def test_device_override(monkeypatch):
+    "$COLLAPSE_REPRO_DEVICE wins over the automatic choice (the meta device is one the automatic choice never makes)."
+    monkeypatch.setenv('COLLAPSE_REPRO_DEVICE', 'meta')
+    assert core.get_device().type == 'meta'
     monkeypatch.setenv('COLLAPSE_REPRO_DEVICE', 'cpu')
     assert core.get_device().type == 'cpu'
 

@@ -242,3 +242,13 @@ def test_bf16_checkpoints_resume_like_an_uninterrupted_run(tok, tmp_path):
     a, b = (task.load(tmp_path / d / 'run' / 'round_002') for d in 'ab')
     assert next(b.parameters()).dtype == torch.float32
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))   # the same weights, bit for bit
+
+
+def test_a_damaged_xsum_file_names_the_file_and_line(tmp_path):
+    "A cut line or a row without `summary` is one clear error naming the file and line, not a raw JSONDecodeError or KeyError."
+    from collapse_repro.core import DataError
+    f = tmp_path / 'x.jsonl'
+    f.write_text('{"id": "1", "document": "a", "summary": "b"}\n{"id": "2", "docu')
+    with pytest.raises(DataError, match=r'x\.jsonl, line 2: not valid JSON'): llm._read_jsonl(f)
+    f.write_text('{"id": "1", "document": "a", "summary": "b"}\n{"id": "2", "document": "c"}\n')
+    with pytest.raises(DataError, match=r'x\.jsonl, line 2: the row has no summary'): llm._read_jsonl(f)

@@ -90,10 +90,10 @@ def test_config_validation():
     assert linear_schedule(10000, 256000, 40)[:2] == [10000, 16310] and linear_schedule(10000, 256000, 40)[-1] == 256000
 
 
-def test_resume_equals_uninterrupted_run(tmp_path):
+def test_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
     try: xt = to_tensor(load_mnist('test')[0][:500])
     except DataError as e: pytest.skip(f'MNIST not available: {e}')
-    os.environ.setdefault('COLLAPSE_REPRO_CACHE', str(tmp_path / 'cache'))
+    monkeypatch.setenv('COLLAPSE_REPRO_CACHE', str(tmp_path / 'cache'))
     data = MnistData('cpu', fid_ref=FIDReference(feature_classifier('smoke', device='cpu'), xt))
     cfg = MnistLoopConfig(schedule=[100, 100], init_size=100, n_verifier=200, score_batch=100, n_fid=100, n_test=100,
                           cvae=dict(epochs=2, patience=1), disc=dict(epochs=2, patience=1))
