@@ -4,23 +4,24 @@
 
 # %% ../nbs/40_eigen.ipynb #f0235b6f
 from __future__ import annotations
-import math, json, time
+import hashlib, math, json, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
-from .core import autocast
+from .core import autocast, check_time, write_json
 from .loop import Stages, best_of_k, generate_verify_retrain, verifier_stats
 
 # %% auto #0
 __all__ = ['SPECIALS', 'MAX_DIM', 'MAX_EXP', 'VOCAB', 'TOK', 'PAD', 'BOS', 'EOS', 'V0', 'PLUS', 'MINUS', 'N0', 'E0', 'INVALID',
-           'BEAM_ROWS_CUDA', 'VERIFIERS', 'CONTROLS', 'random_symmetric', 'eigenvalues', 'p1000_value', 'p1000_parts',
-           'round_p1000', 'encode_numbers', 'encode_matrices', 'encode_targets', 'decode_targets', 'decode',
-           'to_tokens', 'rel_l1', 'within_tolerance', 'consistency_error', 'ModelConfig', 'MHA', 'ffn', 'EncoderLayer',
-           'DecoderLayer', 'EigenTransformer', 'n_params', 'train_model', 'greedy_decode', 'beam_batch', 'beam_search',
-           'sequence_logprob', 'evaluate_model', 'save_model', 'load_model', 'verifier_scores', 'select', 'pool_stats',
-           'real_data', 'make_pool', 'cached_pool', 'TrainSpec', 'fit_fresh', 'real_model', 'verifier_curve']
+           'TRAIN_STATE', 'SHARD_BYTES', 'BEAM_ROWS_CUDA', 'VERIFIERS', 'CONTROLS', 'random_symmetric', 'eigenvalues',
+           'p1000_value', 'p1000_parts', 'round_p1000', 'encode_numbers', 'encode_matrices', 'encode_targets',
+           'decode_targets', 'decode', 'to_tokens', 'rel_l1', 'within_tolerance', 'consistency_error', 'ModelConfig',
+           'MHA', 'ffn', 'EncoderLayer', 'DecoderLayer', 'EigenTransformer', 'n_params', 'train_model', 'storage_dtype',
+           'round_to_storage_', 'save_model', 'load_model', 'greedy_decode', 'beam_batch', 'beam_search',
+           'sequence_logprob', 'evaluate_model', 'verifier_scores', 'select', 'pool_stats', 'real_data', 'make_pool',
+           'cached_pool', 'TrainSpec', 'fit_fresh', 'real_model', 'verifier_curve']
 
 # %% ../nbs/40_eigen.ipynb #81cce427
 def random_symmetric(n: int, d: int = 5, coeff: float = 10.0, rng=None) -> np.ndarray:
@@ -223,22 +224,51 @@ def _autocast(device):
     "bf16 autocast on a GPU only: CPU runs stay float32, so a seed gives the same numbers on any CPU."
     return autocast(device, bf16=torch.device(device).type == 'cuda')
 
+TRAIN_STATE = 'train_state.pt'   # the checkpoint file of `train_model` in its `ckpt_dir`
+
+def _digest(*arrays) -> str:
+    "SHA-1 of arrays (shape, dtype, bytes): a checkpoint is only resumed on the data it was trained on."
+    h = hashlib.sha1()
+    for a in arrays:
+        a = np.ascontiguousarray(a); h.update(f'{a.shape}{a.dtype.str}'.encode()); h.update(a.data)
+    return h.hexdigest()
+
+def _save_atomic(obj, path: Path):
+    tmp = path.with_name(path.name + '.tmp'); torch.save(obj, tmp); tmp.replace(path)
+
 def train_model(model, src, tgt, steps: int, batch: int = 128, lr: float = 1e-3, warmup: int = 100, seed: int = 0,
-                device='cpu', progress: bool = True, desc: str = 'train', stop_when=None, check_every: int = 100) -> dict:
+                device='cpu', progress: bool = True, desc: str = 'train', stop_when=None, check_every: int = 100,
+                ckpt_dir=None, ckpt_every: int | None = None) -> dict:
     """Teacher-forced cross-entropy training for `steps` Adam steps (linear warm-up, cosine decay), cycling through
     (src, tgt) in shuffled epochs. With `stop_when(model) -> bool`, training checks every `check_every` steps (model
-    in eval mode) and stops at the first check that returns True."""
+    in eval mode) and stops at the first check that returns True. With `ckpt_dir` and `ckpt_every`, the whole training
+    state is saved to `ckpt_dir/train_state.pt` every `ckpt_every` steps, and a call that finds it there resumes from it
+    (the same result as an uninterrupted run on a CPU); under a time limit it stops after a checkpoint when the next one
+    would not be reached in time (`core.TimeLimitReached`)."""
     src, tgt = np.asarray(src), np.asarray(tgt)
     if len(src) == 0 or len(src) != len(tgt): raise ValueError(f'need equally many (>0) sources and targets, got {len(src)} and {len(tgt)}')
     if steps < 1 or check_every < 1: raise ValueError(f'steps and check_every must be >= 1, got {steps} and {check_every}')
+    if ckpt_every is not None and ckpt_every < 1: raise ValueError(f'ckpt_every must be None or >= 1, got {ckpt_every}')
     torch.manual_seed(seed); rng = np.random.default_rng(seed)
-    model.to(device).train()
+    model.to(device).train(); cuda = torch.device(device).type == 'cuda'
     S, T = torch.as_tensor(src, device=device), torch.as_tensor(tgt, device=device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, fused=torch.device(device).type == 'cuda')   # one kernel per step on a GPU
+    opt = torch.optim.Adam(model.parameters(), lr=lr, fused=cuda)   # one kernel per step on a GPU
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1, (s + 1) / warmup) * (0.55 + 0.45 * math.cos(math.pi * min(s, steps) / steps)))
-    order, pos, t0, losses = rng.permutation(len(src)), 0, time.time(), []
     bs = min(batch, len(src))
-    for step in tqdm(range(steps), desc=desc, disable=not progress, mininterval=2):
+    order, pos, losses, start, wall0 = rng.permutation(len(src)), 0, [], 0, 0.0
+    ckpt = Path(ckpt_dir) / TRAIN_STATE if ckpt_dir is not None and ckpt_every else None
+    if ckpt is not None:
+        key = dict(steps=steps, batch=bs, lr=lr, warmup=warmup, seed=seed, data=_digest(src, tgt))
+        if ckpt.exists():                                                   # resume where a killed or stopped run left off
+            st = torch.load(ckpt, map_location='cpu', weights_only=True)
+            if st['key'] != key: raise ValueError(f'{ckpt} holds another training run ({st["key"]}, not {key}): delete it to start afresh')
+            model.load_state_dict(st['model']); opt.load_state_dict(st['opt']); sched.load_state_dict(st['sched'])
+            rng.bit_generator.state = json.loads(st['np_rng']); torch.set_rng_state(st['torch_rng'])
+            if cuda and 'cuda_rng' in st: torch.cuda.set_rng_state(st['cuda_rng'], device)
+            order, pos, losses, start, wall0 = st['order'].numpy(), st['pos'], list(st['losses']), st['step'], st['wall_s']
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
+    t0, step = time.time(), start - 1
+    for step in tqdm(range(start, steps), desc=desc, disable=not progress, mininterval=2, initial=start, total=steps):
         if pos + bs > len(order): order, pos = rng.permutation(len(src)), 0
         idx = torch.as_tensor(order[pos:pos + bs], device=device); pos += bs
         s, t = S[idx], T[idx]
@@ -251,10 +281,62 @@ def train_model(model, src, tgt, steps: int, batch: int = 128, lr: float = 1e-3,
         if stop_when is not None and (step + 1) % check_every == 0 and step + 1 < steps:
             model.eval(); stop = stop_when(model); model.train()
             if stop: losses.append(loss.item()); break
+        if ckpt is not None and (step + 1) % ckpt_every == 0 and step + 1 < steps:
+            state = dict(key=key, step=step + 1, model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
+                         order=torch.from_numpy(order), pos=pos, losses=losses, wall_s=wall0 + time.time() - t0,
+                         np_rng=json.dumps(rng.bit_generator.state), torch_rng=torch.get_rng_state())
+            if cuda: state['cuda_rng'] = torch.cuda.get_rng_state(device)
+            _save_atomic(state, ckpt)
+            per_step = (time.time() - t0) / (step + 1 - start)
+            check_time(per_step * min(ckpt_every, steps - step - 1), f'training step {step + 2} of {steps} ({desc})')
     done = step + 1; wall = time.time() - t0
     model.eval()
-    return dict(steps=done, stopped_early=done < steps, final_loss=losses[-1], wall_s=wall,
-                tokens_per_s=done * bs * (src.shape[1] + tgt.shape[1] - 1) / wall)
+    return dict(steps=done, stopped_early=done < steps, final_loss=losses[-1], wall_s=wall0 + wall, resumed_at=start,
+                tokens_per_s=(done - start) * bs * (src.shape[1] + tgt.shape[1] - 1) / wall)
+
+# %% ../nbs/40_eigen.ipynb #38affb56
+SHARD_BYTES = 16 * 2 ** 20   # the most one saved weight file may hold
+_SHARD_SLACK = 2 ** 20        # room for the file format's own bytes
+
+def storage_dtype(model) -> torch.dtype:
+    "How `save_model` stores `model`: bf16 when its float32 weights exceed 16 MiB, else float32."
+    return torch.bfloat16 if 4 * sum(t.numel() for t in model.state_dict().values()) > SHARD_BYTES else torch.float32
+
+@torch.no_grad()
+def round_to_storage_(model):
+    "Round `model`'s weights in place to the precision `save_model` stores (a no-op for float32 models); returns the model."
+    dt = storage_dtype(model)
+    if dt != torch.float32:
+        for t in model.state_dict().values():
+            if t.is_floating_point(): t.copy_(t.to(dt))
+    return model
+
+def save_model(model, path):
+    "Save `model` to folder `path`: `model.pt` in float32 when small, else bf16 shards `model-00001.pt`, … of at most `SHARD_BYTES` each."
+    path = Path(path); path.mkdir(parents=True, exist_ok=True); config = asdict(model.config)
+    if storage_dtype(model) == torch.float32:
+        torch.save(dict(config=config, state=model.state_dict()), path / 'model.pt'); return
+    shards, size = [{}], 0
+    for k, v in model.state_dict().items():
+        v = v.detach().to('cpu', torch.bfloat16 if v.is_floating_point() else v.dtype)
+        n = v.numel() * v.element_size()
+        if shards[-1] and size + n > SHARD_BYTES - _SHARD_SLACK: shards.append({}); size = 0
+        shards[-1][k] = v; size += n
+    for i, part in enumerate(shards, 1):
+        _save_atomic(dict(config=config, dtype='bfloat16', shard=i, shards=len(shards), state=part), path / f'model-{i:05d}.pt')
+
+def load_model(path, device='cpu'):
+    "Load a model saved by `save_model` (one `model.pt`, or bf16 shards) as float32 on `device`, in eval mode."
+    path = Path(path)
+    if (path / 'model.pt').exists():
+        ck = torch.load(path / 'model.pt', map_location=device, weights_only=True); config, state = ck['config'], ck['state']
+    else:
+        files = sorted(path.glob('model-[0-9]*.pt'))
+        parts = [torch.load(f, map_location=device, weights_only=True) for f in files]
+        if not parts or sorted(p['shard'] for p in parts) != list(range(1, parts[0]['shards'] + 1)):
+            raise FileNotFoundError(f'no complete saved model in {path} (found {[f.name for f in files]})')
+        config, state = parts[0]['config'], {k: v for p in parts for k, v in p['state'].items()}
+    m = EigenTransformer(ModelConfig(**config)); m.load_state_dict(state); return m.to(device).eval()
 
 # %% ../nbs/40_eigen.ipynb #e406880d
 def _batches(n, size): return [(i, min(i + size, n)) for i in range(0, n, size)]
@@ -339,14 +421,6 @@ def evaluate_model(model, A, lam=None, taus=(0.05, 0.02, 0.01), device='cpu') ->
     out = {f'acc_{round(t * 100, 3):g}': float(within_tolerance(val, lam, t).mean()) for t in taus}
     return dict(out, invalid=float(1 - ok.mean()))
 
-def save_model(model, path):
-    path = Path(path); path.mkdir(parents=True, exist_ok=True)
-    torch.save(dict(config=asdict(model.config), state=model.state_dict()), path / 'model.pt')
-
-def load_model(path, device='cpu'):
-    ck = torch.load(Path(path) / 'model.pt', map_location=device, weights_only=True)
-    m = EigenTransformer(ModelConfig(**ck['config'])); m.load_state_dict(ck['state']); return m.to(device).eval()
-
 # %% ../nbs/40_eigen.ipynb #32791e4b
 VERIFIERS = ('oracle', 'consistency', 'weak_likelihood', 'self', 'random')
 
@@ -409,12 +483,16 @@ class TrainSpec:
     batch: int = 128
     lr: float = 1e-3
     warmup: int = 100
+    ckpt_every: int | None = None   # training checkpoints every this many steps (None: none)
 
-def fit_fresh(spec: TrainSpec, src, tgt, seed: int, device='cpu', progress: bool = False, desc: str = 'train', **stop):
-    "A fresh model of `spec.config`, initialised from `seed` and trained on (src, tgt); `stop` goes to `train_model` (`stop_when`, `check_every`)."
+def fit_fresh(spec: TrainSpec, src, tgt, seed: int, device='cpu', progress: bool = False, desc: str = 'train', ckpt_dir=None, **stop):
+    """A fresh model of `spec.config`, initialised from `seed` and trained on (src, tgt), then rounded to the precision
+    it is saved in (`round_to_storage_`); with `ckpt_dir` it checkpoints every `spec.ckpt_every` steps there and resumes
+    from it; `stop` goes to `train_model` (`stop_when`, `check_every`)."""
     torch.manual_seed(seed); model = EigenTransformer(spec.config)
-    info = train_model(model, src, tgt, spec.steps, spec.batch, spec.lr, spec.warmup, seed, device, progress, desc, **stop)
-    return model, info
+    info = train_model(model, src, tgt, spec.steps, spec.batch, spec.lr, spec.warmup, seed, device, progress, desc,
+                       ckpt_dir=ckpt_dir, ckpt_every=spec.ckpt_every, **stop)
+    return round_to_storage_(model), info
 
 def real_model(folder, spec: TrainSpec, n: int, d: int, test: dict, seed: int = 0, device='cpu', progress: bool = True,
                desc: str = 'real', target_acc: float | None = None, n_val: int = 1000, check_every: int = 100):
@@ -426,14 +504,16 @@ def real_model(folder, spec: TrainSpec, n: int, d: int, test: dict, seed: int = 
     info = {}
     def init(ctx):
         data = real_data(n, d, ctx.seed_for('data'))
-        stop = {}
+        stop, val_file = {}, ctx.dir / 'val_acc.json'      # the last check survives a resume from a training checkpoint
         if target_acc is not None:
             val = real_data(n_val, d, ctx.seed_for('val'))
+            if val_file.exists(): info.update(json.loads(val_file.read_text()))
             def reached(m):
                 info['val_acc_5'] = evaluate_model(m, val['A'], val['lam'], taus=(0.05,), device=device)['acc_5']
+                write_json(val_file, dict(val_acc_5=info['val_acc_5']))
                 return info['val_acc_5'] >= target_acc
             stop = dict(stop_when=reached, check_every=check_every)
-        model, train = fit_fresh(spec, data['src'], data['tgt'], ctx.seed_for('model'), device, progress, desc, **stop)
+        model, train = fit_fresh(spec, data['src'], data['tgt'], ctx.seed_for('model'), device, progress, desc, ctx.dir / 'train', **stop)
         info['train_steps'] = train['steps']
         return model
     stages = Stages(init, None, None, None, lambda m, ctx: evaluate_model(m, test['A'], test['lam'], device=device) | info,
@@ -469,8 +549,8 @@ def verifier_curve(name: str, generator, pool: dict, test: dict, n_values, folde
         return (encode_matrices(pool['A'][idx]), tgt), dict(n_train=len(idx), n_requested=n_r, train_precision=prec)
     def retrain(model, kept, ctx):
         if len(kept[0]) == 0:                       # nothing kept (e.g. an untrained smoke generator): an untrained model
-            torch.manual_seed(ctx.seed_for('student')); return EigenTransformer(spec.config)
-        return fit_fresh(spec, *kept, ctx.seed_for('student'), device, progress, f'{name} n={len(kept[0])}')[0]
+            torch.manual_seed(ctx.seed_for('student')); return round_to_storage_(EigenTransformer(spec.config))
+        return fit_fresh(spec, *kept, ctx.seed_for('student'), device, progress, f'{name} n={len(kept[0])}', ctx.dir / 'train')[0]
     def init(ctx): return generator
     def evaluate(model, ctx): return evaluate_model(model, test['A'], test['lam'], device=device)
     stages = Stages(init, generate, verify, retrain, evaluate, save_model, lambda p: load_model(p, device))

@@ -187,3 +187,79 @@ def test_beam_batch_is_larger_on_cuda_only():
     from collapse_repro.eigen import beam_batch
     assert beam_batch('cpu', 8) == beam_batch('cpu', 16) == 256                # CPU: unchanged, bit-identical results
     assert beam_batch('cuda', 8) == 2048 and beam_batch('cuda', 16) == 1024 and beam_batch('cuda:0', 100_000) == 1
+
+def _train(ckpt_dir=None, ckpt_every=None, steps=20, stop_when=None, check_every=100):
+    from collapse_repro.eigen import ModelConfig, train_model
+    torch.manual_seed(0); m = EigenTransformer(ModelConfig(d_model=16, enc_layers=1, dec_layers=1, heads=2))
+    A = random_symmetric(50, 2, rng=0)                                   # 50 samples, batch 8: epochs wrap mid-run
+    info = train_model(m, encode_matrices(A), encode_targets(eigenvalues(A)), steps, batch=8, warmup=3, progress=False,
+                       ckpt_dir=ckpt_dir, ckpt_every=ckpt_every, stop_when=stop_when, check_every=check_every)
+    return m, info
+
+def _same_weights(a, b): return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+def test_training_resumed_at_its_checkpoint_equals_an_uninterrupted_run(tmp_path, monkeypatch):
+    from collapse_repro.core import DEADLINE_ENV, TimeLimitReached
+    from collapse_repro.eigen import TRAIN_STATE
+    full, info_full = _train()
+    monkeypatch.setenv(DEADLINE_ENV, '0')                                # the time limit has passed: stop at the first checkpoint
+    with pytest.raises(TimeLimitReached, match='--resume'): _train(tmp_path, 10)
+    monkeypatch.delenv(DEADLINE_ENV)
+    assert torch.load(tmp_path / TRAIN_STATE, weights_only=True)['step'] == 10
+    half, info = _train(tmp_path, 10)                                     # N/2 steps, then N/2 more from the checkpoint
+    assert info['resumed_at'] == 10 and info['steps'] == 20 and info['final_loss'] == info_full['final_loss']
+    assert _same_weights(full, half)
+    with pytest.raises(ValueError, match='another training run'): _train(tmp_path, 10, steps=30)
+
+def test_training_killed_between_checkpoints_resumes_from_the_last_one(tmp_path):
+    full, _ = _train()
+    class Killed(Exception): pass
+    def kill_at_step_14(model):                                           # checks every 7 steps: the 2nd is at step 14
+        kill_at_step_14.calls += 1
+        if kill_at_step_14.calls == 2: raise Killed
+        return False
+    kill_at_step_14.calls = 0
+    with pytest.raises(Killed): _train(tmp_path, 4, stop_when=kill_at_step_14, check_every=7)
+    m, info = _train(tmp_path, 4)
+    assert info['resumed_at'] == 12 and _same_weights(full, m)             # steps 13, 14 are redone
+    m, info = _train(tmp_path / 'none', None)                              # no checkpoints: nothing written
+    assert info['resumed_at'] == 0 and not (tmp_path / 'none').exists() and _same_weights(full, m)
+
+def test_real_model_resumes_mid_training_inside_the_round_partial_folder(tmp_path, monkeypatch):
+    from collapse_repro import eigen
+    from collapse_repro.core import TimeLimitReached
+    spec = eigen.TrainSpec(eigen.ModelConfig(d_model=16, enc_layers=1, dec_layers=1, heads=2), steps=12, batch=8, warmup=2, ckpt_every=5)
+    test = eigen.real_data(10, 2, 0)
+    ref, ref_metrics = eigen.real_model(tmp_path / 'ref', spec, 40, 2, test, progress=False, target_acc=0.99, n_val=10, check_every=3)
+    calls = []
+    def stop_once(needed, what=''):
+        calls.append(what)
+        if len(calls) == 2: raise TimeLimitReached('stopped')
+    monkeypatch.setattr(eigen, 'check_time', stop_once)                    # killed right after the checkpoint at step 10
+    with pytest.raises(TimeLimitReached): eigen.real_model(tmp_path / 'g', spec, 40, 2, test, progress=False, target_acc=0.99, n_val=10, check_every=3)
+    partial = tmp_path / 'g' / 'round_000.partial'
+    assert torch.load(partial / 'train' / eigen.TRAIN_STATE, weights_only=True)['step'] == 10 and (partial / 'val_acc.json').exists()
+    monkeypatch.undo()
+    gen, metrics = eigen.real_model(tmp_path / 'g', spec, 40, 2, test, progress=False, target_acc=0.99, n_val=10, check_every=3)
+    assert not partial.exists() and _same_weights(gen, ref)                # its val_acc_5 (step 9, before the resume) was kept
+    assert {k: v for k, v in metrics.items() if k != 'round_time_s'} == {k: v for k, v in ref_metrics.items() if k != 'round_time_s'}
+
+def test_paper_sized_model_is_saved_in_bf16_shards_of_at_most_16_mib(tmp_path):
+    from collapse_repro import eigen
+    torch.manual_seed(0)
+    big = eigen.EigenTransformer(eigen.ModelConfig(d_model=512, enc_layers=6, dec_layers=1, heads=8))   # the paper profile's model
+    assert eigen.n_params(big) > 24_000_000 and eigen.storage_dtype(big) == torch.bfloat16
+    eigen.round_to_storage_(big); eigen.save_model(big, tmp_path / 'm')
+    files = sorted((tmp_path / 'm').iterdir())
+    assert [f.name for f in files] == [f'model-{i:05d}.pt' for i in range(1, len(files) + 1)] and len(files) == 4
+    assert all(f.stat().st_size <= 16 * 2 ** 20 for f in files), [f.stat().st_size for f in files]
+    again = eigen.load_model(tmp_path / 'm')
+    assert _same_weights(big, again) and next(again.parameters()).dtype == torch.float32
+    files[2].unlink()
+    with pytest.raises(FileNotFoundError, match='no complete'): eigen.load_model(tmp_path / 'm')
+    small = EigenTransformer(d_model=16, enc_layers=1, dec_layers=1, heads=2)   # smoke/quick models: float32, one file, as before
+    assert eigen.storage_dtype(small) == torch.float32
+    w = [t.clone() for t in small.state_dict().values()]; eigen.round_to_storage_(small)
+    assert all(torch.equal(a, b) for a, b in zip(w, small.state_dict().values()))
+    eigen.save_model(small, tmp_path / 's'); assert [f.name for f in (tmp_path / 's').iterdir()] == ['model.pt']
+    assert torch.load(tmp_path / 's' / 'model.pt', weights_only=True)['state']['tgt_emb.weight'].dtype == torch.float32
