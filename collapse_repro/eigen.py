@@ -21,7 +21,7 @@ __all__ = ['SPECIALS', 'MAX_DIM', 'MAX_EXP', 'VOCAB', 'TOK', 'PAD', 'BOS', 'EOS'
            'MHA', 'ffn', 'EncoderLayer', 'DecoderLayer', 'EigenTransformer', 'n_params', 'train_model', 'storage_dtype',
            'round_to_storage_', 'save_model', 'load_model', 'greedy_decode', 'beam_batch', 'beam_search',
            'sequence_logprob', 'evaluate_model', 'verifier_scores', 'select', 'pool_stats', 'real_data', 'make_pool',
-           'cached_pool', 'TrainSpec', 'fit_fresh', 'real_model', 'verifier_curve']
+           'cached_pool', 'TrainSpec', 'fit_fresh', 'real_model', 'verifier_curve', 'seed_summary']
 
 # %% ../nbs/40_eigen.ipynb #81cce427
 def random_symmetric(n: int, d: int = 5, coeff: float = 10.0, rng=None) -> np.ndarray:
@@ -555,3 +555,34 @@ def verifier_curve(name: str, generator, pool: dict, test: dict, n_values, folde
     def evaluate(model, ctx): return evaluate_model(model, test['A'], test['lam'], device=device)
     stages = Stages(init, generate, verify, retrain, evaluate, save_model, lambda p: load_model(p, device))
     return generate_verify_retrain(stages, len(n_values), folder, seed=seed, progress=progress, desc=name)
+
+# %% ../nbs/40_eigen.ipynb #8b2f6c0d
+def _spread(xs) -> dict:
+    xs = np.asarray(xs, float)
+    return dict(mean=float(xs.mean()), min=float(xs.min()), max=float(xs.max()), n=int(len(xs)))
+
+def _verdict(gaps, tol: float = 0.0) -> str:
+    "'holds' if every gap > -tol, 'holds on average' if only the mean is, else 'does not hold'."
+    gaps = np.asarray(gaps, float)
+    return 'holds' if (gaps > -tol).all() else 'holds on average' if gaps.mean() > -tol else 'does not hold'
+
+def seed_summary(results: list[dict], tol: float = 0.01) -> dict:
+    """Mean and range over seeds of every model's final accuracy (τ = 5 %), and the E1–E3 verdicts on the per-seed gaps.
+    `results`: the `results` dicts of `feng_eigen` runs (one per seed). `tol`: the slack the single-run checks allow."""
+    if len(results) < 1: raise ValueError('no results')
+    gen = [r['generator']['acc_5'] for r in results]
+    names = list(results[0]['final_acc_5'])
+    final = {v: [r['final_acc_5'][v] for r in results] for v in names}
+    gap = lambda v: np.subtract(final[v], gen)
+    claims = dict(
+        E1_self_at_or_below_generator=dict(gap=(-gap('self')).tolist(), verdict=_verdict(-gap('self'), tol)),
+        E1_random_at_or_below_generator=dict(gap=(-gap('random')).tolist(), verdict=_verdict(-gap('random'), tol)),
+        E2_oracle_above_generator=dict(gap=gap('oracle').tolist(), verdict=_verdict(gap('oracle'))))
+    lo = np.minimum(final['self'], final['random']); hi = np.asarray(final['oracle'])
+    for v in [v for v in names if v not in ('oracle', 'self', 'random')]:
+        between = np.minimum(np.asarray(final[v]) - lo + tol, hi + tol - np.asarray(final[v]))   # > 0 inside [lo, hi]
+        claims[f'E3_{v}_between'] = dict(gap=between.tolist(), verdict=_verdict(between))
+    rho = [r['spearman_p_star_vs_final_acc_5'] for r in results]
+    claims['E3_spearman_positive'] = dict(gap=rho, verdict=_verdict(rho))
+    return dict(n_seeds=len(results), generator_acc_5=_spread(gen), final_acc_5={v: _spread(x) for v, x in final.items()},
+                claims=claims)
