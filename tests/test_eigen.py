@@ -263,3 +263,18 @@ def test_paper_sized_model_is_saved_in_bf16_shards_of_at_most_16_mib(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(w, small.state_dict().values()))
     eigen.save_model(small, tmp_path / 's'); assert [f.name for f in (tmp_path / 's').iterdir()] == ['model.pt']
     assert torch.load(tmp_path / 's' / 'model.pt', weights_only=True)['state']['tgt_emb.weight'].dtype == torch.float32
+
+
+def test_seed_summary_tool_on_the_committed_quick_runs(tmp_path):
+    "tools/eigen_seeds.py summarises the three committed quick seeds; it refuses repeated seeds."
+    import subprocess, sys, json
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, root / 'tools/eigen_seeds.py', '--out', tmp_path], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = json.loads((tmp_path / 'feng_eigen_seeds.json').read_text())
+    assert out['summary']['n_seeds'] == 3 and [i['seed'] for i in out['provenance']['inputs']] == [0, 1, 2]
+    assert (tmp_path / 'feng_eigen_seeds.png').exists()
+    same = root / 'figures/quick/feng_eigen_results.json'
+    r = subprocess.run([sys.executable, root / 'tools/eigen_seeds.py', same, same, '--out', tmp_path], capture_output=True, text=True)
+    assert r.returncode != 0 and 'repeated seeds' in r.stderr
