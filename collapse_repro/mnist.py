@@ -11,7 +11,8 @@ import numpy as np
 from .core import DataError, data_file, data_dir, md5sum, downloads_allowed
 
 # %% auto #0
-__all__ = ['MNIST_MD5', 'MNIST_MIRRORS', 'SPLIT_FILES', 'read_idx', 'mnist_file', 'load_mnist', 'balanced_subset', 'to_tensor']
+__all__ = ['MNIST_MD5', 'MNIST_MIRRORS', 'SPLIT_FILES', 'read_idx', 'mnist_file', 'load_mnist', 'balanced_subset',
+           'official_subset', 'to_tensor']
 
 # %% ../nbs/30_mnist.ipynb #7227233b
 MNIST_MD5 = {'train-images-idx3-ubyte.gz': 'f68b3c2dcbeaaa9fbdd348bbdeb94873',
@@ -83,6 +84,17 @@ def balanced_subset(labels, size: int, seed: int = 0, n_classes: int = 10) -> np
     if size <= 0 or size % n_classes: raise ValueError(f'size must be a positive multiple of {n_classes}, got {size}')
     rng = np.random.default_rng(seed); per = size // n_classes
     return np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per] for c in range(n_classes)])
+
+def official_subset(labels, size: int, seed: int = 0, n_classes: int = 10) -> np.ndarray:
+    "The indices Yi et al.'s code picks: `random.Random(seed)` shuffles each class's indices in turn (class 0 first), then the first `size // n_classes` of each (capped)."
+    import random
+    labels = np.asarray(labels)
+    if size <= 0 or size % n_classes: raise ValueError(f'size must be a positive multiple of {n_classes}, got {size}')
+    rng = random.Random(seed); per = size // n_classes; out = []
+    for c in range(n_classes):
+        idx = np.flatnonzero(labels == c).tolist()
+        rng.shuffle(idx); out += idx[:per]
+    return np.array(out, dtype=np.int64)
 
 def to_tensor(images, device=None):
     "`uint8` images (n, 28, 28) as a float32 torch tensor (n, 1, 28, 28) in [0, 1] on `device`."
