@@ -6,11 +6,12 @@
 from __future__ import annotations
 import argparse, sys, time
 from pathlib import Path
-from .core import PROFILES
-from .runner import ExperimentError, list_experiments, get_experiment, check_request, run_experiment, experiments_dir
+from .core import PROFILES, project_root
+from .runner import ExperimentError, list_experiments, get_experiment, check_request, run_experiment, experiments_dir, default_figures_dir
+from . import claims as _claims
 
 # %% auto #0
-__all__ = ['format_experiment', 'cmd_list', 'cmd_run', 'cmd_figures', 'format_summary', 'build_parser', 'main']
+__all__ = ['format_experiment', 'cmd_list', 'cmd_run', 'cmd_figures', 'cmd_report', 'format_summary', 'build_parser', 'main']
 
 # %% ../nbs/02_cli.ipynb #9e25a105
 def format_experiment(e) -> str:
@@ -69,6 +70,27 @@ def cmd_figures(args) -> int:
     print('\n' + format_summary(reports))
     return 0 if all(r.status == 'ok' for r in reports) else 3 if reports[-1].status == 'stopped' else 1
 
+def cmd_report(args) -> int:
+    "Print the claims ledger; optionally write it as Markdown and refresh README's summary block."
+    fig = Path(args.figures_dir or default_figures_dir())
+    if not fig.is_dir(): raise ExperimentError(f'no figures folder at {fig}: run inside a checkout or pass --figures-dir')
+    profiles = [args.profile] if args.profile else list(_claims.REPORT_PROFILES)
+    table = _claims.ledger(fig, profiles)
+    print(_claims.format_report(table))
+    n = _claims.counts(table)['all']
+    print(f"\n{len(table)} claims: " + ', '.join(f'{n[v]} {v}' for v in _claims.VERDICTS)
+          + f" (each at the largest of {', '.join(profiles)} that ran)")
+    if args.markdown:
+        Path(args.markdown).write_text(_claims.format_markdown(table, profiles), encoding='utf-8')
+        print(f'wrote {args.markdown}')
+    if args.update_readme:
+        readme = (project_root() or Path.cwd()) / 'README.md'
+        if not readme.exists(): raise ExperimentError(f'no README.md at {readme}')
+        full = table if not args.profile else _claims.ledger(fig)      # README always summarises every profile
+        readme.write_text(_claims.update_readme(readme.read_text(encoding='utf-8'), full), encoding='utf-8')
+        print(f'updated the claims summary in {readme}')
+    return 0
+
 def format_summary(reports) -> str:
     "The table printed after `collapse-repro figures`."
     rows = [('experiment', 'status', 'wall time', 'headline')]
@@ -103,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument('--out', default=None, help='root folder for the run directories (default: runs/)')
     f.add_argument('--only', nargs='+', default=None, metavar='EXP', help='run only these experiments')
     f.set_defaults(func=cmd_figures)
+    rp = sub.add_parser('report', help="the claims ledger: each paper claim, the paper's value, ours per profile and the verdict")
+    rp.add_argument('--profile', choices=_claims.REPORT_PROFILES, default=None, help='only this profile (default: quick, gpu and paper)')
+    rp.add_argument('--figures-dir', default=None, help='published results to read (default: figures/ of the checkout)')
+    rp.add_argument('--markdown', default=None, metavar='FILE', help='also write the full table as Markdown (e.g. figures/CLAIMS.md)')
+    rp.add_argument('--update-readme', action='store_true', help="rewrite README.md's claims-summary block")
+    rp.set_defaults(func=cmd_report)
     return ap
 
 def main(argv=None) -> int:
