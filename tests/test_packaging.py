@@ -8,7 +8,7 @@ def test_wheel_ships_module_command_and_experiments(tmp_path):
                    check=True, capture_output=True, cwd=ROOT)
     (whl,) = tmp_path.glob('collapse_repro-*.whl')
     names = zipfile.ZipFile(whl).namelist()
-    for mod in ('core', 'runner', 'cli', 'loop'): assert f'collapse_repro/{mod}.py' in names
+    for mod in ('core', 'runner', 'cli', 'loop', 'claims'): assert f'collapse_repro/{mod}.py' in names
     shipped = {Path(n).name for n in names if '/share/collapse_repro/experiments/' in n}
     assert shipped == {p.name for p in (ROOT / 'nbs' / 'experiments').glob('*.ipynb')}
     entry = next(n for n in names if n.endswith('entry_points.txt'))
