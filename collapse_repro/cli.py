@@ -23,10 +23,45 @@ def format_experiment(e) -> str:
         lines.append(f'      {p.name:<{w}}  {p.type:<5}  {p.describe()}' + (f'    # {p.help}' if p.help else ''))
     return '\n'.join(lines)
 
+def _published(fig: Path, name: str) -> dict:
+    "Measured wall time (s) of the published run of `name` at each profile, where one is committed."
+    import json
+    out = {}
+    for prof in PROFILES:
+        f = fig / prof / f'{name}_results.json'
+        if f.exists():
+            d = json.loads(f.read_text())
+            out[prof] = ((d.get('device_run') or {}).get('experiment_wall_s_total')      # all segments of a device run
+                         or (d.get('runner') or {}).get('run_wall_time_s') or d.get('provenance', {}).get('wall_time_s'))
+    return out
+
+def _verdicts(fig: Path) -> dict:
+    "Per experiment, the claims ledger's verdict counts ('' when the ledger or the figures are missing)."
+    try:
+        from collapse_repro import claims
+        table = claims.ledger(fig)
+    except Exception: return {}
+    out = {}
+    for rows in table:
+        out.setdefault(rows[0].claim.experiment, []).append(claims.headline(rows))
+    return {e: ', '.join(f'{vs.count(v)} {v}' for v in claims.VERDICTS if vs.count(v)) for e, vs in out.items()}
+
 def cmd_list(args) -> int:
-    exps = list_experiments()
-    print(f'{len(exps)} experiments in {experiments_dir()} (profiles: {", ".join(PROFILES)}; a parameter shown per profile takes that value unless set with -p)\n')
-    for e in exps: print(format_experiment(e) + '\n')
+    if args.experiment:                          # one experiment: every parameter
+        e = get_experiment(args.experiment)
+        print(format_experiment(e) + f"\n    profiles: {', '.join(e.profiles)} (a parameter shown per profile takes that value unless set with -p)")
+        return 0
+    exps, fig = list_experiments(), default_figures_dir()
+    verdicts = _verdicts(fig)
+    print(f'{len(exps)} experiments in {experiments_dir()}; `collapse-repro list EXP` shows the parameters of one, '
+          f'`collapse-repro report` the claims behind the verdicts.\n')
+    rows = [('experiment', 'paper figure', 'profiles', 'published runs (measured wall time)', 'claims ledger')]
+    for e in exps:
+        pub = _published(fig, e.name)
+        rows.append((e.name, e.figure[:48], '/'.join(e.profiles), ', '.join(f'{p} {t:.0f}s' if t else p for p, t in pub.items()) or '-',
+                     verdicts.get(e.name, '-')))
+    w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows: print('  '.join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip())
     return 0
 
 def _format_value(v) -> str: return f'{v:.4g}' if isinstance(v, (int, float)) else (str(v) if v is not None else 'n/a')
@@ -105,7 +140,9 @@ def format_summary(reports) -> str:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog='collapse-repro', description='Run the experiments of collapse_repro (parameterised notebooks) and regenerate figures.')
     sub = ap.add_subparsers(dest='command', required=True)
-    sub.add_parser('list', help='list experiments, the figure each reproduces, and their parameters').set_defaults(func=cmd_list)
+    ls = sub.add_parser('list', help='one line per experiment (figure, profiles, published runs, ledger verdicts); with EXP, its parameters')
+    ls.add_argument('experiment', nargs='?', default=None, help='show the parameters of this experiment')
+    ls.set_defaults(func=cmd_list)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument('--figures-dir', default=None, help='where figures are copied (default: figures/ of the checkout)')
     common.add_argument('--no-progress', action='store_true', help='no progress bar')

@@ -9,12 +9,18 @@ def runs_of(root: Path, exp='demo'):
     return sorted(d.iterdir()) if d.exists() else []
 
 def test_list_shows_experiments_and_parameters(demo_env):
-    r = cli('list')
+    r = cli('list')                                                  # one line per experiment
     assert r.returncode == 0, r.stderr
-    assert 'demo' in r.stdout and 'demo_broken' in r.stdout and 'paper: none (demo)' in r.stdout and 'figure: demo' in r.stdout
+    lines = r.stdout.strip().split('\n')
+    assert any(l.startswith('demo ') and 'smoke/quick/paper' in l for l in lines) and any(l.startswith('demo_broken') for l in lines)
+    assert 'standard deviation' not in r.stdout
+    r = cli('list', 'demo')                                          # one experiment: its parameters
+    assert r.returncode == 0, r.stderr
+    assert 'paper: none (demo)' in r.stdout and 'figure: demo' in r.stdout
     assert "smoke=10  quick=100  paper=1000" in r.stdout          # profile-dependent default
     assert "scale" in r.stdout and "1.0" in r.stdout and '# standard deviation of the draws' in r.stdout
     assert 'run_dir' not in r.stdout                                # runner-owned parameters are options, not -p
+    assert cli('list', 'dmo').returncode == 2
 
 def test_run_writes_run_dir_results_and_sidecars(demo_env):
     r = cli('run', 'demo', '--profile', 'smoke', '-p', 'x', '20', '-p', 'label', 'hello', '--no-progress', '--publish-changed')
