@@ -21,7 +21,9 @@ setuptools.setup(
     classifiers=['Development Status :: ' + statuses[int(cfg['status'])], 'Intended Audience :: ' + cfg['audience'],
                  'License :: ' + lic[1], 'Natural Language :: ' + cfg['language'],
                  'Programming Language :: Python :: 3', 'Topic :: Scientific/Engineering :: Artificial Intelligence'],
-    packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),
+    packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']) + [cfg['lib_path'] + '.assets'],
+    # data-only package: the checksummed MNIST-FID weights (metrics.mnist_v2_net)
+    package_data={cfg['lib_path'] + '.assets': ['*.pt', '*.json']},
     include_package_data=True, zip_safe=False,
     python_requires='>=' + cfg['min_python'],
     install_requires=reqs('requirements'),
