@@ -14,11 +14,11 @@ from torch import nn
 from tqdm.auto import tqdm
 from .core import cache_dir, get_device, write_json
 from .loop import Stages, RoundContext, top_fraction, verifier_stats
-from .mnist import load_mnist, balanced_subset, to_tensor
+from .mnist import load_mnist, balanced_subset, official_subset, to_tensor
 
 # %% auto #0
-__all__ = ['one_hot', 'CVAE', 'cvae_loss_parts', 'cvae_loss', 'fit', 'TrainConfig', 'train_cvae', 'sample', 'test_nelbo',
-           'Discriminator', 'train_discriminator', 'disc_scores', 'filter_per_digit', 'linear_schedule',
+__all__ = ['SUBSETS', 'one_hot', 'CVAE', 'cvae_loss_parts', 'cvae_loss', 'fit', 'TrainConfig', 'train_cvae', 'sample',
+           'test_nelbo', 'Discriminator', 'train_discriminator', 'disc_scores', 'filter_per_digit', 'linear_schedule',
            'MnistLoopConfig', 'MnistData', 'cached_cvae', 'evaluate_cvae', 'mnist_stages', 'run_mnist',
            'load_round_model', 'image_grid']
 
@@ -188,6 +188,9 @@ def filter_per_digit(model: CVAE, quota: int, score=None, frac: float = 0.1, sco
     return torch.cat(kept_x), torch.cat(kept_y), np.concatenate(flags), np.concatenate(labs), torch.cat(cands)
 
 # %% ../nbs/31_cvae.ipynb #4add957d
+SUBSETS = dict(official=official_subset, balanced=balanced_subset)
+"Round-0 subset rules: the authors' (`mnist.official_subset`, the default) and the NumPy-shuffled `mnist.balanced_subset`."
+
 def linear_schedule(start: int, end: int, rounds: int) -> list[int]:
     "Kept samples per round growing linearly from `start` to `end`, rounded to multiples of 10 (the paper's linspace)."
     return [int(round(v / 10) * 10) for v in np.linspace(start, end, rounds)]
@@ -198,6 +201,7 @@ class MnistLoopConfig:
     schedule: list = field(default_factory=lambda: [20000] * 40)  # kept samples per round 1..R
     filtered: bool = True               # discriminator top-fraction filter (False: random control)
     init_size: int = 500                # balanced real images for round 0
+    init_subset: str = 'official'       # which: the authors' selection ('official') or NumPy-shuffled ('balanced')
     n_verifier: int = 60000             # real (and as many fake) images for the discriminator
     keep_frac: float = 0.1              # top fraction kept per scoring batch
     score_batch: int = 6000             # samples per digit per scoring batch
@@ -206,7 +210,7 @@ class MnistLoopConfig:
     disc: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=80))
     n_fid: int = 6000                   # generated images for FID (labels i mod 10)
     n_test: int = 10000                 # test images for NELBO
-    data_seed: int = 0                  # seed of the balanced subset
+    data_seed: int = 0                  # seed of the round-0 subset (0: the authors')
     def __post_init__(self):
         if isinstance(self.cvae, dict): self.cvae = TrainConfig(**self.cvae)
         if isinstance(self.init_cvae, dict): self.init_cvae = TrainConfig(**self.init_cvae)
@@ -214,6 +218,7 @@ class MnistLoopConfig:
         if not self.schedule or any(int(s) < 10 or int(s) % 10 for s in self.schedule):
             raise ValueError(f'schedule entries must be positive multiples of 10 (kept samples per round), got {self.schedule}')
         if self.init_size < 10 or self.init_size % 10 or self.init_size > 60000: raise ValueError(f'init_size must be a multiple of 10 in [10, 60000], got {self.init_size}')
+        if self.init_subset not in SUBSETS: raise ValueError(f'init_subset must be one of {sorted(SUBSETS)}, got {self.init_subset!r}')
         if not 0 < self.n_verifier <= 60000: raise ValueError(f'n_verifier must be in (0, 60000], got {self.n_verifier}')
         if not 0 < self.keep_frac <= 1: raise ValueError(f'keep_frac must be in (0, 1], got {self.keep_frac}')
         if not (10 <= self.n_fid and 2 <= self.n_test <= 10000): raise ValueError('n_fid >= 10 and 2 <= n_test <= 10000 required')
@@ -222,42 +227,51 @@ class MnistLoopConfig:
 
 # %% ../nbs/31_cvae.ipynb #dd975c7e
 class MnistData:
-    "Train/test tensors on `device` and the FID reference, shared by all runs of an experiment."
-    def __init__(self, device=None, fid_ref=None):
-        from collapse_repro.metrics import FIDReference, feature_classifier
+    "Train/test tensors on `device` and the FID reference (`fid`: 'mnist_v2' or 'cnn'; None: `metrics.default_fid_net(profile)`)."
+    def __init__(self, device=None, fid_ref=None, fid: str | None = None, profile: str | None = None):
+        from collapse_repro.metrics import fid_reference, default_fid_net, feature_classifier
         self.device = torch.device(device) if device is not None else get_device()
         xtr, self.ytr = load_mnist('train'); xte, self.yte = load_mnist('test')
         self.xtr, self.xte = to_tensor(xtr, self.device), to_tensor(xte, self.device)
-        self.fid = fid_ref if fid_ref is not None else FIDReference(feature_classifier(device=self.device), self.xte)
-        self.classifier = self.fid.net
+        self.fid = fid_ref if fid_ref is not None else fid_reference(fid or default_fid_net(profile), self.xte, device=self.device)
+        self.fid_net = self.fid.kind      # recorded with every round's metrics
+        # label decisions (gen_error, correctness of every candidate) always come from the small CNN: the verify stage
+        # classifies ~10x the kept set, and the MNIST-FID network costs ~15x more per image on a CPU
+        self.classifier = self.fid.net if self.fid.kind == 'cnn' else feature_classifier(device=self.device)
     @torch.no_grad()
     def classify(self, x) -> np.ndarray:
         from collapse_repro.metrics import predict
         return predict(self.classifier, x)[1]
 
-def cached_cvae(data: MnistData, size: int, cfg: TrainConfig, seed: int = 0, data_seed: int = 0, progress: bool = False) -> tuple[CVAE, dict]:
-    "A CVAE trained on the balanced real subset of `size` (60000: all 58,862 balanced images), cached on disk."
-    key = f'cvae_n{size}_ds{data_seed}_s{seed}_e{cfg.epochs}_p{cfg.patience}_b{cfg.batch_size}_lr{cfg.lr:g}' + (f'_ms{cfg.min_steps}' if cfg.min_steps else '')
+def cached_cvae(data: MnistData, size: int, cfg: TrainConfig, seed: int = 0, data_seed: int = 0, progress: bool = False,
+                subset: str = 'official') -> tuple[CVAE, dict]:
+    "A CVAE trained on the balanced real subset of `size` (60000: all 58,862 balanced images) chosen by `SUBSETS[subset]`, cached on disk."
+    if subset not in SUBSETS: raise ValueError(f'subset must be one of {sorted(SUBSETS)}, got {subset!r}')
+    # 'balanced' keeps the key it always had (same images, same model); the authors' subset gets its own
+    key = ('cvae_' if subset == 'balanced' else f'cvae_{subset}_') + f'n{size}_ds{data_seed}_s{seed}_e{cfg.epochs}_p{cfg.patience}_b{cfg.batch_size}_lr{cfg.lr:g}' + (f'_ms{cfg.min_steps}' if cfg.min_steps else '')
     d = cache_dir('mnist_cvae'); pt, js = d / f'{key}.pt', d / f'{key}.json'
     model = CVAE().to(data.device)
     if pt.exists() and js.exists():
         model.load_state_dict(torch.load(pt, map_location=data.device)); model.eval()
         return model, json.loads(js.read_text())
-    idx = torch.as_tensor(balanced_subset(data.ytr, size, seed=data_seed), device=data.device)
+    idx = torch.as_tensor(SUBSETS[subset](data.ytr, size, seed=data_seed), device=data.device)
     t0 = time.time()
     model, log = train_cvae(data.xtr[idx], torch.as_tensor(data.ytr, device=data.device)[idx], cfg, seed=seed, progress=progress)
-    log = dict(log, n_train=len(idx), train_time_s=round(time.time() - t0, 2))
+    log = dict(log, n_train=len(idx), subset=subset, train_time_s=round(time.time() - t0, 2))
     tmp = pt.with_suffix(f'.{os.getpid()}.tmp'); torch.save(model.state_dict(), tmp); tmp.replace(pt)   # atomic: runs may share the cache
     write_json(js, log)
     return model, log
 
 def evaluate_cvae(model: CVAE, data: MnistData, n_fid: int = 6000, n_test: int = 10000, seed: int = 0) -> dict:
-    "FID (classifier features) of `n_fid` generated means vs the test set, their classifier error, and test NELBO parts."
+    "FID of `n_fid` generated means vs the test set (network: `fid_net`), their error under `data.classifier`, and test NELBO parts."
     torch.manual_seed(seed)
     lab = torch.arange(n_fid, device=data.device) % 10
-    fid, pred = data.fid.score(sample(model, lab))
+    x = sample(model, lab)
+    fid, pred = data.fid.score(x)
+    if data.classifier is not data.fid.net: pred = data.classify(x)
     out = dict(fid=fid, gen_error=float((pred != lab.cpu().numpy()).mean()))
     out.update(test_nelbo(model, data.xte[:n_test], data.yte[:n_test]))
+    out['fid_net'] = data.fid.kind
     return out
 
 # %% ../nbs/31_cvae.ipynb #931c95a4
@@ -268,7 +282,8 @@ def mnist_stages(cfg: MnistLoopConfig, data: MnistData, progress: bool = False) 
     dev = data.device
     def init(ctx):
         # round 0 depends on (init_size, data_seed, training settings) only, so all runs of an experiment share it
-        return cached_cvae(data, cfg.init_size, cfg.init_cvae or cfg.cvae, seed=cfg.data_seed, data_seed=cfg.data_seed, progress=progress)[0]
+        return cached_cvae(data, cfg.init_size, cfg.init_cvae or cfg.cvae, seed=cfg.data_seed, data_seed=cfg.data_seed, progress=progress,
+                           subset=cfg.init_subset)[0]
     def generate(model, ctx): return dict(seed=ctx.seed_for('generate'), quota=int(cfg.schedule[ctx.round - 1]) // 10)
     def verify(cands, model, ctx):
         t0 = time.time(); info = dict(kept_seed=cands['seed'], n_kept=10 * cands['quota'])
@@ -300,7 +315,12 @@ def mnist_stages(cfg: MnistLoopConfig, data: MnistData, progress: bool = False) 
 def run_mnist(cfg: MnistLoopConfig, data: MnistData, folder, seed: int = 0, desc: str = 'rounds', progress: bool = True,
               epoch_progress: bool = False) -> list[dict]:
     "Round 0 plus `cfg.rounds` generate–verify–retrain rounds in `folder` (resuming from its checkpoints); the per-round metrics."
-    from collapse_repro.loop import generate_verify_retrain
+    from collapse_repro.loop import generate_verify_retrain, load_history
+    # rounds recorded before `fid_net` existed were all measured with the small CNN
+    done = {h.get('fid_net', 'cnn') for h in load_history(folder)} if Path(folder).exists() else set()
+    if done - {data.fid.kind}:
+        raise ValueError(f"{folder} holds rounds whose FID was measured with {sorted(done)}, but this run measures with {data.fid.kind!r}: "
+                         f"resume with MnistData(fid={sorted(done)[0]!r}), or start the run in a new folder")
     return generate_verify_retrain(mnist_stages(cfg, data, progress=epoch_progress), cfg.rounds, folder, seed=seed, desc=desc, progress=progress)
 
 def load_round_model(folder, round: int | None = None, device=None) -> CVAE:
