@@ -184,3 +184,11 @@ def test_every_profile_value_lies_in_its_domain():
     for e in list_experiments(ROOT / 'nbs' / 'experiments'):
         for p in e.params.values():
             for v in [p.default, *p.by_profile.values()]: check_domain(p, v)
+
+def test_no_mention_of_private_paper_notes():
+    "Notebooks, modules and README cite the papers themselves, never the developers' private notes paperA.md / paperB.md."
+    files = [*ROOT.glob('nbs/**/*.ipynb'), *ROOT.glob('collapse_repro/**/*.py'), ROOT / 'README.md']
+    assert len(files) > 10, files
+    bad = [str(f.relative_to(ROOT)) for f in files
+           if f.is_file() and any(n in f.read_text(encoding='utf-8') for n in ('paperA.md', 'paperB.md'))]
+    assert not bad, f'mentions of paperA.md / paperB.md in {bad}'
