@@ -10,11 +10,12 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 # %% auto #0
-__all__ = ['PROFILES', 'REQUIRED_PROFILES', 'SPEED_PARAMS', 'DEADLINE_ENV', 'default_profile', 'check_profile', 'AttrDict',
-           'resolve_params', 'seed_everything', 'get_device', 'autocast', 'device_info', 'DataError', 'cache_dir',
-           'data_dir', 'downloads_allowed', 'md5sum', 'data_file', 'project_root', 'git_state', 'git_commit',
-           'package_versions', 'runs_root', 'holds_run', 'new_run_dir', 'TimeLimitReached', 'time_left', 'check_time',
-           'write_json', 'Run', 'start_run', 'set_style', 'scale_label']
+__all__ = ['PROFILES', 'REQUIRED_PROFILES', 'SPEED_PARAMS', 'DEADLINE_ENV', 'CONDITIONS_ENV', 'default_profile', 'check_profile',
+           'AttrDict', 'resolve_params', 'seed_everything', 'get_device', 'autocast', 'device_info', 'DataError',
+           'cache_dir', 'data_dir', 'downloads_allowed', 'md5sum', 'data_file', 'project_root', 'git_state',
+           'git_commit', 'package_versions', 'runs_root', 'holds_run', 'new_run_dir', 'TimeLimitReached', 'time_left',
+           'check_time', 'write_json', 'Run', 'start_run', 'ConditionsDone', 'selected_conditions', 'set_style',
+           'scale_label']
 
 # %% ../nbs/00_core.ipynb #ce94157e
 PROFILES = ('smoke', 'quick', 'gpu', 'paper')
@@ -284,6 +285,30 @@ class Run:
                    headline=dict(name=headline[0], value=headline[1]) if headline else None, provenance=self.provenance())
         return write_json(self.dir / 'results.json', out)
 
+    def conditions(self, items, tag=None):
+        """Iterate over the independent conditions of this experiment (`items`, named by `tag(item)`, default `str(item)`).
+        In-process, every condition in turn. Under a job runner ($COLLAPSE_REPRO_CONDITIONS, set by `collapse_repro.jobs`)
+        only the selected ones; once they are done, `ConditionsDone` ends the notebook there (a map step, not a failure)."""
+        items = list(items)
+        tags = [str(tag(x) if tag else x) for x in items]
+        if len(set(tags)) != len(tags): raise ValueError(f'condition tags must be unique, got {tags}')
+        sel = selected_conditions()
+        if sel is None: yield from items; return
+        if sel.get('declared') is not None and list(sel['declared']) != tags:
+            raise ValueError(f"the notebook's conditions {tags} differ from its CONDITIONS declaration {list(sel['declared'])}: "
+                             f"make the two agree (the job graph is built from the declaration)")
+        unknown = [t for t in sel['run'] if t not in tags]
+        if unknown: raise ValueError(f'unknown conditions {unknown} selected; this run has {tags}')
+        for x, t in zip(items, tags):
+            if t not in sel['run']: continue
+            self._condition_event(t, 'running'); yield x; self._condition_event(t, 'finished')
+        raise ConditionsDone(f"conditions {', '.join(sel['run'])} finished; the reduce step assembles the results")
+
+    def _condition_event(self, tag: str, status: str):
+        d = self.dir / 'jobs'; d.mkdir(exist_ok=True)
+        write_json(d / f'condition_{tag}.json', dict(condition=tag, status=status, at=_dt.datetime.now().isoformat(timespec='seconds'),
+                                                    host=platform.node(), pid=os.getpid()))
+
     def __repr__(self): return f'Run({self.experiment!r}, profile={self.profile!r}, dir={str(self.dir)!r})'
 
 def start_run(experiment: str, profiles: Mapping[str, Mapping], *, profile: str | None = None, seed: int = 0,
@@ -306,6 +331,19 @@ def start_run(experiment: str, profiles: Mapping[str, Mapping], *, profile: str 
 def _torch_available() -> bool:
     from importlib.util import find_spec
     return find_spec('torch') is not None
+
+# %% ../nbs/00_core.ipynb #5c0d1e2b
+CONDITIONS_ENV = 'COLLAPSE_REPRO_CONDITIONS'
+
+class ConditionsDone(Exception):
+    "A map step (`Run.conditions` with a selection) finished its conditions: the notebook stops here, successfully."
+
+def selected_conditions() -> dict | None:
+    "The job runner's selection, {'run': [tags], 'declared': [tags] or None}, from $COLLAPSE_REPRO_CONDITIONS; None: run all."
+    v = os.environ.get(CONDITIONS_ENV)
+    if not v: return None
+    sel = json.loads(v)
+    return dict(run=list(sel['run']), declared=sel.get('declared'))
 
 # %% ../nbs/00_core.ipynb #8e766a93
 def set_style():

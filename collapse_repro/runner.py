@@ -95,6 +95,7 @@ def parse_parameters(source: str) -> dict[str, Param]:
         else: continue
         if name == 'PROFILES': table = _evaluate(value); continue
         if name == 'DOMAINS': domains = _evaluate(value); continue
+        if name == 'CONDITIONS': continue                         # the job graph's declaration, read by `jobs.declared_conditions`
         comment = lines[node.lineno - 1].partition('#')[2].strip() if '#' in lines[node.lineno - 1] else ''
         default = _literal(value)
         params[name] = Param(name, default, ann if ann in _TYPES.values() else _type_of(default), comment)
