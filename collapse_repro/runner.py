@@ -12,11 +12,11 @@ import nbformat
 from .core import PROFILES, REQUIRED_PROFILES, DEADLINE_ENV, SPEED_PARAMS, cache_dir, check_profile, holds_run, new_run_dir, project_root, runs_root, write_json
 
 # %% auto #0
-__all__ = ['RUNNER_PARAMS', 'KERNEL_NAME', 'RUN_RECORD', 'DEMO_MD', 'DEMO_PARAMS', 'DEMO_BODY', 'ExperimentError', 'Param',
-           'Experiment', 'parse_parameters', 'experiments_dir', 'read_experiment', 'list_experiments', 'get_experiment',
-           'convert_value', 'check_value', 'check_domain', 'check_request', 'resolve_request', 'ensure_kernel',
-           'default_figures_dir', 'RunReport', 'publish_figures', 'read_run_record', 'check_resume', 'run_experiment',
-           'write_demo_experiment']
+__all__ = ['RUNNER_PARAMS', 'KERNEL_NAME', 'WIDGET_MIME', 'RUN_RECORD', 'DEMO_MD', 'DEMO_PARAMS', 'DEMO_BODY', 'ExperimentError',
+           'Param', 'Experiment', 'parse_parameters', 'experiments_dir', 'read_experiment', 'list_experiments',
+           'get_experiment', 'convert_value', 'check_value', 'check_domain', 'check_request', 'resolve_request',
+           'ensure_kernel', 'default_figures_dir', 'RunReport', 'slim_notebook', 'publish_notebook', 'publish_figures',
+           'read_run_record', 'check_resume', 'run_experiment', 'write_demo_experiment']
 
 # %% ../nbs/01_runner.ipynb #fe5f068a
 RUNNER_PARAMS = ('profile', 'run_dir', 'resume')  # set by the runner's options, not by -p
@@ -252,8 +252,11 @@ def ensure_kernel() -> str:
     # exec_lines: text progress bars (tqdm.auto would draw widgets, which a terminal never sees), so the notebook's
     # round / epoch bars stream to the terminal that ran `collapse-repro run`
     text_bars = '--IPKernelApp.exec_lines=["import tqdm.auto, tqdm.std; tqdm.auto.tqdm = tqdm.std.tqdm"]'
+    # env: figures are drawn inline into the executed notebook (kept when published) even when the caller exports
+    # MPLBACKEND=Agg, which ipykernel would otherwise respect, leaving the notebook without a single plot
     write_json(spec / 'kernel.json', dict(argv=[sys.executable, '-m', 'ipykernel_launcher', '-f', '{connection_file}', '--IPKernelApp.log_level=ERROR', text_bars],
-                                          display_name='Python (collapse_repro)', language='python'))
+                                          display_name='Python (collapse_repro)', language='python',
+                                          env=dict(MPLBACKEND='module://matplotlib_inline.backend_inline')))
     paths = os.environ.get('JUPYTER_PATH', '').split(os.pathsep)
     if str(base) not in paths: os.environ['JUPYTER_PATH'] = os.pathsep.join([str(base)] + [p for p in paths if p])
     return KERNEL_NAME
@@ -274,9 +277,44 @@ class RunReport:
     error: str = ''
     figures: list = field(default_factory=list)
 
+WIDGET_MIME = 'application/vnd.jupyter.widget-view+json'
+
+def _cap_stream(text: str, max_lines: int = 200, head: int = 120, tail: int = 60) -> str:
+    "A stream output as a reader sees it: progress-bar redraws (`\\r`) reduced to their last state, at most `max_lines` lines."
+    lines = [l.rstrip('\r').rsplit('\r', 1)[-1] for l in text.split('\n')]
+    if len(lines) > max_lines:
+        lines = lines[:head] + [f'... [{len(lines) - head - tail} lines cut when the notebook was published] ...'] + lines[-tail:]
+    return '\n'.join(lines)
+
+def slim_notebook(nb, max_lines: int = 200):
+    """The executed notebook `nb` (nbformat) made small enough to publish, in place: widget outputs and widget state
+    (progress bars drawn for a browser) dropped, stream outputs reduced by `_cap_stream`; images, tables, text and
+    errors kept."""
+    nb.metadata.pop('widgets', None)
+    for c in nb.cells:
+        if c.cell_type != 'code': continue
+        outs = []
+        for o in c.get('outputs', []):
+            if o.get('output_type') == 'stream': o['text'] = _cap_stream(o.get('text', ''), max_lines)
+            elif WIDGET_MIME in o.get('data', {}): continue
+            outs.append(o)
+        c.outputs = outs
+    return nb
+
+def publish_notebook(src: Path, dest: Path) -> Path:
+    "Write the executed notebook `src`, slimmed (`slim_notebook`), to `dest`: the published run's notebook, outputs kept."
+    nb = slim_notebook(nbformat.read(src, as_version=4))
+    nbformat.write(nb, dest)
+    return dest
+
 def publish_figures(run_dir: Path, experiment: str, profile: str, figures_dir: Path, extra: Mapping) -> list[Path]:
-    "Copy each figure of `run_dir` with its sidecar (plus `extra`) and results.json to `figures_dir/<profile>/`."
+    """Copy each figure of `run_dir` with its sidecar (plus `extra`) and results.json to `figures_dir/<profile>/`, and
+    the run's executed notebook, slimmed, to `figures_dir/<profile>/<experiment>.ipynb` (the sidecars then name it)."""
     dest = Path(figures_dir) / profile; dest.mkdir(parents=True, exist_ok=True); out = []
+    executed = Path(run_dir) / f'{experiment}.ipynb'
+    if executed.exists():
+        publish_notebook(executed, dest / f'{experiment}.ipynb')
+        extra = dict(extra, executed_notebook=f'{experiment}.ipynb', run_dir=str(run_dir))
     for side in sorted(run_dir.glob('*.json')):
         if side.name == 'results.json': continue
         images = [p for p in run_dir.glob(side.stem + '.*') if p.suffix in ('.png', '.pdf', '.svg')]
