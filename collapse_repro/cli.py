@@ -9,9 +9,11 @@ from pathlib import Path
 from .core import PROFILES, project_root
 from .runner import ExperimentError, list_experiments, get_experiment, check_request, run_experiment, experiments_dir, default_figures_dir
 from . import claims as _claims
+from . import jobs as _jobs
 
 # %% auto #0
-__all__ = ['format_experiment', 'cmd_list', 'cmd_run', 'cmd_figures', 'cmd_report', 'format_summary', 'build_parser', 'main']
+__all__ = ['format_experiment', 'cmd_list', 'cmd_run', 'cmd_figures', 'cmd_report', 'cmd_status', 'format_summary',
+           'build_parser', 'main']
 
 # %% ../nbs/02_cli.ipynb #9e25a105
 def format_experiment(e) -> str:
@@ -79,8 +81,46 @@ def _report(r) -> int:
     print(f'{r.experiment}: FAILED after {r.wall_time_s:.1f}s: {r.error}\n  executed notebook kept in {r.run_dir}', file=sys.stderr)
     return 1
 
+def _cluster_options(args) -> _jobs.ClusterOptions:
+    "The job options of `run`/`figures`, checked against the executor before anything runs."
+    opts = _jobs.ClusterOptions(partition=args.partition, gpus_per_job=args.gpus_per_job, cpus_per_job=args.cpus_per_job,
+                                mem_gb=args.mem_gb, time=args.time, workers=args.workers, slurm_args={})
+    for kv in args.slurm_arg or []:
+        k, eq, v = kv.partition('=')
+        if not eq or not k: raise ExperimentError(f'--slurm-arg {kv!r}: write it as KEY=VALUE (an sbatch option without its dashes)')
+        opts.slurm_args[k] = v
+    _jobs.check_executor(args.executor, opts)
+    if args.wait and args.executor != 'slurm': raise ExperimentError('--wait only applies to --executor slurm (local waits anyway)')
+    if args.executor != 'inprocess' and args.time_limit is not None:
+        raise ExperimentError('--time-limit is for in-process runs; jobs get --time (Slurm requeues a job that reaches it, and it resumes)')
+    return opts
+
+def _run_jobs(args, plans, opts) -> int:
+    "Run or submit the job graphs of `plans`; print job ids, then (local, or slurm --wait) a summary."
+    for p in plans:
+        graph = ', '.join(s.name for s in p.steps)
+        print(f'{p.experiment} ({p.profile}): {len(p.steps)} job(s) [{graph}] in {p.run_dir}', flush=True)
+    if args.executor == 'slurm':
+        _jobs.submit_slurm(plans, opts, args.figures_dir)
+        print('follow with: ' + '; '.join(f'collapse-repro status {p.run_dir}' for p in plans), flush=True)
+        if not args.wait: return 0
+        _jobs.wait_slurm(plans)
+    else:
+        _jobs.run_local(plans, opts, args.figures_dir)
+    ok = True
+    for p in plans:
+        st = _jobs.run_status(p.run_dir)
+        print(_jobs.format_status(st))
+        ok &= st['results'] and all(s['status'] == 'finished' for s in st['steps'])
+    return 0 if ok else 1
+
 def cmd_run(args) -> int:
     params = dict(args.param or [])
+    opts = _cluster_options(args)
+    if args.executor != 'inprocess':
+        plan = _jobs.plan_run(args.experiment, args.profile, params, out=args.out, resume=args.resume,
+                              publish=args.publish or args.publish_changed, publish_changed=args.publish_changed)
+        return _run_jobs(args, [plan], opts)
     r = run_experiment(args.experiment, args.profile, params, out=args.out, resume=args.resume, figures_dir=args.figures_dir,
                        progress=not args.no_progress, log_output=args.log_output, time_limit=args.time_limit,
                        publish=args.publish or args.publish_changed, publish_changed=args.publish_changed)
@@ -93,6 +133,9 @@ def cmd_figures(args) -> int:
         if skip: print(f"skipping {', '.join(skip)}: no {args.profile!r} profile", flush=True)
         exps = [e for e in exps if args.profile in e.profiles]
     for e in exps: check_request(e, {}); e.check_profile(args.profile)
+    opts = _cluster_options(args)
+    if args.executor != 'inprocess':
+        return _run_jobs(args, [_jobs.plan_run(e.name, args.profile, {}, runs_dir=args.out) for e in exps], opts)
     reports, t0 = [], time.time()
     for i, e in enumerate(exps, 1):
         print(f'[{i}/{len(exps)}] {e.name} ({args.profile})', flush=True)
@@ -126,6 +169,12 @@ def cmd_report(args) -> int:
         print(f'updated the claims summary in {readme}')
     return 0
 
+def cmd_status(args) -> int:
+    "Print the state of a run's jobs; exit code 1 if one failed or was lost."
+    st = _jobs.run_status(Path(args.run_dir))
+    print(_jobs.format_status(st))
+    return 1 if any(s['status'] in ('failed', 'lost', 'cancelled', 'skipped') for s in st['steps']) else 0
+
 def format_summary(reports) -> str:
     "The table printed after `collapse-repro figures`."
     rows = [('experiment', 'status', 'wall time', 'headline')]
@@ -149,7 +198,18 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument('--log-output', action='store_true', help="stream the notebook's output to the terminal")
     common.add_argument('--time-limit', type=float, default=None, metavar='S',
                         help='stop cleanly at a checkpoint before S seconds have passed (exit code 3); continue with --resume')
-    r = sub.add_parser('run', parents=[common], help='run one experiment notebook through papermill')
+    jobs = argparse.ArgumentParser(add_help=False)
+    g = jobs.add_argument_group('jobs (04_jobs): conditions fan out as map jobs, a reduce job plots and publishes')
+    g.add_argument('--executor', default='inprocess', help='inprocess (default: in this process), local (jobs on this machine) or slurm (sbatch)')
+    g.add_argument('--partition', default=None, help='Slurm partition')
+    g.add_argument('--gpus-per-job', type=int, default=None, metavar='N', help='Slurm: GPUs per job')
+    g.add_argument('--cpus-per-job', type=int, default=None, metavar='N', help='Slurm: CPUs per job')
+    g.add_argument('--mem-gb', type=float, default=None, metavar='G', help='Slurm: memory per job')
+    g.add_argument('--time', default=None, metavar='HH:MM:SS', help='time limit of each job; a job that reaches it is requeued and resumes')
+    g.add_argument('--slurm-arg', action='append', default=None, metavar='KEY=VALUE', help='any other sbatch option, e.g. account=abc (repeatable)')
+    g.add_argument('--workers', type=int, default=None, metavar='N', help='local: jobs at a time (default 2)')
+    g.add_argument('--wait', action='store_true', help='slurm: wait for the jobs, then print their status')
+    r = sub.add_parser('run', parents=[common, jobs], help='run one experiment notebook through papermill')
     r.add_argument('experiment'); r.add_argument('--profile', choices=PROFILES, default='quick')
     r.add_argument('-p', '--param', nargs=2, action='append', metavar=('NAME', 'VALUE'), help='set a parameter (repeatable)')
     r.add_argument('--out', default=None, help='run directory (default: a fresh runs/EXP/<timestamp>-<profile>/)')
@@ -157,11 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--publish', action='store_true', help="copy the figures into figures/<profile>/ (refused when parameters differ from the profile's)")
     r.add_argument('--publish-changed', action='store_true', help='publish even with changed parameters')
     r.set_defaults(func=cmd_run)
-    f = sub.add_parser('figures', parents=[common], help='run every experiment and print a summary table')
+    f = sub.add_parser('figures', parents=[common, jobs], help='run every experiment and print a summary table')
     f.add_argument('--profile', choices=PROFILES, default='quick')
     f.add_argument('--out', default=None, help='root folder for the run directories (default: runs/)')
     f.add_argument('--only', nargs='+', default=None, metavar='EXP', help='run only these experiments')
     f.set_defaults(func=cmd_figures)
+    st = sub.add_parser('status', help='the jobs of a run directory: each step and condition finished, running or failed, with job ids and logs')
+    st.add_argument('run_dir'); st.set_defaults(func=cmd_status)
     rp = sub.add_parser('report', help="the claims ledger: each paper claim, the paper's value, ours per profile and the verdict")
     rp.add_argument('--profile', choices=_claims.REPORT_PROFILES, default=None, help='only this profile (default: quick, gpu and paper)')
     rp.add_argument('--figures-dir', default=None, help='published results to read (default: figures/ of the checkout)')
