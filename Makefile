@@ -15,12 +15,15 @@ export COLLAPSE_REPRO_DATA
 export MPLBACKEND ?= Agg
 
 .PHONY: figures test install dev check-clean help device-bundle
+.PHONY: docs test-docs
 
 help:
 	@echo "make figures [PROFILE=smoke|quick|paper]   regenerate every figure (installs what is missing)"
 	@echo "make test                                   run every test (installs dev dependencies)"
 	@echo "make dev                                    only install (dev included) into $(VENV)"
 	@echo "make device-bundle                          build .device/ for an offline GPU machine (tools/device_bundle.py)"
+	@echo "make docs                                   build the tutorial site into _docs/html (open _docs/html/index.html)"
+	@echo "make test-docs                              build it, then check it in headless Chromium (tests/test_docs.py)"
 
 # A current pip first: the pip that ensurepip bundles can spend many minutes resolving this set.
 $(BIN)/python:
@@ -59,3 +62,18 @@ check-clean: dev
 # Wheels, data and cache for a bare, offline GPU machine (run there: bash .device/run.sh --profile gpu EXP ...).
 device-bundle: install
 	$(BIN)/python tools/device_bundle.py build
+
+# The tutorial site (Sphinx + myst-nb + sphinx-book-theme, offline): docs/stage.py stages the pages into _docs/src in
+# reading order; library notebooks are executed under IN_TEST (smoke; cached in _docs/.jupyter_cache, so a rebuild
+# re-runs only the notebooks whose code changed); experiment pages come from the published runs, never re-run.
+DOCS_SRC  := _docs/src
+DOCS_HTML := _docs/html
+docs: dev
+	$(BIN)/python docs/stage.py $(DOCS_SRC)
+	IN_TEST=1 $(BIN)/sphinx-build -b html -c docs -j 2 -q --keep-going -W -w _docs/warnings.log $(DOCS_SRC) $(DOCS_HTML)
+	@echo "the site: $(DOCS_HTML)/index.html"
+
+# The built site in a real browser (headless Chromium, Debian's chromium package, driven by Playwright); screenshots
+# of the landing page and an experiment page are left in _docs/screenshots/.
+test-docs: docs
+	COLLAPSE_REPRO_TEST_DOCS=1 $(BIN)/python -m pytest -q tests/test_docs.py
