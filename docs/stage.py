@@ -12,12 +12,13 @@ Pages, in the tutorial's reading order (the toctrees appended to the landing pag
 - `api/MODULE`: the API reference of each exported module (sphinx autodoc), in notebook order.
 
 Files are written only when their content changed, so that Sphinx rebuilds only what changed."""
-import json, re, shutil, sys
+import json, os, re, sys
 from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-NBS, FIGURES = ROOT / 'nbs', ROOT / 'figures'
+NBS = ROOT / 'nbs'
+FIGURES = Path(os.environ.get('COLLAPSE_REPRO_FIGURES') or ROOT / 'figures')   # as the runner publishes into
 PROFILE_ORDER = ('smoke', 'quick', 'gpu', 'paper')
 
 def write_if_changed(path: Path, data) -> Path:

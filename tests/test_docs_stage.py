@@ -1,0 +1,37 @@
+"docs/stage.py lays out the tutorial site's pages (no Sphinx, no browser: fast)."
+import importlib.util, json, shutil
+import nbformat
+from conftest import ROOT
+
+def _stage_module(figures, monkeypatch):
+    spec = importlib.util.spec_from_file_location('docs_stage', ROOT / 'docs' / 'stage.py')
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    monkeypatch.setattr(mod, 'FIGURES', figures)
+    return mod
+
+def test_stage_lays_out_every_page_in_reading_order(tmp_path, monkeypatch):
+    figs = tmp_path / 'figures'; shutil.copytree(ROOT / 'figures', figs)
+    # one experiment with a kept executed notebook at smoke (as publish_figures writes it), the others without
+    nb = nbformat.read(ROOT / 'nbs/experiments/feng_scaling.ipynb', as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == 'code')
+    code.outputs = [nbformat.v4.new_output('stream', name='stdout', text='ran at smoke\n')]
+    (figs / 'smoke').mkdir(exist_ok=True); nbformat.write(nb, figs / 'smoke' / 'feng_scaling.ipynb')
+    toc = _stage_module(figs, monkeypatch).stage(tmp_path / 'src')
+    from collapse_repro.runner import list_experiments
+    names = [e.name for e in list_experiments()]
+    assert toc['lib'][0] == 'lib/00_core' and toc['lib'] == sorted(toc['lib']) and len(toc['api']) >= 12
+    assert toc['results'] == ['claims'] and (tmp_path / 'src/claims.md').read_text() == (figs / 'CLAIMS.md').read_text()
+    assert 'experiments/feng_scaling-smoke' in toc['experiments']
+    for n in names: assert any(p.startswith(f'experiments/{n}') for p in toc['experiments']), n
+    page = nbformat.read(tmp_path / 'src/experiments/feng_scaling-smoke.ipynb', as_version=4)
+    assert any(o.get('text') == 'ran at smoke\n' for c in page.cells for o in c.get('outputs', []))   # outputs kept
+    assert 'executed by the committed `smoke` run' in page.cells[1].source
+    # the quick run of feng_scaling has no kept notebook yet: its source page says so and shows the published PNGs
+    src = nbformat.read(tmp_path / 'src/experiments/feng_scaling.ipynb', as_version=4)
+    text = '\n'.join(c.source for c in src.cells if c.cell_type == 'markdown')
+    assert 'is absent' in text and '(figures/quick/feng_scaling_accuracy_vs_n.png)' in text
+    assert (tmp_path / 'src/experiments/figures/quick/feng_scaling_accuracy_vs_n.png').exists()
+    assert all(not c.outputs for c in src.cells if c.cell_type == 'code')
+    index = nbformat.read(tmp_path / 'src/index.ipynb', as_version=4).cells[-1].source
+    assert index.index('lib/00_core') < index.index('experiments/') < index.index('\nclaims\n') < index.index('api/core')
+    assert json.loads((tmp_path / 'src/toc.json').read_text()) == toc
