@@ -5,7 +5,7 @@
 # %% ../nbs/31_cvae.ipynb #f010a79b
 from __future__ import annotations
 import json, math, os, time
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 from typing import Sequence
 import numpy as np
@@ -17,10 +17,10 @@ from .loop import Stages, RoundContext, top_fraction, verifier_stats
 from .mnist import load_mnist, balanced_subset, official_subset, to_tensor
 
 # %% auto #0
-__all__ = ['SUBSETS', 'one_hot', 'CVAE', 'cvae_loss_parts', 'cvae_loss', 'fit', 'TrainConfig', 'train_cvae', 'sample',
+__all__ = ['SUBSETS', 'FID_AXES', 'one_hot', 'CVAE', 'cvae_loss_parts', 'cvae_loss', 'fit', 'TrainConfig', 'train_cvae', 'sample',
            'test_nelbo', 'Discriminator', 'train_discriminator', 'disc_scores', 'filter_per_digit', 'linear_schedule',
            'MnistLoopConfig', 'MnistData', 'cached_cvae', 'evaluate_cvae', 'mnist_stages', 'run_mnist',
-           'load_round_model', 'image_grid']
+           'load_round_model', 'image_grid', 'fid_axis', 'run_conditions']
 
 # %% ../nbs/31_cvae.ipynb #3c6e8534
 def one_hot(y, n: int = 10): return nn.functional.one_hot(torch.as_tensor(y).long(), n).float()
@@ -224,6 +224,16 @@ class MnistLoopConfig:
         if not (10 <= self.n_fid and 2 <= self.n_test <= 10000): raise ValueError('n_fid >= 10 and 2 <= n_test <= 10000 required')
     @property
     def rounds(self) -> int: return len(self.schedule)
+    @classmethod
+    def from_params(cls, P, **fields) -> 'MnistLoopConfig':
+        "A config from an experiment's run parameters `P` (the names below, where the experiment has them), then `fields`."
+        get = lambda k, d=None: getattr(P, k, d)
+        cvae = TrainConfig(epochs=P.cvae_epochs, patience=P.patience, batch_size=P.batch_size, min_steps=get('min_steps', 0))
+        kw = dict(cvae=cvae, disc=TrainConfig(epochs=P.disc_epochs, patience=P.patience))
+        if get('init_epochs') is not None: kw['init_cvae'] = replace(cvae, epochs=P.init_epochs)
+        for k in ('init_size', 'n_verifier', 'score_batch', 'n_fid', 'n_test'):
+            if get(k) is not None: kw[k] = get(k)
+        return cls(**{**kw, **fields})
 
 # %% ../nbs/31_cvae.ipynb #dd975c7e
 class MnistData:
@@ -339,3 +349,22 @@ def image_grid(x, nrow: int = 10, pad: int = 1) -> np.ndarray:
         r, c = divmod(i, nrow)
         out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = x[i].numpy()
     return out
+
+# %% ../nbs/31_cvae.ipynb #c4a1f7e3
+FID_AXES = dict(
+    mnist_v2=("MNIST-FID (authors' feature network, our weights)",
+              "MNIST-FID on our weights of the authors' network: compare ratios to round 0, not values"),
+    cnn=('FID (small MNIST CNN features)', 'FID on a small MNIST CNN, not Inception'))
+"Axis label and figure stamp for each FID network (`MnistData.fid_net`)."
+
+def fid_axis(data: MnistData) -> tuple[str, str]:
+    "The (axis label, stamp) of figures whose FID `data` measured."
+    return FID_AXES[data.fid_net]
+
+def run_conditions(run, data: MnistData, configs: dict, progress: bool = True) -> dict[str, list[dict]]:
+    "Every condition of `configs` (tag -> `MnistLoopConfig`) run in `run.path(tag)` through `run.conditions`; the histories."
+    hist = {}
+    for tag in run.conditions(list(configs)):
+        hist[tag] = run_mnist(configs[tag], data, run.path(tag), seed=run.params.seed, desc=tag, progress=progress)
+        print(tag, 'FID by round:', [round(h['fid'], 1) for h in hist[tag]])
+    return hist
