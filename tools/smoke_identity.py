@@ -6,7 +6,7 @@
 
 Each experiment runs through the front door (`collapse-repro run EXP --profile smoke --out DIR --no-progress`).
 From its results.json only the `results` part is kept, without what differs between identical runs: wall and
-round times, timestamps, paths and provenance. Numbers are compared exactly (no tolerance). Exit code 1 when
+round times, speeds, timestamps, paths and provenance. Numbers are compared exactly (no tolerance). Exit code 1 when
 anything differs or a run fails. With `--profile quick` and `--against figures/quick` it compares fresh quick runs
 with the published results instead of a snapshot.
 """
@@ -14,7 +14,8 @@ import argparse, json, os, subprocess, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VOLATILE = ('time', 'wall', 'started', 'ended', 'timestamp', 'path', 'run_dir', 'provenance', 'executed_notebook')
+VOLATILE = ('time', 'wall', 'started', 'ended', 'timestamp', 'path', 'run_dir', 'provenance', 'executed_notebook',
+            'per_s', 'ms_per')   # speeds (tokens per second, ms per cell) are timings too
 
 
 def experiments():
@@ -81,7 +82,7 @@ def main(argv=None):
         Path(a.snapshot).write_text(json.dumps({'profile': a.profile, 'results': new}, indent=1, sort_keys=True))
         print(f'snapshot of {len(new) - len(bad)} experiments written to {a.snapshot}; runs in {runs}')
         return 1 if bad else 0
-    if a.compare: old = json.loads(Path(a.compare).read_text())['results']
+    if a.compare: old = stable(json.loads(Path(a.compare).read_text())['results'])
     else: old = {e: stable(json.loads((Path(a.against) / f'{e}_results.json').read_text())['results']) for e in exps}
     for exp in exps:
         if new[exp] is None: continue
