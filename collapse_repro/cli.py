@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, sys, time
 from pathlib import Path
-from .core import PROFILES, project_root
+from .core import PROFILES, check_profile, project_root
 from .runner import ExperimentError, list_experiments, get_experiment, check_request, run_experiment, experiments_dir, default_figures_dir
 from . import claims as _claims
 from . import jobs as _jobs
@@ -39,10 +39,9 @@ def _published(fig: Path, name: str) -> dict:
 
 def _verdicts(fig: Path) -> dict:
     "Per experiment, the claims ledger's verdict counts ('' when the ledger or the figures are missing)."
-    try:
-        from collapse_repro import claims
-        table = claims.ledger(fig)
-    except Exception: return {}
+    from collapse_repro import claims
+    try: table = claims.ledger(fig)
+    except (OSError, ValueError): return {}     # unreadable published results: `report` names the file; `list` goes on
     out = {}
     for rows in table:
         out.setdefault(rows[0].claim.experiment, []).append(claims.headline(rows))
@@ -115,6 +114,7 @@ def _run_jobs(args, plans, opts) -> int:
     return 0 if ok else 1
 
 def cmd_run(args) -> int:
+    args.profile = check_profile(args.profile)
     params = dict(args.param or [])
     opts = _cluster_options(args)
     if args.executor != 'inprocess':
@@ -127,6 +127,7 @@ def cmd_run(args) -> int:
     return _report(r)
 
 def cmd_figures(args) -> int:
+    args.profile = check_profile(args.profile)
     exps = [get_experiment(n) for n in args.only] if args.only else list_experiments()
     if not args.only:                    # every experiment that has the profile (gpu: only the neural ones)
         skip = [e.name for e in exps if args.profile not in e.profiles]
@@ -210,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--workers', type=int, default=None, metavar='N', help='local: jobs at a time (default 2)')
     g.add_argument('--wait', action='store_true', help='slurm: wait for the jobs, then print their status')
     r = sub.add_parser('run', parents=[common, jobs], help='run one experiment notebook through papermill')
-    r.add_argument('experiment'); r.add_argument('--profile', choices=PROFILES, default='quick')
+    r.add_argument('experiment'); r.add_argument('--profile', choices=PROFILES, default=None,
+                                              help='default: $COLLAPSE_REPRO_PROFILE, else quick (core.default_profile)')
     r.add_argument('-p', '--param', nargs=2, action='append', metavar=('NAME', 'VALUE'), help='set a parameter (repeatable)')
     r.add_argument('--out', default=None, help='run directory (default: a fresh runs/EXP/<timestamp>-<profile>/)')
     r.add_argument('--resume', action='store_true', help='continue the run already in --out from its checkpoints (same experiment, profile and parameters)')
@@ -218,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--publish-changed', action='store_true', help='publish even with changed parameters')
     r.set_defaults(func=cmd_run)
     f = sub.add_parser('figures', parents=[common, jobs], help='run every experiment and print a summary table')
-    f.add_argument('--profile', choices=PROFILES, default='quick')
+    f.add_argument('--profile', choices=PROFILES, default=None, help='default: $COLLAPSE_REPRO_PROFILE, else quick (core.default_profile)')
     f.add_argument('--out', default=None, help='root folder for the run directories (default: runs/)')
     f.add_argument('--only', nargs='+', default=None, metavar='EXP', help='run only these experiments')
     f.set_defaults(func=cmd_figures)

@@ -10,12 +10,12 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 # %% auto #0
-__all__ = ['PROFILES', 'REQUIRED_PROFILES', 'SPEED_PARAMS', 'DEADLINE_ENV', 'CONDITIONS_ENV', 'default_profile', 'check_profile',
-           'AttrDict', 'resolve_params', 'seed_everything', 'get_device', 'autocast', 'device_info', 'DataError',
-           'cache_dir', 'data_dir', 'downloads_allowed', 'md5sum', 'data_file', 'project_root', 'git_state',
-           'git_commit', 'package_versions', 'runs_root', 'holds_run', 'new_run_dir', 'TimeLimitReached', 'time_left',
-           'check_time', 'write_json', 'Run', 'start_run', 'ConditionsDone', 'selected_conditions', 'set_style',
-           'scale_label']
+__all__ = ['PROFILES', 'REQUIRED_PROFILES', 'SPEED_PARAMS', 'DEFAULT_PROFILE', 'RUN_RECORD', 'DEADLINE_ENV', 'RUN_OPTIONS',
+           'CONDITIONS_ENV', 'default_profile', 'check_profile', 'AttrDict', 'resolve_params', 'config_from',
+           'seed_everything', 'get_device', 'autocast', 'device_info', 'DataError', 'cache_dir', 'data_dir',
+           'downloads_allowed', 'md5sum', 'data_file', 'project_root', 'git_state', 'git_commit', 'package_versions',
+           'runs_root', 'holds_run', 'new_run_dir', 'TimeLimitReached', 'time_left', 'check_time', 'write_json', 'Run',
+           'runner_values', 'start_run', 'ConditionsDone', 'selected_conditions', 'set_style', 'scale_label']
 
 # %% ../nbs/00_core.ipynb #ce94157e
 PROFILES = ('smoke', 'quick', 'gpu', 'paper')
@@ -23,10 +23,12 @@ REQUIRED_PROFILES = ('smoke', 'quick', 'paper')   # every experiment's table def
 SPEED_PARAMS = ('device', 'threads', 'progress', 'gen_batch', 'micro_batch', 'eval_batch', 'workers')
 "Parameters that change only how fast (or where) a run computes, never what: changing one keeps a profile's label."
 
+DEFAULT_PROFILE = 'quick'
+
 def default_profile() -> str:
-    "`smoke` under `nbdev_test` (IN_TEST), else $COLLAPSE_REPRO_PROFILE, else `quick`."
+    "The profile when none is given, for a notebook and the command line alike: `smoke` under `nbdev_test` (IN_TEST), else $COLLAPSE_REPRO_PROFILE, else `DEFAULT_PROFILE`."
     if os.environ.get('IN_TEST'): return 'smoke'
-    return os.environ.get('COLLAPSE_REPRO_PROFILE') or 'quick'
+    return os.environ.get('COLLAPSE_REPRO_PROFILE') or DEFAULT_PROFILE
 
 def check_profile(profile: str | None) -> str:
     "Validate `profile`; `None` means `default_profile()`."
@@ -56,6 +58,13 @@ def resolve_params(profiles: Mapping[str, Mapping], profile: str | None, **param
     out = AttrDict(profile=profile)
     for k, v in params.items(): out[k] = table[k] if v is None and k in table else v
     return out
+
+# %% ../nbs/00_core.ipynb #c0f1a9e2
+def config_from(cls, params: Mapping[str, Any], **overrides):
+    "An instance of dataclass `cls` with each field that `params` names taken from it, then `overrides`."
+    from dataclasses import fields
+    values = {f.name: params[f.name] for f in fields(cls) if f.name in params}
+    return cls(**(values | overrides))
 
 # %% ../nbs/00_core.ipynb #ee1d7957
 def seed_everything(seed: int) -> np.random.Generator:
@@ -193,10 +202,13 @@ def runs_root() -> Path:
     if os.environ.get('COLLAPSE_REPRO_RUNS'): return Path(os.environ['COLLAPSE_REPRO_RUNS'])
     return (project_root() or Path.cwd()) / 'runs'
 
+RUN_RECORD = 'run.json'
+"What a run directory holds: experiment, profile, every parameter's value, and one entry per attempt (start, end, status)."
+
 def holds_run(d: Path) -> bool:
     "True if `d` has outputs of a run (anything but the executed notebook and the run record the runner writes first)."
     d = Path(d)
-    return d.is_dir() and any(not p.name.endswith('.ipynb') and p.name != 'run.json' for p in d.iterdir())
+    return d.is_dir() and any(not p.name.endswith('.ipynb') and p.name != RUN_RECORD for p in d.iterdir())
 
 def new_run_dir(experiment: str, profile: str, root: Path | None = None) -> Path:
     "Create and return a fresh `<root>/<experiment>/<timestamp>-<profile>[-k]/`."
@@ -311,22 +323,47 @@ class Run:
 
     def __repr__(self): return f'Run({self.experiment!r}, profile={self.profile!r}, dir={str(self.dir)!r})'
 
-def start_run(experiment: str, profiles: Mapping[str, Mapping], *, profile: str | None = None, seed: int = 0,
+# %% ../nbs/00_core.ipynb #5a7e0c02
+RUN_OPTIONS = ('profile', 'run_dir', 'resume', 'device')
+"Parameters-cell names that say how to run, not what: `start_run` takes them as its own arguments, not into `params`."
+
+def runner_values(namespace: Mapping[str, Any], names: Sequence[str]) -> tuple[dict, dict]:
+    "The values of `names` in `namespace` (a notebook's `globals()`), split into `start_run`'s own options and the parameters."
+    missing = [k for k in names if k not in namespace]
+    if missing: raise NameError(f'parameters {missing} are declared but not defined: run the parameters cell first')
+    opts = {k: namespace[k] for k in names if k in RUN_OPTIONS}
+    return opts, {k: namespace[k] for k in names if k not in RUN_OPTIONS}
+
+# %% ../nbs/00_core.ipynb #5a7e0c05
+def start_run(experiment: str, profiles: Mapping[str, Mapping], namespace: Mapping[str, Any] | None = None, *,
+              declared: Sequence[str] | None = None, profile: str | None = None, seed: int = 0,
               run_dir: str | None = None, resume: bool = False, device: str | None = None, **params) -> Run:
-    "Resolve parameters, seed everything, set the plot style and open the run directory."
+    """Resolve parameters, seed everything, set the plot style and open the run directory. With `namespace` (the
+    notebook's `globals()`), the parameters are the names `declared` in the experiment's parameters cell."""
+    if namespace is not None:
+        if params: raise TypeError(f'start_run: pass the parameters either as globals() or as keywords, not both ({sorted(params)})')
+        if declared is None:
+            from .runner import declared_params           # the runner parses the parameters cell; core cannot import it at the top
+            declared = declared_params(experiment)
+        opts, params = runner_values(namespace, declared)
+        return start_run(experiment, profiles, **opts, **params)
     P = resolve_params(profiles, profile, seed=seed, **params)
-    if run_dir is None:
-        root = Path(tempfile.mkdtemp(prefix=f'{experiment}-')) if os.environ.get('IN_TEST') else None
-        d = new_run_dir(experiment, P.profile, root)
-    else:
-        d = Path(run_dir)
-        if holds_run(d) and not resume:
-            raise FileExistsError(f'run directory {d} already holds a run; pass resume=True (CLI: --resume) to continue it')
-        d.mkdir(parents=True, exist_ok=True)
+    d = _open_run_dir(experiment, P.profile, run_dir, resume)
     seed_everything(seed); set_style()
     dev = get_device(device) if _torch_available() else None
     changed = [k for k, v in profiles[P.profile].items() if P[k] != v and k not in SPEED_PARAMS]
     return Run(experiment, P, d, dev, overrides=changed)
+
+def _open_run_dir(experiment: str, profile: str, run_dir: str | None, resume: bool) -> Path:
+    "A fresh run directory (under a temporary root under IN_TEST), or `run_dir`, refused if it holds a run and not `resume`."
+    if run_dir is None:
+        root = Path(tempfile.mkdtemp(prefix=f'{experiment}-')) if os.environ.get('IN_TEST') else None
+        return new_run_dir(experiment, profile, root)
+    d = Path(run_dir)
+    if holds_run(d) and not resume:
+        raise FileExistsError(f'run directory {d} already holds a run; pass resume=True (CLI: --resume) to continue it')
+    d.mkdir(parents=True, exist_ok=True)
+    return d
 
 def _torch_available() -> bool:
     from importlib.util import find_spec

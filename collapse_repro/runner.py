@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 import nbformat
-from .core import PROFILES, REQUIRED_PROFILES, DEADLINE_ENV, SPEED_PARAMS, cache_dir, check_profile, holds_run, new_run_dir, project_root, runs_root, write_json
+from .core import (PROFILES, REQUIRED_PROFILES, DEADLINE_ENV, RUN_RECORD, SPEED_PARAMS, cache_dir, check_profile,
+                                  holds_run, new_run_dir, project_root, runs_root, write_json)
 
 # %% auto #0
-__all__ = ['RUNNER_PARAMS', 'KERNEL_NAME', 'WIDGET_MIME', 'RUN_RECORD', 'DEMO_MD', 'DEMO_PARAMS', 'DEMO_BODY', 'ExperimentError',
-           'Param', 'Experiment', 'parse_parameters', 'experiments_dir', 'read_experiment', 'list_experiments',
-           'get_experiment', 'convert_value', 'check_value', 'check_domain', 'check_request', 'resolve_request',
+__all__ = ['RUNNER_PARAMS', 'KERNEL_NAME', 'WIDGET_MIME', 'DEMO_MD', 'DEMO_PARAMS', 'DEMO_BODY', 'ExperimentError', 'Param',
+           'Experiment', 'parse_parameters', 'experiments_dir', 'read_experiment', 'list_experiments', 'get_experiment',
+           'declared_params', 'convert_value', 'check_value', 'check_domain', 'check_request', 'resolve_request',
            'ensure_kernel', 'default_figures_dir', 'RunReport', 'slim_notebook', 'publish_notebook', 'publish_figures',
            'read_run_record', 'check_resume', 'run_experiment', 'write_demo_experiment']
 
@@ -157,6 +158,14 @@ def get_experiment(name: str, folder: Path | None = None) -> Experiment:
     hint = f"; did you mean {' or '.join(close)}?" if close else f"; known: {', '.join(exps)}"
     raise ExperimentError(f'unknown experiment {name!r}{hint}')
 
+# %% ../nbs/01_runner.ipynb #d3c1a7e2
+def declared_params(name: str, folder: Path | None = None) -> list[str]:
+    "The names assigned in experiment `name`'s parameters cell (runner options and `seed` included), in order."
+    path = Path(folder or experiments_dir()) / f'{name}.ipynb'
+    if not path.exists():
+        raise ExperimentError(f'no notebook {path} to read the parameters of {name!r} from; pass them to start_run as keywords')
+    return list(read_experiment(path).params)
+
 # %% ../nbs/01_runner.ipynb #969f8ee0
 _TRUE, _FALSE = {'true', '1', 'yes', 'on'}, {'false', '0', 'no', 'off'}
 
@@ -261,6 +270,7 @@ def ensure_kernel() -> str:
     if str(base) not in paths: os.environ['JUPYTER_PATH'] = os.pathsep.join([str(base)] + [p for p in paths if p])
     return KERNEL_NAME
 
+# %% ../nbs/01_runner.ipynb #f1c0b
 def default_figures_dir() -> Path:
     "`figures/` of the checkout (or of the cwd outside one); override with $COLLAPSE_REPRO_FIGURES."
     if os.environ.get('COLLAPSE_REPRO_FIGURES'): return Path(os.environ['COLLAPSE_REPRO_FIGURES'])
@@ -277,6 +287,7 @@ class RunReport:
     error: str = ''
     figures: list = field(default_factory=list)
 
+# %% ../nbs/01_runner.ipynb #f2c0b
 WIDGET_MIME = 'application/vnd.jupyter.widget-view+json'
 
 def _cap_stream(text: str, max_lines: int = 200, head: int = 120, tail: int = 60) -> str:
@@ -327,6 +338,7 @@ def publish_figures(run_dir: Path, experiment: str, profile: str, figures_dir: P
         write_json(dest / f'{experiment}_results.json', res)
     return out
 
+# %% ../nbs/01_runner.ipynb #f3c0b
 _ANSI = re.compile(r'\x1b\[[0-9;]*m')
 
 def _failure(err) -> str:
@@ -336,9 +348,6 @@ def _failure(err) -> str:
     marked = [l.strip() for t in tb for l in t.split('\n') if re.match(r'\s*-+>\s*\d+', l)]   # IPython's "----> 12 code"
     line = re.sub(r'^-+>\s*', '', marked[0]) if marked else (getattr(err, 'source', '') or '').strip().split('\n')[0]
     return f"cell [{cell}] line `{line[:100]}` raised {getattr(err, 'ename', type(err).__name__)}: {str(getattr(err, 'evalue', err))[:300]}"
-
-RUN_RECORD = 'run.json'
-"What a run directory holds: experiment, profile, every parameter's value, and one entry per attempt (start, end, status)."
 
 def read_run_record(run_dir: Path) -> dict | None:
     "The run record of `run_dir` (None if it has none); a corrupt one is an `ExperimentError` naming the file."
@@ -375,33 +384,23 @@ def _check_figures_dir(d: Path):
             if not q.is_dir(): raise ExperimentError(f'--figures-dir {d}: {q} exists and is not a folder')
             break
 
-def run_experiment(name: str, profile: str | None = None, params: Mapping[str, Any] | None = None, out: str | Path | None = None,
-                   resume: bool = False, figures_dir: str | Path | None = None, runs_dir: str | Path | None = None,
-                   progress: bool = True, log_output: bool = False, timeout: int | None = None,
-                   time_limit: float | None = None, publish: bool = False, publish_changed: bool = False) -> RunReport:
-    """Check the request, then run experiment `name` through papermill into a fresh (or resumed) run directory.
-    With `publish`, copy its figures into `figures_dir/<profile>/`: refused, before compute, for a run whose
-    parameters differ from the profile's unless `publish_changed`."""
-    import logging, papermill as pm
-    # papermill's own parameter inference cannot read a multi-line PROFILES table and warns on every run;
-    # the request was already checked above against our static parse of the same cell
-    logging.getLogger('papermill.translators').setLevel(logging.ERROR)
-    exp = get_experiment(name)
-    profile = exp.check_profile(check_profile(profile) if profile is not None else 'quick')
-    values = check_request(exp, params or {})
-    resolved = resolve_request(exp, profile, values)
-    changed = sorted(k for k, v in values.items() if v is not None and k not in SPEED_PARAMS)
-    fig_root = Path(figures_dir or default_figures_dir())
-    if publish:
-        if changed and not publish_changed:
-            raise ExperimentError(f"not publishing a {profile} run with {', '.join(changed)} changed: its figures would replace the "
-                                  f"profile's in {fig_root / profile}; drop --publish, or pass --publish-changed to do it anyway")
-        _check_figures_dir(fig_root)
+# %% ../nbs/01_runner.ipynb #f4c0b
+def _check_publish(profile: str, changed: list, fig_root: Path, publish_changed: bool):
+    "Refuse, before any compute, to publish a run with changed parameters (unless `publish_changed`) or into a non-folder."
+    if changed and not publish_changed:
+        raise ExperimentError(f"not publishing a {profile} run with {', '.join(changed)} changed: its figures would replace "
+                              f"the profile's in {fig_root / profile}; drop --publish, or pass --publish-changed to do it anyway")
+    _check_figures_dir(fig_root)
+
+def _open_run(exp: Experiment, profile: str, resolved: dict, values: dict, out, resume: bool, runs_dir) -> tuple[Path, dict]:
+    """The run directory (a fresh one, or `out`, checked against its record when resuming) and its run record, with a
+    new attempt appended and written."""
     rec = None
     if out is not None:
         run_dir = Path(out)
         if holds_run(run_dir):
-            if not resume: raise ExperimentError(f'{run_dir} already holds a run; pass --resume to continue it, or choose another --out')
+            if not resume:
+                raise ExperimentError(f'{run_dir} already holds a run; pass --resume to continue it, or choose another --out')
             rec = check_resume(run_dir, exp, profile, resolved)
         run_dir.mkdir(parents=True, exist_ok=True)
     else:
@@ -409,24 +408,32 @@ def run_experiment(name: str, profile: str | None = None, params: Mapping[str, A
         run_dir = new_run_dir(exp.name, profile, runs_dir)
     run_dir = run_dir.resolve()
     rec = rec or dict(experiment=exp.name, profile=profile, params=resolved, requested=values, attempts=[])
-    attempt = dict(started=time.strftime('%Y-%m-%dT%H:%M:%S'), resumed=bool(resume), requested=values)
-    rec['attempts'] = rec.get('attempts', []) + [attempt]
+    rec['attempts'] = rec.get('attempts', []) + [dict(started=time.strftime('%Y-%m-%dT%H:%M:%S'), resumed=bool(resume),
+                                                      requested=values)]
     write_json(run_dir / RUN_RECORD, rec)
-    nb_params = dict(values, profile=profile, run_dir=str(run_dir), resume=bool(resume))
-    # papermill writes the executed notebook as it goes: into a scratch name, so that a failed attempt never replaces
-    # the notebook of an earlier good one (it is kept as EXP.failed.ipynb instead)
+    return run_dir, rec
+
+# %% ../nbs/01_runner.ipynb #e5a0b3c2
+def _execute(exp: Experiment, run_dir: Path, nb_params: dict, rec: dict, progress: bool, log_output: bool,
+             timeout: int | None, time_limit: float | None) -> tuple[str, str, float]:
+    "Run `exp`'s notebook through papermill in `run_dir`, record the attempt's end in `rec`; (status, error, wall seconds)."
+    import logging, papermill as pm
+    # papermill's own parameter inference cannot read a multi-line PROFILES table and warns on every run;
+    # the request was already checked against our static parse of the same cell
+    logging.getLogger('papermill.translators').setLevel(logging.ERROR)
     final, scratch = run_dir / f'{exp.name}.ipynb', run_dir / f'{exp.name}.running.ipynb'
     t0 = time.time(); status, error = 'ok', ''
     saved = os.environ.get(DEADLINE_ENV)
     if time_limit is not None: os.environ[DEADLINE_ENV] = str(t0 + time_limit)    # the kernel inherits it
     try:
-        # progress: the notebook's own output (its round / epoch bars with ETA, its prints) streams live to the terminal,
-        # instead of papermill's cell counter, which says nothing during a 10-minute cell; --no-progress keeps quiet
-        # unless log_output asks for the output anyway
+        # progress: the notebook's own output (its round / epoch bars with ETA, its prints) streams live to the
+        # terminal, instead of papermill's cell counter, which says nothing during a 10-minute cell; --no-progress
+        # keeps quiet unless log_output asks for the output anyway
         forward = progress or log_output
-        pm.execute_notebook(str(exp.path), str(scratch), parameters=nb_params, kernel_name=ensure_kernel(), cwd=str(run_dir),
-                            progress_bar=False, log_output=False, stdout_file=sys.stdout if forward else None,
-                            stderr_file=sys.stderr if forward else None, execution_timeout=timeout)
+        pm.execute_notebook(str(exp.path), str(scratch), parameters=nb_params, kernel_name=ensure_kernel(),
+                            cwd=str(run_dir), progress_bar=False, log_output=False,
+                            stdout_file=sys.stdout if forward else None, stderr_file=sys.stderr if forward else None,
+                            execution_timeout=timeout)
     except pm.PapermillExecutionError as e:
         status, error = ('stopped', str(e.evalue)) if e.ename == 'TimeLimitReached' else ('failed', _failure(e))
     except KeyboardInterrupt:
@@ -437,15 +444,37 @@ def run_experiment(name: str, profile: str | None = None, params: Mapping[str, A
             else: os.environ[DEADLINE_ENV] = saved
         wall = time.time() - t0
         if scratch.exists(): scratch.replace(final if status == 'ok' else run_dir / f'{exp.name}.{status}.ipynb')
-        attempt.update(ended=time.strftime('%Y-%m-%dT%H:%M:%S'), wall_s=round(wall, 2), status=status)
+        rec['attempts'][-1].update(ended=time.strftime('%Y-%m-%dT%H:%M:%S'), wall_s=round(wall, 2), status=status)
         write_json(run_dir / RUN_RECORD, rec)
     if status == 'interrupted': raise KeyboardInterrupt(str(run_dir))
-    headline = None; figures = []
+    return status, error, wall
+
+# %% ../nbs/01_runner.ipynb #e5a0b3c4
+def run_experiment(name: str, profile: str | None = None, params: Mapping[str, Any] | None = None,
+                   out: str | Path | None = None, resume: bool = False, figures_dir: str | Path | None = None,
+                   runs_dir: str | Path | None = None, progress: bool = True, log_output: bool = False,
+                   timeout: int | None = None, time_limit: float | None = None, publish: bool = False,
+                   publish_changed: bool = False) -> RunReport:
+    """Check the request, then run experiment `name` through papermill into a fresh (or resumed) run directory.
+    With `publish`, copy its figures into `figures_dir/<profile>/`: refused, before compute, for a run whose
+    parameters differ from the profile's unless `publish_changed`. No `profile`: `core.default_profile()`."""
+    exp = get_experiment(name)
+    profile = exp.check_profile(check_profile(profile))
+    values = check_request(exp, params or {})
+    resolved = resolve_request(exp, profile, values)
+    changed = sorted(k for k, v in values.items() if v is not None and k not in SPEED_PARAMS)
+    fig_root = Path(figures_dir or default_figures_dir())
+    if publish: _check_publish(profile, changed, fig_root, publish_changed)
+    run_dir, rec = _open_run(exp, profile, resolved, values, out, resume, runs_dir)
+    nb_params = dict(values, profile=profile, run_dir=str(run_dir), resume=bool(resume))
+    status, error, wall = _execute(exp, run_dir, nb_params, rec, progress, log_output, timeout, time_limit)
+    headline, figures = None, []
     if (run_dir / 'results.json').exists() and status == 'ok':
         headline = json.loads((run_dir / 'results.json').read_text()).get('headline')
         if publish:
             total = round(sum(a.get('wall_s', 0) for a in rec['attempts']), 2)
-            extra = dict(run_wall_time_s=total, attempts=rec['attempts'], executed_notebook=str(final), requested_params=values)
+            extra = dict(run_wall_time_s=total, attempts=rec['attempts'], executed_notebook=str(run_dir / f'{exp.name}.ipynb'),
+                         requested_params=values)
             figures = publish_figures(run_dir, exp.name, profile, fig_root, extra)
     elif status == 'ok': status, error = 'failed', 'the notebook finished without writing results.json'
     return RunReport(exp.name, status, run_dir, wall, headline, error, figures)
@@ -462,7 +491,7 @@ label = 'demo'   # a text parameter
 PROFILES = dict(smoke=dict(x=10), quick=dict(x=100), paper=dict(x=1000))"""
 DEMO_BODY = """import numpy as np, matplotlib.pyplot as plt
 from collapse_repro.core import start_run, seed_everything, scale_label
-run = start_run('demo', PROFILES, profile=profile, seed=seed, run_dir=run_dir, resume=resume, x=x, scale=scale, label=label)
+run = start_run('demo', PROFILES, globals())
 draws = seed_everything(run.params.seed).normal(0, run.params.scale, run.params.x)
 fig, ax = plt.subplots(figsize=(3, 2)); ax.hist(draws, bins=10); scale_label(fig, run.profile); run.savefig(fig, 'hist')
 run.save_results(dict(mean=draws.mean(), draws=draws[:5]), headline=('mean', draws.mean()))"""
