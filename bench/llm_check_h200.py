@@ -3,10 +3,11 @@ import json, math, os, sys, time, tempfile
 from pathlib import Path
 import numpy as np, torch
 from collapse_repro import llm
-from collapse_repro.core import autocast
+from collapse_repro.core import autocast, get_device
 out = {}; OUT = Path(os.environ.get('OUT', '/tmp'))
 def save(): (OUT / 'llm_check.json').write_text(json.dumps(out, indent=1)); print(json.dumps(out), flush=True)
-CUDA = torch.cuda.is_available(); dev = torch.device('cuda' if CUDA else 'cpu'); out['gpu'] = torch.cuda.get_device_name() if CUDA else 'cpu'
+dev = get_device(); CUDA = dev.type == 'cuda'      # core.get_device: $COLLAPSE_REPRO_DEVICE, else cuda, mps, cpu
+out['gpu'] = torch.cuda.get_device_name() if CUDA else str(dev)
 def peak(): return torch.cuda.max_memory_allocated() / 2**30 if CUDA else 0.0
 def reset():
     if CUDA: torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()

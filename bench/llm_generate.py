@@ -45,7 +45,7 @@ def main():
     bf16 = a.bf16 if a.bf16 == 'auto' else a.bf16 == '1'
     dev = str(get_device(a.device))
     tok = llm.load_tokenizer(); rows, note = llm.load_xsum('pool', a.n)
-    model, wnote = llm.load_model(a.model, tok, device=dev)
+    model, wnote = llm.load_base_model(a.model, tok, device=dev)
     N = sum(p.numel() for p in model.parameters() if p.requires_grad)
     print(f'model: {wnote} ({N / 1e6:.1f}M params) on {dev}, bf16={bf16}, torch threads={torch.get_num_threads()}')
     prompts = [llm.prompt_ids(tok, r['document'], a.max_prompt) for r in rows]
@@ -79,7 +79,7 @@ def main():
     ex = [llm.train_example(tok, r['document'], r['summary'], a.max_prompt, 24) for r in rows]
     res = {}
     for mb in (a.micro, 1):
-        m2, _ = llm.load_model(a.model, tok, device=dev)
+        m2, _ = llm.load_base_model(a.model, tok, device=dev)
         st = llm.finetune(m2, ex, batch_size=len(ex) - len(ex) % a.micro or a.micro, micro_batch=mb, lr=5e-5,
                           pad_id=tok.pad_token_id, bf16=bf16, progress=False)
         res[mb] = st['tokens'] / st['seconds']; del m2

@@ -11,17 +11,17 @@ import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
 from .core import autocast, check_time, write_json
-from .loop import Stages, best_of_k, generate_verify_retrain, verifier_stats
+from .loop import Measured, Stages, best_of_k, generate_verify_retrain, load_round, verifier_stats
 
 # %% auto #0
 __all__ = ['SPECIALS', 'MAX_DIM', 'MAX_EXP', 'VOCAB', 'TOK', 'PAD', 'BOS', 'EOS', 'V0', 'PLUS', 'MINUS', 'N0', 'E0', 'INVALID',
-           'TRAIN_STATE', 'SHARD_BYTES', 'BEAM_ROWS_CUDA', 'VERIFIERS', 'CONTROLS', 'random_symmetric', 'eigenvalues',
-           'p1000_value', 'p1000_parts', 'round_p1000', 'encode_numbers', 'encode_matrices', 'encode_targets',
-           'decode_targets', 'decode', 'to_tokens', 'rel_l1', 'within_tolerance', 'consistency_error', 'ModelConfig',
-           'MHA', 'ffn', 'EncoderLayer', 'DecoderLayer', 'EigenTransformer', 'n_params', 'train_model', 'storage_dtype',
-           'round_to_storage_', 'save_model', 'load_model', 'greedy_decode', 'beam_batch', 'beam_search',
-           'sequence_logprob', 'evaluate_model', 'verifier_scores', 'select', 'pool_stats', 'real_data', 'make_pool',
-           'cached_pool', 'TrainSpec', 'fit_fresh', 'real_model', 'verifier_curve', 'seed_summary']
+           'TRAIN_STATE', 'SHARD_BYTES', 'BEAM_ROWS_CUDA', 'EIGEN_VERIFIERS', 'CONTROLS', 'random_symmetric',
+           'eigenvalues', 'p1000_value', 'p1000_parts', 'round_p1000', 'encode_numbers', 'encode_matrices',
+           'encode_targets', 'decode_targets', 'decode', 'to_tokens', 'rel_l1', 'within_tolerance', 'consistency_error',
+           'ModelConfig', 'MHA', 'ffn', 'EncoderLayer', 'DecoderLayer', 'EigenTransformer', 'n_params', 'train_model',
+           'storage_dtype', 'round_to_storage_', 'save_model', 'load_model', 'greedy_decode', 'beam_batch',
+           'beam_search', 'sequence_logprob', 'evaluate_model', 'verifier_scores', 'select', 'pool_stats', 'real_data',
+           'make_pool', 'cached_pool', 'TrainSpec', 'fit_fresh', 'real_model', 'verifier_curve', 'seed_summary']
 
 # %% ../nbs/40_eigen.ipynb #81cce427
 def random_symmetric(n: int, d: int = 5, coeff: float = 10.0, rng=None) -> np.ndarray:
@@ -422,7 +422,7 @@ def evaluate_model(model, A, lam=None, taus=(0.05, 0.02, 0.01), device='cpu') ->
     return dict(out, invalid=float(1 - ok.mean()))
 
 # %% ../nbs/40_eigen.ipynb #32791e4b
-VERIFIERS = ('oracle', 'consistency', 'weak_likelihood', 'self', 'random')
+EIGEN_VERIFIERS = ('oracle', 'consistency', 'weak_likelihood', 'self', 'random')
 
 def verifier_scores(name: str, pool: dict, tau: float = 0.05, tol: float = 0.05, rng=None, oracle_tol: float | None = None):
     "Scores (n, k) by which verifier `name` ranks each matrix's k candidates, and which it would accept at all (the oracle: within `oracle_tol`, default `tau`; consistency: error below `tol`)."
@@ -434,7 +434,7 @@ def verifier_scores(name: str, pool: dict, tau: float = 0.05, tol: float = 0.05,
     elif name == 'weak_likelihood': score, accept = pool['weak_logp'].copy(), valid.copy()
     elif name == 'self': score, accept = pool['logp'].copy(), valid.copy()
     elif name == 'random': score, accept = np.random.default_rng(rng).random(valid.shape), valid.copy()
-    else: raise ValueError(f'unknown verifier {name!r}; choose from {VERIFIERS}')
+    else: raise ValueError(f'unknown verifier {name!r}; choose from {EIGEN_VERIFIERS}')
     return np.where(valid, score, -np.inf), accept & valid
 
 def select(name: str, pool: dict, tau: float = 0.05, tol: float = 0.05, rng=None, oracle_tol: float | None = None):
@@ -501,8 +501,8 @@ def real_model(folder, spec: TrainSpec, n: int, d: int, test: dict, seed: int = 
     on `n_val` fresh validation matrices reaches it, so the model's quality is set, not drawn; the metrics record
     `train_steps` and `val_acc_5` at the stop."""
     if target_acc is not None and not 0 < target_acc < 1: raise ValueError(f'target_acc must lie in (0, 1), got {target_acc}')
-    info = {}
     def init(ctx):
+        info = {}
         data = real_data(n, d, ctx.seed_for('data'))
         stop, val_file = {}, ctx.dir / 'val_acc.json'      # the last check survives a resume from a training checkpoint
         if target_acc is not None:
@@ -515,11 +515,11 @@ def real_model(folder, spec: TrainSpec, n: int, d: int, test: dict, seed: int = 
             stop = dict(stop_when=reached, check_every=check_every)
         model, train = fit_fresh(spec, data['src'], data['tgt'], ctx.seed_for('model'), device, progress, desc, ctx.dir / 'train', **stop)
         info['train_steps'] = train['steps']
-        return model
-    stages = Stages(init, None, None, None, lambda m, ctx: evaluate_model(m, test['A'], test['lam'], device=device) | info,
-                    save_model, lambda p: load_model(p, device))
+        return Measured(model, info)
+    stages = Stages(init, evaluate=lambda m, ctx: evaluate_model(m, test['A'], test['lam'], device=device),
+                    save=save_model, load=lambda p: load_model(p, device))
     hist = generate_verify_retrain(stages, 0, folder, seed=seed, progress=False)
-    return load_model(Path(folder) / 'round_000', device), hist[0]
+    return load_round(folder, 0, stages.load), hist[0]
 
 CONTROLS = ('real', 'oracle_true')   # reference curves: real data; the oracle's matrices with their true eigenvalues
 
@@ -530,7 +530,7 @@ def verifier_curve(name: str, generator, pool: dict, test: dict, n_values, folde
     (`name='real'`: the true eigenvalues of the same matrices; `'oracle_true'`: the matrices the oracle keeps, with
     their true eigenvalues); a verifier that keeps nothing leaves an untrained model (n_train = 0). Resumes from the
     checkpoints in `folder`."""
-    if name not in VERIFIERS + CONTROLS: raise ValueError(f'unknown verifier {name!r}; choose from {VERIFIERS + CONTROLS}')
+    if name not in EIGEN_VERIFIERS + CONTROLS: raise ValueError(f'unknown verifier {name!r}; choose from {EIGEN_VERIFIERS + CONTROLS}')
     n_values = [int(v) for v in n_values]
     if not n_values or min(n_values) < 1: raise ValueError(f'n_values must be positive, got {n_values}')
     if name != 'real':                                             # one selection over the pool serves every round

@@ -219,8 +219,8 @@ def independent_sweep(d: int, mu_norm: float, p, phi, psi, n, seeds: int = 5, ri
     order = np.argsort(p); ps = p[order]
     T = np.unique(np.concatenate([phi, psi]))                   # v-bin edges
     iphi, ipsi = np.searchsorted(T, phi), np.searchsorted(T, psi)  # kept at threshold θ  <=>  v-bin <= #{t < θ}
-    B, C, P, V, N = len(ps) + 1, len(T) + 1, len(ps), len(phi), len(n_values)
-    acc = np.zeros((seeds, N, P, V)); kept = np.zeros((seeds, N, P, V), dtype=np.int64); w_hat = np.zeros((seeds, N, P, V, d))
+    B, C, n_p, V, N = len(ps) + 1, len(T) + 1, len(ps), len(phi), len(n_values)
+    acc = np.zeros((seeds, N, n_p, V)); kept = np.zeros((seeds, N, n_p, V), dtype=np.int64); w_hat = np.zeros((seeds, N, n_p, V, d))
     for s in tqdm(range(seeds), desc='seeds', disable=not progress):
         rng = np.random.default_rng([seed, s])
         S, t, cnt = np.zeros((B * C, d, d)), np.zeros((B * C, d)), np.zeros(B * C, dtype=np.int64)
@@ -233,7 +233,7 @@ def independent_sweep(d: int, mu_norm: float, p, phi, psi, n, seeds: int = 5, ri
             # 2-D cumulative sums over (u-bin, v-bin); row j = samples with u-bin <= j (flipped at grid p_j)
             cS = S.reshape(B, C, d, d).cumsum(0).cumsum(1); ct = t.reshape(B, C, d).cumsum(0).cumsum(1)
             cc = cnt.reshape(B, C).cumsum(0).cumsum(1)
-            j = np.arange(P)[:, None]
+            j = np.arange(n_p)[:, None]
             G = cS[j, ipsi] + cS[B - 1, iphi] - cS[j, iphi]          # wrong & kept + correct & kept
             h = -ct[j, ipsi] + ct[B - 1, iphi] - ct[j, iphi]         # wrong labels enter with sign −1
             w = ridge_solve(G, h, ridge * n_values[k])

@@ -292,11 +292,11 @@ def simulate_rounds(X0, theta_star, theta_c, r, n, rounds, reps, sigma=1.0, sigm
     "Iterates theta_hat_0 ... theta_hat_rounds of `reps` independent runs, shape (reps, rounds + 1, d)."
     if isinstance(rounds, bool) or int(rounds) != rounds or rounds < 0: raise ValueError(f'rounds must be an integer >= 0, got {rounds}')
     rounds = int(rounds); ns = _n_schedule(n, rounds)
-    P = LinregProblem(X0, theta_star, theta_c, r, reps, sigma, sigma_c, filtered, fast, workers)
-    out = np.empty((P.reps, rounds + 1, P.theta_star.size))
-    out[:, 0] = theta = P.init(RoundContext(0, seed, None).rng('real'))
+    prob = LinregProblem(X0, theta_star, theta_c, r, reps, sigma, sigma_c, filtered, fast, workers)
+    out = np.empty((prob.reps, rounds + 1, prob.theta_star.size))
+    out[:, 0] = theta = prob.init(RoundContext(0, seed, None).rng('real'))
     for k in range(1, rounds + 1):
-        theta, _ = P.step(theta, ns[k - 1], RoundContext(k, seed, None).rng('synthetic'))
+        theta, _ = prob.step(theta, ns[k - 1], RoundContext(k, seed, None).rng('synthetic'))
         out[:, k] = theta
     return out
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/50_llm.ipynb #d437d828
 from __future__ import annotations
-import json, math, os, shutil, sys, time, warnings
+import functools, json, math, os, shutil, sys, time, warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from importlib.util import find_spec
@@ -16,11 +16,12 @@ from .core import DataError, autocast, cache_dir, data_dir, downloads_allowed, g
 
 # %% auto #0
 __all__ = ['MODEL_ID', 'GGUF_NAME', 'CONVERTED', 'TINY_NOTE', 'XSUM_FILES', 'XSUM_NOTE', 'XSUM_ONLINE_NOTE', 'PREFIX', 'CUE',
-           'ROUGE_IN_PROCESS', 'ROUGE_CHUNK', 'VERIFIERS', 'ModelUnavailable', 'wheel_gguf', 'convert_gguf',
-           'resolve_model', 'load_tokenizer', 'tiny_model', 'weights_note', 'load_model', 'load_xsum', 'prompt_ids',
-           'summary_ids', 'train_example', 'collate', 'supervised_rows', 'supervised_logits', 'finetune', 'generate',
-           'decode_new', 'example_logprob', 'summary_logprob', 'cpu_count', 'rouge', 'SumConfig', 'bf16_checkpoints',
-           'LLMTask', 'round0', 'yi_stages', 'candidate_scores', 'feng_stages', 'main']
+           'ROUGE_IN_PROCESS', 'ROUGE_CHUNK', 'SUMMARY_VERIFIERS', 'ModelUnavailable', 'wheel_gguf', 'convert_gguf',
+           'resolve_model', 'load_tokenizer', 'tiny_model', 'weights_note', 'load_base_model', 'load_xsum',
+           'prompt_ids', 'summary_ids', 'train_example', 'collate', 'supervised_rows', 'supervised_logits', 'finetune',
+           'generate', 'decode_new', 'example_logprob', 'summary_logprob', 'cpu_count', 'rouge', 'SumConfig',
+           'bf16_checkpoints', 'LLMTask', 'round0', 'yi_stages', 'candidate_scores', 'SharedGenerator', 'feng_stages',
+           'main']
 
 # %% ../nbs/50_llm.ipynb #e96751c7
 MODEL_ID = 'HuggingFaceTB/SmolLM2-135M-Instruct'
@@ -122,10 +123,10 @@ def tiny_model(tok, seed: int = 0, hidden: int = 64, layers: int = 2):
 TINY_NOTE = 'tiny random Llama (2 layers, width 64) with the SmolLM2 tokenizer'
 
 def weights_note(which: str = 'smollm2') -> str:
-    "Which weights `load_model(which)` uses (resolving, and converting once, the real model)."
+    "Which weights `load_base_model(which)` uses (resolving, and converting once, the real model)."
     return TINY_NOTE if which == 'tiny' else resolve_model()[1] if which == 'smollm2' else f'weights from {which}'
 
-def load_model(which: str = 'smollm2', tok=None, seed: int = 0, device=None):
+def load_base_model(which: str = 'smollm2', tok=None, seed: int = 0, device=None):
     "(model, weights note): `which` is 'smollm2' (resolved as above), 'tiny' (random), or a folder saved by `save_pretrained`."
     from transformers import AutoModelForCausalLM
     if which == 'tiny': model, note = tiny_model(tok or load_tokenizer(), seed), TINY_NOTE
@@ -431,7 +432,7 @@ class LLMTask:
 
     def base_model(self, seed: int = 0):
         "A fresh copy of the base model (the tiny one is initialised from `seed`)."
-        m, self.weights_note = load_model(self.cfg.model, self.tok, seed=seed, device=self.device)
+        m, self.weights_note = load_base_model(self.cfg.model, self.tok, seed=seed, device=self.device)
         return m
 
     def example(self, i: int, summary: str | None = None):
@@ -507,10 +508,8 @@ def round0(task: LLMTask, folder: Path, frac: float, seed: int = 42):
 def yi_stages(task: LLMTask, shared: Path, frac: float = 0.125, filtered: bool = True, correct_at: float = 0.3,
               init_seed: int = 42) -> 'Stages':
     "Stages of Yi et al.'s XSUM loop: continue fine-tuning on the top `frac` by ROUGE-1 (or a random `frac` if not `filtered`)."
-    from collapse_repro.loop import Stages, top_fraction, random_subset, verifier_stats
-    def init(ctx):
-        model, m = round0(task, Path(shared) / 'round0', frac, init_seed); init.metrics = m
-        return model
+    from collapse_repro.loop import Stages, Measured, top_fraction, random_subset, verifier_stats
+    def init(ctx): return Measured(*round0(task, Path(shared) / 'round0', frac, init_seed))   # evaluated there, cached
     def generate_(model, ctx): return task.pool_generate(model, ctx.dir / 'gen')
     def verify(summaries, model, ctx):
         r1 = task.pool_rouge(summaries)['rouge1']; k = max(1, int(frac * len(r1)))
@@ -521,16 +520,14 @@ def yi_stages(task: LLMTask, shared: Path, frac: float = 0.125, filtered: bool =
                     n_kept=len(keep), p_star=st['p_star'], phi=st['phi'], psi=st['psi'], p_gen=st['p'], precision=st['precision'])
     def retrain(model, kept, ctx):
         st = task.train_on(model, [task.example(i, s) for i, s in kept], seed=ctx.seed_for('train'), desc=f'round {ctx.round}')
-        retrain.last = st; return model
-    def evaluate(model, ctx):
-        if ctx.round == 0: return {k: v for k, v in init.metrics.items()}
-        return dict(task.evaluate(model, ctx.dir / 'eval'), train_loss=retrain.last['loss'])
+        return Measured(model, dict(train_loss=st['loss']))
+    def evaluate(model, ctx): return {} if ctx.round == 0 else task.evaluate(model, ctx.dir / 'eval')
     return Stages(init, generate_, verify, retrain, evaluate, task.save, task.load)
 
 # %% ../nbs/50_llm.ipynb #65f245dc
-VERIFIERS = ('oracle', 'self', 'other', 'random')
+SUMMARY_VERIFIERS = ('oracle', 'self', 'other', 'random')
 
-def candidate_scores(task: LLMTask, generator, cands: list[list[str]], folder: Path, verifiers=VERIFIERS, seed: int = 0) -> dict[str, np.ndarray]:
+def candidate_scores(task: LLMTask, generator, cands: list[list[str]], folder: Path, verifiers=SUMMARY_VERIFIERS, seed: int = 0) -> dict[str, np.ndarray]:
     "Scores (N, k) of every candidate under each verifier, cached in `folder/scores_<verifier>.npy`."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     N, k = len(cands), len(cands[0]); flat = [(task.pool[i]['document'], c) for i in range(N) for c in cands[i]]
@@ -546,28 +543,42 @@ def candidate_scores(task: LLMTask, generator, cands: list[list[str]], folder: P
             s = summary_logprob(m, task.tok, flat, max_prompt=task.cfg.max_prompt, max_summary=task.cfg.max_new_tokens,
                                 batch_size=task.cfg.gen_batch, bf16=task.cfg.bf16, progress=task.progress, desc=f'score {v}')
             if v == 'other': del m
-        else: raise ValueError(f'unknown verifier {v!r}; choose from {VERIFIERS}')
+        else: raise ValueError(f'unknown verifier {v!r}; choose from {SUMMARY_VERIFIERS}')
         out[v] = s.reshape(N, k); np.save(f, out[v])
     return out
+
+class SharedGenerator:
+    """What every verifier's loop of Feng et al.'s experiment shares: the generator (`round0`, with its metrics), its
+    k beam candidates per pool article and every verifier's scores of them. Each is made once, cached on disk under
+    `folder`, and loaded the first time a loop asks for it (a resumed loop may never need the generator)."""
+    def __init__(self, task: LLMTask, folder: Path, k: int, init_frac: float, init_seed: int, seed: int):
+        self.task, self.folder, self.k, self.init_frac, self.init_seed, self.seed = task, Path(folder), k, init_frac, init_seed, seed
+    @functools.cached_property
+    def round0(self) -> tuple:
+        "(generator, its metrics)."
+        return round0(self.task, self.folder / 'round0', self.init_frac, self.init_seed)
+    @functools.cached_property
+    def candidates(self) -> list[list[str]]:
+        return self.task.pool_generate(self.round0[0], self.folder / 'candidates', num_beams=self.k,
+                                       desc=f'{self.k} beams per article')
+    @functools.cached_property
+    def scores(self) -> dict[str, np.ndarray]:
+        return candidate_scores(self.task, self.round0[0], self.candidates, self.folder / 'scores', seed=self.seed)
 
 def feng_stages(task: LLMTask, shared: Path, verifier: str, n_values: Sequence[int], k: int = 4, init_frac: float = 0.125,
                 correct_at: float = 0.3, init_seed: int = 42, seed: int = 0) -> 'Stages':
     "Stages for one verifier: round 0 = generator; round r = fresh base fine-tuned on the first n_values[r-1] selections."
-    from collapse_repro.loop import Stages, best_of_k, verifier_stats
-    if verifier not in VERIFIERS: raise ValueError(f'unknown verifier {verifier!r}; choose from {VERIFIERS}')
+    from collapse_repro.loop import Stages, Measured, best_of_k, verifier_stats
+    if verifier not in SUMMARY_VERIFIERS:
+        raise ValueError(f'unknown verifier {verifier!r}; choose from {SUMMARY_VERIFIERS}')
     if any(n > len(task.pool) for n in n_values): raise ValueError(f'n_values {list(n_values)} exceed the pool ({len(task.pool)})')
-    shared = Path(shared); S = {}
-    def gen_model():
-        if 'gen' not in S: S['gen'], S['gen_metrics'] = round0(task, shared / 'round0', init_frac, init_seed)
-        return S['gen']
-    def init(ctx): gen_model(); return None
+    gen = SharedGenerator(task, shared, k, init_frac, init_seed, seed)
+    def init(ctx): return Measured(None, dict(gen.round0[1]))     # the generator is shared, not this loop's model
     def generate_(model, ctx):
-        if 'cands' not in S:
-            S['cands'] = task.pool_generate(gen_model(), shared / 'candidates', num_beams=k, desc=f'{k} beams per article')
-            S['scores'] = candidate_scores(task, gen_model(), S['cands'], shared / 'scores', seed=seed)
-        return S['cands']
+        cands = gen.candidates; gen.scores                         # both made (or loaded) once for every round
+        return cands
     def verify(cands, model, ctx):
-        sc, r1 = S['scores'][verifier], S['scores']['oracle']
+        sc, r1 = gen.scores[verifier], gen.scores['oracle']
         pick = best_of_k(sc.ravel(), k); N = len(cands)
         kept = np.zeros((N, k), bool); kept[np.arange(N), pick] = True
         st = verifier_stats(kept, r1 >= correct_at)
@@ -579,10 +590,8 @@ def feng_stages(task: LLMTask, shared: Path, verifier: str, n_values: Sequence[i
     def retrain(model, kept, ctx):
         fresh = task.base_model(seed)
         st = task.train_on(fresh, [task.example(i, s) for i, s in kept], seed=ctx.seed_for('train'), desc=f'{verifier} n={len(kept)}')
-        retrain.last = st; return fresh
-    def evaluate(model, ctx):
-        if ctx.round == 0: gen_model(); return dict(S['gen_metrics'])
-        return dict(task.evaluate(model, ctx.dir / 'eval'), train_loss=retrain.last['loss'])
+        return Measured(fresh, dict(train_loss=st['loss']))
+    def evaluate(model, ctx): return {} if ctx.round == 0 else task.evaluate(model, ctx.dir / 'eval')
     def save(model, path):
         if model is not None: task.save(model, path)
     def load(path): return task.load(path) if (path / 'config.json').exists() else None

@@ -14,7 +14,7 @@ from .core import check_time, write_json
 
 # %% auto #0
 __all__ = ['top_fraction', 'best_of_k', 'random_subset', 'p_star', 'estimate_p_star', 'verifier_stats', 'RoundContext', 'Stages',
-           'CheckpointError', 'generate_verify_retrain', 'load_history']
+           'Measured', 'round_dir', 'CheckpointError', 'generate_verify_retrain', 'load_history', 'load_round']
 
 # %% ../nbs/03_loop.ipynb #880c454e
 def top_fraction(scores, frac: float, groups=None) -> np.ndarray:
@@ -84,14 +84,32 @@ class RoundContext:
 
 @dataclass
 class Stages:
-    "The experiment-specific parts of the generate–verify–retrain loop."
+    "The experiment-specific parts of the generate–verify–retrain loop; `generate`, `verify`, `retrain` only for rounds > 0."
     init: Callable[[RoundContext], Any]
-    generate: Callable[[Any, RoundContext], Any]
-    verify: Callable[[Any, Any, RoundContext], tuple]
-    retrain: Callable[[Any, Any, RoundContext], Any]
-    evaluate: Callable[[Any, RoundContext], dict]
-    save: Callable[[Any, Path], None]
-    load: Callable[[Path], Any]
+    generate: Callable[[Any, RoundContext], Any] | None = None
+    verify: Callable[[Any, Any, RoundContext], tuple] | None = None
+    retrain: Callable[[Any, Any, RoundContext], Any] | None = None
+    evaluate: Callable[[Any, RoundContext], dict] | None = None
+    save: Callable[[Any, Path], None] | None = None
+    load: Callable[[Path], Any] | None = None
+    def check(self, rounds: int):
+        "Refuse a loop of `rounds` rounds that misses a stage it needs."
+        need = ['init', 'evaluate', 'save', 'load'] + (['generate', 'verify', 'retrain'] if rounds > 0 else [])
+        missing = [k for k in need if getattr(self, k) is None]
+        if missing: raise ValueError(f'Stages lacks {missing}, which a loop of {rounds} rounds needs')
+
+@dataclass
+class Measured:
+    "What `init` or `retrain` may return instead of the bare model: the model and the metrics measured making it."
+    model: Any
+    metrics: dict
+
+def _measured(out) -> tuple[Any, dict]:
+    return (out.model, dict(out.metrics)) if isinstance(out, Measured) else (out, {})
+
+def round_dir(folder, r: int) -> Path:
+    "Where the loop in `folder` keeps the model of round `r`."
+    return Path(folder) / f'round_{r:03d}'
 
 class CheckpointError(RuntimeError):
     "A checkpoint of the loop (state.json or a round's saved model) cannot be read; the message names it and what to do."
@@ -112,16 +130,14 @@ def generate_verify_retrain(stages: Stages, rounds: int, folder, seed: int = 0, 
     "Run round 0 (`init`) and `rounds` generate–verify–retrain rounds in `folder`, resuming from its checkpoints."
     if rounds < 0: raise ValueError(f'rounds must be >= 0, got {rounds}')
     if keep_models not in ('last', 'all'): raise ValueError("keep_models must be 'last' or 'all'")
+    stages.check(rounds)
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     state = _read_state(folder)
     if state is not None and state['seed'] != seed:
         raise ValueError(f"{folder} holds a run with seed {state['seed']}, not {seed}: refusing to mix them")
     history = state['history'] if state else []
     done = len(history) - 1                      # last finished round (-1: none)
-    try: model = stages.load(folder / f'round_{done:03d}') if done >= 0 else None
-    except Exception as e:
-        raise CheckpointError(f"{folder / f'round_{done:03d}'} (the model after round {done}) is unreadable ({type(e).__name__}: {e}); "
-                              f'restore it, or start the run afresh in another folder') from None
+    model = _load(stages.load, folder, done) if done >= 0 else None
     if done >= 0 and log: log(f'resuming after round {done} from {folder}')
     bar = tqdm(range(done + 1, rounds + 1), desc=desc, disable=not progress, initial=done + 1, total=rounds + 1)
     for r in bar:
@@ -131,24 +147,41 @@ def generate_verify_retrain(stages: Stages, rounds: int, folder, seed: int = 0, 
         check_time(max(times, default=0), f'round {r}')
         ctx = RoundContext(r, seed, folder / f'round_{r:03d}.partial'); ctx.dir.mkdir(exist_ok=True)
         t0 = time.time(); info = {}
-        if r == 0: model = stages.init(ctx)
+        if r == 0: model, made = _measured(stages.init(ctx))
         else:
             cands = stages.generate(model, ctx)
             kept, info = stages.verify(cands, model, ctx)
-            model = stages.retrain(model, kept, ctx)
-        metrics = dict(round=r, **stages.evaluate(model, ctx), **(info or {}))
+            model, made = _measured(stages.retrain(model, kept, ctx))
+        metrics = dict(round=r, **stages.evaluate(model, ctx), **made, **(info or {}))
         metrics['round_time_s'] = round(time.time() - t0, 3)
-        out = folder / f'round_{r:03d}'
+        out = round_dir(folder, r)
         if out.exists(): shutil.rmtree(out)
         out.mkdir(); stages.save(model, out)
         history.append(metrics)
         write_json(folder / 'state.json', dict(seed=seed, rounds_done=r, history=history))
         shutil.rmtree(ctx.dir, ignore_errors=True)
-        if keep_models == 'last' and r > 0: shutil.rmtree(folder / f'round_{r - 1:03d}', ignore_errors=True)
+        if keep_models == 'last' and r > 0: shutil.rmtree(round_dir(folder, r - 1), ignore_errors=True)
         bar.set_postfix({k: (f'{v:.4g}' if isinstance(v, float) else v) for k, v in list(metrics.items())[1:4]})
     return history
+
+def _load(load: Callable[[Path], Any], folder: Path, r: int):
+    try: return load(round_dir(folder, r))
+    except Exception as e:
+        raise CheckpointError(f'{round_dir(folder, r)} (the model after round {r}) is unreadable ({type(e).__name__}: {e}); '
+                              f'restore it, or start the run afresh in another folder') from None
 
 def load_history(folder) -> list[dict]:
     "The per-round metrics recorded in `folder` (empty if nothing finished)."
     state = _read_state(Path(folder))
     return state['history'] if state else []
+
+# %% ../nbs/03_loop.ipynb #b1d2e3f1
+def load_round(folder, r: int | None = None, load: Callable[[Path], Any] | None = None):
+    "The model of round `r` (default: the last finished) of the loop in `folder`, read with `load` (default: the path)."
+    folder = Path(folder)
+    if r is None:
+        r = len(load_history(folder)) - 1
+        if r < 0: raise CheckpointError(f'{folder} holds no finished round')
+    if not round_dir(folder, r).is_dir():
+        raise CheckpointError(f"{round_dir(folder, r)} not found: round {r} was not kept (keep_models='all' keeps every round)")
+    return _load(load, folder, r) if load is not None else round_dir(folder, r)

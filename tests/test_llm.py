@@ -121,7 +121,7 @@ def test_smoke_round_end_to_end_and_resume_mid_round(task, tmp_path):
 
 def test_feng_verifiers_p_star_order(task, tmp_path):
     hs = {v: generate_verify_retrain(llm.feng_stages(task, tmp_path / 'shared', v, [4], k=2, correct_at=0.05), 1,
-                                     tmp_path / v, seed=0, progress=False) for v in llm.VERIFIERS}
+                                     tmp_path / v, seed=0, progress=False) for v in llm.SUMMARY_VERIFIERS}
     assert all(h[1]['n_train'] == 4 for h in hs.values())
     assert hs['oracle'][1]['p_star'] >= max(h[1]['p_star'] for h in hs.values())
     assert len({h[0]['rouge1'] for h in hs.values()}) == 1                          # one generator for all
