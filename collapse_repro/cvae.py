@@ -13,13 +13,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 from .core import cache_dir, get_device, write_json
-from .loop import Stages, RoundContext, top_fraction, verifier_stats
+from .loop import Stages, RoundContext, top_fraction, verifier_stats, load_round
 from .mnist import load_mnist, balanced_subset, official_subset, to_tensor
 
 # %% auto #0
 __all__ = ['SUBSETS', 'FID_AXES', 'one_hot', 'CVAE', 'cvae_loss_parts', 'cvae_loss', 'fit', 'TrainConfig', 'train_cvae', 'sample',
-           'test_nelbo', 'Discriminator', 'train_discriminator', 'disc_scores', 'filter_per_digit', 'linear_schedule',
-           'MnistLoopConfig', 'MnistData', 'cached_cvae', 'evaluate_cvae', 'mnist_stages', 'run_mnist',
+           'test_nelbo', 'Discriminator', 'train_discriminator', 'disc_scores', 'candidate_batches', 'draw_candidates',
+           'select_per_digit', 'score_batches', 'filter_per_digit', 'linear_schedule', 'MnistLoopConfig', 'MnistData',
+           'cached_cvae', 'evaluate_cvae', 'load_cvae', 'train_verifier', 'mnist_stages', 'run_mnist',
            'load_round_model', 'image_grid', 'fid_axis', 'run_conditions']
 
 # %% ../nbs/31_cvae.ipynb #3c6e8534
@@ -160,32 +161,49 @@ def disc_scores(d: Discriminator, x, batch_size: int = 20000) -> np.ndarray:
     return torch.cat([d(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]).cpu().numpy()
 
 # %% ../nbs/31_cvae.ipynb #cd1837ed
+def candidate_batches(quota: int, frac: float = 0.1, score_batch: int = 6000) -> tuple[int, int]:
+    "(samples per digit in one scoring batch, number of batches) that filling `quota` per digit with the top `frac` takes."
+    if quota < 1: raise ValueError(f'quota must be >= 1, got {quota}')
+    b = min(score_batch, math.ceil(quota / frac))
+    return b, math.ceil(quota / len(top_fraction(np.arange(b), frac)))
+
 @torch.no_grad()
+def draw_candidates(model: CVAE, quota: int, filtered: bool = True, frac: float = 0.1, score_batch: int = 6000,
+                    n_classes: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    "Bernoulli candidates and their labels: batch after batch of `b` per digit (`candidate_batches`), or `quota` per digit."
+    dev = next(model.parameters()).device
+    b, n_batches = candidate_batches(quota, frac, score_batch) if filtered else (quota, 1)
+    lab = torch.arange(n_classes, device=dev).repeat_interleave(b)
+    return torch.cat([sample(model, lab, binary=True) for _ in range(n_batches)]), lab.repeat(n_batches)
+
+def select_per_digit(scores, labels, quota: int, batch: int, frac: float = 0.1, n_classes: int = 10) -> np.ndarray:
+    "Keep flags for candidates drawn as `draw_candidates` does (`batch` per digit per scoring batch): top `frac` until `quota`."
+    scores, labels = np.asarray(scores, float), np.asarray(labels)
+    flag, filled = np.zeros(len(labels), bool), np.zeros(n_classes, int)
+    for start in range(0, len(labels), n_classes * batch):
+        sc, lab = scores[start:start + n_classes * batch], labels[start:start + n_classes * batch]
+        keep = top_fraction(sc, frac, groups=lab)
+        for c in range(n_classes):       # per digit, only what is still missing, the best-scored first
+            kc = keep[lab[keep] == c]
+            kc = kc[np.argsort(-sc[kc], kind='stable')][:max(quota - filled[c], 0)]
+            flag[start + kc] = True
+            filled[c] += len(kc)
+    return flag
+
+def score_batches(score, x, per_batch: int) -> np.ndarray:
+    "`score` applied to `x` one scoring batch (`per_batch` images) at a time, as the filter scores them."
+    return np.concatenate([np.asarray(score(x[i:i + per_batch]), float) for i in range(0, len(x), per_batch)])
+
 def filter_per_digit(model: CVAE, quota: int, score=None, frac: float = 0.1, score_batch: int = 6000, n_classes: int = 10):
     "Kept images and labels (`quota` per digit) plus, for all candidates, keep flags, labels and the candidates' images."
-    dev = next(model.parameters()).device
-    if quota < 1: raise ValueError(f'quota must be >= 1, got {quota}')
-    if score is None:
-        lab = torch.arange(n_classes, device=dev).repeat_interleave(quota)
-        x = sample(model, lab, binary=True)
-        return x, lab, np.ones(len(lab), bool), lab.cpu().numpy(), x
-    b = min(score_batch, math.ceil(quota / frac))
-    kept_x, kept_y, flags, labs, cands = [], [], [], [], []
-    filled = np.zeros(n_classes, int)
-    while (filled < quota).any():
-        lab = torch.arange(n_classes, device=dev).repeat_interleave(b)
-        x = sample(model, lab, binary=True); labn = lab.cpu().numpy()
-        sc = np.asarray(score(x), float)
-        keep = top_fraction(sc, frac, groups=labn)
-        # take, per digit, only what is still missing (the best-scored first)
-        flag = np.zeros(len(lab), bool)
-        for c in range(n_classes):
-            kc = keep[labn[keep] == c]
-            kc = kc[np.argsort(-sc[kc], kind='stable')][:max(quota - filled[c], 0)]
-            flag[kc] = True; filled[c] += len(kc)
-        idx = torch.as_tensor(np.flatnonzero(flag), device=dev)
-        kept_x.append(x[idx]); kept_y.append(lab[idx]); flags.append(flag); labs.append(labn); cands.append(x)
-    return torch.cat(kept_x), torch.cat(kept_y), np.concatenate(flags), np.concatenate(labs), torch.cat(cands)
+    x, lab = draw_candidates(model, quota, score is not None, frac, score_batch, n_classes)
+    labn = lab.cpu().numpy()
+    if score is None: flag = np.ones(len(lab), bool)
+    else:
+        b = candidate_batches(quota, frac, score_batch)[0]
+        flag = select_per_digit(score_batches(score, x, n_classes * b), labn, quota, b, frac, n_classes)
+    idx = torch.as_tensor(np.flatnonzero(flag), device=x.device)
+    return x[idx], lab[idx], flag, labn, x
 
 # %% ../nbs/31_cvae.ipynb #4add957d
 SUBSETS = dict(official=official_subset, balanced=balanced_subset)
@@ -287,39 +305,48 @@ def evaluate_cvae(model: CVAE, data: MnistData, n_fid: int = 6000, n_test: int =
 # %% ../nbs/31_cvae.ipynb #931c95a4
 def _save(model, folder: Path): torch.save(model.state_dict(), Path(folder) / 'cvae.pt')
 
+def load_cvae(folder, device=None) -> CVAE:
+    "The CVAE saved in `folder` (as `cvae.pt`), on `device`, in eval mode."
+    m = CVAE().to(device or 'cpu')
+    m.load_state_dict(torch.load(Path(folder) / 'cvae.pt', map_location=device or 'cpu'))
+    return m.eval()
+
+def train_verifier(model: CVAE, data: MnistData, cfg: MnistLoopConfig, ctx, progress: bool = False):
+    "This round's discriminator: `cfg.n_verifier` real training images vs as many Bernoulli samples of `model`; and its log."
+    torch.manual_seed(ctx.seed_for('verifier-fakes'))
+    real_idx = torch.as_tensor(ctx.rng('verifier-real').choice(len(data.ytr), cfg.n_verifier, replace=False), device=data.device)
+    fake = sample(model, torch.arange(cfg.n_verifier, device=data.device) % 10, binary=True)
+    return train_discriminator(data.xtr[real_idx], fake, cfg.disc, seed=ctx.seed_for('verifier'), progress=progress)
+
 def mnist_stages(cfg: MnistLoopConfig, data: MnistData, progress: bool = False) -> Stages:
-    "The `loop.Stages` of one MNIST run."
-    dev = data.device
+    "The `loop.Stages` of one MNIST run: generate draws the candidates, verify trains the discriminator and selects."
     def init(ctx):
         # round 0 depends on (init_size, data_seed, training settings) only, so all runs of an experiment share it
-        return cached_cvae(data, cfg.init_size, cfg.init_cvae or cfg.cvae, seed=cfg.data_seed, data_seed=cfg.data_seed, progress=progress,
-                           subset=cfg.init_subset)[0]
-    def generate(model, ctx): return dict(seed=ctx.seed_for('generate'), quota=int(cfg.schedule[ctx.round - 1]) // 10)
+        return cached_cvae(data, cfg.init_size, cfg.init_cvae or cfg.cvae, seed=cfg.data_seed, data_seed=cfg.data_seed,
+                           progress=progress, subset=cfg.init_subset)[0]
+    def generate(model, ctx):
+        quota, seed = int(cfg.schedule[ctx.round - 1]) // 10, ctx.seed_for('generate')
+        torch.manual_seed(seed)
+        x, lab = draw_candidates(model, quota, cfg.filtered, cfg.keep_frac, cfg.score_batch)
+        return dict(x=x, lab=lab, quota=quota, seed=seed)
     def verify(cands, model, ctx):
-        t0 = time.time(); info = dict(kept_seed=cands['seed'], n_kept=10 * cands['quota'])
-        score = None
+        t0, x, lab, quota = time.time(), cands['x'], cands['lab'].cpu().numpy(), cands['quota']
+        info = dict(kept_seed=cands['seed'], n_kept=10 * quota)
         if cfg.filtered:
-            torch.manual_seed(ctx.seed_for('verifier-fakes'))
-            real_idx = torch.as_tensor(ctx.rng('verifier-real').choice(len(data.ytr), cfg.n_verifier, replace=False), device=dev)
-            fake = sample(model, torch.arange(cfg.n_verifier, device=dev) % 10, binary=True)
-            disc, log = train_discriminator(data.xtr[real_idx], fake, cfg.disc, seed=ctx.seed_for('verifier'), progress=progress)
+            disc, log = train_verifier(model, data, cfg, ctx, progress)
             info.update(disc_epochs=log['epochs'], disc_loss=log['final_loss'])   # `fit` already reports the mean per-image loss
-            score = lambda x: disc_scores(disc, x)
-        torch.manual_seed(cands['seed'])
-        kx, ky, flag, lab, cand = filter_per_digit(model, cands['quota'], score, cfg.keep_frac, cfg.score_batch)
-        correct = data.classify(cand) == lab
-        st = verifier_stats(flag, correct)
+            b = candidate_batches(quota, cfg.keep_frac, cfg.score_batch)[0]
+            flag = select_per_digit(score_batches(lambda z: disc_scores(disc, z), x, 10 * b), lab, quota, b, cfg.keep_frac)
+        else: flag = np.ones(len(lab), bool)
+        st = verifier_stats(flag, data.classify(x) == lab)
         info.update(n_generated=int(len(flag)), p=st['p'], phi=st['phi'], psi=st['psi'], p_star=st['p_star'],
                     kept_precision=st['precision'], verify_time_s=round(time.time() - t0, 2))
-        return (kx, ky), info
-    def retrain(model, kept, ctx):
-        m, log = train_cvae(kept[0], kept[1], cfg.cvae, seed=ctx.seed_for('retrain'), progress=progress)
-        return m
+        idx = torch.as_tensor(np.flatnonzero(flag), device=x.device)
+        return (x[idx], cands['lab'][idx]), info
+    def retrain(model, kept, ctx): return train_cvae(kept[0], kept[1], cfg.cvae, seed=ctx.seed_for('retrain'), progress=progress)[0]
     def evaluate(model, ctx): return evaluate_cvae(model, data, cfg.n_fid, cfg.n_test, seed=ctx.seed_for('evaluate'))
-    def load(folder):
-        m = CVAE().to(dev); m.load_state_dict(torch.load(Path(folder) / 'cvae.pt', map_location=dev)); m.eval()
-        return m
-    return Stages(init=init, generate=generate, verify=verify, retrain=retrain, evaluate=evaluate, save=_save, load=load)
+    return Stages(init=init, generate=generate, verify=verify, retrain=retrain, evaluate=evaluate, save=_save,
+                  load=lambda folder: load_cvae(folder, data.device))
 
 # %% ../nbs/31_cvae.ipynb #0080b7f5
 def run_mnist(cfg: MnistLoopConfig, data: MnistData, folder, seed: int = 0, desc: str = 'rounds', progress: bool = True,
@@ -334,11 +361,8 @@ def run_mnist(cfg: MnistLoopConfig, data: MnistData, folder, seed: int = 0, desc
     return generate_verify_retrain(mnist_stages(cfg, data, progress=epoch_progress), cfg.rounds, folder, seed=seed, desc=desc, progress=progress)
 
 def load_round_model(folder, round: int | None = None, device=None) -> CVAE:
-    "The CVAE checkpointed in `folder` after `round` (default: the last finished one)."
-    folder = Path(folder)
-    if round is None: round = json.loads((folder / 'state.json').read_text())['rounds_done']
-    m = CVAE().to(device or 'cpu'); m.load_state_dict(torch.load(folder / f'round_{round:03d}' / 'cvae.pt', map_location=device or 'cpu'))
-    return m.eval()
+    "The CVAE the run in `folder` kept after `round` (default: the last finished one)."
+    return load_round(folder, round, lambda d: load_cvae(d, device))
 
 def image_grid(x, nrow: int = 10, pad: int = 1) -> np.ndarray:
     "Images (n, 1, h, w) tiled into one 2-D array with `nrow` images per row."
