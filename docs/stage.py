@@ -5,7 +5,7 @@
 Pages, in the tutorial's reading order (the toctrees appended to the landing page):
 - `index`: nbs/index.ipynb, the landing page;
 - `lib/NN_name`: the library notebooks nbs/NN_*.ipynb, executed by myst-nb during the build (under IN_TEST: smoke);
-- `experiments/EXP-PROFILE`: the notebook as executed by the committed PROFILE run, figures/PROFILE/EXP.ipynb (never
+- `experiments/EXP-PROFILE` (experiments in READING_ORDER): the notebook as executed by the committed PROFILE run, figures/PROFILE/EXP.ipynb (never
   re-run); `experiments/EXP`: the cleaned source notebook plus its published figures, for an experiment that has
   published runs without a kept executed notebook (or no published run at all), saying so;
 - `claims`: the claims ledger, figures/CLAIMS.md;
@@ -20,6 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / 'nbs'
 FIGURES = Path(os.environ.get('COLLAPSE_REPRO_FIGURES') or ROOT / 'figures')   # as the runner publishes into
 PROFILE_ORDER = ('smoke', 'quick', 'gpu', 'paper')
+# The experiments in the tutorial's reading order: by paper (Yi et al., then Feng et al.), within a paper in the order
+# of README's experiments table (theory, then the neural experiments). An experiment missing here comes last.
+READING_ORDER = ('yi_linreg_one_round', 'yi_linreg_long_run', 'yi_gaussian_toolkit', 'yi_cvae_schedule',
+                 'yi_cvae_verifier_quality', 'yi_cvae_initial_size', 'yi_xsum_rounds',
+                 'feng_phase_transition', 'feng_scaling', 'feng_p_star_proxy', 'feng_eigen', 'feng_summarization_verifiers')
 
 def write_if_changed(path: Path, data) -> Path:
     data = data.encode() if isinstance(data, str) else data
@@ -136,6 +141,10 @@ def api_page(module: str, nb_page: str) -> str:
     return (f'{head}\n{"=" * len(head)}\n\nExported by :doc:`../{nb_page}`, where each function is derived and tested.\n\n'
             f'.. automodule:: collapse_repro.{module}\n   :members:\n   :undoc-members:\n   :show-inheritance:\n')
 
+def reading_order(exps):
+    "`exps` (anything with a `.name`) in READING_ORDER; those it does not name after them, alphabetically."
+    return sorted(exps, key=lambda e: (READING_ORDER.index(e.name) if e.name in READING_ORDER else len(READING_ORDER), e.name))
+
 def toctree(caption: str, pages: list[str]) -> str:
     return f'```{{toctree}}\n:caption: {caption}\n:maxdepth: 1\n\n' + '\n'.join(pages) + '\n```'
 
@@ -148,7 +157,8 @@ def stage(dest: Path) -> dict[str, list[str]]:
         write_nb(prepare_library(nbformat.read(p, as_version=4)), dest / 'lib' / p.name); lib.append(f'lib/{p.stem}')
         if (mod := module_of(p)):
             write_if_changed(dest / 'api' / f'{mod}.rst', api_page(mod, f'lib/{p.stem}')); api.append(f'api/{mod}')
-    exps = list_experiments(); names = [e.name for e in exps]; exp_pages = []
+    exps = reading_order(list_experiments())
+    names, exp_pages = [e.name for e in exps], []
     for e in exps: exp_pages += stage_experiment(e, names, dest / 'experiments')
     copy_if_changed(FIGURES / 'CLAIMS.md', dest / 'claims.md')
     toc = dict(lib=lib, experiments=exp_pages, results=['claims'], api=api)

@@ -16,13 +16,18 @@ def test_stage_lays_out_every_page_in_reading_order(tmp_path, monkeypatch):
     code = next(c for c in nb.cells if c.cell_type == 'code')
     code.outputs = [nbformat.v4.new_output('stream', name='stdout', text='ran at smoke\n')]
     (figs / 'smoke').mkdir(exist_ok=True); nbformat.write(nb, figs / 'smoke' / 'feng_scaling.ipynb')
-    toc = _stage_module(figs, monkeypatch).stage(tmp_path / 'src')
+    mod = _stage_module(figs, monkeypatch)
+    toc = mod.stage(tmp_path / 'src')
     from collapse_repro.runner import list_experiments
     names = [e.name for e in list_experiments()]
     assert toc['lib'][0] == 'lib/00_core' and toc['lib'] == sorted(toc['lib']) and len(toc['api']) >= 12
     assert toc['results'] == ['claims'] and (tmp_path / 'src/claims.md').read_text() == (figs / 'CLAIMS.md').read_text()
     assert 'experiments/feng_scaling-smoke' in toc['experiments']
     for n in names: assert any(p.startswith(f'experiments/{n}') for p in toc['experiments']), n
+    # experiments in the reading order (by paper, then as in README's table), which names each of them once
+    assert sorted(mod.READING_ORDER) == sorted(names)
+    first_page = [next(i for i, p in enumerate(toc['experiments']) if p.split('/')[1].split('-')[0] == n) for n in mod.READING_ORDER]
+    assert first_page == sorted(first_page)
     page = nbformat.read(tmp_path / 'src/experiments/feng_scaling-smoke.ipynb', as_version=4)
     assert any(o.get('text') == 'ran at smoke\n' for c in page.cells for o in c.get('outputs', []))   # outputs kept
     assert 'executed by the committed `smoke` run' in page.cells[1].source
