@@ -303,10 +303,9 @@ def simulate_rounds(X0, theta_star, theta_c, r, n, rounds, reps, sigma=1.0, sigm
 def linreg_stages(problem: LinregProblem, n) -> Stages:
     "`Stages` for `collapse_repro.loop.generate_verify_retrain` (resumable); n: int or callable round -> n."
     nk = n if callable(n) else (lambda k: n)
-    return Stages(
+    return Stages(   # no `generate`: `step` draws what the verifier accepts (its mean, from the exact truncated-normal law)
         init=lambda ctx: problem.init(ctx.rng('real')),
-        generate=lambda theta, ctx: theta,                                       # candidates are implicit: the TN law
-        verify=lambda theta, m, ctx: problem.step(theta, nk(ctx.round), ctx.rng('synthetic')),
+        verify=lambda _, theta, ctx: problem.step(theta, nk(ctx.round), ctx.rng('synthetic')),
         retrain=lambda m, new_theta, ctx: new_theta,                             # OLS on the block design = accepted mean
         evaluate=lambda theta, ctx: problem.metrics(theta),
         save=lambda theta, d: np.save(Path(d) / 'theta.npy', theta),

@@ -84,7 +84,7 @@ class RoundContext:
 
 @dataclass
 class Stages:
-    "The experiment-specific parts of the generate–verify–retrain loop; `generate`, `verify`, `retrain` only for rounds > 0."
+    "The experiment-specific parts of the generate–verify–retrain loop; `verify`, `retrain` (and optionally `generate`) for rounds > 0."
     init: Callable[[RoundContext], Any]
     generate: Callable[[Any, RoundContext], Any] | None = None
     verify: Callable[[Any, Any, RoundContext], tuple] | None = None
@@ -94,7 +94,7 @@ class Stages:
     load: Callable[[Path], Any] | None = None
     def check(self, rounds: int):
         "Refuse a loop of `rounds` rounds that misses a stage it needs."
-        need = ['init', 'evaluate', 'save', 'load'] + (['generate', 'verify', 'retrain'] if rounds > 0 else [])
+        need = ['init', 'evaluate', 'save', 'load'] + (['verify', 'retrain'] if rounds > 0 else [])
         missing = [k for k in need if getattr(self, k) is None]
         if missing: raise ValueError(f'Stages lacks {missing}, which a loop of {rounds} rounds needs')
 
@@ -149,7 +149,7 @@ def generate_verify_retrain(stages: Stages, rounds: int, folder, seed: int = 0, 
         t0 = time.time(); info = {}
         if r == 0: model, made = _measured(stages.init(ctx))
         else:
-            cands = stages.generate(model, ctx)
+            cands = stages.generate(model, ctx) if stages.generate else None   # None: verify draws what it keeps
             kept, info = stages.verify(cands, model, ctx)
             model, made = _measured(stages.retrain(model, kept, ctx))
         metrics = dict(round=r, **stages.evaluate(model, ctx), **made, **(info or {}))
