@@ -166,7 +166,8 @@ def cmd_report(args) -> int:
         readme = (project_root() or Path.cwd()) / 'README.md'
         if not readme.exists(): raise ExperimentError(f'no README.md at {readme}')
         full = table if not args.profile else _claims.ledger(fig)      # README always summarises every profile
-        readme.write_text(_claims.update_readme(readme.read_text(encoding='utf-8'), full), encoding='utf-8')
+        exps = _claims.experiments_markdown(list_experiments(), fig, full)
+        readme.write_text(_claims.update_readme(readme.read_text(encoding='utf-8'), full, exps), encoding='utf-8')
         print(f'updated the claims summary in {readme}')
     return 0
 
@@ -230,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument('--profile', choices=_claims.REPORT_PROFILES, default=None, help='only this profile (default: quick, gpu and paper)')
     rp.add_argument('--figures-dir', default=None, help='published results to read (default: figures/ of the checkout)')
     rp.add_argument('--markdown', default=None, metavar='FILE', help='also write the full table as Markdown (e.g. figures/CLAIMS.md)')
-    rp.add_argument('--update-readme', action='store_true', help="rewrite README.md's claims-summary block")
+    rp.add_argument('--update-readme', action='store_true', help="rewrite README.md's generated blocks (claims summary, experiments table)")
     rp.set_defaults(func=cmd_report)
     return ap
 
