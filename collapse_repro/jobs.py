@@ -60,12 +60,12 @@ CONDITIONS = lambda arms: arms"""
 COND_DEMO_BODY = """import json, time, numpy as np
 from collapse_repro.core import start_run
 from collapse_repro.loop import Stages, generate_verify_retrain
-run = start_run('cond_demo', PROFILES, profile=profile, seed=seed, run_dir=run_dir, resume=resume, arms=arms, rounds=rounds, sleep=sleep)
+run = start_run('cond_demo', PROFILES, globals())   # the parameters cell's names and values
 P = run.params
 def stages(arm):
     def step(m, ctx):
         time.sleep(P.sleep); return m + float(ctx.rng(arm).normal())
-    return Stages(init=lambda ctx: 0.0, generate=lambda m, ctx: None, verify=lambda c, m, ctx: (None, {}),
+    return Stages(init=lambda ctx: 0.0, verify=lambda _, m, ctx: (None, {}),
                   retrain=lambda m, kept, ctx: step(m, ctx), evaluate=lambda m, ctx: dict(value=m),
                   save=lambda m, p: (p / 'm.json').write_text(json.dumps(m)), load=lambda p: json.loads((p / 'm.json').read_text()))
 hist = {}
