@@ -1,0 +1,50 @@
+"""One point of the search for the CVAE experiments' quick profile (issue 14): round 0 by the paper's rule from the
+authors' 500 images, then ROUNDS generate-verify-retrain rounds of KEPT samples, filtered and/or unfiltered, with CVAEs of
+at most EPOCHS epochs (patience 5, batch 128) and a discriminator on NV real + NV generated images for at most
+DISC_EPOCHS epochs. Prints and writes MNIST-FID (our weights of the authors' network, 3,000 images), test NELBO
+(2,000 test images) and label adherence per round, with the wall time of each round.
+
+    python bench/cvae_quick_search.py TAG EPOCHS NV DISC_EPOCHS KEPT ROUNDS ARMS [--out DIR] [--merge FILE]
+
+ARMS: 'f' filtered, 'u' unfiltered, 'fu' both. Runs resume from DIR/TAG_<arm> (the shared loop's checkpoints), so a
+finished point is read back without training. `--merge FILE` adds the point (by TAG and arm) to a JSON file of points,
+e.g. bench/results/cvae_quick_search_<date>.json, which `yi_cvae_schedule` renders.
+"""
+import argparse, json, time
+from pathlib import Path
+import torch
+from collapse_repro.core import git_state, write_json
+from collapse_repro.cvae import MnistData, MnistLoopConfig, run_mnist
+
+KEYS = ('round', 'fid', 'nelbo', 'gen_error', 'p', 'kept_precision', 'disc_epochs', 'verify_time_s', 'round_time_s')
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    for a in ('tag',): ap.add_argument(a)
+    for a in ('epochs', 'nv', 'disc_epochs', 'kept', 'rounds'): ap.add_argument(a, type=int)
+    ap.add_argument('arms', choices=['f', 'u', 'fu'])
+    ap.add_argument('--out', default='runs/cvae_quick_search')
+    ap.add_argument('--merge', help='JSON file of search points to add this one to')
+    a = ap.parse_args()
+    data = MnistData('cpu', fid='mnist_v2')
+    out = dict(tag=a.tag, cvae_epochs=a.epochs, n_verifier=a.nv, disc_epochs=a.disc_epochs, kept=a.kept, rounds=a.rounds,
+               commit=git_state(), torch_threads=torch.get_num_threads(), arms={})
+    for filt in [c == 'f' for c in a.arms]:
+        cfg = MnistLoopConfig(schedule=[a.kept] * a.rounds, filtered=filt, n_verifier=a.nv, score_batch=6000,
+                              cvae=dict(epochs=a.epochs, patience=5), init_cvae=dict(epochs=200, patience=5),
+                              disc=dict(epochs=a.disc_epochs, patience=5), n_fid=3000, n_test=2000)
+        t0 = time.time()
+        h = run_mnist(cfg, data, Path(a.out) / f"{a.tag}_{'filtered' if filt else 'unfiltered'}", progress=False)
+        arm = 'filtered' if filt else 'unfiltered'
+        out['arms'][arm] = [{k: r[k] for k in KEYS if k in r} for r in h]
+        print(a.tag, arm, f'{time.time() - t0:.0f} s', flush=True)
+        for r in out['arms'][arm]: print('  ', {k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}, flush=True)
+    write_json(Path(a.out) / f'{a.tag}.json', out)
+    if a.merge:
+        m = Path(a.merge)
+        allp = json.loads(m.read_text()) if m.exists() else dict(points={})
+        for arm, hist in out['arms'].items():
+            allp['points'][f'{a.tag}|{arm}'] = dict({k: v for k, v in out.items() if k != 'arms'}, arm=arm, history=hist)
+        write_json(m, allp)
+
+if __name__ == '__main__': main()
