@@ -186,13 +186,23 @@ def projections(m: dict) -> dict:
             steps = sum(math.ceil(k / 128) * epochs for k in schedule)
             dsteps = len(schedule) * math.ceil(2 * n_v / 128) * disc_epochs if filtered else 0
             return steps * cv + dsteps * dk
-        lin = [int(v) for v in np.linspace(10_000, 256_000, 40)]
-        # epochs: the paper caps CVAE training at 200 and the discriminator at 80 (patience 5 on the training loss
-        # seldom stops them early); projected at the caps, an upper bound
-        out['yi_cvae_schedule paper (≤ caps)'] = sum(arm(s, 200, f, 60_000, 80) for s in ([2000] * 40, [5000] * 40, [20000] * 40, lin) for f in (True, False))
-        out['yi_cvae_verifier_quality paper (≤ caps)'] = sum(arm([20000] * 40, 200, True, nv, 80) for nv in (500, 1000, 5000, 10000, 20000, 40000, 60000))
-        out['yi_cvae_initial_size paper (≤ caps)'] = sum(arm([20000] * 40, 200, f, 60_000, 80) for f in (True, False) for _ in range(5))
-        out['yi_cvae_schedule gpu (≤ caps)'] = sum(arm(s, 20, f, 20_000, 10) for s in ([5000] * 5, [20000] * 5, [int(v) for v in np.linspace(10_000, 50_000, 5)]) for f in (True, False))
+        # sizes read from the experiments' own PROFILES tables (declared once, in the notebooks); epochs at the caps:
+        # the paper caps CVAE training at 200 and the discriminator at 80 (patience 5 on the training loss seldom stops
+        # them early), so these are upper bounds
+        from collapse_repro.runner import get_experiment
+        from collapse_repro.cvae import linear_schedule
+        def prof(exp, p): return {k: v.by_profile[p] for k, v in get_experiment(exp).params.items() if p in v.by_profile}
+        for p in ('paper', 'gpu'):
+            q = prof('yi_cvae_schedule', p); R = q['rounds']
+            scheds = [[s] * R for s in q['fixed_sizes']] + [linear_schedule(*q['linear'], R)]
+            out[f'yi_cvae_schedule {p} (≤ caps)'] = sum(arm(sc, q['cvae_epochs'], f, q['n_verifier'], q['disc_epochs'])
+                                                         for sc in scheds for f in (True, False))
+            q = prof('yi_cvae_verifier_quality', p)
+            out[f'yi_cvae_verifier_quality {p} (≤ caps)'] = sum(arm([q['kept']] * q['rounds'], q['cvae_epochs'], True, nv, q['disc_epochs'])
+                                                                 for nv in q['n_verifiers'])
+            q = prof('yi_cvae_initial_size', p)
+            out[f'yi_cvae_initial_size {p} (≤ caps)'] = sum(arm([q['kept']] * q['rounds'], q['cvae_epochs'], f, q['n_verifier'], q['disc_epochs'])
+                                                             for f in (True, False) for _ in q['init_sizes'])
     e = m.get('eigen', {})
     if 'paper_profile' in e:
         p = e['paper_profile']
