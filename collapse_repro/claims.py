@@ -13,13 +13,13 @@ from typing import Any, Callable, Mapping, Sequence
 __all__ = ['VERDICTS', 'REPORT_PROFILES', 'EXTRACTORS', 'YI', 'FENG', 'CLAIMS', 'README_START', 'README_END', 'EXPERIMENTS_START',
            'EXPERIMENTS_END', 'passes', 'verdict', 'describe_rule', 'resolve', 'as_value', 'Ours', 'extractor',
            'longrun_rate_order', 'longrun_unbiased', 'longrun_mild', 'toolkit_synthetic_share',
-           'toolkit_unfiltered_from', 'cvae_change', 'cvae_rebound', 'cvae_filtered_margin', 'cvae_unfiltered_change',
-           'cvae_budget_order', 'cvae_vq_strongest_change', 'cvae_init_small_change', 'cvae_init_contrast', 'xsum_gain',
-           'xsum_margin', 'xsum_control_drift', 'summ_gap', 'summ_diff', 'phase_sharpening', 'accuracy_at',
-           'scaling_verified_gain', 'scaling_oracle_margin', 'p_star_spearman', 'p_star_rule', 'eigen_between',
-           'eigen_threshold_rule', 'Claim', 'provenance', 'Row', 'results_path', 'evaluate', 'headline', 'format_value',
-           'ledger', 'format_report', 'counts', 'summary_markdown', 'format_markdown', 'readme_block',
-           'experiments_markdown', 'update_readme']
+           'toolkit_unfiltered_from', 'NotTestable', 'cvae_change', 'cvae_rebound', 'cvae_filtered_margin',
+           'cvae_unfiltered_change', 'cvae_budget_order', 'cvae_vq_strongest_change', 'cvae_init_small_change',
+           'cvae_init_contrast', 'xsum_gain', 'xsum_margin', 'xsum_control_drift', 'summ_gap', 'summ_diff',
+           'phase_sharpening', 'accuracy_at', 'scaling_verified_gain', 'scaling_oracle_margin', 'p_star_spearman',
+           'p_star_rule', 'eigen_between', 'eigen_threshold_rule', 'Claim', 'provenance', 'Row', 'results_path',
+           'evaluate', 'headline', 'format_value', 'ledger', 'format_report', 'counts', 'summary_markdown',
+           'format_markdown', 'readme_block', 'experiments_markdown', 'update_readme']
 
 # %% ../nbs/60_claims.ipynb #a1864c8c
 VERDICTS = ('reproduced', 'direction only', 'not reproduced', 'not run')
@@ -129,6 +129,9 @@ def toolkit_unfiltered_from(doc) -> Ours:
     return Ours((min(v), max(v)), f'δ from {min(v):.3f} to {max(v):.3f}')
 
 # %% ../nbs/60_claims.ipynb #208ce204
+class NotTestable(ValueError):
+    "Raised by an extractor when a run's design cannot test its claim (e.g. one fixed budget where an order needs two)."
+
 @extractor
 def cvae_change(doc, run: Sequence[str], metric: str = 'fid', at: str = 'final') -> Ours:
     "Change of `metric` from round 0 of the run whose key contains `run`: at its last round (`final`) or its best (`min`)."
@@ -167,7 +170,7 @@ def cvae_unfiltered_change(doc, metric: str = 'fid') -> Ours:
 def cvae_budget_order(doc) -> Ours:
     "Do the fixed-budget filtered runs end in budget order (more kept per round, lower final FID)?"
     R = doc['results']; fixed = {k: v[0] for k, v in R['schedules'].items() if len(set(v)) == 1}
-    if len(fixed) < 2: raise ValueError(f'needs two fixed budgets or more, this run has {sorted(fixed)}')
+    if len(fixed) < 2: raise NotTestable(f'needs two fixed budgets or more, this run has {sorted(fixed)}')
     ks = sorted(fixed, key=fixed.get); fid = [R['final_fid'][f'{k}|filtered'] for k in ks]
     return Ours(all(a > b for a, b in zip(fid, fid[1:])), ', '.join(f'{k}: {_f(v)}' for k, v in zip(ks, fid)))
 

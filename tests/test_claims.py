@@ -33,7 +33,8 @@ def test_both_papers_and_every_experiment_are_covered():
 def test_claim_resolves_in_the_committed_results(claim):
     "Wherever the committed results exist at a profile that can test the claim, our value comes out of them."
     rows = C.evaluate(claim, FIGURES)
-    for r in rows: assert not r.error, f'{claim.id} at {r.profile}: {r.error}'
+    for r in rows:      # an error only where the run's design cannot test the claim (the extractor says so)
+        assert not r.error or r.error.startswith('NotTestable'), f'{claim.id} at {r.profile}: {r.error}'
     have = [p for p in claim.profiles if C.results_path(FIGURES, p, claim).exists()]
     assert [r.profile for r in rows if r.profile] == have
     if not have: assert rows[0].verdict == 'not run' and rows[0].missing
@@ -62,7 +63,7 @@ def _verdicts(*ids):
 
 def test_honest_verdicts_on_the_committed_results():
     fid, nelbo = _verdicts('yi.cvae.fid_falls', 'yi.cvae.nelbo_falls')
-    assert fid['quick'] == 'not reproduced'                      # quick CVAE FID never falls below round 0
+    assert fid['quick'] == 'direction only'      # quick MNIST-FID falls below round 0, but it is not the paper's Inception-FID
     if 'gpu' in nelbo: assert nelbo['gpu'] == 'direction only'   # NELBO falls at gpu, but not by the paper's 8 nats
     for rows in TABLE:                                           # small-CNN FID is not Inception-FID
         if not rows[0].claim.same_metric: assert all(r.verdict != 'reproduced' for r in rows), rows[0].claim.id
