@@ -11,8 +11,8 @@ on a CPU, 16,384 beam rows on a GPU).
 """
 import argparse, time
 import numpy as np, torch
-from collapse_repro.eigen import (EigenTransformer, ModelConfig, beam_batch, beam_search, encode_matrices, encode_targets, eigenvalues,
-                                  random_symmetric, sequence_logprob, train_model)
+from collapse_repro.eigen import (EigenTransformer, ModelConfig, beam_batch, beam_search, encode_matrices, encode_targets,
+                                  eigenvalues, fit, random_symmetric, sequence_logprob)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -44,7 +44,8 @@ def main():
     assert same or a.device != 'cpu', 'repeat=k and np.repeat scores differ on a CPU'
     print(f'weak scoring of {a.n * a.k} beams: repeat=k {t_dev:.2f}s, np.repeat {t_host:.2f}s, identical: {same}')
     B = random_symmetric(4 * a.train_batch, a.d, rng=1)
-    info = train_model(model, encode_matrices(B), encode_targets(eigenvalues(B)), a.train_steps, a.train_batch, device=a.device, progress=False)
+    info = fit(model, encode_matrices(B), encode_targets(eigenvalues(B)), a.train_steps, a.train_batch, device=a.device,
+               progress=False)
     print(f'training: {info["tokens_per_s"]:.0f} tokens/s ({a.train_steps} steps of {a.train_batch} samples, {info["wall_s"]:.1f}s)')
 
 if __name__ == '__main__': main()

@@ -89,7 +89,7 @@ def eigen_gpu_config(tiny: bool):
 
 
 def check_eigen(dev, tiny: bool, peak_tflops: float) -> dict:
-    from collapse_repro.eigen import EigenTransformer, ModelConfig, real_data, train_model, beam_search, n_params
+    from collapse_repro.eigen import EigenTransformer, ModelConfig, real_data, fit, beam_search, n_params
     out = {}
     for name, (cfg, d, batch) in dict(gpu_profile=eigen_gpu_config(tiny),
                                       paper_profile=(ModelConfig(d_model=64 if tiny else 512, enc_layers=1 if tiny else 6,
@@ -97,8 +97,8 @@ def check_eigen(dev, tiny: bool, peak_tflops: float) -> dict:
         data = real_data(4 * batch, d, [0])
         torch.manual_seed(0); m = EigenTransformer(cfg)
         steps = 5 if tiny else 60
-        train_model(m, data['src'], data['tgt'], 3, batch, device=dev, progress=False)          # warm-up
-        info = train_model(m, data['src'], data['tgt'], steps, batch, device=dev, progress=False)
+        fit(m, data['src'], data['tgt'], 3, batch, device=dev, progress=False)          # warm-up
+        info = fit(m, data['src'], data['tgt'], steps, batch, device=dev, progress=False)
         tok = batch * (data['src'].shape[1] + data['tgt'].shape[1] - 1)
         ms = 1e3 * info['wall_s'] / info['steps']
         # 6 N flops per token (forward + backward) ignores attention's share: a floor, fine for the MFU's order
@@ -113,7 +113,7 @@ def check_eigen(dev, tiny: bool, peak_tflops: float) -> dict:
 
 def probe_3x3(dev, tiny: bool, seconds: float) -> dict:
     "How far the gpu profile's model gets on 3×3 matrices in `seconds` of training: evidence for the profile's size."
-    from collapse_repro.eigen import EigenTransformer, real_data, train_model, evaluate_model
+    from collapse_repro.eigen import EigenTransformer, real_data, fit, evaluate_model
     cfg, d, batch = eigen_gpu_config(tiny)
     data = real_data(2000 if tiny else 200_000, d, [5]); val = real_data(200 if tiny else 1000, d, [6])
     torch.manual_seed(0); m = EigenTransformer(cfg); curve, t0 = [], time.time()
@@ -122,8 +122,8 @@ def probe_3x3(dev, tiny: bool, seconds: float) -> dict:
         curve.append(dict(steps=every * (len(curve) + 1), seconds=round(time.time() - t0, 1),
                           **evaluate_model(model, val['A'], val['lam'], device=dev)))
         return time.time() - t0 > seconds
-    train_model(m, data['src'], data['tgt'], 10**6, batch, lr=5e-4, warmup=300, device=dev, progress=False,
-                stop_when=record, check_every=every)
+    fit(m, data['src'], data['tgt'], 10**6, batch, lr=5e-4, warmup=300, device=dev, progress=False,
+        stop_when=record, check_every=every)
     return dict(d=d, d_model=cfg.d_model, batch=batch, lr=5e-4, curve=curve)
 
 

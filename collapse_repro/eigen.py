@@ -16,12 +16,12 @@ from .loop import Measured, Stages, best_of_k, generate_verify_retrain, load_rou
 # %% auto #0
 __all__ = ['SPECIALS', 'MAX_DIM', 'MAX_EXP', 'VOCAB', 'TOK', 'PAD', 'BOS', 'EOS', 'V0', 'PLUS', 'MINUS', 'N0', 'E0', 'INVALID',
            'TRAIN_STATE', 'SHARD_BYTES', 'BEAM_ROWS_CUDA', 'EIGEN_VERIFIERS', 'CONTROLS', 'random_symmetric',
-           'eigenvalues', 'p1000_value', 'p1000_parts', 'round_p1000', 'encode_numbers', 'encode_matrices',
-           'encode_targets', 'decode_targets', 'decode', 'to_tokens', 'rel_l1', 'within_tolerance', 'consistency_error',
-           'ModelConfig', 'MHA', 'ffn', 'EncoderLayer', 'DecoderLayer', 'EigenTransformer', 'n_params', 'train_model',
+           'eigenvalues', 'p1000_value', 'p1000_parts', 'round_p1000', 'to_tokens', 'encode_numbers', 'encode_matrices',
+           'encode_targets', 'decode_targets', 'decode', 'rel_l1', 'within_tolerance', 'consistency_error',
+           'ModelConfig', 'MHA', 'ffn', 'EncoderLayer', 'DecoderLayer', 'EigenTransformer', 'n_params', 'fit',
            'storage_dtype', 'round_to_storage_', 'save_model', 'load_model', 'greedy_decode', 'beam_batch',
            'beam_search', 'sequence_logprob', 'evaluate_model', 'verifier_scores', 'select', 'pool_stats', 'real_data',
-           'make_pool', 'cached_pool', 'TrainSpec', 'fit_fresh', 'real_model', 'verifier_curve', 'seed_summary']
+           'make_pool', 'cached_pool', 'TrainSpec', 'train_transformer', 'real_model', 'verifier_curve', 'seed_summary']
 
 # %% ../nbs/40_eigen.ipynb #81cce427
 def random_symmetric(n: int, d: int = 5, coeff: float = 10.0, rng=None) -> np.ndarray:
@@ -38,16 +38,20 @@ def eigenvalues(A) -> np.ndarray:
 # %% ../nbs/40_eigen.ipynb #5f09a47e
 SPECIALS = ['<pad>', '<bos>', '<eos>']
 MAX_DIM, MAX_EXP = 10, 100
-VOCAB = SPECIALS + [f'V{i}' for i in range(1, MAX_DIM + 1)] + ['+', '-'] + [f'N{m}' for m in range(1000)] + [f'E{e}' for e in range(-MAX_EXP, MAX_EXP + 1)]
+VOCAB = (SPECIALS + [f'V{i}' for i in range(1, MAX_DIM + 1)] + ['+', '-'] + [f'N{m}' for m in range(1000)]
+         + [f'E{e}' for e in range(-MAX_EXP, MAX_EXP + 1)])
 TOK = {t: i for i, t in enumerate(VOCAB)}
 PAD, BOS, EOS = 0, 1, 2
 V0, PLUS, MINUS, N0, E0 = TOK['V1'] - 1, TOK['+'], TOK['-'], TOK['N0'], TOK['E0']
 INVALID = 'invalid'
 
-_POW10 = np.array([10 ** k for k in range(-MAX_EXP, 0)] + [float(10 ** k) for k in range(MAX_EXP + 1)])   # Python's powers of ten
+# %% ../nbs/40_eigen.ipynb #e61475ab
+# Python's powers of ten
+_POW10 = np.array([10 ** k for k in range(-MAX_EXP, 0)] + [float(10 ** k) for k in range(MAX_EXP + 1)])
 
 def p1000_value(neg, m, e) -> np.ndarray:
-    "±m·10^e computed as LAWT's `parse_float` does (`mant * 10 ** exp` in Python: an exact integer for exp ≥ 0, then one rounding)."
+    """±m·10^e computed as LAWT's `parse_float` does (`mant * 10 ** exp` in Python: an exact integer for exp ≥ 0, then
+    one rounding)."""
     m, e = np.broadcast_arrays(np.asarray(m), np.asarray(e))
     v = m * _POW10[np.clip(e, -MAX_EXP, MAX_EXP) + MAX_EXP]
     big = np.flatnonzero(e > 22)                                           # 10^e is no longer exact in float64
@@ -57,19 +61,25 @@ def p1000_value(neg, m, e) -> np.ndarray:
     return np.where(neg, -v, v)
 
 def _p1000_exact(a: float):
-    "LAWT's rule for one number |x| = a: mantissa and exponent from `'%.2e' % a` (exact rounding); exponents below -100 give zero."
-    digits, ex = ('%.2e' % a).split('e'); m, e = int(digits.replace('.', '')), int(ex) - 2
+    """LAWT's rule for one number |x| = a: mantissa and exponent from `'%.2e' % a` (exact rounding); exponents below
+    -100 give zero."""
+    digits, ex = ('%.2e' % a).split('e')
+    m, e = int(digits.replace('.', '')), int(ex) - 2
     return (0, 0) if m == 0 or e < -MAX_EXP else (m, e)
 
+# %% ../nbs/40_eigen.ipynb #0e7e2d80
 def p1000_parts(x):
-    "Sign (0/1), mantissa (100..999, or 0 for zero) and exponent of x ≈ ±m·10^e: three significant digits of the exact value, as LAWT rounds."
+    """Sign (0/1), mantissa (100..999, or 0 for zero) and exponent of x ≈ ±m·10^e: three significant digits of the exact
+    value, as LAWT rounds."""
     x = np.asarray(x, dtype=float)
     if not np.all(np.isfinite(x)): raise ValueError('P1000 encodes finite numbers only')
-    a = np.abs(x); big = a >= 1e-97                                        # below: LAWT's underflow to zero, done exactly
+    a = np.abs(x)
+    big = a >= 1e-97                                        # below: LAWT's underflow to zero, done exactly
     e = np.where(big, np.floor(np.log10(np.where(big, a, 1.0))).astype(int) - 2, 0)
     q = np.where(big, a / 10.0 ** e, 0.0)                                  # a·10^-e up to a few ulps
     m = np.rint(q).astype(int)
-    e = np.where(m >= 1000, e + 1, e); m = np.where(m >= 1000, 100, m)     # 999.7 -> 100·10^(e+1)
+    e = np.where(m >= 1000, e + 1, e)
+    m = np.where(m >= 1000, 100, m)     # 999.7 -> 100·10^(e+1)
     redo = np.flatnonzero((a > 0) & (~big | (np.abs(q - np.floor(q) - 0.5) < 1e-6)))   # near a decimal tie, or tiny
     if redo.size:
         m, e = m.copy(), e.copy()
@@ -78,9 +88,13 @@ def p1000_parts(x):
     return (x < 0).astype(int) * (m > 0), m, e
 
 def round_p1000(x) -> np.ndarray:
-    "The values P1000 writes for x (three significant digits, as LAWT rounds): what the decoder reads back from the encoded target."
+    """The values P1000 writes for x (three significant digits, as LAWT rounds): what the decoder reads back from the
+    encoded target."""
     s, m, e = p1000_parts(x)
     return p1000_value(s == 1, m, e)
+
+# %% ../nbs/40_eigen.ipynb #29aed0e6
+def to_tokens(ids) -> list[str]: return [VOCAB[i] for i in ids]
 
 def encode_numbers(x) -> np.ndarray:
     "Token ids of numbers `x` (any shape) in P1000: shape x.shape + (3,) = (sign, mantissa, exponent)."
@@ -90,25 +104,32 @@ def encode_numbers(x) -> np.ndarray:
 def encode_matrices(A) -> np.ndarray:
     "LAWT encoding of a batch of matrices (n, r, c): `V{r} V{c}` then the entries row-major, 2 + 3rc ids each."
     A = np.asarray(A, dtype=float)
-    if A.ndim != 3 or not (1 <= A.shape[1] <= MAX_DIM and 1 <= A.shape[2] <= MAX_DIM): raise ValueError(f'expected (n, r, c) matrices with r, c <= {MAX_DIM}, got {A.shape}')
+    if A.ndim != 3 or not (1 <= A.shape[1] <= MAX_DIM and 1 <= A.shape[2] <= MAX_DIM):
+        raise ValueError(f'expected (n, r, c) matrices with r, c <= {MAX_DIM}, got {A.shape}')
     n, r, c = A.shape
     head = np.broadcast_to(np.array([V0 + r, V0 + c]), (n, 2))
     return np.concatenate([head, encode_numbers(A).reshape(n, 3 * r * c)], 1).astype(np.int64)
 
 def encode_targets(lam) -> np.ndarray:
     "Decoder sequences for eigenvalue vectors (n, d): `<bos> V{d} V1 λ1 … λd <eos>`, 3d + 4 ids each."
-    lam = np.asarray(lam, dtype=float); n = len(lam)
+    lam = np.asarray(lam, dtype=float)
+    n = len(lam)
     body = encode_matrices(lam[:, :, None])
     return np.concatenate([np.full((n, 1), BOS), body, np.full((n, 1), EOS)], 1)
 
+# %% ../nbs/40_eigen.ipynb #66da21d6
 def decode_targets(ids, d: int):
-    "Vectorised inverse of `encode_targets` (without `<bos>`): values (n, d) with NaN where a sequence is malformed, and the valid mask."
-    ids = np.asarray(ids); n = len(ids); L = 3 * d + 3
+    """Vectorised inverse of `encode_targets` (without `<bos>`): values (n, d) with NaN where a sequence is malformed,
+    and the valid mask."""
+    ids = np.asarray(ids)
+    n = len(ids)
+    L = 3 * d + 3
     if ids.shape[1] < L: return np.full((n, d), np.nan), np.zeros(n, bool)
     ids = ids[:, :L]
     s, m, e = ids[:, 2:2 + 3 * d:3], ids[:, 3:3 + 3 * d:3], ids[:, 4:4 + 3 * d:3]
     ok = (ids[:, 0] == V0 + d) & (ids[:, 1] == V0 + 1) & (ids[:, -1] == EOS)
-    ok &= np.all((s == PLUS) | (s == MINUS), 1) & np.all((m >= N0) & (m < N0 + 1000), 1) & np.all((e >= E0 - MAX_EXP) & (e <= E0 + MAX_EXP), 1)
+    ok &= np.all((s == PLUS) | (s == MINUS), 1) & np.all((m >= N0) & (m < N0 + 1000), 1)
+    ok &= np.all((e >= E0 - MAX_EXP) & (e <= E0 + MAX_EXP), 1)
     val = p1000_value(s == MINUS, m - N0, e - E0)
     return np.where(ok[:, None], val, np.nan), ok
 
@@ -123,11 +144,10 @@ def decode(tokens, d: int | None = None):
     val, ok = decode_targets(ids, d)
     return val[0] if ok[0] else INVALID
 
-def to_tokens(ids) -> list[str]: return [VOCAB[i] for i in ids]
-
 # %% ../nbs/40_eigen.ipynb #1ba3aa66
 def rel_l1(pred, true) -> np.ndarray:
-    "LAWT's d1 error Σ|λ̂ − λ| / Σ|λ| over the last axis (NaN predictions give inf; an all-zero `true`: 0 for an exact match, else inf)."
+    """LAWT's d1 error Σ|λ̂ − λ| / Σ|λ| over the last axis (NaN predictions give inf; an all-zero `true`: 0 for an exact
+    match, else inf)."""
     pred, true = np.asarray(pred, float), np.asarray(true, float)
     num, den = np.abs(pred - true).sum(-1), np.abs(true).sum(-1)
     with np.errstate(divide='ignore', invalid='ignore'): err = num / den
@@ -135,11 +155,13 @@ def rel_l1(pred, true) -> np.ndarray:
     return np.where(np.isnan(err), np.inf, err)
 
 def within_tolerance(pred, lam, tau: float = 0.05) -> np.ndarray:
-    "LAWT's correctness check: Σ|λ̂ − t| / Σ|t| < τ against the P1000-rounded target t = `round_p1000(lam)`; malformed (NaN) predictions are wrong."
+    """LAWT's correctness check: Σ|λ̂ − t| / Σ|t| < τ against the P1000-rounded target t = `round_p1000(lam)`; malformed
+    (NaN) predictions are wrong."""
     return rel_l1(pred, round_p1000(lam)) < tau
 
 def consistency_error(A, lam) -> np.ndarray:
-    "Label-free check of candidates lam (n, …, d) for matrices A (n, d, d): the larger of |Σλ̂ − tr A| / Σ|λ̂| and |Σλ̂² − ‖A‖²_F| / (2‖A‖²_F)."
+    """Label-free check of candidates lam (n, …, d) for matrices A (n, d, d): the larger of |Σλ̂ − tr A| / Σ|λ̂| and
+    |Σλ̂² − ‖A‖²_F| / (2‖A‖²_F)."""
     A, lam = np.asarray(A, float), np.asarray(lam, float)
     extra = lam.ndim - 2
     tr = np.trace(A, axis1=-2, axis2=-1).reshape(-1, *[1] * extra)
@@ -162,9 +184,17 @@ class ModelConfig:
 
 class MHA(nn.Module):
     def __init__(self, d, h):
-        super().__init__(); self.h = h; self.q = nn.Linear(d, d); self.kv = nn.Linear(d, 2 * d); self.o = nn.Linear(d, d)
-    def split(self, x): B, T, D = x.shape; return x.view(B, T, self.h, D // self.h).transpose(1, 2)
-    def keys_values(self, x): k, v = self.kv(x).chunk(2, -1); return self.split(k), self.split(v)
+        super().__init__()
+        self.h = h
+        self.q = nn.Linear(d, d)
+        self.kv = nn.Linear(d, 2 * d)
+        self.o = nn.Linear(d, d)
+    def split(self, x):
+        B, T, D = x.shape
+        return x.view(B, T, self.h, D // self.h).transpose(1, 2)
+    def keys_values(self, x):
+        k, v = self.kv(x).chunk(2, -1)
+        return self.split(k), self.split(v)
     def forward(self, x, k, v, causal=False):
         y = F.scaled_dot_product_attention(self.split(self.q(x)), k, v, is_causal=causal)
         B, H, T, dh = y.shape
@@ -172,21 +202,28 @@ class MHA(nn.Module):
 
 def ffn(d, mult): return nn.Sequential(nn.Linear(d, mult * d), nn.GELU(), nn.Linear(mult * d, d))
 
+# %% ../nbs/40_eigen.ipynb #9150b7cf
 class EncoderLayer(nn.Module):
     def __init__(self, c):
-        super().__init__(); d = c.d_model
+        super().__init__()
+        d = c.d_model
         self.ln1, self.att, self.ln2, self.ff = nn.LayerNorm(d), MHA(d, c.heads), nn.LayerNorm(d), ffn(d, c.ff_mult)
     def forward(self, x):
-        h = self.ln1(x); x = x + self.att(h, *self.att.keys_values(h))
+        h = self.ln1(x)
+        x = x + self.att(h, *self.att.keys_values(h))
         return x + self.ff(self.ln2(x))
 
 class DecoderLayer(nn.Module):
     def __init__(self, c):
-        super().__init__(); d = c.d_model
-        self.ln1, self.att, self.ln2, self.cross, self.ln3, self.ff = nn.LayerNorm(d), MHA(d, c.heads), nn.LayerNorm(d), MHA(d, c.heads), nn.LayerNorm(d), ffn(d, c.ff_mult)
+        super().__init__()
+        d = c.d_model
+        self.ln1, self.att = nn.LayerNorm(d), MHA(d, c.heads)
+        self.ln2, self.cross = nn.LayerNorm(d), MHA(d, c.heads)
+        self.ln3, self.ff = nn.LayerNorm(d), ffn(d, c.ff_mult)
     def forward(self, x, mem_kv, cache=None):
         "Full causal pass (cache None) or one step that appends its keys/values to `cache` (a dict)."
-        h = self.ln1(x); k, v = self.att.keys_values(h)
+        h = self.ln1(x)
+        k, v = self.att.keys_values(h)
         if cache is not None:
             if 'k' in cache: k, v = torch.cat([cache['k'], k], 2), torch.cat([cache['v'], v], 2)
             cache['k'], cache['v'] = k, v
@@ -194,10 +231,13 @@ class DecoderLayer(nn.Module):
         x = x + self.cross(self.ln2(x), *mem_kv)
         return x + self.ff(self.ln3(x))
 
+# %% ../nbs/40_eigen.ipynb #3239293b
 class EigenTransformer(nn.Module):
-    "A small pre-LN encoder–decoder transformer in plain torch (learned positions, output tied to the decoder embedding)."
+    """A small pre-LN encoder–decoder transformer in plain torch (learned positions, output tied to the decoder
+    embedding)."""
     def __init__(self, config: ModelConfig | None = None, **kw):
-        super().__init__(); c = self.config = config or ModelConfig(**kw)
+        super().__init__()
+        c = self.config = config or ModelConfig(**kw)
         self.src_emb, self.tgt_emb = nn.Embedding(c.vocab, c.d_model), nn.Embedding(c.vocab, c.d_model)
         self.src_pos, self.tgt_pos = nn.Embedding(c.max_len, c.d_model), nn.Embedding(c.max_len, c.d_model)
         self.enc = nn.ModuleList([EncoderLayer(c) for _ in range(c.enc_layers)])
@@ -224,21 +264,48 @@ def _autocast(device):
     "bf16 autocast on a GPU only: CPU runs stay float32, so a seed gives the same numbers on any CPU."
     return autocast(device, bf16=torch.device(device).type == 'cuda')
 
-TRAIN_STATE = 'train_state.pt'   # the checkpoint file of `train_model` in its `ckpt_dir`
+TRAIN_STATE = 'train_state.pt'   # the checkpoint file of `fit` in its `ckpt_dir`
 
 def _digest(*arrays) -> str:
     "SHA-1 of arrays (shape, dtype, bytes): a checkpoint is only resumed on the data it was trained on."
     h = hashlib.sha1()
     for a in arrays:
-        a = np.ascontiguousarray(a); h.update(f'{a.shape}{a.dtype.str}'.encode()); h.update(a.data)
+        a = np.ascontiguousarray(a)
+        h.update(f'{a.shape}{a.dtype.str}'.encode())
+        h.update(a.data)
     return h.hexdigest()
 
 def _save_atomic(obj, path: Path):
-    tmp = path.with_name(path.name + '.tmp'); torch.save(obj, tmp); tmp.replace(path)
+    tmp = path.with_name(path.name + '.tmp')
+    torch.save(obj, tmp)
+    tmp.replace(path)
 
-def train_model(model, src, tgt, steps: int, batch: int = 128, lr: float = 1e-3, warmup: int = 100, seed: int = 0,
-                device='cpu', progress: bool = True, desc: str = 'train', stop_when=None, check_every: int = 100,
-                ckpt_dir=None, ckpt_every: int | None = None) -> dict:
+def _lr_schedule(warmup: int, steps: int):
+    "Learning-rate factor of step s: linear warm-up over `warmup` steps, then a cosine decay to 10 % at `steps`."
+    return lambda s: min(1, (s + 1) / warmup) * (0.55 + 0.45 * math.cos(math.pi * min(s, steps) / steps))
+
+def _restore(st: dict, model, opt, sched, rng, cuda: bool, device):
+    "Put a saved training state back: weights, Adam's moments, the scheduler and the random streams."
+    model.load_state_dict(st['model'])
+    opt.load_state_dict(st['opt'])
+    sched.load_state_dict(st['sched'])
+    rng.bit_generator.state = json.loads(st['np_rng'])
+    torch.set_rng_state(st['torch_rng'])
+    if cuda and 'cuda_rng' in st: torch.cuda.set_rng_state(st['cuda_rng'], device)
+
+def _snapshot(key: dict, step: int, model, opt, sched, order, pos: int, losses: list, wall_s: float, rng, cuda: bool,
+              device) -> dict:
+    "The whole training state after `step` steps, as `_restore` reads it back."
+    state = dict(key=key, step=step, model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
+                 order=torch.from_numpy(order), pos=pos, losses=losses, wall_s=wall_s,
+                 np_rng=json.dumps(rng.bit_generator.state), torch_rng=torch.get_rng_state())
+    if cuda: state['cuda_rng'] = torch.cuda.get_rng_state(device)
+    return state
+
+# %% ../nbs/40_eigen.ipynb #fda1ea48
+def fit(model, src, tgt, steps: int, batch: int = 128, lr: float = 1e-3, warmup: int = 100, seed: int = 0,
+        device='cpu', progress: bool = True, desc: str = 'train', stop_when=None, check_every: int = 100,
+        ckpt_dir=None, ckpt_every: int | None = None) -> dict:
     """Teacher-forced cross-entropy training for `steps` Adam steps (linear warm-up, cosine decay), cycling through
     (src, tgt) in shuffled epochs. With `stop_when(model) -> bool`, training checks every `check_every` steps (model
     in eval mode) and stops at the first check that returns True. With `ckpt_dir` and `ckpt_every`, the whole training
@@ -246,50 +313,64 @@ def train_model(model, src, tgt, steps: int, batch: int = 128, lr: float = 1e-3,
     (the same result as an uninterrupted run on a CPU); under a time limit it stops after a checkpoint when the next one
     would not be reached in time (`core.TimeLimitReached`)."""
     src, tgt = np.asarray(src), np.asarray(tgt)
-    if len(src) == 0 or len(src) != len(tgt): raise ValueError(f'need equally many (>0) sources and targets, got {len(src)} and {len(tgt)}')
-    if steps < 1 or check_every < 1: raise ValueError(f'steps and check_every must be >= 1, got {steps} and {check_every}')
-    if ckpt_every is not None and ckpt_every < 1: raise ValueError(f'ckpt_every must be None or >= 1, got {ckpt_every}')
-    torch.manual_seed(seed); rng = np.random.default_rng(seed)
-    model.to(device).train(); cuda = torch.device(device).type == 'cuda'
+    if len(src) == 0 or len(src) != len(tgt):
+        raise ValueError(f'need equally many (>0) sources and targets, got {len(src)} and {len(tgt)}')
+    if steps < 1 or check_every < 1:
+        raise ValueError(f'steps and check_every must be >= 1, got {steps} and {check_every}')
+    if ckpt_every is not None and ckpt_every < 1:
+        raise ValueError(f'ckpt_every must be None or >= 1, got {ckpt_every}')
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model.to(device).train()
+    cuda = torch.device(device).type == 'cuda'
     S, T = torch.as_tensor(src, device=device), torch.as_tensor(tgt, device=device)
     opt = torch.optim.Adam(model.parameters(), lr=lr, fused=cuda)   # one kernel per step on a GPU
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1, (s + 1) / warmup) * (0.55 + 0.45 * math.cos(math.pi * min(s, steps) / steps)))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_schedule(warmup, steps))
     bs = min(batch, len(src))
     order, pos, losses, start, wall0 = rng.permutation(len(src)), 0, [], 0, 0.0
     ckpt = Path(ckpt_dir) / TRAIN_STATE if ckpt_dir is not None and ckpt_every else None
     if ckpt is not None:
         key = dict(steps=steps, batch=bs, lr=lr, warmup=warmup, seed=seed, data=_digest(src, tgt))
-        if ckpt.exists():                                                   # resume where a killed or stopped run left off
+        # resume where a killed or stopped run left off
+        if ckpt.exists():
             st = torch.load(ckpt, map_location='cpu', weights_only=True)
-            if st['key'] != key: raise ValueError(f'{ckpt} holds another training run ({st["key"]}, not {key}): delete it to start afresh')
-            model.load_state_dict(st['model']); opt.load_state_dict(st['opt']); sched.load_state_dict(st['sched'])
-            rng.bit_generator.state = json.loads(st['np_rng']); torch.set_rng_state(st['torch_rng'])
-            if cuda and 'cuda_rng' in st: torch.cuda.set_rng_state(st['cuda_rng'], device)
-            order, pos, losses, start, wall0 = st['order'].numpy(), st['pos'], list(st['losses']), st['step'], st['wall_s']
+            if st['key'] != key:
+                raise ValueError(f'{ckpt} holds another training run ({st["key"]}, not {key}): '
+                                 'delete it to start afresh')
+            _restore(st, model, opt, sched, rng, cuda, device)
+            order, pos, losses = st['order'].numpy(), st['pos'], list(st['losses'])
+            start, wall0 = st['step'], st['wall_s']
         ckpt.parent.mkdir(parents=True, exist_ok=True)
     t0, step = time.time(), start - 1
     for step in tqdm(range(start, steps), desc=desc, disable=not progress, mininterval=2, initial=start, total=steps):
         if pos + bs > len(order): order, pos = rng.permutation(len(src)), 0
-        idx = torch.as_tensor(order[pos:pos + bs], device=device); pos += bs
+        idx = torch.as_tensor(order[pos:pos + bs], device=device)
+        pos += bs
         s, t = S[idx], T[idx]
         with _autocast(device):
             logits = model(s, t[:, :-1])
         loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), t[:, 1:].reshape(-1))
-        opt.zero_grad(set_to_none=True); loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0); opt.step(); sched.step()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        sched.step()
         losses.append(loss.item()) if step % 50 == 0 or step == steps - 1 else None
         if stop_when is not None and (step + 1) % check_every == 0 and step + 1 < steps:
-            model.eval(); stop = stop_when(model); model.train()
-            if stop: losses.append(loss.item()); break
+            model.eval()
+            stop = stop_when(model)
+            model.train()
+            if stop:
+                losses.append(loss.item())
+                break
         if ckpt is not None and (step + 1) % ckpt_every == 0 and step + 1 < steps:
-            state = dict(key=key, step=step + 1, model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
-                         order=torch.from_numpy(order), pos=pos, losses=losses, wall_s=wall0 + time.time() - t0,
-                         np_rng=json.dumps(rng.bit_generator.state), torch_rng=torch.get_rng_state())
-            if cuda: state['cuda_rng'] = torch.cuda.get_rng_state(device)
+            state = _snapshot(key, step + 1, model, opt, sched, order, pos, losses, wall0 + time.time() - t0, rng,
+                              cuda, device)
             _save_atomic(state, ckpt)
             per_step = (time.time() - t0) / (step + 1 - start)
             check_time(per_step * min(ckpt_every, steps - step - 1), f'training step {step + 2} of {steps} ({desc})')
-    done = step + 1; wall = time.time() - t0
+    done = step + 1
+    wall = time.time() - t0
     model.eval()
     return dict(steps=done, stopped_early=done < steps, final_loss=losses[-1], wall_s=wall0 + wall, resumed_at=start,
                 tokens_per_s=(done - start) * bs * (src.shape[1] + tgt.shape[1] - 1) / wall)
@@ -304,105 +385,142 @@ def storage_dtype(model) -> torch.dtype:
 
 @torch.no_grad()
 def round_to_storage_(model):
-    "Round `model`'s weights in place to the precision `save_model` stores (a no-op for float32 models); returns the model."
+    """Round `model`'s weights in place to the precision `save_model` stores (a no-op for float32 models); returns the
+    model."""
     dt = storage_dtype(model)
     if dt != torch.float32:
         for t in model.state_dict().values():
             if t.is_floating_point(): t.copy_(t.to(dt))
     return model
 
+# %% ../nbs/40_eigen.ipynb #ca618841
 def save_model(model, path):
-    "Save `model` to folder `path`: `model.pt` in float32 when small, else bf16 shards `model-00001.pt`, … of at most `SHARD_BYTES` each."
-    path = Path(path); path.mkdir(parents=True, exist_ok=True); config = asdict(model.config)
+    """Save `model` to folder `path`: `model.pt` in float32 when small, else bf16 shards `model-00001.pt`, … of at most
+    `SHARD_BYTES` each."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    config = asdict(model.config)
     if storage_dtype(model) == torch.float32:
-        torch.save(dict(config=config, state=model.state_dict()), path / 'model.pt'); return
+        torch.save(dict(config=config, state=model.state_dict()), path / 'model.pt')
+        return
     shards, size = [{}], 0
     for k, v in model.state_dict().items():
         v = v.detach().to('cpu', torch.bfloat16 if v.is_floating_point() else v.dtype)
         n = v.numel() * v.element_size()
-        if shards[-1] and size + n > SHARD_BYTES - _SHARD_SLACK: shards.append({}); size = 0
-        shards[-1][k] = v; size += n
+        if shards[-1] and size + n > SHARD_BYTES - _SHARD_SLACK:
+            shards.append({})
+            size = 0
+        shards[-1][k] = v
+        size += n
     for i, part in enumerate(shards, 1):
-        _save_atomic(dict(config=config, dtype='bfloat16', shard=i, shards=len(shards), state=part), path / f'model-{i:05d}.pt')
+        part = dict(config=config, dtype='bfloat16', shard=i, shards=len(shards), state=part)
+        _save_atomic(part, path / f'model-{i:05d}.pt')
 
 def load_model(path, device='cpu'):
     "Load a model saved by `save_model` (one `model.pt`, or bf16 shards) as float32 on `device`, in eval mode."
     path = Path(path)
     if (path / 'model.pt').exists():
-        ck = torch.load(path / 'model.pt', map_location=device, weights_only=True); config, state = ck['config'], ck['state']
+        ck = torch.load(path / 'model.pt', map_location=device, weights_only=True)
+        config, state = ck['config'], ck['state']
     else:
         files = sorted(path.glob('model-[0-9]*.pt'))
         parts = [torch.load(f, map_location=device, weights_only=True) for f in files]
         if not parts or sorted(p['shard'] for p in parts) != list(range(1, parts[0]['shards'] + 1)):
             raise FileNotFoundError(f'no complete saved model in {path} (found {[f.name for f in files]})')
         config, state = parts[0]['config'], {k: v for p in parts for k, v in p['state'].items()}
-    m = EigenTransformer(ModelConfig(**config)); m.load_state_dict(state); return m.to(device).eval()
+    m = EigenTransformer(ModelConfig(**config))
+    m.load_state_dict(state)
+    return m.to(device).eval()
 
 # %% ../nbs/40_eigen.ipynb #e406880d
 def _batches(n, size): return [(i, min(i + size, n)) for i in range(0, n, size)]
-
-@torch.no_grad()
-def greedy_decode(model, src, batch: int = 1024, device='cpu') -> np.ndarray:
-    "Greedy decoding with a key/value cache: generated ids (n, 3d + 3) after `<bos>` (fixed length: every valid answer has it)."
-    model.to(device).eval(); src = np.asarray(src); d = _dim(src); L = 3 * d + 3; out = []
-    for a, b in _batches(len(src), batch):
-        s = torch.as_tensor(src[a:b], device=device)
-        with _autocast(device):
-            mem_kv = model.memory_kv(model.encode(s))
-            caches = [{} for _ in model.dec]; tok = torch.full((b - a, 1), BOS, device=device); seq = []
-            for t in range(L):
-                tok = model.decode(tok, mem_kv, caches, start=t)[:, -1].float().argmax(-1, keepdim=True); seq.append(tok)
-        out.append(torch.cat(seq, 1).cpu().numpy())
-    return np.concatenate(out)
 
 def _dim(src) -> int:
     "Matrix size d from the `V{d}` header of encoded inputs."
     return int(np.asarray(src)[0, 0] - V0)
 
 @torch.no_grad()
+def greedy_decode(model, src, batch: int = 1024, device='cpu') -> np.ndarray:
+    """Greedy decoding with a key/value cache: generated ids (n, 3d + 3) after `<bos>` (fixed length: every valid answer
+    has it)."""
+    model.to(device).eval()
+    src = np.asarray(src)
+    d = _dim(src)
+    L = 3 * d + 3
+    out = []
+    for a, b in _batches(len(src), batch):
+        s = torch.as_tensor(src[a:b], device=device)
+        with _autocast(device):
+            mem_kv = model.memory_kv(model.encode(s))
+            caches = [{} for _ in model.dec]
+            tok = torch.full((b - a, 1), BOS, device=device)
+            seq = []
+            for t in range(L):
+                tok = model.decode(tok, mem_kv, caches, start=t)[:, -1].float().argmax(-1, keepdim=True)
+                seq.append(tok)
+        out.append(torch.cat(seq, 1).cpu().numpy())
+    return np.concatenate(out)
+
+# %% ../nbs/40_eigen.ipynb #ae862763
+@torch.no_grad()
 def _beam(model, s, k: int, L: int):
-    B = s.shape[0]; dev = s.device
-    mem_kv = [(kk.repeat_interleave(k, 0), vv.repeat_interleave(k, 0)) for kk, vv in model.memory_kv(model.encode(s))]
+    B = s.shape[0]
+    dev = s.device
+    mem_kv = [(kk.repeat_interleave(k, 0), vv.repeat_interleave(k, 0))
+              for kk, vv in model.memory_kv(model.encode(s))]
     caches = [{} for _ in model.dec]
     tok = torch.full((B * k, 1), BOS, device=dev)
-    scores = torch.zeros(B, k, device=dev); scores[:, 1:] = -float('inf')     # all beams start equal: expand beam 0 only
+    scores = torch.zeros(B, k, device=dev)
+    scores[:, 1:] = -float('inf')     # all beams start equal: expand beam 0 only
     seqs = torch.empty(B * k, 0, dtype=torch.long, device=dev)
     base = (torch.arange(B, device=dev) * k)[:, None]
     for t in range(L):
         logp = model.decode(tok, mem_kv, caches, start=t)[:, -1].float().log_softmax(-1)
         V = logp.shape[-1]
         scores, flat = (scores[:, :, None] + logp.view(B, k, V)).view(B, k * V).topk(k, -1)
-        idx = (base + flat // V).view(-1); tok = (flat % V).view(-1, 1)
+        idx = (base + flat // V).view(-1)
+        tok = (flat % V).view(-1, 1)
         seqs = torch.cat([seqs[idx], tok], 1)
         for c in caches: c['k'], c['v'] = c['k'][idx], c['v'][idx]
     return seqs.view(B, k, L), scores
 
+# %% ../nbs/40_eigen.ipynb #d89520e1
 BEAM_ROWS_CUDA = 16384   # beam rows (matrices × k) per batch on a GPU: 2,048 matrices at k = 8
 
 def beam_batch(device, k: int) -> int:
-    "Default matrices per beam-search batch: 256 on a CPU (unchanged, so CPU results stay bit-identical), `BEAM_ROWS_CUDA // k` on a GPU."
+    """Default matrices per beam-search batch: 256 on a CPU (unchanged, so CPU results stay bit-identical),
+    `BEAM_ROWS_CUDA // k` on a GPU."""
     return max(1, BEAM_ROWS_CUDA // k) if torch.device(device).type == 'cuda' else 256
 
 @torch.no_grad()
-def beam_search(model, src, k: int, batch: int | None = None, device='cpu', progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    "Batched beam search with a key/value cache: ids (n, k, 3d + 3) and log-probabilities (n, k), beams sorted best first; `batch` matrices per call (default `beam_batch`)."
+def beam_search(model, src, k: int, batch: int | None = None, device='cpu',
+                progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Batched beam search with a key/value cache: ids (n, k, 3d + 3) and log-probabilities (n, k), beams sorted best
+    first; `batch` matrices per call (default `beam_batch`)."""
     if k < 1: raise ValueError(f'beam size must be >= 1, got {k}')
     batch = batch or beam_batch(device, k)
-    model.to(device).eval(); src = np.asarray(src); L = 3 * _dim(src) + 3; ids, sc = [], []
+    model.to(device).eval()
+    src = np.asarray(src)
+    L = 3 * _dim(src) + 3
+    ids, sc = [], []
     for a, b in tqdm(_batches(len(src), batch), desc=f'beam k={k}', disable=not progress):
         with _autocast(device):
             i, s = _beam(model, torch.as_tensor(src[a:b], device=device), k, L)
-        ids.append(i.cpu().numpy()); sc.append(s.cpu().numpy())
+        ids.append(i.cpu().numpy())
+        sc.append(s.cpu().numpy())
     return np.concatenate(ids), np.concatenate(sc)
 
+# %% ../nbs/40_eigen.ipynb #cb62a4dd
 @torch.no_grad()
 def sequence_logprob(model, src, gen, batch: int = 1024, device='cpu', repeat: int = 1) -> np.ndarray:
-    """Log-likelihood under `model` of generated sequences `gen` (n·repeat, L) (ids after `<bos>`) given inputs `src` (n, S):
-    row i of `gen` belongs to source i // repeat (k beams per matrix: `repeat=k`). Sources are repeated per batch on the
-    device, so nothing of size n·repeat × S is built on the host; each batch is the same tensor `np.repeat(src, repeat, 0)`
-    would give, so the numbers are identical."""
+    """Log-likelihood under `model` of generated sequences `gen` (n·repeat, L) (ids after `<bos>`) given inputs
+    `src` (n, S): row i of `gen` belongs to source i // repeat (k beams per matrix: `repeat=k`). Sources are repeated
+    per batch on the device, so nothing of size n·repeat × S is built on the host; each batch is the same tensor
+    `np.repeat(src, repeat, 0)` would give, so the numbers are identical."""
     if repeat < 1: raise ValueError(f'repeat must be >= 1, got {repeat}')
-    model.to(device).eval(); src, gen = np.asarray(src), np.asarray(gen); out = []
+    model.to(device).eval()
+    src, gen = np.asarray(src), np.asarray(gen)
+    out = []
     if len(gen) != len(src) * repeat: raise ValueError(f'need {len(src)} × {repeat} sequences, got {len(gen)}')
     for a, b in _batches(len(gen), batch):
         i0, i1 = a // repeat, (b - 1) // repeat + 1                         # the sources of rows a..b-1
@@ -424,13 +542,17 @@ def evaluate_model(model, A, lam=None, taus=(0.05, 0.02, 0.01), device='cpu') ->
 # %% ../nbs/40_eigen.ipynb #32791e4b
 EIGEN_VERIFIERS = ('oracle', 'consistency', 'weak_likelihood', 'self', 'random')
 
-def verifier_scores(name: str, pool: dict, tau: float = 0.05, tol: float = 0.05, rng=None, oracle_tol: float | None = None):
-    "Scores (n, k) by which verifier `name` ranks each matrix's k candidates, and which it would accept at all (the oracle: within `oracle_tol`, default `tau`; consistency: error below `tol`)."
+def verifier_scores(name: str, pool: dict, tau: float = 0.05, tol: float = 0.05, rng=None,
+                    oracle_tol: float | None = None):
+    """Scores (n, k) by which verifier `name` ranks each matrix's k candidates, and which it would accept at all (the
+    oracle: within `oracle_tol`, default `tau`; consistency: error below `tol`)."""
     vals, valid = pool['vals'], pool['valid']
     if name == 'oracle':
-        err = rel_l1(vals, round_p1000(pool['lam'])[:, None]); score, accept = -err, err < (tau if oracle_tol is None else oracle_tol)   # LAWT's check
+        err = rel_l1(vals, round_p1000(pool['lam'])[:, None])
+        score, accept = -err, err < (tau if oracle_tol is None else oracle_tol)   # LAWT's check
     elif name == 'consistency':
-        err = consistency_error(pool['A'], vals); score, accept = -err, err < tol
+        err = consistency_error(pool['A'], vals)
+        score, accept = -err, err < tol
     elif name == 'weak_likelihood': score, accept = pool['weak_logp'].copy(), valid.copy()
     elif name == 'self': score, accept = pool['logp'].copy(), valid.copy()
     elif name == 'random': score, accept = np.random.default_rng(rng).random(valid.shape), valid.copy()
@@ -438,16 +560,20 @@ def verifier_scores(name: str, pool: dict, tau: float = 0.05, tol: float = 0.05,
     return np.where(valid, score, -np.inf), accept & valid
 
 def select(name: str, pool: dict, tau: float = 0.05, tol: float = 0.05, rng=None, oracle_tol: float | None = None):
-    "Best-of-k selection (`loop.best_of_k`) plus pruning: chosen beam per matrix (n,), whether it is kept (n,), and the one-hot keep matrix (n, k)."
+    """Best-of-k selection (`loop.best_of_k`) plus pruning: chosen beam per matrix (n,), whether it is kept (n,), and
+    the one-hot keep matrix (n, k)."""
     score, accept = verifier_scores(name, pool, tau, tol, rng, oracle_tol)
     n, k = score.shape
     choice = best_of_k(score, k)
     keep = accept[np.arange(n), choice]
-    kept = np.zeros((n, k), bool); kept[np.arange(n), choice] = keep
+    kept = np.zeros((n, k), bool)
+    kept[np.arange(n), choice] = keep
     return choice, keep, kept
 
-def pool_stats(name: str, pool: dict, tau: float = 0.05, tol: float = 0.05, rng=None, oracle_tol: float | None = None) -> dict:
-    "φ̂, ψ̂, p_* (`loop.verifier_stats`) of verifier `name` on a pool: a candidate is correct when within τ of the true eigenvalues."
+def pool_stats(name: str, pool: dict, tau: float = 0.05, tol: float = 0.05, rng=None,
+               oracle_tol: float | None = None) -> dict:
+    """φ̂, ψ̂, p_* (`loop.verifier_stats`) of verifier `name` on a pool: a candidate is correct when within τ of the
+    true eigenvalues."""
     _, _, kept = select(name, pool, tau, tol, rng, oracle_tol)
     correct = within_tolerance(pool['vals'], pool['lam'][:, None], tau)
     return verifier_stats(kept, correct)
@@ -455,26 +581,36 @@ def pool_stats(name: str, pool: dict, tau: float = 0.05, tol: float = 0.05, rng=
 # %% ../nbs/40_eigen.ipynb #739f7864
 def real_data(n: int, d: int, seed) -> dict:
     "Fresh LAWT matrices with their true eigenvalues, encoded."
-    A = random_symmetric(n, d, rng=seed); lam = eigenvalues(A)
+    A = random_symmetric(n, d, rng=seed)
+    lam = eigenvalues(A)
     return dict(A=A, lam=lam, src=encode_matrices(A), tgt=encode_targets(lam))
 
-def make_pool(generator, n: int, d: int, k: int, seed, weak=None, device='cpu', batch: int | None = None, progress: bool = False) -> dict:
-    "k beam candidates from `generator` for n fresh matrices: ids, log-probabilities, decoded values, validity, and the weak model's log-likelihoods (`batch`: matrices per beam-search call, default `beam_batch`)."
+def make_pool(generator, n: int, d: int, k: int, seed, weak=None, device='cpu', batch: int | None = None,
+              progress: bool = False) -> dict:
+    """k beam candidates from `generator` for n fresh matrices: ids, log-probabilities, decoded values, validity, and
+    the weak model's log-likelihoods (`batch`: matrices per beam-search call, default `beam_batch`)."""
     data = real_data(n, d, seed)
     ids, logp = beam_search(generator, data['src'], k, batch=batch, device=device, progress=progress)
     vals, valid = decode_targets(ids.reshape(n * k, -1), d)
-    pool = dict(A=data['A'], lam=data['lam'], ids=ids, logp=logp, vals=vals.reshape(n, k, d), valid=valid.reshape(n, k))
+    pool = dict(A=data['A'], lam=data['lam'], ids=ids, logp=logp, vals=vals.reshape(n, k, d),
+                valid=valid.reshape(n, k))
     if weak is not None:
-        pool['weak_logp'] = sequence_logprob(weak, data['src'], ids.reshape(n * k, -1), device=device, repeat=k).reshape(n, k)
+        weak_logp = sequence_logprob(weak, data['src'], ids.reshape(n * k, -1), device=device, repeat=k)
+        pool['weak_logp'] = weak_logp.reshape(n, k)
     return pool
 
 def cached_pool(path, make) -> dict:
-    "Load the candidate pool saved at `path`, or build it with `make()` and save it (atomically) so a resumed run skips the beam search."
+    """Load the candidate pool saved at `path`, or build it with `make()` and save it (atomically) so a resumed run
+    skips the beam search."""
     path = Path(path)
     if path.exists(): return dict(np.load(path))
-    pool = make(); tmp = path.with_suffix('.tmp.npz'); np.savez(tmp, **pool); tmp.replace(path)
+    pool = make()
+    tmp = path.with_suffix('.tmp.npz')
+    np.savez(tmp, **pool)
+    tmp.replace(path)
     return pool
 
+# %% ../nbs/40_eigen.ipynb #ad27fa8f
 @dataclass
 class TrainSpec:
     "How every model of an experiment is built and trained."
@@ -485,22 +621,26 @@ class TrainSpec:
     warmup: int = 100
     ckpt_every: int | None = None   # training checkpoints every this many steps (None: none)
 
-def fit_fresh(spec: TrainSpec, src, tgt, seed: int, device='cpu', progress: bool = False, desc: str = 'train', ckpt_dir=None, **stop):
+def train_transformer(spec: TrainSpec, src, tgt, seed: int, device='cpu', progress: bool = False, desc: str = 'train',
+                      ckpt_dir=None, **stop):
     """A fresh model of `spec.config`, initialised from `seed` and trained on (src, tgt), then rounded to the precision
     it is saved in (`round_to_storage_`); with `ckpt_dir` it checkpoints every `spec.ckpt_every` steps there and resumes
-    from it; `stop` goes to `train_model` (`stop_when`, `check_every`)."""
-    torch.manual_seed(seed); model = EigenTransformer(spec.config)
-    info = train_model(model, src, tgt, spec.steps, spec.batch, spec.lr, spec.warmup, seed, device, progress, desc,
-                       ckpt_dir=ckpt_dir, ckpt_every=spec.ckpt_every, **stop)
+    from it; `stop` goes to `fit` (`stop_when`, `check_every`)."""
+    torch.manual_seed(seed)
+    model = EigenTransformer(spec.config)
+    info = fit(model, src, tgt, spec.steps, spec.batch, spec.lr, spec.warmup, seed, device, progress, desc,
+               ckpt_dir=ckpt_dir, ckpt_every=spec.ckpt_every, **stop)
     return round_to_storage_(model), info
 
+# %% ../nbs/40_eigen.ipynb #5abf5c62
 def real_model(folder, spec: TrainSpec, n: int, d: int, test: dict, seed: int = 0, device='cpu', progress: bool = True,
                desc: str = 'real', target_acc: float | None = None, n_val: int = 1000, check_every: int = 100):
     """Train (or reload) a model on n real samples through the shared loop (round 0 only): checkpointed, resumable.
     With `target_acc`, training stops at the first check (every `check_every` steps) where greedy accuracy at τ = 5 %
     on `n_val` fresh validation matrices reaches it, so the model's quality is set, not drawn; the metrics record
     `train_steps` and `val_acc_5` at the stop."""
-    if target_acc is not None and not 0 < target_acc < 1: raise ValueError(f'target_acc must lie in (0, 1), got {target_acc}')
+    if target_acc is not None and not 0 < target_acc < 1:
+        raise ValueError(f'target_acc must lie in (0, 1), got {target_acc}')
     def init(ctx):
         info = {}
         data = real_data(n, d, ctx.seed_for('data'))
@@ -513,7 +653,8 @@ def real_model(folder, spec: TrainSpec, n: int, d: int, test: dict, seed: int = 
                 write_json(val_file, dict(val_acc_5=info['val_acc_5']))
                 return info['val_acc_5'] >= target_acc
             stop = dict(stop_when=reached, check_every=check_every)
-        model, train = fit_fresh(spec, data['src'], data['tgt'], ctx.seed_for('model'), device, progress, desc, ctx.dir / 'train', **stop)
+        model, train = train_transformer(spec, data['src'], data['tgt'], ctx.seed_for('model'), device, progress, desc,
+                                         ctx.dir / 'train', **stop)
         info['train_steps'] = train['steps']
         return Measured(model, info)
     stages = Stages(init, evaluate=lambda m, ctx: evaluate_model(m, test['A'], test['lam'], device=device),
@@ -521,36 +662,50 @@ def real_model(folder, spec: TrainSpec, n: int, d: int, test: dict, seed: int = 
     hist = generate_verify_retrain(stages, 0, folder, seed=seed, progress=False)
     return load_round(folder, 0, stages.load), hist[0]
 
+# %% ../nbs/40_eigen.ipynb #527554ed
 CONTROLS = ('real', 'oracle_true')   # reference curves: real data; the oracle's matrices with their true eigenvalues
 
 def verifier_curve(name: str, generator, pool: dict, test: dict, n_values, folder, spec: TrainSpec, seed: int = 0,
-                   tau: float = 0.05, tol: float = 0.05, device='cpu', progress: bool = True, oracle_tol: float | None = None) -> list[dict]:
+                   tau: float = 0.05, tol: float = 0.05, device='cpu', progress: bool = True,
+                   oracle_tol: float | None = None) -> list[dict]:
     """One curve of the scaling figure through `generate_verify_retrain`: round 0 is the generator; round r selects
     with verifier `name` from the candidate pool and trains a fresh model on the first `n_values[r-1]` kept samples
     (`name='real'`: the true eigenvalues of the same matrices; `'oracle_true'`: the matrices the oracle keeps, with
     their true eigenvalues); a verifier that keeps nothing leaves an untrained model (n_train = 0). Resumes from the
     checkpoints in `folder`."""
-    if name not in EIGEN_VERIFIERS + CONTROLS: raise ValueError(f'unknown verifier {name!r}; choose from {EIGEN_VERIFIERS + CONTROLS}')
+    if name not in EIGEN_VERIFIERS + CONTROLS:
+        raise ValueError(f'unknown verifier {name!r}; choose from {EIGEN_VERIFIERS + CONTROLS}')
     n_values = [int(v) for v in n_values]
     if not n_values or min(n_values) < 1: raise ValueError(f'n_values must be positive, got {n_values}')
     if name != 'real':                                             # one selection over the pool serves every round
-        choice, keep, _ = select('oracle' if name == 'oracle_true' else name, pool, tau, tol, np.random.default_rng([seed, 7]), oracle_tol)
-    def generate(model, ctx): return pool                          # Feng et al.: one fixed generator, candidates made once
+        rule = 'oracle' if name == 'oracle_true' else name
+        choice, keep, _ = select(rule, pool, tau, tol, np.random.default_rng([seed, 7]), oracle_tol)
+    def generate(model, ctx):
+        # Feng et al.: one fixed generator, candidates made once
+        return pool
     def verify(pool, model, ctx):
         n_r = n_values[ctx.round - 1]
         if name == 'real':
-            idx = np.arange(min(n_r, len(pool['A']))); tgt = encode_targets(pool['lam'][idx]); prec = 1.0
+            idx = np.arange(min(n_r, len(pool['A'])))
+            tgt = encode_targets(pool['lam'][idx])
+            prec = 1.0
         elif name == 'oracle_true':                                 # selection without label noise
-            idx = np.flatnonzero(keep)[:n_r]; tgt = encode_targets(pool['lam'][idx]); prec = 1.0
+            idx = np.flatnonzero(keep)[:n_r]
+            tgt = encode_targets(pool['lam'][idx])
+            prec = 1.0
         else:
             idx = np.flatnonzero(keep)[:n_r]
             tgt = np.concatenate([np.full((len(idx), 1), BOS), pool['ids'][idx, choice[idx]]], 1)
-            prec = float(within_tolerance(pool['vals'][idx, choice[idx]], pool['lam'][idx], tau).mean()) if len(idx) else float('nan')
+            correct = within_tolerance(pool['vals'][idx, choice[idx]], pool['lam'][idx], tau)
+            prec = float(correct.mean()) if len(idx) else float('nan')
         return (encode_matrices(pool['A'][idx]), tgt), dict(n_train=len(idx), n_requested=n_r, train_precision=prec)
     def retrain(model, kept, ctx):
-        if len(kept[0]) == 0:                       # nothing kept (e.g. an untrained smoke generator): an untrained model
-            torch.manual_seed(ctx.seed_for('student')); return round_to_storage_(EigenTransformer(spec.config))
-        return fit_fresh(spec, *kept, ctx.seed_for('student'), device, progress, f'{name} n={len(kept[0])}', ctx.dir / 'train')[0]
+        # nothing kept (e.g. an untrained smoke generator): an untrained model
+        if len(kept[0]) == 0:
+            torch.manual_seed(ctx.seed_for('student'))
+            return round_to_storage_(EigenTransformer(spec.config))
+        desc = f'{name} n={len(kept[0])}'
+        return train_transformer(spec, *kept, ctx.seed_for('student'), device, progress, desc, ctx.dir / 'train')[0]
     def init(ctx): return generator
     def evaluate(model, ctx): return evaluate_model(model, test['A'], test['lam'], device=device)
     stages = Stages(init, generate, verify, retrain, evaluate, save_model, lambda p: load_model(p, device))
@@ -578,11 +733,12 @@ def seed_summary(results: list[dict], tol: float = 0.01) -> dict:
         E1_self_at_or_below_generator=dict(gap=(-gap('self')).tolist(), verdict=_verdict(-gap('self'), tol)),
         E1_random_at_or_below_generator=dict(gap=(-gap('random')).tolist(), verdict=_verdict(-gap('random'), tol)),
         E2_oracle_above_generator=dict(gap=gap('oracle').tolist(), verdict=_verdict(gap('oracle'))))
-    lo = np.minimum(final['self'], final['random']); hi = np.asarray(final['oracle'])
+    lo = np.minimum(final['self'], final['random'])
+    hi = np.asarray(final['oracle'])
     for v in [v for v in names if v not in ('oracle', 'self', 'random')]:
         between = np.minimum(np.asarray(final[v]) - lo + tol, hi + tol - np.asarray(final[v]))   # > 0 inside [lo, hi]
         claims[f'E3_{v}_between'] = dict(gap=between.tolist(), verdict=_verdict(between))
     rho = [r['spearman_p_star_vs_final_acc_5'] for r in results]
     claims['E3_spearman_positive'] = dict(gap=rho, verdict=_verdict(rho))
-    return dict(n_seeds=len(results), generator_acc_5=_spread(gen), final_acc_5={v: _spread(x) for v, x in final.items()},
-                claims=claims)
+    return dict(n_seeds=len(results), generator_acc_5=_spread(gen),
+                final_acc_5={v: _spread(x) for v, x in final.items()}, claims=claims)

@@ -129,7 +129,7 @@ def test_oracle_true_control_trains_on_oracle_kept_matrices_with_true_labels(tmp
     def fake_fit(spec, src, tgt, seed, *a, **kw):
         seen['src'], seen['tgt'] = src, tgt
         return EigenTransformer(spec.config), {}
-    monkeypatch.setattr(eigen, 'fit_fresh', fake_fit)
+    monkeypatch.setattr(eigen, 'train_transformer', fake_fit)
     spec = eigen.TrainSpec(eigen.ModelConfig(d_model=16, enc_layers=1, dec_layers=1, heads=2), steps=1)
     gen = EigenTransformer(spec.config)
     hist = eigen.verifier_curve('oracle_true', gen, pool, eigen.real_data(5, 2, 0), [100], tmp_path, spec, progress=False,
@@ -143,17 +143,17 @@ def test_oracle_true_control_trains_on_oracle_kept_matrices_with_true_labels(tmp
     with pytest.raises(ValueError, match='unknown verifier'): eigen.verifier_curve('psychic', gen, pool, {}, [1], tmp_path, spec)
 
 def test_train_model_stops_at_the_first_check_that_says_so():
-    from collapse_repro.eigen import train_model
+    from collapse_repro.eigen import fit
     torch.manual_seed(0); m = EigenTransformer(d_model=16, enc_layers=1, dec_layers=1, heads=2)
     A = random_symmetric(40, 2, rng=0); src, tgt = encode_matrices(A), encode_targets(eigenvalues(A))
     calls = []
     def second_check(model):
         calls.append(model.training); return len(calls) == 2
-    info = train_model(m, src, tgt, steps=20, batch=8, warmup=2, progress=False, stop_when=second_check, check_every=3)
+    info = fit(m, src, tgt, steps=20, batch=8, warmup=2, progress=False, stop_when=second_check, check_every=3)
     assert info['steps'] == 6 and info['stopped_early'] and calls == [False, False]   # checked in eval mode
-    info = train_model(m, src, tgt, steps=5, batch=8, warmup=2, progress=False, stop_when=lambda _: False, check_every=2)
+    info = fit(m, src, tgt, steps=5, batch=8, warmup=2, progress=False, stop_when=lambda _: False, check_every=2)
     assert info['steps'] == 5 and not info['stopped_early']
-    with pytest.raises(ValueError, match='check_every'): train_model(m, src, tgt, steps=5, check_every=0, progress=False)
+    with pytest.raises(ValueError, match='check_every'): fit(m, src, tgt, steps=5, check_every=0, progress=False)
 
 def test_real_model_stops_once_validation_accuracy_reaches_the_target(tmp_path, monkeypatch):
     from collapse_repro import eigen
@@ -189,11 +189,11 @@ def test_beam_batch_is_larger_on_cuda_only():
     assert beam_batch('cuda', 8) == 2048 and beam_batch('cuda', 16) == 1024 and beam_batch('cuda:0', 100_000) == 1
 
 def _train(ckpt_dir=None, ckpt_every=None, steps=20, stop_when=None, check_every=100):
-    from collapse_repro.eigen import ModelConfig, train_model
+    from collapse_repro.eigen import ModelConfig, fit
     torch.manual_seed(0); m = EigenTransformer(ModelConfig(d_model=16, enc_layers=1, dec_layers=1, heads=2))
     A = random_symmetric(50, 2, rng=0)                                   # 50 samples, batch 8: epochs wrap mid-run
-    info = train_model(m, encode_matrices(A), encode_targets(eigenvalues(A)), steps, batch=8, warmup=3, progress=False,
-                       ckpt_dir=ckpt_dir, ckpt_every=ckpt_every, stop_when=stop_when, check_every=check_every)
+    info = fit(m, encode_matrices(A), encode_targets(eigenvalues(A)), steps, batch=8, warmup=3, progress=False,
+               ckpt_dir=ckpt_dir, ckpt_every=ckpt_every, stop_when=stop_when, check_every=check_every)
     return m, info
 
 def _same_weights(a, b): return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
