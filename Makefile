@@ -14,7 +14,7 @@ COLLAPSE_REPRO_DATA ?= $(if $(wildcard ../shared/data/mnist),$(abspath ../shared
 export COLLAPSE_REPRO_DATA
 export MPLBACKEND ?= Agg
 
-.PHONY: figures test install dev check-clean help device-bundle
+.PHONY: figures test install dev check-clean help device-bundle device-llm
 .PHONY: docs test-docs
 
 help:
@@ -22,6 +22,7 @@ help:
 	@echo "make test                                   run every test (installs dev dependencies)"
 	@echo "make dev                                    only install (dev included) into $(VENV)"
 	@echo "make device-bundle                          build .device/ for an offline GPU machine (tools/device_bundle.py)"
+	@echo "make device-llm                             split the SmolLM2 GGUF into .device-llm/part*/, one device call each"
 	@echo "make docs                                   build the tutorial site into _docs/html (open _docs/html/index.html)"
 	@echo "make test-docs                              build it, then check it in headless Chromium (tests/test_docs.py)"
 
@@ -62,6 +63,9 @@ check-clean: dev
 # Wheels, data and cache for a bare, offline GPU machine (run there: bash .device/run.sh --profile gpu EXP ...).
 device-bundle: install
 	$(BIN)/python tools/device_bundle.py build
+# The SmolLM2 GGUF (94 MiB) in parts sized to travel beside the working tree, one call each (README, GPU section).
+device-llm: install
+	$(BIN)/python tools/device_bundle.py llm-parts
 
 # The tutorial site (Sphinx + myst-nb + sphinx-book-theme, offline): docs/stage.py stages the pages into _docs/src in
 # reading order; library notebooks are executed under IN_TEST (smoke; cached in _docs/.jupyter_cache, so a rebuild

