@@ -107,6 +107,7 @@ def test_split_stash_reassemble_round_trip(tmp_path):
     data = os.urandom(10_000)                                    # incompressible: stays raw
     m = tool.split_gguf(fake_gguf(tmp_path, data), tmp_path / 'parts', room=4_000, expect_sha=None, log=lambda s: None)
     assert m['form'] == 'raw' and len(m['parts']) == 3 and m['sha256'] == hashlib.sha256(data).hexdigest()
+    assert sorted(p.name for p in (tmp_path / 'parts').iterdir()) == ['MANIFEST.json', 'part1', 'part2', 'part3']   # no measured .gz left
     for p in m['parts']:
         f = tmp_path / 'parts' / f'part{p["index"]}' / p['file']
         assert f.stat().st_size == p['size'] <= 4_000 and hashlib.sha256(f.read_bytes()).hexdigest() == p['sha256']
@@ -134,6 +135,7 @@ def test_compressed_form_only_when_it_saves_a_part(tmp_path):
     data = b'GGUF' + bytes(9_000) + os.urandom(1_000)           # compressible: gzip makes one part of two
     m = tool.split_gguf(fake_gguf(tmp_path, data), tmp_path / 'parts', room=6_000, expect_sha=None, log=lambda s: None)
     assert m['form'] == 'gzip' and len(m['parts']) == 1 and m['measured_bytes']['gzip'] < 6_000
+    assert sorted(p.name for p in (tmp_path / 'parts').iterdir()) == ['MANIFEST.json', 'part1']
     dev = tmp_path / 'device'; carry(tmp_path / 'parts', dev, 1)
     found, _ = stash_on(tool, dev)
     assert found.read_bytes() == data

@@ -337,7 +337,7 @@ def split_gguf(src: Path | None = None, out: Path = LLM_PARTS, room: int | None 
                             file=name, size=k, sha256=h.hexdigest())
                 (d / 'PART.json').write_text(json.dumps(meta, indent=1) + '\n')
                 parts.append(meta)
-        if form == 'gzip': payload.unlink()
+        if 'gzip' in measured: (stage / (src.name + '.gz')).unlink()   # measured or split: not shipped whole
         manifest = dict(name=src.name, sha256=whole_sha, size=size, form=form, measured_bytes=measured, room_bytes=room,
                         tree_bytes=tree, limit_mib=CARRY_LIMIT_MIB, margin_mib=MARGIN_MIB, **git_commit(),
                         built=time.strftime('%Y-%m-%dT%H:%M:%S%z'), parts=parts)
