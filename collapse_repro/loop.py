@@ -14,7 +14,8 @@ from .core import check_time, write_json
 
 # %% auto #0
 __all__ = ['top_fraction', 'best_of_k', 'random_subset', 'p_star', 'estimate_p_star', 'verifier_stats', 'RoundContext', 'Stages',
-           'Measured', 'round_dir', 'CheckpointError', 'generate_verify_retrain', 'load_history', 'load_round']
+           'Measured', 'round_dir', 'CheckpointError', 'Loop', 'run_together', 'generate_verify_retrain',
+           'load_history', 'load_round']
 
 # %% ../nbs/03_loop.ipynb #880c454e
 def top_fraction(scores, frac: float, groups=None) -> np.ndarray:
@@ -125,44 +126,100 @@ def _read_state(folder: Path) -> dict | None:
         raise CheckpointError(f'{f} is unreadable ({type(e).__name__}: {e}); it records the finished rounds of this run. '
                               f'Restore it, or start the run afresh in another folder') from None
 
+@dataclass
+class Loop:
+    "One generate–verify–retrain run: its `stages`, number of `rounds` after round 0, `folder` (checkpoints) and `seed`."
+    stages: Stages
+    rounds: int
+    folder: Path
+    seed: int = 0
+    keep_models: str = 'last'          # 'all' keeps every round's model
+    def __post_init__(self):
+        if self.rounds < 0: raise ValueError(f'rounds must be >= 0, got {self.rounds}')
+        if self.keep_models not in ('last', 'all'): raise ValueError("keep_models must be 'last' or 'all'")
+        self.stages.check(self.rounds)
+        self.folder, self.history, self.model = Path(self.folder), [], None
+
+    def open(self, log: Callable[[str], None] | None = None):
+        "Read the finished rounds and the last model from `folder` (nothing there: a fresh run)."
+        self.folder.mkdir(parents=True, exist_ok=True)
+        state = _read_state(self.folder)
+        if state is not None and state['seed'] != self.seed:
+            raise ValueError(f"{self.folder} holds a run with seed {state['seed']}, not {self.seed}: refusing to mix them")
+        self.history = state['history'] if state else []
+        done = len(self.history) - 1                      # last finished round (-1: none)
+        self.model = _load(self.stages.load, self.folder, done) if done >= 0 else None
+        if done >= 0 and log: log(f'resuming after round {done} from {self.folder}')
+
+    @property
+    def next_round(self) -> int | None:
+        "The round to run next (None: all done)."
+        return len(self.history) if len(self.history) <= self.rounds else None
+
+    def begin(self) -> RoundContext:
+        "The context of the next round, with its scratch folder."
+        ctx = RoundContext(self.next_round, self.seed, self.folder / f'round_{self.next_round:03d}.partial')
+        ctx.dir.mkdir(exist_ok=True)
+        return ctx
+
+    def finish(self, ctx: RoundContext, model, made: dict, info: dict, seconds: float) -> dict:
+        "Evaluate and checkpoint the round's `model`: `round_<r>/`, then `state.json` (atomically, last)."
+        r = ctx.round
+        metrics = dict(round=r, **self.stages.evaluate(model, ctx), **made, **(info or {}))
+        metrics['round_time_s'] = round(seconds, 3)
+        out = round_dir(self.folder, r)
+        if out.exists(): shutil.rmtree(out)
+        out.mkdir()
+        self.stages.save(model, out)
+        self.history.append(metrics)
+        self.model = model
+        write_json(self.folder / 'state.json', dict(seed=self.seed, rounds_done=r, history=self.history))
+        shutil.rmtree(ctx.dir, ignore_errors=True)
+        if self.keep_models == 'last' and r > 0: shutil.rmtree(round_dir(self.folder, r - 1), ignore_errors=True)
+        return metrics
+
+def _round_time(loops) -> float:
+    "The slowest finished round of `loops` (rounds after 0; round 0 only while none other has finished)."
+    hist = [h for l in loops for h in l.history]
+    return max([h['round_time_s'] for h in hist if h['round'] > 0] or [h['round_time_s'] for h in hist], default=0)
+
+def _each(name: str, loops: dict, args: dict, together: dict) -> dict:
+    "Stage `name` for every loop in `args` (tag -> its arguments): the batched form in `together` if given, else one by one."
+    if name in together and len(args) > 1:
+        return dict(zip(args, together[name]([(loops[t].stages, a) for t, a in args.items()])))
+    return {t: getattr(loops[t].stages, name)(*a) for t, a in args.items()}
+
+def run_together(loops: dict[str, Loop], together: dict[str, Callable] | None = None, progress: bool = True,
+                 desc: str = 'rounds', log: Callable[[str], None] | None = None) -> dict[str, list[dict]]:
+    """Every loop of `loops` (tag -> `Loop`) round by round in lockstep, each resuming from its own checkpoints; their
+    histories. `together` may give a stage's batched form (`'verify'`, `'retrain'`): called once per lockstep round with
+    the list of `(stages, args)` of every loop at that stage, it returns their results in order."""
+    together = together or {}
+    for l in loops.values(): l.open(log)
+    total = sum(l.rounds + 1 for l in loops.values())
+    bar = tqdm(total=total, initial=sum(len(l.history) for l in loops.values()), desc=desc, disable=not progress)
+    while active := {t: l for t, l in loops.items() if l.next_round is not None}:
+        # with a time limit (--time-limit), stop at the last checkpoint when this round would not finish in time;
+        # a round is assumed to take as long as the slowest finished one
+        check_time(_round_time(active.values()), 'round ' + ', '.join(f'{t} {l.next_round}'.strip() for t, l in active.items()))
+        t0 = time.time()
+        ctx = {t: l.begin() for t, l in active.items()}
+        out = {t: _measured(l.stages.init(ctx[t])) for t, l in active.items() if ctx[t].round == 0}
+        later = {t: l for t, l in active.items() if ctx[t].round > 0}
+        cands = {t: l.stages.generate(l.model, ctx[t]) if l.stages.generate else None for t, l in later.items()}   # None: verify draws
+        verified = _each('verify', loops, {t: (cands[t], l.model, ctx[t]) for t, l in later.items()}, together)
+        retrained = _each('retrain', loops, {t: (l.model, verified[t][0], ctx[t]) for t, l in later.items()}, together)
+        out.update({t: _measured(m) for t, m in retrained.items()})
+        for t, l in active.items():
+            metrics = l.finish(ctx[t], out[t][0], out[t][1], verified[t][1] if t in verified else {}, time.time() - t0)
+            bar.update()
+            bar.set_postfix({k: (f'{v:.4g}' if isinstance(v, float) else v) for k, v in list(metrics.items())[1:4]})
+    return {t: l.history for t, l in loops.items()}
+
 def generate_verify_retrain(stages: Stages, rounds: int, folder, seed: int = 0, keep_models: str = 'last',
                             progress: bool = True, desc: str = 'rounds', log: Callable[[str], None] | None = None) -> list[dict]:
     "Run round 0 (`init`) and `rounds` generate–verify–retrain rounds in `folder`, resuming from its checkpoints."
-    if rounds < 0: raise ValueError(f'rounds must be >= 0, got {rounds}')
-    if keep_models not in ('last', 'all'): raise ValueError("keep_models must be 'last' or 'all'")
-    stages.check(rounds)
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    state = _read_state(folder)
-    if state is not None and state['seed'] != seed:
-        raise ValueError(f"{folder} holds a run with seed {state['seed']}, not {seed}: refusing to mix them")
-    history = state['history'] if state else []
-    done = len(history) - 1                      # last finished round (-1: none)
-    model = _load(stages.load, folder, done) if done >= 0 else None
-    if done >= 0 and log: log(f'resuming after round {done} from {folder}')
-    bar = tqdm(range(done + 1, rounds + 1), desc=desc, disable=not progress, initial=done + 1, total=rounds + 1)
-    for r in bar:
-        # with a time limit (--time-limit), stop at the last checkpoint when this round would not finish in time;
-        # a round is assumed to take as long as the slowest finished one (round 0 only counts while it is the only one)
-        times = [h['round_time_s'] for h in history if h['round'] > 0] or [h['round_time_s'] for h in history]
-        check_time(max(times, default=0), f'round {r}')
-        ctx = RoundContext(r, seed, folder / f'round_{r:03d}.partial'); ctx.dir.mkdir(exist_ok=True)
-        t0 = time.time(); info = {}
-        if r == 0: model, made = _measured(stages.init(ctx))
-        else:
-            cands = stages.generate(model, ctx) if stages.generate else None   # None: verify draws what it keeps
-            kept, info = stages.verify(cands, model, ctx)
-            model, made = _measured(stages.retrain(model, kept, ctx))
-        metrics = dict(round=r, **stages.evaluate(model, ctx), **made, **(info or {}))
-        metrics['round_time_s'] = round(time.time() - t0, 3)
-        out = round_dir(folder, r)
-        if out.exists(): shutil.rmtree(out)
-        out.mkdir(); stages.save(model, out)
-        history.append(metrics)
-        write_json(folder / 'state.json', dict(seed=seed, rounds_done=r, history=history))
-        shutil.rmtree(ctx.dir, ignore_errors=True)
-        if keep_models == 'last' and r > 0: shutil.rmtree(round_dir(folder, r - 1), ignore_errors=True)
-        bar.set_postfix({k: (f'{v:.4g}' if isinstance(v, float) else v) for k, v in list(metrics.items())[1:4]})
-    return history
+    return run_together({'': Loop(stages, rounds, folder, seed, keep_models)}, progress=progress, desc=desc, log=log)['']
 
 def _load(load: Callable[[Path], Any], folder: Path, r: int):
     try: return load(round_dir(folder, r))
