@@ -44,6 +44,7 @@ def _tail_ratios(lo, hi):
         r_lo = np.where(np.isneginf(lo), 0.0, r_hi * np.exp((hi - lo) * (hi + lo) / 2))
     return r_lo, r_hi
 
+# %% ../nbs/10_linreg.ipynb #b2735d08
 def truncnorm_moments(alpha, beta):
     "Mean m1, variance m2 and second shift-derivative m3 of the mean of N(0,1) truncated to [alpha, beta]."
     a, b = _as_interval(alpha, beta)
@@ -86,20 +87,25 @@ def truncnorm_rvs(alpha, beta, size=None, rng=None):
     x = _ppf64(rng.random(shape), np.where(flip, -b, a), np.where(flip, -a, b))
     return np.where(flip, -x, x)
 
+# %% ../nbs/10_linreg.ipynb #ea89f046
 class _torch_threads:
     "Context manager: torch intra-op threads set to `n` inside (no-op if torch was never imported)."
     def __init__(self, n): self.n, self.old = n, None
     def __enter__(self):
         import sys
         if 'torch' in sys.modules:
-            import torch; self.old = torch.get_num_threads(); torch.set_num_threads(self.n)
+            import torch
+            self.old = torch.get_num_threads()
+            torch.set_num_threads(self.n)
     def __exit__(self, *exc):
         if self.old is not None:
-            import torch; torch.set_num_threads(self.old)
+            import torch
+            torch.set_num_threads(self.old)
 
 def _workers(workers):
     return max(1, min(int(workers or os.cpu_count() or 1), 16))
 
+# %% ../nbs/10_linreg.ipynb #0ee9005e
 def truncnorm_mean_draws(alpha, beta, n, rng=None, fast: bool = True, workers: int | None = None,
                          chunk_draws: int = 1 << 19):
     """Mean of `n` exact iid draws from N(0,1) truncated to [alpha, beta], for every entry of alpha/beta.
@@ -128,7 +134,8 @@ def truncnorm_mean_draws(alpha, beta, n, rng=None, fast: bool = True, workers: i
         ya, yb = sc.erf(lo / _SQRT2), sc.erf(hi / _SQRT2)
 
     def run(j):
-        idx, kind = jobs[j]; g = gens[j]
+        idx, kind = jobs[j]
+        g = gens[j]
         if kind == 'fast':
             u = torch.from_numpy(g.random((idx.size, nmax), dtype=np.float32))
             l = torch.from_numpy(ya[idx].astype(np.float32))[:, None]
@@ -163,10 +170,12 @@ def default_sigma_c(sigma: float = 1.0) -> float:
     return sigma * math.sqrt(2 / math.pi)
 
 def _check_design(X0, theta_star, sigma, sigma_c):
-    X0 = np.asarray(X0, dtype=float); theta_star = np.asarray(theta_star, dtype=float)
+    X0 = np.asarray(X0, dtype=float)
+    theta_star = np.asarray(theta_star, dtype=float)
     if X0.ndim != 2: raise ValueError(f'X0 must be a 2-D (n0, d) matrix, got shape {X0.shape}')
     n0, d = X0.shape
-    if theta_star.shape != (d,): raise ValueError(f'theta_star must have shape ({d},) to match X0, got {theta_star.shape}')
+    if theta_star.shape != (d,):
+        raise ValueError(f'theta_star must have shape ({d},) to match X0, got {theta_star.shape}')
     if not sigma > 0: raise ValueError(f'sigma must be > 0, got {sigma}')
     sigma_c = default_sigma_c(sigma) if sigma_c is None else float(sigma_c)
     if not sigma_c >= 0: raise ValueError(f'sigma_c must be >= 0, got {sigma_c}')
@@ -194,8 +203,10 @@ def one_round_mse(X0, theta_star, theta_c, r, n1, sigma=1.0, sigma_c=None):
     "Theorem 3.1's closed form of E||theta_hat_1 - theta*||^2 (broadcasts over r and leading axes of theta_c)."
     X0, theta_star, sigma, sigma_c, mu, Vt = _check_design(X0, theta_star, sigma, sigma_c)
     theta_c = np.asarray(theta_c, dtype=float)
-    if theta_c.shape[-1:] != theta_star.shape: raise ValueError(f'theta_c must end in dimension {theta_star.size}, got {theta_c.shape}')
-    r = _check_r(r); n1 = _check_n(n1)
+    if theta_c.shape[-1:] != theta_star.shape:
+        raise ValueError(f'theta_c must end in dimension {theta_star.size}, got {theta_c.shape}')
+    r = _check_r(r)
+    n1 = _check_n(n1)
     b = (theta_c - theta_star) @ Vt.T                       # (..., d): v_j^T (theta_c - theta*)
     w = (r[..., None] + sigma_c)                             # r ||v_j|| + sigma_c, ||v_j|| = 1
     m1, m2, m3 = truncnorm_moments((b - w) / sigma, (b + w) / sigma)
@@ -209,7 +220,8 @@ def log_gain(mse0, mse1):
 def break_even_delta(X0, theta_star, u, r, n1, sigma=1.0, sigma_c=None, delta_max: float = 5.0) -> float:
     "Smallest bias Delta along unit direction u at which one verified round no longer beats real-only OLS."
     from scipy.optimize import brentq
-    u = np.asarray(u, dtype=float); u = u / np.linalg.norm(u)
+    u = np.asarray(u, dtype=float)
+    u = u / np.linalg.norm(u)
     base = ols_baseline_mse(X0, sigma)
     f = lambda D: float(one_round_mse(X0, theta_star, theta_star + D * u, r, n1, sigma, sigma_c)) - base
     if f(0.0) >= 0: return 0.0
@@ -223,11 +235,14 @@ def one_round_mc_grid(X0, theta_star, u, deltas, rs, n1, reps, sigma=1.0, sigma_
     from tqdm.auto import tqdm
     X0, theta_star, sigma, sigma_c, mu, Vt = _check_design(X0, theta_star, sigma, sigma_c)
     u = np.asarray(u, dtype=float)
-    if u.shape != theta_star.shape or not np.linalg.norm(u) > 0: raise ValueError('u must be a nonzero vector of the same dimension as theta_star')
+    if u.shape != theta_star.shape or not np.linalg.norm(u) > 0:
+        raise ValueError('u must be a nonzero vector of the same dimension as theta_star')
     bu = Vt @ (u / np.linalg.norm(u))
-    deltas = np.atleast_1d(np.asarray(deltas, dtype=float)); rs = np.atleast_1d(_check_r(rs))
+    deltas = np.atleast_1d(np.asarray(deltas, dtype=float))
+    rs = np.atleast_1d(_check_r(rs))
     if (deltas < 0).any(): raise ValueError('deltas must be >= 0')
-    n1 = _check_n(n1); reps = _check_n(reps, 'reps')
+    n1 = _check_n(n1)
+    reps = _check_n(reps, 'reps')
     shape = (deltas.size, rs.size)
     res = {k: np.empty(shape) for k in ('mse0', 'mse1', 'se0', 'se1')}
     w = rs[None, :, None] + sigma_c
@@ -235,10 +250,12 @@ def one_round_mc_grid(X0, theta_star, u, deltas, rs, n1, reps, sigma=1.0, sigma_
         rng = np.random.default_rng([seed, i])
         e0 = rng.standard_normal((reps, rs.size, mu.size)) * (sigma / mu)
         b = deltas[i] * bu
-        e1 = e0 + sigma * truncnorm_mean_draws((b - w - e0) / sigma, (b + w - e0) / sigma, n1, rng, fast=fast, workers=workers)
+        accepted = truncnorm_mean_draws((b - w - e0) / sigma, (b + w - e0) / sigma, n1, rng, fast=fast, workers=workers)
+        e1 = e0 + sigma * accepted
         for k, e in (('0', e0), ('1', e1)):
             s = np.sum(e * e, axis=-1)
-            res['mse' + k][i] = s.mean(0); res['se' + k][i] = s.std(0, ddof=1) / math.sqrt(reps) if reps > 1 else np.nan
+            res['mse' + k][i] = s.mean(0)
+            res['se' + k][i] = s.std(0, ddof=1) / math.sqrt(reps) if reps > 1 else np.nan
     res['gain'] = log_gain(res['mse0'], res['mse1'])
     return res
 
@@ -247,11 +264,15 @@ from .loop import RoundContext, Stages
 
 class LinregProblem:
     "A linear-regression generate–verify–retrain problem; the model is an array of iterates, one row per replicate."
-    def __init__(self, X0, theta_star, theta_c, r, reps: int, sigma=1.0, sigma_c=None, filtered=True, fast=True, workers=None):
-        self.X0, self.theta_star, self.sigma, self.sigma_c, self.mu, self.Vt = _check_design(X0, theta_star, sigma, sigma_c)
+    def __init__(self, X0, theta_star, theta_c, r, reps: int, sigma=1.0, sigma_c=None, filtered=True, fast=True,
+                 workers=None):
+        design = _check_design(X0, theta_star, sigma, sigma_c)
+        self.X0, self.theta_star, self.sigma, self.sigma_c, self.mu, self.Vt = design
         self.theta_c = np.asarray(theta_c, dtype=float)
-        if self.theta_c.shape != self.theta_star.shape: raise ValueError(f'theta_c must have shape {self.theta_star.shape}, got {self.theta_c.shape}')
-        self.r = float(_check_r(r)); self.reps = _check_n(reps, 'reps')
+        if self.theta_c.shape != self.theta_star.shape:
+            raise ValueError(f'theta_c must have shape {self.theta_star.shape}, got {self.theta_c.shape}')
+        self.r = float(_check_r(r))
+        self.reps = _check_n(reps, 'reps')
         self.filtered, self.fast, self.workers = bool(filtered), fast, workers
         self.w = self.r + self.sigma_c
 
@@ -273,14 +294,18 @@ class LinregProblem:
             noise = truncnorm_mean_draws(a, b, n, rng, fast=self.fast, workers=self.workers)
             info = dict(accept_rate=float(np.mean(sc.ndtr(b) - sc.ndtr(a))))
         else:
-            noise = rng.standard_normal(theta.shape) / math.sqrt(n); info = dict(accept_rate=1.0)
+            noise = rng.standard_normal(theta.shape) / math.sqrt(n)
+            info = dict(accept_rate=1.0)
         return theta + self.sigma * noise @ self.Vt, info
 
     def metrics(self, theta) -> dict:
-        ds = np.sum((theta - self.theta_star) ** 2, -1); dc = np.sum((theta - self.theta_c) ** 2, -1)
+        ds = np.sum((theta - self.theta_star) ** 2, -1)
+        dc = np.sum((theta - self.theta_c) ** 2, -1)
         k = math.sqrt(theta.shape[0])
-        return dict(err_star=float(ds.mean()), err_star_se=float(ds.std() / k), err_c=float(dc.mean()), err_c_se=float(dc.std() / k))
+        return dict(err_star=float(ds.mean()), err_star_se=float(ds.std() / k), err_c=float(dc.mean()),
+                    err_c_se=float(dc.std() / k))
 
+# %% ../nbs/10_linreg.ipynb #b5d3d766
 def _n_schedule(n, rounds):
     if np.ndim(n) == 0: return [_check_n(n, 'n')] * rounds
     ns = [_check_n(v, 'n') for v in n]
@@ -290,8 +315,10 @@ def _n_schedule(n, rounds):
 def simulate_rounds(X0, theta_star, theta_c, r, n, rounds, reps, sigma=1.0, sigma_c=None, filtered=True, seed=0,
                     fast=True, workers=None) -> np.ndarray:
     "Iterates theta_hat_0 ... theta_hat_rounds of `reps` independent runs, shape (reps, rounds + 1, d)."
-    if isinstance(rounds, bool) or int(rounds) != rounds or rounds < 0: raise ValueError(f'rounds must be an integer >= 0, got {rounds}')
-    rounds = int(rounds); ns = _n_schedule(n, rounds)
+    if isinstance(rounds, bool) or int(rounds) != rounds or rounds < 0:
+        raise ValueError(f'rounds must be an integer >= 0, got {rounds}')
+    rounds = int(rounds)
+    ns = _n_schedule(n, rounds)
     prob = LinregProblem(X0, theta_star, theta_c, r, reps, sigma, sigma_c, filtered, fast, workers)
     out = np.empty((prob.reps, rounds + 1, prob.theta_star.size))
     out[:, 0] = theta = prob.init(RoundContext(0, seed, None).rng('real'))
@@ -303,10 +330,12 @@ def simulate_rounds(X0, theta_star, theta_c, r, n, rounds, reps, sigma=1.0, sigm
 def linreg_stages(problem: LinregProblem, n) -> Stages:
     "`Stages` for `collapse_repro.loop.generate_verify_retrain` (resumable); n: int or callable round -> n."
     nk = n if callable(n) else (lambda k: n)
-    return Stages(   # no `generate`: `step` draws what the verifier accepts (its mean, from the exact truncated-normal law)
+    # no `generate`: `step` draws what the verifier accepts (its mean, from the exact truncated-normal law)
+    return Stages(
         init=lambda ctx: problem.init(ctx.rng('real')),
         verify=lambda _, theta, ctx: problem.step(theta, nk(ctx.round), ctx.rng('synthetic')),
-        retrain=lambda m, new_theta, ctx: new_theta,                             # OLS on the block design = accepted mean
+        # OLS on the block design = accepted mean
+        retrain=lambda m, new_theta, ctx: new_theta,
         evaluate=lambda theta, ctx: problem.metrics(theta),
         save=lambda theta, d: np.save(Path(d) / 'theta.npy', theta),
         load=lambda d: np.load(Path(d) / 'theta.npy'))
@@ -326,8 +355,11 @@ def stationary_floor(r, n, d, sigma=1.0, sigma_c=None):
 
 def long_run_bound(err0, r, n, rounds, d, sigma=1.0, sigma_c=None) -> np.ndarray:
     "Theorem 4.1's envelope of E||theta_k - theta_c||^2 for k = 0..rounds (n: int or per-round sequence)."
-    rho = float(contraction_rate(r, sigma, sigma_c)); ns = np.array(_n_schedule(n, rounds), dtype=float)
-    out = np.empty(rounds + 1); out[0] = err0; noise = 0.0
+    rho = float(contraction_rate(r, sigma, sigma_c))
+    ns = np.array(_n_schedule(n, rounds), dtype=float)
+    out = np.empty(rounds + 1)
+    out[0] = err0
+    noise = 0.0
     for k in range(1, rounds + 1):
         noise = rho ** 2 * noise + d * sigma ** 2 * rho / ns[k - 1]
         out[k] = rho ** (2 * k) * err0 + noise
@@ -335,8 +367,8 @@ def long_run_bound(err0, r, n, rounds, d, sigma=1.0, sigma_c=None) -> np.ndarray
 
 # %% ../nbs/10_linreg.ipynb #d9f194f1
 TOOLKIT_ESTIMATORS = ('X0', 'X1', 'Y01', 'Y11')
-TOOLKIT_LABELS = dict(X0='unfiltered real $\\bar X^0$', X1='filtered real $\\bar X^1$', Y01='synthetic, filtered $\\bar Y^{01}$',
-                      Y11='filtered real + synthetic filtered $\\bar Y^{11}$')
+TOOLKIT_LABELS = dict(X0='unfiltered real $\\bar X^0$', X1='filtered real $\\bar X^1$',
+                      Y01='synthetic, filtered $\\bar Y^{01}$', Y11='filtered real + synthetic filtered $\\bar Y^{11}$')
 
 def _check_ab(a, b):
     a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
@@ -358,13 +390,16 @@ def synthetic_filtered_mse(a, b, g0, v, n_syn):
 
 def toolkit_mse(a, b, n_real: int = 100, n_syn=100) -> dict:
     "Closed-form MSEs of the four App. A estimators for verifier interval(s) [a, b] (truth N(0, 1))."
-    a, b = _check_ab(a, b); n_real = _check_n(n_real, 'n_real'); n_syn = _check_nsyn(n_syn)
+    a, b = _check_ab(a, b)
+    n_real = _check_n(n_real, 'n_real')
+    n_syn = _check_nsyn(n_syn)
     m1, m2, _ = truncnorm_moments(a, b)
     Z = sc.ndtr(b) - sc.ndtr(a)
     return dict(X0=np.full(a.shape, 1.0 / n_real), X1=m1 ** 2 + m2 / (n_real * Z),
                 Y01=synthetic_filtered_mse(a, b, 0.0, 1.0 / n_real, n_syn),
                 Y11=synthetic_filtered_mse(a, b, m1, m2 / (n_real * Z), n_syn))
 
+# %% ../nbs/10_linreg.ipynb #2cad0f7b
 def _filtered_mean(g, a, b, n, rng, fast, workers):
     "Mean of the points of n draws from N(g, 1) that land in [a, b] (exact); K = 0 falls back to (a + b)/2."
     lo, hi = a - g, b - g
@@ -375,18 +410,23 @@ def _filtered_mean(g, a, b, n, rng, fast, workers):
 
 def toolkit_mc(a, b, n_real: int = 100, n_syn=100, reps: int = 1000, seed=0, fast=True, workers=None) -> dict:
     "Exact Monte Carlo MSEs (and standard errors) of the four App. A estimators over interval(s) [a, b]."
-    a, b = _check_ab(a, b); n_real = _check_n(n_real, 'n_real'); n_syn = _check_nsyn(n_syn); reps = _check_n(reps, 'reps')
+    a, b = _check_ab(a, b)
+    n_real = _check_n(n_real, 'n_real')
+    n_syn = _check_nsyn(n_syn)
+    reps = _check_n(reps, 'reps')
     rng = np.random.default_rng(seed)
     A, B = np.broadcast_to(a, (reps,) + a.shape), np.broadcast_to(b, (reps,) + a.shape)
     est, empty = {}, {}
     est['X0'] = x0 = rng.standard_normal(A.shape) / math.sqrt(n_real)
     est['X1'], empty['X1'] = _filtered_mean(np.zeros(A.shape), A, B, n_real, rng, fast, workers)
     for name, g in (('Y01', x0), ('Y11', est['X1'])):
-        if n_syn == np.inf: est[name], empty[name] = g + truncnorm_moments(A - g, B - g)[0], np.zeros(A.shape, bool)
+        if n_syn == np.inf:
+            est[name], empty[name] = g + truncnorm_moments(A - g, B - g)[0], np.zeros(A.shape, bool)
         else: est[name], empty[name] = _filtered_mean(g, A, B, n_syn, rng, fast, workers)
     out = {}
     for k, e in est.items():
-        out[k] = np.mean(e ** 2, 0); out[k + '_se'] = np.std(e ** 2, 0) / math.sqrt(reps)
+        out[k] = np.mean(e ** 2, 0)
+        out[k + '_se'] = np.std(e ** 2, 0) / math.sqrt(reps)
     out['empty_fraction'] = {k: float(v.mean()) for k, v in empty.items()}
     return out
 
