@@ -47,8 +47,8 @@ class FeatureNet(nn.Module):
     kind = 'cnn'
     def __init__(self, n_feat: int = 128):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(1, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(), nn.Flatten(),
-                                  nn.Linear(64 * 7 * 7, n_feat), nn.ReLU())
+        self.body = nn.Sequential(nn.Conv2d(1, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
+                                  nn.Flatten(), nn.Linear(64 * 7 * 7, n_feat), nn.ReLU())
         self.head = nn.Linear(n_feat, 10)
     def features(self, x): return self.body(x)
     def forward(self, x): return self.head(self.body(x))
@@ -56,52 +56,66 @@ class FeatureNet(nn.Module):
 CLASSIFIER_SIZES = dict(full=dict(n_train=60000, epochs=2), smoke=dict(n_train=2000, epochs=2))
 "Training budgets: `full` is the cached default; `smoke` is used under IN_TEST."
 
+# %% ../nbs/32_metrics.ipynb #6362928c
 def _train_classifier(n_train: int, epochs: int, seed: int, device, batch_size: int = 128, lr: float = 1e-3):
     torch.manual_seed(seed)
     x, y = load_mnist('train')
     idx = np.random.default_rng(seed).permutation(len(y))[:n_train]
     X, Y = to_tensor(x[idx], device), torch.as_tensor(y[idx], device=device)
-    net = FeatureNet().to(device); opt = torch.optim.Adam(net.parameters(), lr)
+    net = FeatureNet().to(device)
+    opt = torch.optim.Adam(net.parameters(), lr)
     g = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
         perm = torch.randperm(len(Y), generator=g).to(device)
         for i in range(0, len(Y), batch_size):
             b = perm[i:i + batch_size]
             loss = nn.functional.cross_entropy(net(X[b]), Y[b])
-            opt.zero_grad(); loss.backward(); opt.step()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
     return net.eval()
 
 @torch.no_grad()
 def predict(net, x, batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    "Features (n, d) and argmax labels (n,) of images `x` (n, 1, 28, 28) in [0, 1] (batches of `net.eval_batch`, default 2000)."
+    """Features (n, d) and argmax labels (n,) of images `x` (n, 1, 28, 28) in [0, 1] (batches of `net.eval_batch`,
+    default 2000)."""
     dev = next(net.parameters()).device
     batch_size = batch_size or getattr(net, 'eval_batch', 2000)
     F, L = [], []
     for i in range(0, len(x), batch_size):
-        f = net.features(x[i:i + batch_size].to(dev)); F.append(f.cpu()); L.append(net.head(f).argmax(1).cpu())
+        f = net.features(x[i:i + batch_size].to(dev))
+        F.append(f.cpu())
+        L.append(net.head(f).argmax(1).cpu())
     return torch.cat(F).numpy(), torch.cat(L).numpy()
 
+# %% ../nbs/32_metrics.ipynb #a5f00d9a
 @lru_cache(maxsize=4)
 def _classifier(size: str, seed: int, device: str):
-    d = cache_dir('mnist_classifier'); stem = d / f'featurenet_{size}_seed{seed}'
+    d = cache_dir('mnist_classifier')
+    stem = d / f'featurenet_{size}_seed{seed}'
     dev = torch.device(device)
     net = FeatureNet().to(dev)
     if stem.with_suffix('.pt').exists() and stem.with_suffix('.json').exists():
-        net.load_state_dict(torch.load(stem.with_suffix('.pt'), map_location=dev)); net.eval()
+        net.load_state_dict(torch.load(stem.with_suffix('.pt'), map_location=dev))
+        net.eval()
         info = json.loads(stem.with_suffix('.json').read_text())
     else:
-        t0 = time.time(); net = _train_classifier(**CLASSIFIER_SIZES[size], seed=seed, device=dev)
+        t0 = time.time()
+        net = _train_classifier(**CLASSIFIER_SIZES[size], seed=seed, device=dev)
         xt, yt = load_mnist('test')
         acc = float((predict(net, to_tensor(xt))[1] == yt).mean())
-        info = dict(size=size, **CLASSIFIER_SIZES[size], seed=seed, test_accuracy=acc, train_time_s=round(time.time() - t0, 2))
-        torch.save(net.state_dict(), stem.with_suffix('.pt')); write_json(stem.with_suffix('.json'), info)
+        info = dict(size=size, **CLASSIFIER_SIZES[size], seed=seed, test_accuracy=acc,
+                    train_time_s=round(time.time() - t0, 2))
+        torch.save(net.state_dict(), stem.with_suffix('.pt'))
+        write_json(stem.with_suffix('.json'), info)
     net.info = info
     return net
 
 def feature_classifier(size: str | None = None, seed: int = 0, device=None) -> FeatureNet:
     "The cached MNIST feature classifier (trained on first use); `net.info` holds its test accuracy."
     size = size or ('smoke' if os.environ.get('IN_TEST') else 'full')
-    if size not in CLASSIFIER_SIZES: raise ValueError(f'size must be one of {sorted(CLASSIFIER_SIZES)}, got {size!r}')
+    if size not in CLASSIFIER_SIZES:
+        raise ValueError(f'size must be one of {sorted(CLASSIFIER_SIZES)}, got {size!r}')
     return _classifier(size, seed, str(torch.device(device) if device is not None else get_device()))
 
 # %% ../nbs/32_metrics.ipynb #5d2e8a71
@@ -115,54 +129,71 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 "Mean and standard deviation of MNIST training pixels in [0, 1]: `MNISTFeatureNetV2` sees `(x - mean) / std`."
 
 class MNISTFeatureNetV2(nn.Module):
-    "The authors' MNIST-FID network: 3×3 convs (64, 128, 256, 512; strides 1, 2, 2, 2) with BN and ReLU, global average pooling, a 256-d ReLU embedding, then 10 logits; takes images in [0, 1]."
+    """The authors' MNIST-FID network: 3×3 convs (64, 128, 256, 512; strides 1, 2, 2, 2) with BN and ReLU, global
+    average pooling, a 256-d ReLU embedding, then 10 logits; takes images in [0, 1]."""
     kind = 'mnist_v2'
     eval_batch = 500      # conv activations of 2,000 images at 28×28×64 would need ~0.4 GB per layer
     def __init__(self, embedding_dim: int = 256):
         super().__init__()
         layers, c_in = [], 1
         for c, s in zip((64, 128, 256, 512), (1, 2, 2, 2)):
-            layers += [nn.Conv2d(c_in, c, 3, s, 1), nn.BatchNorm2d(c), nn.ReLU()]; c_in = c
-        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, embedding_dim), nn.ReLU())
+            layers += [nn.Conv2d(c_in, c, 3, s, 1), nn.BatchNorm2d(c), nn.ReLU()]
+            c_in = c
+        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, embedding_dim),
+                                  nn.ReLU())
         self.head = nn.Linear(embedding_dim, 10)
     def features(self, x): return self.body((x - MNIST_MEAN) / MNIST_STD)
     def forward(self, x): return self.head(self.features(x))
 
+# %% ../nbs/32_metrics.ipynb #c9e13734
 MNIST_V2_RECIPE = dict(epochs=6, batch_size=128, lr=1e-3, seed=0)
 "The authors' training recipe for `MNISTFeatureNetV2` (Adam, cross-entropy, all 60,000 training images) and our seed."
 
-def train_mnist_v2(epochs: int = 6, batch_size: int = 128, lr: float = 1e-3, seed: int = 0, device='cpu', n_train: int | None = None,
-                   progress: bool = False) -> tuple[MNISTFeatureNetV2, dict]:
-    "Train `MNISTFeatureNetV2` deterministically (seeded, `torch.use_deterministic_algorithms`): the net (eval mode) and its log."
+def train_mnist_v2(epochs: int = 6, batch_size: int = 128, lr: float = 1e-3, seed: int = 0, device='cpu',
+                   n_train: int | None = None, progress: bool = False) -> tuple[MNISTFeatureNetV2, dict]:
+    """Train `MNISTFeatureNetV2` deterministically (seeded, `torch.use_deterministic_algorithms`): the net (eval mode)
+    and its log."""
     prev = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
     try:
-        dev = torch.device(device); t0 = time.time()
+        dev = torch.device(device)
+        t0 = time.time()
         (x, y), (xt, yt) = load_mnist('train'), load_mnist('test')
         if n_train: x, y = x[:n_train], y[:n_train]
         X, Y, XT = to_tensor(x, dev), torch.as_tensor(y, device=dev), to_tensor(xt, dev)
         torch.manual_seed(seed)
-        net = MNISTFeatureNetV2().to(dev); opt = torch.optim.Adam(net.parameters(), lr)
-        g = torch.Generator().manual_seed(seed); log = []
+        net = MNISTFeatureNetV2().to(dev)
+        opt = torch.optim.Adam(net.parameters(), lr)
+        g = torch.Generator().manual_seed(seed)
+        log = []
         for ep in range(1, epochs + 1):
-            net.train(); perm = torch.randperm(len(Y), generator=g).to(dev); tot = 0.0
+            net.train()
+            perm = torch.randperm(len(Y), generator=g).to(dev)
+            tot = 0.0
             steps = range(0, len(Y), batch_size)
             for i in tqdm(steps, desc=f'epoch {ep}/{epochs}', disable=not progress, mininterval=30):
                 b = perm[i:i + batch_size]
                 loss = nn.functional.cross_entropy(net(X[b]), Y[b])
-                opt.zero_grad(); loss.backward(); opt.step(); tot += loss.item() * len(b)
-            net.eval(); acc = float((predict(net, XT)[1] == yt).mean())
-            log.append(dict(epoch=ep, train_loss=round(tot / len(Y), 5), test_accuracy=acc, elapsed_s=round(time.time() - t0, 1)))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                tot += loss.item() * len(b)
+            net.eval()
+            acc = float((predict(net, XT)[1] == yt).mean())
+            log.append(dict(epoch=ep, train_loss=round(tot / len(Y), 5), test_accuracy=acc,
+                            elapsed_s=round(time.time() - t0, 1)))
             if progress: print(log[-1], flush=True)
         info = dict(recipe=dict(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, n_train=len(Y)), epochs=log,
                     test_accuracy=log[-1]['test_accuracy'], train_time_s=round(time.time() - t0, 1), device=str(dev),
-                    threads=torch.get_num_threads(), deterministic=True, torch=torch.__version__, platform=platform.platform())
+                    threads=torch.get_num_threads(), deterministic=True, torch=torch.__version__,
+                    platform=platform.platform())
         return net.eval(), info
     finally: torch.use_deterministic_algorithms(prev)
 
 # %% ../nbs/32_metrics.ipynb #6e3f9b82
 MNIST_V2_FILE = 'mnist_feature_net_v2.pt'
-"The packaged weights of `MNISTFeatureNetV2` (float16); `mnist_feature_net_v2.json` beside them holds sha256 and record."
+"""The packaged weights of `MNISTFeatureNetV2` (float16); `mnist_feature_net_v2.json` beside them holds sha256 and
+record."""
 
 def asset_dir() -> Path:
     "The package's asset folder, `collapse_repro/assets/`."
@@ -175,19 +206,25 @@ def sha256sum(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
     return h.hexdigest()
 
+# %% ../nbs/32_metrics.ipynb #e08a4034
 def save_mnist_v2(net: MNISTFeatureNetV2, info: dict, folder=None) -> dict:
-    "Write `net` in float16 as `MNIST_V2_FILE` (+ JSON with sha256 and the test accuracy of the stored weights) in `folder`."
-    folder = Path(folder) if folder is not None else asset_dir(); folder.mkdir(parents=True, exist_ok=True)
+    """Write `net` in float16 as `MNIST_V2_FILE` (+ JSON with sha256 and the test accuracy of the stored weights) in
+    `folder`."""
+    folder = Path(folder) if folder is not None else asset_dir()
+    folder.mkdir(parents=True, exist_ok=True)
     pt = folder / MNIST_V2_FILE
-    sd = {k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()) for k, v in net.state_dict().items()}
-    tmp = pt.with_name(pt.name + '.tmp'); torch.save(sd, tmp); tmp.replace(pt)
+    sd = {k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu())
+          for k, v in net.state_dict().items()}
+    tmp = pt.with_name(pt.name + '.tmp')
+    torch.save(sd, tmp)
+    tmp.replace(pt)
     stored = _load_v2_weights(pt, 'cpu')
     xt, yt = load_mnist('test')
     acc = float((predict(stored, to_tensor(xt))[1] == yt).mean())
-    meta = dict(network='MNISTFeatureNetV2', file=MNIST_V2_FILE, sha256=sha256sum(pt), bytes=pt.stat().st_size, dtype='float16',
-                n_params=sum(p.numel() for p in stored.parameters()), test_accuracy=acc, test_accuracy_float32=info.get('test_accuracy'),
-                normalisation=dict(mean=MNIST_MEAN, std=MNIST_STD), source='Yi et al., MNIST/new_FID_calculation.ipynb (MNISTFeatureNetV2)',
-                training=info)
+    meta = dict(network='MNISTFeatureNetV2', file=MNIST_V2_FILE, sha256=sha256sum(pt), bytes=pt.stat().st_size,
+                dtype='float16', n_params=sum(p.numel() for p in stored.parameters()), test_accuracy=acc,
+                test_accuracy_float32=info.get('test_accuracy'), normalisation=dict(mean=MNIST_MEAN, std=MNIST_STD),
+                source='Yi et al., MNIST/new_FID_calculation.ipynb (MNISTFeatureNetV2)', training=info)
     write_json(folder / pt.with_suffix('.json').name, meta)
     return meta
 
@@ -197,13 +234,16 @@ def _load_v2_weights(pt: Path, device) -> MNISTFeatureNetV2:
     net.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()})
     return net.to(device).eval()
 
+# %% ../nbs/32_metrics.ipynb #0c2f8c7d
 @lru_cache(maxsize=4)
 def _mnist_v2(device: str, folder: str) -> MNISTFeatureNetV2:
-    pt = Path(folder) / MNIST_V2_FILE; js = pt.with_suffix('.json')
+    pt = Path(folder) / MNIST_V2_FILE
+    js = pt.with_suffix('.json')
     if not (pt.exists() and js.exists()):
-        raise DataError(f"the MNIST-FID weights ({pt} and {js.name}) are missing: they ship with collapse_repro (collapse_repro/assets/); "
-                        "reinstall the package, or use the small CNN (fid='cnn')")
-    meta = json.loads(js.read_text()); got = sha256sum(pt)
+        raise DataError(f"the MNIST-FID weights ({pt} and {js.name}) are missing: they ship with collapse_repro "
+                        "(collapse_repro/assets/); reinstall the package, or use the small CNN (fid='cnn')")
+    meta = json.loads(js.read_text())
+    got = sha256sum(pt)
     if got != meta['sha256']:
         raise DataError(f"{pt} is damaged: its sha256 is {got}, but {js.name} records {meta['sha256']}; restore it "
                         "(git checkout collapse_repro/assets, or reinstall collapse_repro) before measuring MNIST-FID")
@@ -213,11 +253,13 @@ def _mnist_v2(device: str, folder: str) -> MNISTFeatureNetV2:
 
 def mnist_v2_net(device=None, folder=None) -> MNISTFeatureNetV2:
     "The packaged MNIST-FID network, its sha256 checked (a mismatch raises `DataError`); `net.info` holds its record."
-    return _mnist_v2(str(torch.device(device) if device is not None else get_device()), str(Path(folder) if folder is not None else asset_dir()))
+    device = str(torch.device(device) if device is not None else get_device())
+    return _mnist_v2(device, str(Path(folder) if folder is not None else asset_dir()))
 
 # %% ../nbs/32_metrics.ipynb #24d74e1e
 class FIDReference:
-    "Fréchet distance of generated images to a fixed reference set, on a feature network's embedding (`kind`: 'mnist_v2', 'cnn', ...)."
+    """Fréchet distance of generated images to a fixed reference set, on a feature network's embedding (`kind`:
+    'mnist_v2', 'cnn', ...)."""
     def __init__(self, net: nn.Module | None = None, ref=None):
         self.net = net if net is not None else feature_classifier()
         self.kind = getattr(self.net, 'kind', type(self.net).__name__)
@@ -236,7 +278,8 @@ def default_fid_net(profile: str | None = None) -> str:
     return 'cnn' if os.environ.get('IN_TEST') or profile == 'smoke' else 'mnist_v2'
 
 def fid_reference(fid: str = 'mnist_v2', ref=None, device=None) -> FIDReference:
-    "An `FIDReference` on the network `fid` ('mnist_v2' or 'cnn') with reference images `ref` (default: the 10,000 test images)."
+    """An `FIDReference` on the network `fid` ('mnist_v2' or 'cnn') with reference images `ref` (default: the 10,000
+    test images)."""
     if fid not in FID_NETS: raise ValueError(f'fid must be one of {FID_NETS}, got {fid!r}')
     return FIDReference(mnist_v2_net(device) if fid == 'mnist_v2' else feature_classifier(device=device), ref)
 
@@ -245,12 +288,15 @@ def inception_fid(generated, reference, device=None, batch_size: int = 256) -> f
     "The paper's Inception-FID (torchmetrics) of `generated` vs `reference` images (n, 1, 28, 28) in [0, 1]."
     try: from torchmetrics.image.fid import FrechetInceptionDistance
     except Exception as e:
-        raise ImportError("Inception-FID needs torchmetrics[image] (and torch-fidelity) plus the Inception-v3 weights it downloads "
-                          "on first use: `pip install 'collapse_repro[fid]'` on a machine with internet, or use the offline "
+        raise ImportError("Inception-FID needs torchmetrics[image] (and torch-fidelity) plus the Inception-v3 "
+                          "weights it downloads on first use: `pip install 'collapse_repro[fid]'` on a machine with "
+                          "internet, or use the offline "
                           f"classifier FID (fid='cnn'). Import failed with: {e}") from None
     dev = torch.device(device) if device is not None else get_device()
     m = FrechetInceptionDistance(feature=2048, normalize=True).to(dev)
-    def prep(x): return nn.functional.interpolate(x.to(dev).float().repeat(1, 3, 1, 1), size=(299, 299), mode='bilinear', antialias=True, align_corners=False)
+    def prep(x):
+        return nn.functional.interpolate(x.to(dev).float().repeat(1, 3, 1, 1), size=(299, 299), mode='bilinear',
+                                         antialias=True, align_corners=False)
     for real, xs in ((True, reference), (False, generated)):
         for i in range(0, len(xs), batch_size): m.update(prep(xs[i:i + batch_size]), real=real)
     return float(m.compute())
