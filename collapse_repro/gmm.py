@@ -33,11 +33,13 @@ def _check_sizes(n) -> np.ndarray:
         raise ValueError(f'n must be a positive integer or a list of them, got {n!r}')
     return a.astype(np.int64)
 
+# %% ../nbs/20_gmm.ipynb #6e755df6
 def make_mu(d: int, mu_norm: float = 1.0) -> np.ndarray:
     "The class mean μ = ‖μ‖·e₁ in R^d (with identity covariance only its norm matters)."
     d = _check_d(d)
     if not np.isfinite(mu_norm) or mu_norm < 0: raise ValueError(f'mu_norm must be finite and >= 0, got {mu_norm!r}')
-    mu = np.zeros(d); mu[0] = mu_norm
+    mu = np.zeros(d)
+    mu[0] = mu_norm
     return mu
 
 def sample_gmm(n: int, mu, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -51,7 +53,8 @@ def exact_accuracy(w, mu) -> np.ndarray | float:
     "Test accuracy Φ(μᵀw/‖w‖) of sign(wᵀx), batched over the leading axes of `w`; ½ (a guess) where w = 0."
     w, mu = np.asarray(w, dtype=float), np.asarray(mu, dtype=float)
     norm, m = np.linalg.norm(w, axis=-1), w @ mu
-    with np.errstate(invalid='ignore', divide='ignore'): acc = np.where(norm > 0, ndtr(m / np.where(norm > 0, norm, 1)), 0.5)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        acc = np.where(norm > 0, ndtr(m / np.where(norm > 0, norm, 1)), 0.5)
     return float(acc) if acc.ndim == 0 else acc
 
 def bayes_accuracy(mu_norm: float) -> float:
@@ -75,13 +78,16 @@ def linear_generator(w) -> Callable:
 def direction(d: int, angle_deg: float, ortho=None) -> np.ndarray:
     "Unit vector at `angle_deg` from μ's axis e₁, turned towards `ortho` (its part orthogonal to e₁; default e₂)."
     d = _check_d(d)
-    t = np.deg2rad(angle_deg); e1 = np.zeros(d); e1[0] = 1
+    t = np.deg2rad(angle_deg)
+    e1 = np.zeros(d)
+    e1[0] = 1
     if ortho is None:
         if d < 2 and np.sin(t) != 0: raise ValueError('an angle other than 0 or 180 degrees needs d >= 2')
         o = np.zeros(d)
         if d >= 2: o[1] = 1
     else:
-        o = np.asarray(ortho, dtype=float).copy(); o[0] = 0
+        o = np.asarray(ortho, dtype=float).copy()
+        o[0] = 0
         if not np.any(o): raise ValueError('ortho must have a component orthogonal to e1')
         o /= np.linalg.norm(o)
     return np.cos(t) * e1 + np.sin(t) * o
@@ -113,7 +119,8 @@ def random_pruner(rate: float) -> Callable:
 
 def linear_verifier(w, margin: float = 0.0) -> Callable:
     "Keep pairs where the verifier agrees with the generated label with margin: y′·wᵀx/‖w‖ > `margin`."
-    w = np.asarray(w, dtype=float); norm = np.linalg.norm(w)
+    w = np.asarray(w, dtype=float)
+    norm = np.linalg.norm(w)
     if norm == 0: raise ValueError('the verifier direction w must be non-zero')
     u = w / norm
     def prune(x, y_gen, y, rng): return y_gen * (x @ u) > margin
@@ -127,7 +134,8 @@ def linear_verifier_rates(w, mu, margin: float = 0.0) -> tuple[float, float]:
 
 # %% ../nbs/20_gmm.ipynb #c36aae97
 def ridge_solve(G, h, lam) -> np.ndarray:
-    "Solve (G + λI) w = h, batched over the leading axes of G (…, d, d) and h (…, d); λ scalar or broadcastable to the batch."
+    """Solve (G + λI) w = h, batched over the leading axes of G (…, d, d) and h (…, d); λ scalar or broadcastable to the
+    batch."""
     G, h = np.asarray(G, dtype=float), np.asarray(h, dtype=float)
     lam = np.asarray(lam, dtype=float)[..., None, None]
     A = G + lam * np.eye(G.shape[-1])
@@ -138,6 +146,7 @@ def fit_linear(x, y, ridge: float = 1e-6, n: int | None = None) -> np.ndarray:
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     return ridge_solve(x.T @ x, x.T @ y, ridge * (len(x) if n is None else n))
 
+# %% ../nbs/20_gmm.ipynb #70374099
 class NormalEquations:
     "Running G_v = Σ q_v x xᵀ and h_v = Σ q_v y_v x for several views v (keep mask + labels), added chunk by chunk."
     def __init__(self, n_views: int, d: int):
@@ -146,17 +155,21 @@ class NormalEquations:
 
     def add(self, x, labels, keep):
         "Add a chunk: x (m, d); labels (m,) or (views, m); keep (views, m) booleans."
-        x = np.asarray(x, dtype=float); keep = np.asarray(keep, dtype=bool)
+        x = np.asarray(x, dtype=float)
+        keep = np.asarray(keep, dtype=bool)
         labels = np.broadcast_to(np.asarray(labels, dtype=float), keep.shape)
         full = None                        # Σ x xᵀ of the whole chunk, shared by views that keep everything
         for v, k in enumerate(keep):
             if k.all():
                 if full is None: full = x.T @ x
-                self.G[v] += full; self.h[v] += labels[v] @ x; continue
+                self.G[v] += full
+                self.h[v] += labels[v] @ x
+                continue
             xk = x[k]                      # one (kept, d) copy at a time
             self.G[v] += xk.T @ xk         # the same array on both sides: BLAS syrk, half the work of a product
             self.h[v] += labels[v, k] @ xk
-        self.n += len(x); self.kept += keep.sum(1)
+        self.n += len(x)
+        self.kept += keep.sum(1)
         return self
 
     def solve(self, ridge: float = 1e-6) -> np.ndarray:
@@ -171,7 +184,8 @@ def linear_verifier_moment(w, mu, p: float, margin: float = 0.0) -> np.ndarray:
     "b = E[q y′ x] for the linear verifier `w` (margin τ) under label flips of rate p independent of x."
     p = float(_check_prob('p', p))
     w, mu = np.asarray(w, dtype=float), np.asarray(mu, dtype=float)
-    u = w / np.linalg.norm(w); a = float(mu @ u)
+    u = w / np.linalg.norm(w)
+    a = float(mu @ u)
     dens = lambda t: np.exp(-t * t / 2) / np.sqrt(2 * np.pi)
     return (((1 - p) * ndtr(a - margin) - p * ndtr(-a - margin)) * mu
             + ((1 - p) * dens(a - margin) + p * dens(a + margin)) * u)
@@ -180,69 +194,87 @@ def linear_verifier_moment(w, mu, p: float, margin: float = 0.0) -> np.ndarray:
 def _cell_sums(x, y, cells, n_cells):
     "Σ x xᵀ, Σ y x and counts of the samples in each cell (one BLAS call per non-empty cell)."
     d = x.shape[1]
-    order = np.argsort(cells, kind='stable'); xs, ys = x[order], y[order]
+    order = np.argsort(cells, kind='stable')
+    xs, ys = x[order], y[order]
     bounds = np.searchsorted(cells[order], np.arange(n_cells + 1))
     S, t = np.zeros((n_cells, d, d)), np.zeros((n_cells, d))
     for c in np.flatnonzero(np.diff(bounds)):
         xc = xs[bounds[c]:bounds[c + 1]]
-        S[c] = xc.T @ xc; t[c] = ys[bounds[c]:bounds[c + 1]] @ xc
+        S[c] = xc.T @ xc
+        t[c] = ys[bounds[c]:bounds[c + 1]] @ xc
     return S, t, np.diff(bounds)
 
 def _chunk_plan(n_values, chunk):
     "Chunk sizes covering 0..max(n), split at every n in `n_values` (index of the n reached, or None)."
-    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1: raise ValueError(f'chunk must be an integer >= 1, got {chunk!r}')
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ValueError(f'chunk must be an integer >= 1, got {chunk!r}')
     plan, pos = [], 0
     for k, n in enumerate(n_values):
         while pos < n:
-            m = int(min(chunk, n - pos)); pos += m
+            m = int(min(chunk, n - pos))
+            pos += m
             plan.append((m, k if pos == n else None))
     return plan
 
+# %% ../nbs/20_gmm.ipynb #11011986
 def _check_verifiers(phi, psi):
-    phi = np.atleast_1d(_check_prob('phi', phi)); psi = np.atleast_1d(_check_prob('psi', psi))
-    if phi.ndim != 1 or phi.shape != psi.shape: raise ValueError(f'phi and psi must have the same length, got {phi.shape} and {psi.shape}')
+    phi = np.atleast_1d(_check_prob('phi', phi))
+    psi = np.atleast_1d(_check_prob('psi', psi))
+    if phi.ndim != 1 or phi.shape != psi.shape:
+        raise ValueError(f'phi and psi must have the same length, got {phi.shape} and {psi.shape}')
     if np.any(phi + psi == 0): raise ValueError('a verifier with phi = psi = 0 keeps nothing: p_* is undefined')
     return phi, psi
 
 def independent_sweep(d: int, mu_norm: float, p, phi, psi, n, seeds: int = 5, ridge: float = 1e-6, seed: int = 0,
                       chunk: int = 1 << 14, progress: bool = False) -> dict:
     "Exact-accuracy grid of ridge on flipped labels pruned independently: arrays over (seed, n, p, verifier)."
-    d = _check_d(d); mu = make_mu(d, mu_norm)
+    d = _check_d(d)
+    mu = make_mu(d, mu_norm)
     p = np.atleast_1d(_check_prob('p (the generator error rate)', p))
     if p.ndim != 1 or len(np.unique(p)) != len(p): raise ValueError('p must be a 1-D grid of distinct values')
     phi, psi = _check_verifiers(phi, psi)
     n_values = _check_sizes(n)
     if np.any(np.diff(n_values) <= 0): raise ValueError(f'n must be increasing, got {n!r}')
-    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1: raise ValueError(f'seeds must be an integer >= 1, got {seeds!r}')
+    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
+        raise ValueError(f'seeds must be an integer >= 1, got {seeds!r}')
     if not np.isfinite(ridge) or ridge < 0: raise ValueError(f'ridge must be >= 0, got {ridge!r}')
     plan = _chunk_plan(n_values, chunk)
-    order = np.argsort(p); ps = p[order]
+    order = np.argsort(p)
+    ps = p[order]
     T = np.unique(np.concatenate([phi, psi]))                   # v-bin edges
     iphi, ipsi = np.searchsorted(T, phi), np.searchsorted(T, psi)  # kept at threshold θ  <=>  v-bin <= #{t < θ}
     B, C, n_p, V, N = len(ps) + 1, len(T) + 1, len(ps), len(phi), len(n_values)
-    acc = np.zeros((seeds, N, n_p, V)); kept = np.zeros((seeds, N, n_p, V), dtype=np.int64); w_hat = np.zeros((seeds, N, n_p, V, d))
+    acc = np.zeros((seeds, N, n_p, V))
+    kept = np.zeros((seeds, N, n_p, V), dtype=np.int64)
+    w_hat = np.zeros((seeds, N, n_p, V, d))
     for s in tqdm(range(seeds), desc='seeds', disable=not progress):
         rng = np.random.default_rng([seed, s])
         S, t, cnt = np.zeros((B * C, d, d)), np.zeros((B * C, d)), np.zeros(B * C, dtype=np.int64)
         for m, k in plan:
-            x, y = sample_gmm(m, mu, rng); u, v = rng.random(m), rng.random(m)
+            x, y = sample_gmm(m, mu, rng)
+            u, v = rng.random(m), rng.random(m)
             cells = np.searchsorted(ps, u, side='right') * C + np.searchsorted(T, v, side='right')
             dS, dt, dc = _cell_sums(x, y, cells, B * C)
-            S += dS; t += dt; cnt += dc
+            S += dS
+            t += dt
+            cnt += dc
             if k is None: continue
             # 2-D cumulative sums over (u-bin, v-bin); row j = samples with u-bin <= j (flipped at grid p_j)
-            cS = S.reshape(B, C, d, d).cumsum(0).cumsum(1); ct = t.reshape(B, C, d).cumsum(0).cumsum(1)
+            cS = S.reshape(B, C, d, d).cumsum(0).cumsum(1)
+            ct = t.reshape(B, C, d).cumsum(0).cumsum(1)
             cc = cnt.reshape(B, C).cumsum(0).cumsum(1)
             j = np.arange(n_p)[:, None]
             G = cS[j, ipsi] + cS[B - 1, iphi] - cS[j, iphi]          # wrong & kept + correct & kept
             h = -ct[j, ipsi] + ct[B - 1, iphi] - ct[j, iphi]         # wrong labels enter with sign −1
             w = ridge_solve(G, h, ridge * n_values[k])
             inv = np.argsort(order)
-            w_hat[s, k] = w[inv]; acc[s, k] = exact_accuracy(w, mu)[inv]
+            w_hat[s, k] = w[inv]
+            acc[s, k] = exact_accuracy(w, mu)[inv]
             kept[s, k] = (cc[j, ipsi] + cc[B - 1, iphi] - cc[j, iphi])[inv]
     return dict(acc=acc, kept=kept, w=w_hat, p=p, phi=phi, psi=psi, n=n_values, p_star=p_star(phi, psi),
                 optimum=bayes_accuracy(mu_norm), d=d, mu_norm=mu_norm, seeds=seeds, ridge=ridge)
 
+# %% ../nbs/20_gmm.ipynb #b066c4fb
 def _direct_normal_equations(x, y, u, v, p, phi, psi):
     "Per-point normal equations from the same draws (reference for tests and benchmarks)."
     flipped = u < p
@@ -261,23 +293,35 @@ def simulate_accuracy(d: int, mu_norm: float, p, phi, psi, n, seeds: int = 5, ri
 
 # %% ../nbs/20_gmm.ipynb #aa945720
 def simulate_views(d: int, mu_norm: float, generator: Callable, pruners: Mapping[str, Callable], n, seeds: int = 5,
-                   ridge: float = 1e-6, seed: int = 0, real: bool = False, chunk: int = 1 << 14, progress: bool = False) -> dict:
+                   ridge: float = 1e-6, seed: int = 0, real: bool = False, chunk: int = 1 << 14,
+                   progress: bool = False) -> dict:
     "Exact accuracies over (seed, n, pruner) of ridge trained on generated pairs kept by each pruner."
-    d = _check_d(d); mu = make_mu(d, mu_norm); n_values = _check_sizes(n)
+    d = _check_d(d)
+    mu = make_mu(d, mu_norm)
+    n_values = _check_sizes(n)
     if np.any(np.diff(n_values) <= 0): raise ValueError(f'n must be increasing, got {n!r}')
     if not pruners: raise ValueError('give at least one pruner')
-    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1: raise ValueError(f'seeds must be an integer >= 1, got {seeds!r}')
-    names = list(pruners); V = len(names) + bool(real); N = len(n_values)
+    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
+        raise ValueError(f'seeds must be an integer >= 1, got {seeds!r}')
+    names = list(pruners)
+    V = len(names) + bool(real)
+    N = len(n_values)
     plan = _chunk_plan(n_values, chunk)
     acc, kept = np.zeros((seeds, N, len(names))), np.zeros((seeds, N, len(names)), dtype=np.int64)
     ok_kept, bad_kept = np.zeros((seeds, len(names))), np.zeros((seeds, len(names)))
-    n_ok = np.zeros(seeds); real_acc = np.zeros((seeds, N))
+    n_ok = np.zeros(seeds)
+    real_acc = np.zeros((seeds, N))
     for s in tqdm(range(seeds), desc='seeds', disable=not progress):
-        rng = np.random.default_rng([seed, s]); ne = NormalEquations(V, d)
+        rng = np.random.default_rng([seed, s])
+        ne = NormalEquations(V, d)
         for m, k in plan:
-            x, y = sample_gmm(m, mu, rng); yg = generator(x, y, rng); ok = yg == y
+            x, y = sample_gmm(m, mu, rng)
+            yg = generator(x, y, rng)
+            ok = yg == y
             keep = np.stack([pruners[nm](x, yg, y, rng) for nm in names])
-            ok_kept[s] += (keep & ok).sum(1); bad_kept[s] += (keep & ~ok).sum(1); n_ok[s] += ok.sum()
+            ok_kept[s] += (keep & ok).sum(1)
+            bad_kept[s] += (keep & ~ok).sum(1)
+            n_ok[s] += ok.sum()
             if real: ne.add(x, np.vstack([np.broadcast_to(yg, keep.shape), y]), np.vstack([keep, np.ones(m, bool)]))
             else: ne.add(x, yg, keep)
             if k is None: continue
