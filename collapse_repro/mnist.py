@@ -34,7 +34,8 @@ def read_idx(path) -> np.ndarray:
     opener = gzip.open if path.suffix == '.gz' else open
     try:
         with opener(path, 'rb') as f: b = f.read()
-    except (OSError, EOFError) as e: raise DataError(f'{path} is not a readable IDX file ({e}); delete it and supply a fresh copy') from e
+    except (OSError, EOFError) as e:
+        raise DataError(f'{path} is not a readable IDX file ({e}); delete it and supply a fresh copy') from e
     if len(b) < 8: raise DataError(f'{path} is too short to be an IDX file ({len(b)} bytes)')
     magic, n = int.from_bytes(b[:4], 'big'), int.from_bytes(b[4:8], 'big')
     if magic == 2051:
@@ -43,12 +44,14 @@ def read_idx(path) -> np.ndarray:
     elif magic == 2049: shape, offset = (n,), 8
     else: raise DataError(f'{path}: magic number {magic} is neither 2051 (images) nor 2049 (labels)')
     if len(b) - offset != int(np.prod(shape)):
-        raise DataError(f'{path}: header announces {shape} but the payload has {len(b) - offset} bytes (truncated or corrupt)')
+        raise DataError(f'{path}: header announces {shape} but the payload has {len(b) - offset} bytes '
+                        '(truncated or corrupt)')
     return np.frombuffer(b, np.uint8, offset=offset).reshape(shape)
 
 # %% ../nbs/30_mnist.ipynb #c1ba3f30
 def _torchvision_fetch(name: str) -> Path | None:
-    "Let torchvision download MNIST (only if it imports and downloads are allowed); the path of `name` in its raw folder."
+    """Let torchvision download MNIST (only if it imports and downloads are allowed); the path of `name` in its raw
+    folder."""
     if not downloads_allowed(): return None
     try: from torchvision.datasets import MNIST
     except Exception: return None
@@ -82,18 +85,23 @@ def balanced_subset(labels, size: int, seed: int = 0, n_classes: int = 10) -> np
     "Indices of a class-balanced subset: per class, a seeded shuffle, then the first `size // n_classes` (capped)."
     labels = np.asarray(labels)
     if size <= 0 or size % n_classes: raise ValueError(f'size must be a positive multiple of {n_classes}, got {size}')
-    rng = np.random.default_rng(seed); per = size // n_classes
+    rng = np.random.default_rng(seed)
+    per = size // n_classes
     return np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per] for c in range(n_classes)])
 
 def official_subset(labels, size: int, seed: int = 0, n_classes: int = 10) -> np.ndarray:
-    "The indices Yi et al.'s code picks: `random.Random(seed)` shuffles each class's indices in turn (class 0 first), then the first `size // n_classes` of each (capped)."
+    """The indices Yi et al.'s code picks: `random.Random(seed)` shuffles each class's indices in turn (class 0 first),
+    then the first `size // n_classes` of each (capped)."""
     import random
     labels = np.asarray(labels)
     if size <= 0 or size % n_classes: raise ValueError(f'size must be a positive multiple of {n_classes}, got {size}')
-    rng = random.Random(seed); per = size // n_classes; out = []
+    rng = random.Random(seed)
+    per = size // n_classes
+    out = []
     for c in range(n_classes):
         idx = np.flatnonzero(labels == c).tolist()
-        rng.shuffle(idx); out += idx[:per]
+        rng.shuffle(idx)
+        out += idx[:per]
     return np.array(out, dtype=np.int64)
 
 def to_tensor(images, device=None):
