@@ -26,7 +26,8 @@ SPEED_PARAMS = ('device', 'threads', 'progress', 'gen_batch', 'micro_batch', 'ev
 DEFAULT_PROFILE = 'quick'
 
 def default_profile() -> str:
-    "The profile when none is given, for a notebook and the command line alike: `smoke` under `nbdev_test` (IN_TEST), else $COLLAPSE_REPRO_PROFILE, else `DEFAULT_PROFILE`."
+    """The profile when none is given, for a notebook and the command line alike: `smoke` under `nbdev_test` (IN_TEST),
+    else $COLLAPSE_REPRO_PROFILE, else `DEFAULT_PROFILE`."""
     if os.environ.get('IN_TEST'): return 'smoke'
     return os.environ.get('COLLAPSE_REPRO_PROFILE') or DEFAULT_PROFILE
 
@@ -69,7 +70,8 @@ def config_from(cls, params: Mapping[str, Any], **overrides):
 # %% ../nbs/00_core.ipynb #ee1d7957
 def seed_everything(seed: int) -> np.random.Generator:
     "Seed `random`, NumPy and torch (if installed); return `np.random.default_rng(seed)`."
-    random.seed(seed); np.random.seed(seed % 2**32)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
     try:
         import torch
         torch.manual_seed(seed)
@@ -83,19 +85,24 @@ def get_device(prefer: str | None = None):
     name = prefer or os.environ.get('COLLAPSE_REPRO_DEVICE')
     if name:
         dev = torch.device(name)
-        if dev.type == 'cuda' and not torch.cuda.is_available(): raise RuntimeError(f"device {name!r} requested but CUDA is not available")
-        if dev.type == 'mps' and not torch.backends.mps.is_available(): raise RuntimeError(f"device {name!r} requested but MPS is not available")
+        if dev.type == 'cuda' and not torch.cuda.is_available():
+            raise RuntimeError(f"device {name!r} requested but CUDA is not available")
+        if dev.type == 'mps' and not torch.backends.mps.is_available():
+            raise RuntimeError(f"device {name!r} requested but MPS is not available")
         return dev
     if torch.cuda.is_available(): return torch.device('cuda')
-    if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
+    if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available():
+        return torch.device('mps')
     return torch.device('cpu')
 
 def autocast(device, bf16: bool | str = 'auto'):
-    "A bf16 autocast context on `device` when `bf16` (or, for 'auto', when the device supports bf16), else a null context."
+    """A bf16 autocast context on `device` when `bf16` (or, for 'auto', when the device supports bf16), else a null
+    context."""
     import contextlib, torch
     dev = torch.device(device)
     if bf16 == 'auto':
-        bf16 = torch.cuda.is_bf16_supported() if dev.type == 'cuda' else (dev.type == 'cpu' and torch.cpu._is_avx512_bf16_supported())
+        if dev.type == 'cuda': bf16 = torch.cuda.is_bf16_supported()
+        else: bf16 = dev.type == 'cpu' and torch.cpu._is_avx512_bf16_supported()
     return torch.autocast(dev.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 def device_info(device=None) -> dict:
@@ -114,9 +121,12 @@ class DataError(FileNotFoundError):
     "A data file is missing or corrupt; the message says where it was looked for and how to supply it."
 
 def cache_dir(*parts: str) -> Path:
-    "$COLLAPSE_REPRO_CACHE, else $XDG_CACHE_HOME/collapse_repro (default ~/.cache/collapse_repro); `parts` appended and created."
-    base = os.environ.get('COLLAPSE_REPRO_CACHE') or Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache') / 'collapse_repro'
-    d = Path(base).expanduser().joinpath(*parts); d.mkdir(parents=True, exist_ok=True)
+    """$COLLAPSE_REPRO_CACHE, else $XDG_CACHE_HOME/collapse_repro (default ~/.cache/collapse_repro); `parts` appended
+    and created."""
+    xdg = Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache')
+    base = os.environ.get('COLLAPSE_REPRO_CACHE') or xdg / 'collapse_repro'
+    d = Path(base).expanduser().joinpath(*parts)
+    d.mkdir(parents=True, exist_ok=True)
     return d
 
 def data_dir() -> Path:
@@ -126,8 +136,10 @@ def data_dir() -> Path:
 
 def downloads_allowed() -> bool:
     "False when COLLAPSE_REPRO_OFFLINE or HF_HUB_OFFLINE is set to a true value."
-    return not any(os.environ.get(k, '').lower() in ('1', 'true', 'yes') for k in ('COLLAPSE_REPRO_OFFLINE', 'HF_HUB_OFFLINE'))
+    return not any(os.environ.get(k, '').lower() in ('1', 'true', 'yes')
+                   for k in ('COLLAPSE_REPRO_OFFLINE', 'HF_HUB_OFFLINE'))
 
+# %% ../nbs/00_core.ipynb #4995413f
 def md5sum(path: Path, chunk: int = 1 << 20) -> str:
     "md5 hex digest of a file."
     h = hashlib.md5()
@@ -137,20 +149,23 @@ def md5sum(path: Path, chunk: int = 1 << 20) -> str:
 
 def data_file(relpath: str, md5: str | None = None, urls: Sequence[str] = ()) -> Path:
     "Path of `relpath` inside `data_dir()`, checked against `md5`; downloaded from `urls` if missing and allowed."
-    root = data_dir(); path = root / relpath
+    root = data_dir()
+    path = root / relpath
     if not path.exists() and urls and downloads_allowed():
         path.parent.mkdir(parents=True, exist_ok=True)
         for url in urls:
             try:
                 tmp = path.with_suffix(path.suffix + '.part')
                 with urllib.request.urlopen(url, timeout=60) as r, open(tmp, 'wb') as f: shutil.copyfileobj(r, f)
-                tmp.replace(path); break
+                tmp.replace(path)
+                break
             except OSError: continue
     if not path.exists():
         how = f"download it from {urls[0]} " if urls else "copy it "
-        raise DataError(f"data file {relpath!r} not found in {root} (the data directory; set COLLAPSE_REPRO_DATA to change it). "
-                        f"To supply it, {how}into {path.parent}/" + ("" if downloads_allowed() or not urls else
-                        " (downloads are off: COLLAPSE_REPRO_OFFLINE/HF_HUB_OFFLINE is set)"))
+        off = "" if downloads_allowed() or not urls else \
+            " (downloads are off: COLLAPSE_REPRO_OFFLINE/HF_HUB_OFFLINE is set)"
+        raise DataError(f"data file {relpath!r} not found in {root} (the data directory; set COLLAPSE_REPRO_DATA to "
+                        f"change it). To supply it, {how}into {path.parent}/" + off)
     if md5 is not None and (got := md5sum(path)) != md5:
         raise DataError(f"data file {path} is corrupt: md5 {got}, expected {md5}. Delete it and supply a fresh copy.")
     return path
@@ -172,11 +187,13 @@ def git_state(root: Path | None = None) -> dict:
     root = root or project_root()
     if os.environ.get('COLLAPSE_REPRO_COMMIT'):
         sha = os.environ['COLLAPSE_REPRO_COMMIT']
-        return dict(commit=sha.removesuffix('-dirty'), dirty_files=['(unknown: copy without .git)'] if sha.endswith('-dirty') else [])
+        dirty = ['(unknown: copy without .git)'] if sha.endswith('-dirty') else []
+        return dict(commit=sha.removesuffix('-dirty'), dirty_files=dirty)
     if root is None: return {}
     try:
-        sha = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        st = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'], cwd=root, capture_output=True, text=True).stdout
+        git = lambda *args, **kw: subprocess.run(['git', *args], cwd=root, capture_output=True, text=True, **kw).stdout
+        sha = git('rev-parse', 'HEAD', check=True).strip()
+        st = git('status', '--porcelain', '--untracked-files=no')
         return dict(commit=sha, dirty_files=sorted(l[3:] for l in st.splitlines() if l.strip()))
     except (OSError, subprocess.CalledProcessError): return {}
 
@@ -185,7 +202,8 @@ def git_commit(root: Path | None = None) -> str | None:
     st = git_state(root)
     return (st['commit'] + ('-dirty' if st['dirty_files'] else '')) if st else None
 
-_PACKAGES = ('collapse_repro', 'numpy', 'scipy', 'torch', 'matplotlib', 'transformers', 'datasets', 'rouge-score', 'papermill')
+_PACKAGES = ('collapse_repro', 'numpy', 'scipy', 'torch', 'matplotlib', 'transformers', 'datasets', 'rouge-score',
+             'papermill')
 
 def package_versions(names: Sequence[str] = _PACKAGES) -> dict:
     "Installed versions of `names` (None if absent), plus Python's."
@@ -203,7 +221,8 @@ def runs_root() -> Path:
     return (project_root() or Path.cwd()) / 'runs'
 
 RUN_RECORD = 'run.json'
-"What a run directory holds: experiment, profile, every parameter's value, and one entry per attempt (start, end, status)."
+"""What a run directory holds: experiment, profile, every parameter's value, and one entry per attempt (start, end,
+status)."""
 
 def holds_run(d: Path) -> bool:
     "True if `d` has outputs of a run (anything but the executed notebook and the run record the runner writes first)."
@@ -217,7 +236,9 @@ def new_run_dir(experiment: str, profile: str, root: Path | None = None) -> Path
     stamp = _dt.datetime.now().strftime('%Y%m%d-%H%M%S')
     for k in range(1, 1000):
         d = base / (f'{stamp}-{profile}' + (f'-{k}' if k > 1 else ''))
-        try: d.mkdir(); return d
+        try:
+            d.mkdir()
+            return d
         except FileExistsError: continue
     raise RuntimeError(f'could not create a fresh run directory under {base}')
 
@@ -236,8 +257,8 @@ def check_time(needed: float, what: str = 'the next step'):
     "Raise `TimeLimitReached` when fewer than `needed` seconds remain before the deadline (no deadline: never)."
     left = time_left()
     if left is not None and left < needed:
-        raise TimeLimitReached(f'stopped before {what}: it needs about {needed:.0f} s and {max(left, 0):.0f} s are left '
-                               f'before the time limit; everything up to it is checkpointed: rerun with --resume')
+        raise TimeLimitReached(f'stopped before {what}: it needs about {needed:.0f} s and {max(left, 0):.0f} s are '
+                               f'left before the time limit; everything up to it is checkpointed: rerun with --resume')
 
 # %% ../nbs/00_core.ipynb #364f0dd9
 def _jsonable(x):
@@ -253,10 +274,13 @@ def _jsonable(x):
 
 def write_json(path: Path, obj) -> Path:
     "Write `obj` as indented JSON (numpy-aware), atomically, even with other processes writing the same file."
-    path = Path(path); tmp = path.with_name(f'{path.name}.{os.getpid()}.tmp')   # per-process: concurrent runs share the kernel spec
-    tmp.write_text(json.dumps(_jsonable(obj), indent=2) + '\n'); tmp.replace(path)
+    path = Path(path)
+    tmp = path.with_name(f'{path.name}.{os.getpid()}.tmp')   # per-process: concurrent runs share the kernel spec
+    tmp.write_text(json.dumps(_jsonable(obj), indent=2) + '\n')
+    tmp.replace(path)
     return path
 
+# %% ../nbs/00_core.ipynb #bafc5929
 class Run:
     """One execution of an experiment: its directory, resolved parameters, device and provenance. `overrides` names the
     profile-table parameters this run changed: a paper-profile run with any of them is not labelled paper scale."""
@@ -274,17 +298,20 @@ class Run:
     @property
     def scale(self) -> str:
         if self.profile != 'paper': return f'{self.profile} profile (scaled down, not paper scale)'
-        if self.overrides: return f'paper profile with {", ".join(self.overrides)} changed (not the paper configuration)'
+        if self.overrides:
+            return f'paper profile with {", ".join(self.overrides)} changed (not the paper configuration)'
         return 'paper scale'
 
     def provenance(self) -> dict:
         return dict(experiment=self.experiment, profile=self.profile, params=dict(self.params), started=self.started,
-                    wall_time_s=round(self.elapsed(), 3), git_commit=git_commit(), git_dirty_files=git_state().get('dirty_files'),
-                    packages=package_versions(),
-                    device=device_info(self.device), run_dir=str(self.dir), overrides=list(self.overrides), scale=self.scale)
+                    wall_time_s=round(self.elapsed(), 3), git_commit=git_commit(),
+                    git_dirty_files=git_state().get('dirty_files'), packages=package_versions(),
+                    device=device_info(self.device), run_dir=str(self.dir), overrides=list(self.overrides),
+                    scale=self.scale)
 
     def savefig(self, fig, name: str, formats: Sequence[str] = ('png',), dpi: int = 150, **extra) -> Path:
-        "Save `fig` as `<run>/<name>.<fmt>` plus a `<name>.json` provenance sidecar (a changed paper profile is stamped so)."
+        """Save `fig` as `<run>/<name>.<fmt>` plus a `<name>.json` provenance sidecar (a changed paper profile is
+        stamped so)."""
         if self.profile == 'paper' and self.overrides: _stamp(fig, self.scale)
         for fmt in formats: fig.savefig(self.dir / f'{name}.{fmt}', dpi=dpi, bbox_inches='tight')
         write_json(self.dir / f'{name}.json', dict(figure=name, **extra, **self.provenance()))
@@ -294,32 +321,41 @@ class Run:
     def save_results(self, results: Mapping[str, Any], headline: tuple[str, float] | None = None) -> Path:
         "Write `results.json`: the numbers, an optional (name, value) headline, and provenance."
         out = dict(experiment=self.experiment, profile=self.profile, results=dict(results), figures=self.figures,
-                   headline=dict(name=headline[0], value=headline[1]) if headline else None, provenance=self.provenance())
+                   headline=dict(name=headline[0], value=headline[1]) if headline else None,
+                   provenance=self.provenance())
         return write_json(self.dir / 'results.json', out)
 
     def conditions(self, items, tag=None):
-        """Iterate over the independent conditions of this experiment (`items`, named by `tag(item)`, default `str(item)`).
-        In-process, every condition in turn. Under a job runner ($COLLAPSE_REPRO_CONDITIONS, set by `collapse_repro.jobs`)
-        only the selected ones; once they are done, `ConditionsDone` ends the notebook there (a map step, not a failure)."""
+        """Iterate over the independent conditions of this experiment (`items`, named by `tag(item)`, default
+        `str(item)`). In-process, every condition in turn. Under a job runner ($COLLAPSE_REPRO_CONDITIONS, set by
+        `collapse_repro.jobs`) only the selected ones; once they are done, `ConditionsDone` ends the notebook there (a
+        map step, not a failure)."""
         items = list(items)
         tags = [str(tag(x) if tag else x) for x in items]
         if len(set(tags)) != len(tags): raise ValueError(f'condition tags must be unique, got {tags}')
         sel = selected_conditions()
-        if sel is None: yield from items; return
+        if sel is None:
+            yield from items
+            return
         if sel.get('declared') is not None and list(sel['declared']) != tags:
-            raise ValueError(f"the notebook's conditions {tags} differ from its CONDITIONS declaration {list(sel['declared'])}: "
-                             f"make the two agree (the job graph is built from the declaration)")
+            raise ValueError(f"the notebook's conditions {tags} differ from its CONDITIONS declaration "
+                             f"{list(sel['declared'])}: make the two agree "
+                             f"(the job graph is built from the declaration)")
         unknown = [t for t in sel['run'] if t not in tags]
         if unknown: raise ValueError(f'unknown conditions {unknown} selected; this run has {tags}')
         for x, t in zip(items, tags):
             if t not in sel['run']: continue
-            self._condition_event(t, 'running'); yield x; self._condition_event(t, 'finished')
+            self._condition_event(t, 'running')
+            yield x
+            self._condition_event(t, 'finished')
         raise ConditionsDone(f"conditions {', '.join(sel['run'])} finished; the reduce step assembles the results")
 
     def _condition_event(self, tag: str, status: str):
-        d = self.dir / 'jobs'; d.mkdir(exist_ok=True)
-        write_json(d / f'condition_{tag}.json', dict(condition=tag, status=status, at=_dt.datetime.now().isoformat(timespec='seconds'),
-                                                    host=platform.node(), pid=os.getpid()))
+        d = self.dir / 'jobs'
+        d.mkdir(exist_ok=True)
+        at = _dt.datetime.now().isoformat(timespec='seconds')
+        write_json(d / f'condition_{tag}.json', dict(condition=tag, status=status, at=at, host=platform.node(),
+                                                    pid=os.getpid()))
 
     def __repr__(self): return f'Run({self.experiment!r}, profile={self.profile!r}, dir={str(self.dir)!r})'
 
@@ -328,7 +364,8 @@ RUN_OPTIONS = ('profile', 'run_dir', 'resume', 'device')
 "Parameters-cell names that say how to run, not what: `start_run` takes them as its own arguments, not into `params`."
 
 def runner_values(namespace: Mapping[str, Any], names: Sequence[str]) -> tuple[dict, dict]:
-    "The values of `names` in `namespace` (a notebook's `globals()`), split into `start_run`'s own options and the parameters."
+    """The values of `names` in `namespace` (a notebook's `globals()`), split into `start_run`'s own options and the
+    parameters."""
     missing = [k for k in names if k not in namespace]
     if missing: raise NameError(f'parameters {missing} are declared but not defined: run the parameters cell first')
     opts = {k: namespace[k] for k in names if k in RUN_OPTIONS}
@@ -341,21 +378,26 @@ def start_run(experiment: str, profiles: Mapping[str, Mapping], namespace: Mappi
     """Resolve parameters, seed everything, set the plot style and open the run directory. With `namespace` (the
     notebook's `globals()`), the parameters are the names `declared` in the experiment's parameters cell."""
     if namespace is not None:
-        if params: raise TypeError(f'start_run: pass the parameters either as globals() or as keywords, not both ({sorted(params)})')
+        if params:
+            raise TypeError(f'start_run: pass the parameters either as globals() or as keywords, '
+                            f'not both ({sorted(params)})')
         if declared is None:
-            from .runner import declared_params           # the runner parses the parameters cell; core cannot import it at the top
+            # the runner parses the parameters cell; core cannot import it at the top
+            from .runner import declared_params
             declared = declared_params(experiment)
         opts, params = runner_values(namespace, declared)
         return start_run(experiment, profiles, **opts, **params)
     P = resolve_params(profiles, profile, seed=seed, **params)
     d = _open_run_dir(experiment, P.profile, run_dir, resume)
-    seed_everything(seed); set_style()
+    seed_everything(seed)
+    set_style()
     dev = get_device(device) if _torch_available() else None
     changed = [k for k, v in profiles[P.profile].items() if P[k] != v and k not in SPEED_PARAMS]
     return Run(experiment, P, d, dev, overrides=changed)
 
 def _open_run_dir(experiment: str, profile: str, run_dir: str | None, resume: bool) -> Path:
-    "A fresh run directory (under a temporary root under IN_TEST), or `run_dir`, refused if it holds a run and not `resume`."
+    """A fresh run directory (under a temporary root under IN_TEST), or `run_dir`, refused if it holds a run and not
+    `resume`."""
     if run_dir is None:
         root = Path(tempfile.mkdtemp(prefix=f'{experiment}-')) if os.environ.get('IN_TEST') else None
         return new_run_dir(experiment, profile, root)
@@ -376,7 +418,8 @@ class ConditionsDone(Exception):
     "A map step (`Run.conditions` with a selection) finished its conditions: the notebook stops here, successfully."
 
 def selected_conditions() -> dict | None:
-    "The job runner's selection, {'run': [tags], 'declared': [tags] or None}, from $COLLAPSE_REPRO_CONDITIONS; None: run all."
+    """The job runner's selection, {'run': [tags], 'declared': [tags] or None}, from $COLLAPSE_REPRO_CONDITIONS; None:
+    run all."""
     v = os.environ.get(CONDITIONS_ENV)
     if not v: return None
     sel = json.loads(v)
@@ -389,17 +432,21 @@ def set_style():
     mpl.rcParams.update({'figure.dpi': 110, 'savefig.dpi': 150, 'font.size': 10, 'axes.titlesize': 11,
         'axes.labelsize': 10, 'legend.fontsize': 8.5, 'axes.grid': True, 'grid.alpha': 0.3,
         'axes.spines.top': False, 'axes.spines.right': False, 'figure.constrained_layout.use': True,
-        'axes.prop_cycle': mpl.cycler(color=['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#F0E442', '#000000'])})
+        'axes.prop_cycle': mpl.cycler(color=['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9',
+                                             '#F0E442', '#000000'])})
 
 def scale_label(fig, profile: str, note: str = ''):
     "Stamp `fig` with its profile unless it is paper scale (and an optional note, e.g. the data subset used)."
-    text = ('' if profile == 'paper' else f'{profile} profile: scaled down, not paper scale') + (('; ' if profile != 'paper' else '') + note if note else '')
+    text = '' if profile == 'paper' else f'{profile} profile: scaled down, not paper scale'
+    if note: text += ('; ' if profile != 'paper' else '') + note
     if text: _stamp(fig, text)
 
 def _stamp(fig, text: str):
-    "Write `text` small in the bottom-right corner of `fig`, one line above any earlier stamp, and keep the plots clear of it."
+    """Write `text` small in the bottom-right corner of `fig`, one line above any earlier stamp, and keep the plots
+    clear of it."""
     if any(t.get_text() == text for t in fig.texts): return        # a figure saved twice is stamped once
-    n = getattr(fig, '_n_stamps', 0); fig._n_stamps = n + 1
+    n = getattr(fig, '_n_stamps', 0)
+    fig._n_stamps = n + 1
     engine = fig.get_layout_engine()
     if engine is not None and hasattr(engine, 'set') and 'rect' in engine.get():
         strip = min((0.3 + 0.14 * n) / fig.get_figheight(), 0.25)   # ~0.3 inch (plus a line per extra stamp) kept free
