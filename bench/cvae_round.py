@@ -10,6 +10,10 @@
 3. Batch delivery alone (one epoch of index-gathered batches vs DataLoader batches, no model): the overhead the
    device-resident design removes. On a CPU the convolutions dominate, so (1) and (2) are close to 1; on a GPU the
    per-item Python work of the DataLoader is what limits small-image training.
+4. Conditions trained together (`--conditions K`): K fresh CVAEs, each on its own training set, trained one after another
+   with `train_cvae` vs all at once with `train_cvaes` (one vmapped step for all, `cvae.fit_together`); the same for K
+   discriminators (`train_discriminators`); then one lockstep round of K filtered conditions through
+   `loop.run_together`, with and without the batched stages (`cvae.MNIST_TOGETHER`). Images/s for both and the ratio.
 Prints the numbers and the ratios.
 """
 import argparse, dataclasses, tempfile, time
@@ -20,9 +24,9 @@ from torch.utils.data import DataLoader, TensorDataset
 from collapse_repro.core import get_device
 from collapse_repro.mnist import load_mnist, balanced_subset, to_tensor
 from collapse_repro.cvae import (CVAE, Discriminator, cvae_loss, train_cvae, TrainConfig, MnistLoopConfig, MnistData, mnist_stages,
-                                 _disc_loss, train_discriminator)
+                                 _disc_loss, train_discriminator, train_cvaes, train_discriminators, MNIST_TOGETHER)
 from collapse_repro import cvae as cvae_mod
-from collapse_repro.loop import generate_verify_retrain
+from collapse_repro.loop import generate_verify_retrain, Loop, run_together
 
 
 def dataloader_fit(model, loss_fn, tensors, cfg: TrainConfig, seed: int):
@@ -50,6 +54,8 @@ def main():
     ap.add_argument('--epochs', type=int, default=3, help='epochs per training (early stopping off)')
     ap.add_argument('--kept', type=int, default=1000, help='kept samples in the timed round')
     ap.add_argument('--reps', type=int, default=3, help='repetitions of the throughput measurement (best is reported)')
+    ap.add_argument('--conditions', type=int, default=4, help='conditions trained together in part 4')
+    ap.add_argument('--only-together', action='store_true', help='run part 4 only')
     ap.add_argument('--device', default=None)
     a = ap.parse_args()
     dev = get_device(a.device)
@@ -57,6 +63,7 @@ def main():
     x, y = load_mnist('train'); idx = balanced_subset(y, a.n)
     X, Y = to_tensor(x[idx], dev), torch.as_tensor(y[idx], device=dev)
     cfg = TrainConfig(epochs=a.epochs, patience=a.epochs + 1)   # no early stop: equal work
+    if a.only_together: return together(a, dev, X, Y, cfg)
 
     train_cvae(X[:256], Y[:256], TrainConfig(epochs=1), seed=0)                     # warm-up
     t_pkg, t_dl = [], []
@@ -104,6 +111,50 @@ def main():
     try: s_dl = one_round(dataclasses.replace(mnist_stages(rc, data), retrain=dl_retrain))
     finally: cvae_mod.train_discriminator = orig
     print(f'seconds per round ({a.kept:,} kept, verifier N_v=2,000, incl. evaluation): package {s_pkg:.2f} s | DataLoader {s_dl:.2f} s | ratio x{s_dl / s_pkg:.2f}')
+    together(a, dev, X, Y, cfg)
+
+
+def _sync(dev):
+    if dev.type == 'cuda': torch.cuda.synchronize()
+
+
+def together(a, dev, X, Y, cfg):
+    "Part 4: K conditions one after another vs together (training, then one lockstep round)."
+    K, n = a.conditions, len(Y)
+    g = torch.Generator().manual_seed(1)
+    sets = [(X[i], Y[i]) for i in (torch.randperm(n, generator=g).to(dev) for _ in range(K))]   # K training sets of n
+    seeds = list(range(K))
+    train_cvaes(sets[:2], TrainConfig(epochs=1), seeds[:2])                                # warm-up
+    def seq(): [train_cvae(x, y, cfg, seed=s) for (x, y), s in zip(sets, seeds)]
+    def tog(): train_cvaes(sets, cfg, seeds)
+    def dseq(): [train_discriminator(x, x.flip(-1), cfg, seed=s) for (x, _), s in zip(sets, seeds)]
+    def dtog(): train_discriminators([(x, x.flip(-1)) for x, _ in sets], cfg, seeds)
+    def best(f):
+        ts = []
+        for _ in range(a.reps):
+            _sync(dev); t = time.perf_counter(); f(); _sync(dev); ts.append(time.perf_counter() - t)
+        return min(ts)
+    for name, f_seq, f_tog, per in (('CVAE', seq, tog, n), ('discriminator', dseq, dtog, 2 * n)):
+        t_seq, t_tog = best(f_seq), best(f_tog)
+        img = K * per * a.epochs
+        print(f'{K} {name}s on {per:,} images each, {a.epochs} epochs (best of {a.reps}): one after another {img / t_seq:,.0f} img/s | '
+              f'together {img / t_tog:,.0f} img/s | ratio (together / sequential speed) x{t_seq / t_tog:.2f}')
+
+    data = MnistData(dev)
+    rc = MnistLoopConfig(schedule=[a.kept], init_size=500, n_verifier=2000, score_batch=600, n_fid=2000, n_test=2000,
+                         cvae=dict(epochs=a.epochs, patience=a.epochs + 1), disc=dict(epochs=a.epochs, patience=a.epochs + 1))
+    generate_verify_retrain(mnist_stages(rc, data), 0, tempfile.mkdtemp(), progress=False)   # cache the round-0 model
+    def lockstep(batched):
+        root = Path(tempfile.mkdtemp())
+        for k in range(K): generate_verify_retrain(mnist_stages(rc, data), 0, root / f'c{k}', seed=k, progress=False)
+        loops = {f'c{k}': Loop(mnist_stages(rc, data), 1, root / f'c{k}', seed=k) for k in range(K)}
+        _sync(dev); t = time.perf_counter()
+        run_together(loops, MNIST_TOGETHER if batched else None, progress=False)
+        _sync(dev)
+        return time.perf_counter() - t
+    s_seq, s_tog = lockstep(False), lockstep(True)
+    print(f'one round of {K} filtered conditions ({a.kept:,} kept each, N_v=2,000, {a.epochs} epochs, incl. generation, '
+          f'scoring and evaluation): one after another {s_seq:.2f} s | together {s_tog:.2f} s | ratio x{s_seq / s_tog:.2f}')
 
 
 if __name__ == '__main__':

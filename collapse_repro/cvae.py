@@ -5,9 +5,9 @@
 # %% ../nbs/31_cvae.ipynb #f010a79b
 from __future__ import annotations
 import json, math, os, time
-from dataclasses import dataclass, field, asdict, replace
+from dataclasses import dataclass, field, asdict, astuple, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 import numpy as np
 import torch
 from torch import nn
@@ -17,10 +17,12 @@ from .loop import Stages, RoundContext, top_fraction, verifier_stats, load_round
 from .mnist import load_mnist, balanced_subset, official_subset, to_tensor
 
 # %% auto #0
-__all__ = ['SUBSETS', 'FID_AXES', 'one_hot', 'CVAE', 'cvae_loss_parts', 'cvae_loss', 'fit', 'TrainConfig', 'train_cvae', 'sample',
-           'test_nelbo', 'Discriminator', 'train_discriminator', 'disc_scores', 'candidate_batches', 'draw_candidates',
-           'select_per_digit', 'score_batches', 'filter_per_digit', 'linear_schedule', 'MnistLoopConfig', 'MnistData',
-           'cached_cvae', 'evaluate_cvae', 'load_cvae', 'train_verifier', 'mnist_stages', 'run_mnist',
+__all__ = ['SUBSETS', 'MNIST_TOGETHER', 'FID_AXES', 'one_hot', 'CVAE', 'cvae_loss_parts', 'cvae_loss', 'fit', 'TrainConfig',
+           'train_cvae', 'sample', 'test_nelbo', 'Discriminator', 'train_discriminator', 'disc_scores',
+           'cvae_sample_loss', 'fit_together', 'train_cvaes', 'train_discriminators', 'candidate_batches',
+           'draw_candidates', 'select_per_digit', 'score_batches', 'filter_per_digit', 'linear_schedule',
+           'MnistLoopConfig', 'MnistData', 'cached_cvae', 'evaluate_cvae', 'load_cvae', 'verifier_data',
+           'train_verifier', 'MnistStages', 'mnist_stages', 'verify_together', 'retrain_together', 'run_mnist',
            'load_round_model', 'image_grid', 'fid_axis', 'run_conditions']
 
 # %% ../nbs/31_cvae.ipynb #3c6e8534
@@ -41,15 +43,16 @@ class CVAE(nn.Module):
     def decode(self, z, y1h):
         "Pixel logits (n, 1, 28, 28)."
         return self.dec(self.dec_in(torch.cat([z, y1h], 1)).view(-1, 64, 7, 7))
-    def forward(self, x, y1h):
+    def forward(self, x, y1h, eps=None):
+        "Pixel logits, mu and log-variance; `eps` is the reparameterisation noise (None: drawn from the global RNG)."
         mu, logvar = self.encode(x, y1h)
-        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        z = mu + (torch.randn_like(mu) if eps is None else eps) * (0.5 * logvar).exp()
         return self.decode(z, y1h), mu, logvar
 
-def cvae_loss_parts(model: CVAE, x, y) -> tuple[torch.Tensor, torch.Tensor]:
+def cvae_loss_parts(model: CVAE, x, y, eps=None) -> tuple[torch.Tensor, torch.Tensor]:
     "Per-image reconstruction loss (BCE-with-logits summed over pixels) and KL(q(z|x,y) || N(0, I)), one z draw."
     y1h = one_hot(y, model.n_classes).to(x.device)
-    logits, mu, logvar = model(x, y1h)
+    logits, mu, logvar = model(x, y1h, eps)
     recon = nn.functional.binary_cross_entropy_with_logits(logits, x, reduction='none').flatten(1).sum(1)
     kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
     return recon, kl
@@ -145,10 +148,16 @@ class Discriminator(nn.Module):
     def forward(self, x): return self.net((x > 0.5).float()).squeeze(1)
 
 def _disc_loss(model, x, t): return nn.functional.binary_cross_entropy_with_logits(model(x), t, reduction='sum')
+def _disc_sample_loss(model, x, t): return nn.functional.binary_cross_entropy_with_logits(model(x), t, reduction='none')
+
+def _labelled(real, fake) -> tuple[torch.Tensor, torch.Tensor]:
+    "The discriminator's training set: `real` images (label 1), then `fake` ones (label 0)."
+    x = torch.cat([real, fake])
+    return x, torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).to(x.device)
 
 def train_discriminator(real, fake, cfg: TrainConfig = TrainConfig(epochs=80), seed: int = 0, progress: bool = False):
     "A fresh discriminator trained on `real` (label 1) vs `fake` (label 0) images, on their device."
-    x = torch.cat([real, fake]); t = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).to(x.device)
+    x, t = _labelled(real, fake)
     torch.manual_seed(seed)
     d = Discriminator().to(x.device)
     log = fit(d, _disc_loss, (x, t), epochs=cfg.epochs, patience=cfg.patience, batch_size=cfg.batch_size, lr=cfg.lr,
@@ -159,6 +168,126 @@ def train_discriminator(real, fake, cfg: TrainConfig = TrainConfig(epochs=80), s
 def disc_scores(d: Discriminator, x, batch_size: int = 20000) -> np.ndarray:
     "Discriminator logits for images `x` (higher = more real)."
     return torch.cat([d(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]).cpu().numpy()
+
+# %% ../nbs/31_cvae.ipynb #59b21747
+class _Bound:
+    "`module`'s forward with the parameters in `params` (`torch.func.functional_call`); other attributes from `module`."
+    def __init__(self, module: nn.Module, params: dict): self._m, self._p = module, params
+    def __call__(self, *args): return torch.func.functional_call(self._m, self._p, args)
+    def __getattr__(self, name): return getattr(self._m, name)
+
+def cvae_sample_loss(model: CVAE, x, y, eps=None) -> torch.Tensor:
+    "Per-image NELBO (one z draw, or the given noise `eps`)."
+    recon, kl = cvae_loss_parts(model, x, y, eps)
+    return recon + kl
+
+# %% ../nbs/31_cvae.ipynb #88b44505
+class _Batches:
+    "Per-step (index, weight) arrays (K, batch) for K datasets of sizes `ns` laid end to end, each in its own seeded order."
+    def __init__(self, ns: Sequence[int], seeds: Sequence[int], batch_size: int):
+        self.ns, self.b = list(ns), batch_size
+        self.offsets = np.cumsum([0] + self.ns[:-1])
+        self.steps = [math.ceil(n / batch_size) for n in self.ns]        # steps per epoch, per model
+        self.gens = [torch.Generator().manual_seed(s) for s in seeds]    # as `fit`: one permutation per epoch
+        self.perm, self.pos = [None] * len(self.ns), [0] * len(self.ns)
+    def next(self) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
+        "This step's indices and weights, each model's real batch length, and the models whose epoch ends with it."
+        K = len(self.ns)
+        idx, w, lens, ends = np.empty((K, self.b), np.int64), np.zeros((K, self.b), np.float32), [], []
+        for k in range(K):
+            if self.pos[k] == 0: self.perm[k] = torch.randperm(self.ns[k], generator=self.gens[k]).numpy()
+            part = self.perm[k][self.pos[k] * self.b:(self.pos[k] + 1) * self.b]
+            idx[k] = self.offsets[k] + np.resize(part, self.b)          # padding repeats rows at zero weight
+            w[k, :len(part)] = 1
+            lens.append(len(part))
+            self.pos[k] += 1
+            if self.pos[k] == self.steps[k]: self.pos[k] = 0; ends.append(k)
+        return idx, w, lens, ends
+
+# %% ../nbs/31_cvae.ipynb #6faae7bb
+def fit_together(models: Sequence[nn.Module], sample_loss, datasets: Sequence[Sequence[torch.Tensor]], *, epochs,
+                 patience: int, seeds: Sequence[int], batch_size: int = 128, lr: float = 1e-3, noise_dim: int = 0,
+                 progress: bool = False, desc: str = 'epochs') -> list[dict]:
+    """`fit` for K models of one architecture at once, each on its own `datasets[k]` with its own `seeds[k]` and epoch cap
+    (`epochs`: one for all, or one each). `sample_loss(model, *batch)` gives per-example losses; with `noise_dim`, each
+    model's batch ends with its noise (batch, noise_dim) drawn as `fit`'s `torch.randn_like` would. Trains in place;
+    returns `fit`'s log for each model."""
+    K = len(models)
+    caps = [epochs] * K if isinstance(epochs, int) else list(epochs)
+    if not K or not K == len(datasets) == len(seeds) == len(caps): raise ValueError('one dataset, seed and epoch cap per model')
+    ns = [len(d[0]) for d in datasets]
+    if min(ns) == 0: raise ValueError('no training data')
+    if any(len(t) != len(d[0]) for d in datasets for t in d): raise ValueError('tensors differ in length')
+    if min(caps) < 1 or patience < 1: raise ValueError('epochs and patience must be >= 1')
+    dev = datasets[0][0].device
+    fields = [torch.cat([d[j] for d in datasets]) for j in range(len(datasets[0]))]
+    base = models[0]
+    params = {k: v.detach().clone().requires_grad_() for k, v in torch.func.stack_module_state(list(models))[0].items()}
+    opt = torch.optim.Adam(params.values(), lr=lr, fused=dev.type == 'cuda')
+    noise = [torch.Generator(device=dev).manual_seed(s) for s in seeds] if noise_dim else None
+    plan = _Batches(ns, seeds, batch_size)
+    def weighted(p, *batch_w):
+        *batch, w = batch_w
+        return (sample_loss(_Bound(base, p), *batch) * w).sum()
+    step_loss = torch.func.vmap(weighted)
+    acc_dtype = torch.float32 if dev.type == 'mps' else torch.float64
+    tot = torch.zeros(K, dtype=acc_dtype, device=dev)
+    losses, best, bad, final = [[] for _ in range(K)], [math.inf] * K, [0] * K, [None] * K
+    bar = tqdm(total=sum(caps), desc=desc, disable=not progress, leave=False)
+    while any(f is None for f in final):
+        idx, w, lens, ends = plan.next()
+        idx = torch.from_numpy(idx).to(dev, non_blocking=True)
+        batch = [f[idx] for f in fields] + [torch.from_numpy(w).to(dev, non_blocking=True)]
+        if noise:
+            eps = torch.zeros(K, batch_size, noise_dim, device=dev)
+            for k in range(K): eps[k, :lens[k]] = torch.randn(lens[k], noise_dim, generator=noise[k], device=dev)
+            batch.insert(-1, eps)
+        loss = step_loss(params, *batch)
+        opt.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        opt.step()
+        tot += loss.detach()
+        if not ends: continue
+        sums = tot.tolist()                                # one host sync per epoch end, not per step
+        for k in ends:
+            tot[k] = 0
+            if final[k] is not None: continue
+            losses[k].append(sums[k] / ns[k])
+            bar.update()
+            if losses[k][-1] < best[k]: best[k], bad[k] = losses[k][-1], 0
+            else: bad[k] += 1
+            if bad[k] >= patience or len(losses[k]) == caps[k]:
+                final[k] = {name: p[k].detach().clone() for name, p in params.items()}
+                bar.update(caps[k] - len(losses[k]))
+    for m, f in zip(models, final):
+        m.load_state_dict(f)
+        m.eval()
+    return [dict(epochs=len(l), final_loss=l[-1], best_loss=b) for l, b in zip(losses, best)]
+
+def train_cvaes(data: Sequence[tuple], cfg: TrainConfig = TrainConfig(), seeds: Sequence[int] = (0,),
+                progress: bool = False) -> list[tuple[CVAE, dict]]:
+    "`train_cvae` for several (x, y) training sets at once (`fit_together`): each model as `train_cvae` would make it."
+    models = []
+    for (x, _), s in zip(data, seeds):
+        torch.manual_seed(s)
+        models.append(CVAE().to(x.device))
+    logs = fit_together(models, cvae_sample_loss, [(x, torch.as_tensor(y, device=x.device)) for x, y in data],
+                        epochs=[cfg.max_epochs(len(x)) for x, _ in data], patience=cfg.patience, seeds=seeds,
+                        batch_size=cfg.batch_size, lr=cfg.lr, noise_dim=models[0].latent, progress=progress,
+                        desc='cvae epochs (together)')
+    return list(zip(models, logs))
+
+def train_discriminators(pairs: Sequence[tuple], cfg: TrainConfig = TrainConfig(epochs=80), seeds: Sequence[int] = (0,),
+                         progress: bool = False) -> list[tuple[Discriminator, dict]]:
+    "`train_discriminator` for several (real, fake) pairs at once (`fit_together`)."
+    sets = [_labelled(real, fake) for real, fake in pairs]
+    models = []
+    for (x, _), s in zip(sets, seeds):
+        torch.manual_seed(s)
+        models.append(Discriminator().to(x.device))
+    logs = fit_together(models, _disc_sample_loss, sets, epochs=cfg.epochs, patience=cfg.patience, seeds=seeds,
+                        batch_size=cfg.batch_size, lr=cfg.lr, progress=progress, desc='verifier epochs (together)')
+    return list(zip(models, logs))
 
 # %% ../nbs/31_cvae.ipynb #cd1837ed
 def candidate_batches(quota: int, frac: float = 0.1, score_batch: int = 6000) -> tuple[int, int]:
@@ -311,15 +440,25 @@ def load_cvae(folder, device=None) -> CVAE:
     m.load_state_dict(torch.load(Path(folder) / 'cvae.pt', map_location=device or 'cpu'))
     return m.eval()
 
-def train_verifier(model: CVAE, data: MnistData, cfg: MnistLoopConfig, ctx, progress: bool = False):
-    "This round's discriminator: `cfg.n_verifier` real training images vs as many Bernoulli samples of `model`; and its log."
+def verifier_data(model: CVAE, data: MnistData, cfg: MnistLoopConfig, ctx) -> tuple[torch.Tensor, torch.Tensor]:
+    "This round's discriminator data: `cfg.n_verifier` real training images and as many Bernoulli samples of `model`."
     torch.manual_seed(ctx.seed_for('verifier-fakes'))
     real_idx = torch.as_tensor(ctx.rng('verifier-real').choice(len(data.ytr), cfg.n_verifier, replace=False), device=data.device)
-    fake = sample(model, torch.arange(cfg.n_verifier, device=data.device) % 10, binary=True)
-    return train_discriminator(data.xtr[real_idx], fake, cfg.disc, seed=ctx.seed_for('verifier'), progress=progress)
+    return data.xtr[real_idx], sample(model, torch.arange(cfg.n_verifier, device=data.device) % 10, binary=True)
 
-def mnist_stages(cfg: MnistLoopConfig, data: MnistData, progress: bool = False) -> Stages:
-    "The `loop.Stages` of one MNIST run: generate draws the candidates, verify trains the discriminator and selects."
+def train_verifier(model: CVAE, data: MnistData, cfg: MnistLoopConfig, ctx, progress: bool = False):
+    "This round's discriminator, trained on `verifier_data`; and its log."
+    return train_discriminator(*verifier_data(model, data, cfg, ctx), cfg.disc, seed=ctx.seed_for('verifier'), progress=progress)
+
+@dataclass
+class MnistStages(Stages):
+    "`loop.Stages` of one MNIST run, plus its config and data and `select`, the part of `verify` after the verifier is trained."
+    cfg: MnistLoopConfig | None = None
+    data: MnistData | None = None
+    select: Callable | None = None    # (cands, trained (discriminator, log) or None, ctx, t0) -> (kept, info)
+
+def mnist_stages(cfg: MnistLoopConfig, data: MnistData, progress: bool = False) -> MnistStages:
+    "The stages of one MNIST run: generate draws the candidates, verify trains the discriminator and selects."
     def init(ctx):
         # round 0 depends on (init_size, data_seed, training settings) only, so all runs of an experiment share it
         return cached_cvae(data, cfg.init_size, cfg.init_cvae or cfg.cvae, seed=cfg.data_seed, data_seed=cfg.data_seed,
@@ -329,11 +468,11 @@ def mnist_stages(cfg: MnistLoopConfig, data: MnistData, progress: bool = False) 
         torch.manual_seed(seed)
         x, lab = draw_candidates(model, quota, cfg.filtered, cfg.keep_frac, cfg.score_batch)
         return dict(x=x, lab=lab, quota=quota, seed=seed)
-    def verify(cands, model, ctx):
-        t0, x, lab, quota = time.time(), cands['x'], cands['lab'].cpu().numpy(), cands['quota']
+    def select(cands, trained, ctx, t0):
+        x, lab, quota = cands['x'], cands['lab'].cpu().numpy(), cands['quota']
         info = dict(kept_seed=cands['seed'], n_kept=10 * quota)
-        if cfg.filtered:
-            disc, log = train_verifier(model, data, cfg, ctx, progress)
+        if trained is not None:
+            disc, log = trained
             info.update(disc_epochs=log['epochs'], disc_loss=log['final_loss'])   # `fit` already reports the mean per-image loss
             b = candidate_batches(quota, cfg.keep_frac, cfg.score_batch)[0]
             flag = select_per_digit(score_batches(lambda z: disc_scores(disc, z), x, 10 * b), lab, quota, b, cfg.keep_frac)
@@ -343,21 +482,55 @@ def mnist_stages(cfg: MnistLoopConfig, data: MnistData, progress: bool = False) 
                     kept_precision=st['precision'], verify_time_s=round(time.time() - t0, 2))
         idx = torch.as_tensor(np.flatnonzero(flag), device=x.device)
         return (x[idx], cands['lab'][idx]), info
+    def verify(cands, model, ctx):
+        t0 = time.time()
+        return select(cands, train_verifier(model, data, cfg, ctx, progress) if cfg.filtered else None, ctx, t0)
     def retrain(model, kept, ctx): return train_cvae(kept[0], kept[1], cfg.cvae, seed=ctx.seed_for('retrain'), progress=progress)[0]
     def evaluate(model, ctx): return evaluate_cvae(model, data, cfg.n_fid, cfg.n_test, seed=ctx.seed_for('evaluate'))
-    return Stages(init=init, generate=generate, verify=verify, retrain=retrain, evaluate=evaluate, save=_save,
-                  load=lambda folder: load_cvae(folder, data.device))
+    return MnistStages(init=init, generate=generate, verify=verify, retrain=retrain, evaluate=evaluate, save=_save,
+                       load=lambda folder: load_cvae(folder, data.device), cfg=cfg, data=data, select=select)
+
+# %% ../nbs/31_cvae.ipynb #f7fe3085
+def _grouped(items: list, key, train) -> list:
+    "`train(items of one group)` for the items grouped by `key(item)`; the results in the items' order."
+    out, groups = [None] * len(items), {}
+    for i, it in enumerate(items): groups.setdefault(key(it), []).append(i)
+    for idx in groups.values():
+        for i, r in zip(idx, train([items[i] for i in idx])): out[i] = r
+    return out
+
+def verify_together(items: list) -> list:
+    "`verify` of several MNIST runs at once: items `(stages, (cands, model, ctx))`; their `(kept, info)`."
+    t0, filt = time.time(), [(st, a) for st, a in items if st.cfg.filtered]
+    trained = _grouped(filt, lambda it: astuple(it[0].cfg.disc), lambda group: train_discriminators(
+        [verifier_data(a[1], st.data, st.cfg, a[2]) for st, a in group], group[0][0].cfg.disc,
+        seeds=[a[2].seed_for('verifier') for _, a in group]))
+    by_id = {id(a): t for (_, a), t in zip(filt, trained)}
+    return [st.select(a[0], by_id.get(id(a)), a[2], t0) for st, a in items]
+
+def retrain_together(items: list) -> list:
+    "`retrain` of several MNIST runs at once: items `(stages, (model, kept, ctx))`; the new models."
+    return _grouped(items, lambda it: astuple(it[0].cfg.cvae), lambda group: [m for m, _ in train_cvaes(
+        [a[1] for _, a in group], group[0][0].cfg.cvae, seeds=[a[2].seed_for('retrain') for _, a in group])])
+
+MNIST_TOGETHER = dict(verify=verify_together, retrain=retrain_together)
+"The batched stages of MNIST runs, for `loop.run_together`."
 
 # %% ../nbs/31_cvae.ipynb #0080b7f5
-def run_mnist(cfg: MnistLoopConfig, data: MnistData, folder, seed: int = 0, desc: str = 'rounds', progress: bool = True,
-              epoch_progress: bool = False) -> list[dict]:
-    "Round 0 plus `cfg.rounds` generate–verify–retrain rounds in `folder` (resuming from its checkpoints); the per-round metrics."
-    from collapse_repro.loop import generate_verify_retrain, load_history
+def _check_fid_net(folder, data: MnistData):
+    "Refuse to resume in `folder` rounds measured with another FID network than `data`'s."
+    from collapse_repro.loop import load_history
     # rounds recorded before `fid_net` existed were all measured with the small CNN
     done = {h.get('fid_net', 'cnn') for h in load_history(folder)} if Path(folder).exists() else set()
     if done - {data.fid.kind}:
-        raise ValueError(f"{folder} holds rounds whose FID was measured with {sorted(done)}, but this run measures with {data.fid.kind!r}: "
-                         f"resume with MnistData(fid={sorted(done)[0]!r}), or start the run in a new folder")
+        raise ValueError(f"{folder} holds rounds whose FID was measured with {sorted(done)}, but this run measures with "
+                         f"{data.fid.kind!r}: resume with MnistData(fid={sorted(done)[0]!r}), or start the run in a new folder")
+
+def run_mnist(cfg: MnistLoopConfig, data: MnistData, folder, seed: int = 0, desc: str = 'rounds', progress: bool = True,
+              epoch_progress: bool = False) -> list[dict]:
+    "Round 0 plus `cfg.rounds` generate–verify–retrain rounds in `folder` (resuming from its checkpoints); the per-round metrics."
+    from collapse_repro.loop import generate_verify_retrain
+    _check_fid_net(folder, data)
     return generate_verify_retrain(mnist_stages(cfg, data, progress=epoch_progress), cfg.rounds, folder, seed=seed, desc=desc, progress=progress)
 
 def load_round_model(folder, round: int | None = None, device=None) -> CVAE:
@@ -385,10 +558,20 @@ def fid_axis(data: MnistData) -> tuple[str, str]:
     "The (axis label, stamp) of figures whose FID `data` measured."
     return FID_AXES[data.fid_net]
 
-def run_conditions(run, data: MnistData, configs: dict, progress: bool = True) -> dict[str, list[dict]]:
-    "Every condition of `configs` (tag -> `MnistLoopConfig`) run in `run.path(tag)` through `run.conditions`; the histories."
-    hist = {}
-    for tag in run.conditions(list(configs)):
-        hist[tag] = run_mnist(configs[tag], data, run.path(tag), seed=run.params.seed, desc=tag, progress=progress)
-        print(tag, 'FID by round:', [round(h['fid'], 1) for h in hist[tag]])
+def run_conditions(run, data: MnistData, configs: dict, progress: bool = True,
+                   together: bool | None = None) -> dict[str, list[dict]]:
+    """Every condition of `configs` (tag -> `MnistLoopConfig`) run in `run.path(tag)` through `run.conditions`; the
+    histories. `together`: in-process, run all conditions in lockstep with their discriminators and CVAEs trained
+    together (`MNIST_TOGETHER`; None: on CUDA only); under a job runner each job runs its own conditions in turn."""
+    from collapse_repro.core import selected_conditions
+    from collapse_repro.loop import Loop, run_together
+    together = data.device.type == 'cuda' if together is None else together
+    if together and selected_conditions() is None and len(configs) > 1:
+        for tag in configs: _check_fid_net(run.path(tag), data)
+        loops = {tag: Loop(mnist_stages(c, data), c.rounds, run.path(tag), seed=run.params.seed) for tag, c in configs.items()}
+        hist = run_together(loops, MNIST_TOGETHER, progress=progress, desc='conditions together')
+    else:
+        hist = {tag: run_mnist(configs[tag], data, run.path(tag), seed=run.params.seed, desc=tag, progress=progress)
+                for tag in run.conditions(list(configs))}
+    for tag, h in hist.items(): print(tag, 'FID by round:', [round(r['fid'], 1) for r in h])
     return hist
