@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 import nbformat
-from .core import CONDITIONS_ENV, SPEED_PARAMS, holds_run, new_run_dir, write_json
-from .runner import (RUN_RECORD, Experiment, ExperimentError, _failure, check_request, check_resume, ensure_kernel,
-                     get_experiment, read_run_record, resolve_request, run_experiment)
+from .core import CONDITIONS_ENV, SPEED_PARAMS, holds_run, write_json
+from .runner import (RUN_RECORD, Experiment, ExperimentError, _failure, _open_run, check_request, ensure_kernel,
+                                   get_experiment, read_run_record, resolve_request, run_experiment)
 
 # %% auto #0
 __all__ = ['COND_DEMO_PARAMS', 'COND_DEMO_BODY', 'EXECUTORS', 'FINAL', 'declared_conditions', 'write_conditions_demo', 'Step',
@@ -259,20 +259,9 @@ def plan_run(name: str, profile: str, values: Mapping[str, Any] | None = None, r
         raise ExperimentError(f"not publishing a {profile} run with {', '.join(changed)} changed: its figures would replace the "
                               f"profile's; drop --publish, or pass --publish-changed to do it anyway")
     steps, declared = job_graph(exp, profile, values), declared_conditions(exp, profile, values)
-    rec = None
-    if out is not None:
-        run_dir = Path(out)
-        if holds_run(run_dir) or read_run_record(run_dir):
-            if not resume: raise ExperimentError(f'{run_dir} already holds a run; pass --resume to continue it, or choose another --out')
-            rec = check_resume(run_dir, exp, profile, resolved)
-        run_dir.mkdir(parents=True, exist_ok=True)
-    else:
-        if resume: raise ExperimentError('--resume needs --out DIR naming the run to continue')
-        run_dir = new_run_dir(exp.name, profile, runs_dir)
-    run_dir = run_dir.resolve()
-    rec = rec or dict(experiment=exp.name, profile=profile, params=resolved, requested=values, attempts=[])
-    rec['jobs'] = dict(steps=[dict(name=s.name, conditions=s.conditions, after=s.after) for s in steps], conditions=declared)
-    write_json(run_dir / RUN_RECORD, rec)
+    jobs = dict(steps=[dict(name=s.name, conditions=s.conditions, after=s.after) for s in steps], conditions=declared)
+    run_dir, _ = _open_run(exp, profile, resolved, values, out, resume, runs_dir,
+                           held=lambda d: holds_run(d) or read_run_record(d), stamp=lambda rec: rec.update(jobs=jobs))
     for s in steps:                          # a resubmission starts each step's record afresh (its state file keeps the history)
         (jobs_dir(run_dir) / f'{s.name}.json').unlink(missing_ok=True)
     return RunPlan(exp.name, profile, run_dir, steps, declared, values, publish, publish_changed)

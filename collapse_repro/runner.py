@@ -392,13 +392,19 @@ def _check_publish(profile: str, changed: list, fig_root: Path, publish_changed:
                               f"the profile's in {fig_root / profile}; drop --publish, or pass --publish-changed to do it anyway")
     _check_figures_dir(fig_root)
 
-def _open_run(exp: Experiment, profile: str, resolved: dict, values: dict, out, resume: bool, runs_dir) -> tuple[Path, dict]:
-    """The run directory (a fresh one, or `out`, checked against its record when resuming) and its run record, with a
-    new attempt appended and written."""
+def _new_attempt(rec: dict, resume: bool, values: dict):
+    "Append this attempt (start time, whether it resumes, what was asked) to the run record `rec`."
+    rec['attempts'] = rec.get('attempts', []) + [dict(started=time.strftime('%Y-%m-%dT%H:%M:%S'), resumed=bool(resume),
+                                                      requested=values)]
+
+def _open_run(exp: Experiment, profile: str, resolved: dict, values: dict, out, resume: bool, runs_dir,
+              held=holds_run, stamp=None) -> tuple[Path, dict]:
+    """The run directory (a fresh one, or `out`, checked against its record when resuming, `held(out)` telling whether it
+    holds a run) and its run record, updated by `stamp(rec)` (default: a new attempt appended) and written."""
     rec = None
     if out is not None:
         run_dir = Path(out)
-        if holds_run(run_dir):
+        if held(run_dir):
             if not resume:
                 raise ExperimentError(f'{run_dir} already holds a run; pass --resume to continue it, or choose another --out')
             rec = check_resume(run_dir, exp, profile, resolved)
@@ -408,8 +414,7 @@ def _open_run(exp: Experiment, profile: str, resolved: dict, values: dict, out, 
         run_dir = new_run_dir(exp.name, profile, runs_dir)
     run_dir = run_dir.resolve()
     rec = rec or dict(experiment=exp.name, profile=profile, params=resolved, requested=values, attempts=[])
-    rec['attempts'] = rec.get('attempts', []) + [dict(started=time.strftime('%Y-%m-%dT%H:%M:%S'), resumed=bool(resume),
-                                                      requested=values)]
+    (stamp or (lambda r: _new_attempt(r, resume, values)))(rec)
     write_json(run_dir / RUN_RECORD, rec)
     return run_dir, rec
 
