@@ -28,14 +28,8 @@ def format_experiment(e) -> str:
 def _published(fig: Path, name: str) -> dict:
     "Measured wall time (s) of the published run of `name` at each profile, where one is committed."
     import json
-    out = {}
-    for prof in PROFILES:
-        f = fig / prof / f'{name}_results.json'
-        if f.exists():
-            d = json.loads(f.read_text())
-            out[prof] = ((d.get('device_run') or {}).get('experiment_wall_s_total')      # all segments of a device run
-                         or (d.get('runner') or {}).get('run_wall_time_s') or d.get('provenance', {}).get('wall_time_s'))
-    return out
+    return {prof: _claims.published_wall_s(json.loads(f.read_text()))
+            for prof in PROFILES if (f := fig / prof / f'{name}_results.json').exists()}
 
 def _verdicts(fig: Path) -> dict:
     "Per experiment, the claims ledger's verdict counts ('' when the ledger or the figures are missing)."
