@@ -20,7 +20,7 @@ from .mnist import load_mnist, balanced_subset, official_subset, to_tensor
 __all__ = ['SUBSETS', 'MNIST_TOGETHER', 'FID_AXES', 'one_hot', 'CVAE', 'cvae_loss_parts', 'cvae_loss', 'fit', 'TrainConfig',
            'train_cvae', 'sample', 'test_nelbo', 'Discriminator', 'train_discriminator', 'disc_scores',
            'cvae_sample_loss', 'fit_together', 'train_cvaes', 'train_discriminators', 'candidate_batches',
-           'draw_candidates', 'select_per_digit', 'score_batches', 'filter_per_digit', 'linear_schedule',
+           'draw_candidates', 'select_per_digit', 'score_batches', 'keep_flags', 'filter_per_digit', 'linear_schedule',
            'MnistLoopConfig', 'MnistData', 'cached_cvae', 'evaluate_cvae', 'load_cvae', 'verifier_data',
            'train_verifier', 'MnistStages', 'mnist_stages', 'verify_together', 'retrain_together', 'run_mnist',
            'load_round_model', 'image_grid', 'fid_axis', 'round_ticks', 'run_conditions']
@@ -323,14 +323,18 @@ def score_batches(score, x, per_batch: int) -> np.ndarray:
     "`score` applied to `x` one scoring batch (`per_batch` images) at a time, as the filter scores them."
     return np.concatenate([np.asarray(score(x[i:i + per_batch]), float) for i in range(0, len(x), per_batch)])
 
+def keep_flags(x, labels, quota: int, score=None, frac: float = 0.1, score_batch: int = 6000, n_classes: int = 10) -> np.ndarray:
+    "Keep flags of candidates `x` drawn by `draw_candidates`: all without `score`, else per digit the top `frac` of each scoring batch until `quota`."
+    labels = np.asarray(labels)
+    if score is None: return np.ones(len(labels), bool)
+    b = candidate_batches(quota, frac, score_batch)[0]
+    return select_per_digit(score_batches(score, x, n_classes * b), labels, quota, b, frac, n_classes)
+
 def filter_per_digit(model: CVAE, quota: int, score=None, frac: float = 0.1, score_batch: int = 6000, n_classes: int = 10):
     "Kept images and labels (`quota` per digit) plus, for all candidates, keep flags, labels and the candidates' images."
     x, lab = draw_candidates(model, quota, score is not None, frac, score_batch, n_classes)
     labn = lab.cpu().numpy()
-    if score is None: flag = np.ones(len(lab), bool)
-    else:
-        b = candidate_batches(quota, frac, score_batch)[0]
-        flag = select_per_digit(score_batches(score, x, n_classes * b), labn, quota, b, frac, n_classes)
+    flag = keep_flags(x, labn, quota, score, frac, score_batch, n_classes)
     idx = torch.as_tensor(np.flatnonzero(flag), device=x.device)
     return x[idx], lab[idx], flag, labn, x
 
@@ -471,12 +475,12 @@ def mnist_stages(cfg: MnistLoopConfig, data: MnistData, progress: bool = False) 
     def select(cands, trained, ctx, t0):
         x, lab, quota = cands['x'], cands['lab'].cpu().numpy(), cands['quota']
         info = dict(kept_seed=cands['seed'], n_kept=10 * quota)
+        score = None
         if trained is not None:
             disc, log = trained
             info.update(disc_epochs=log['epochs'], disc_loss=log['final_loss'])   # `fit` already reports the mean per-image loss
-            b = candidate_batches(quota, cfg.keep_frac, cfg.score_batch)[0]
-            flag = select_per_digit(score_batches(lambda z: disc_scores(disc, z), x, 10 * b), lab, quota, b, cfg.keep_frac)
-        else: flag = np.ones(len(lab), bool)
+            score = lambda z: disc_scores(disc, z)
+        flag = keep_flags(x, lab, quota, score, cfg.keep_frac, cfg.score_batch)
         st = verifier_stats(flag, data.classify(x) == lab)
         info.update(n_generated=int(len(flag)), p=st['p'], phi=st['phi'], psi=st['psi'], p_star=st['p_star'],
                     kept_precision=st['precision'], verify_time_s=round(time.time() - t0, 2))
