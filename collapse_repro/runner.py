@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 import nbformat
-from .core import (PROFILES, REQUIRED_PROFILES, DEADLINE_ENV, RUN_RECORD, SPEED_PARAMS, cache_dir, check_profile,
-                                  holds_run, new_run_dir, project_root, runs_root, write_json)
+from .core import (PROFILES, REQUIRED_PROFILES, DEADLINE_ENV, RUN_RECORD, SPEED_PARAMS, cache_dir,
+                                  check_profile, holds_run, new_run_dir, project_root, runs_root, write_json)
 
 # %% auto #0
 __all__ = ['RUNNER_PARAMS', 'KERNEL_NAME', 'WIDGET_MIME', 'DEMO_MD', 'DEMO_PARAMS', 'DEMO_BODY', 'ExperimentError', 'Param',
@@ -33,13 +33,16 @@ class Param:
     type: str          # 'int', 'float', 'bool', 'str', 'list', 'dict'
     help: str = ''
     by_profile: dict = field(default_factory=dict)  # profile -> value, for profile-dependent parameters
-    domain: Any = None # allowed values: a range such as '>=1', '(0, 1]', '>0,<1', or a list of choices (see `check_domain`)
+    domain: Any = None # allowed values: a range such as '>=1', '(0, 1]', '>0,<1', or a list of choices
+                       # (see `check_domain`)
 
     def describe(self) -> str:
         "The default as shown by `collapse-repro list`."
-        if self.default is None and self.by_profile: return '  '.join(f'{p}={self.by_profile[p]!r}' for p in PROFILES if p in self.by_profile)
+        if self.default is None and self.by_profile:
+            return '  '.join(f'{p}={self.by_profile[p]!r}' for p in PROFILES if p in self.by_profile)
         return repr(self.default)
 
+# %% ../nbs/01_runner.ipynb #b196ab78
 @dataclass
 class Experiment:
     "An experiment notebook and what its first markdown and parameters cells say."
@@ -84,6 +87,7 @@ def _literal(node):
 def _type_of(value) -> str | None:
     return None if value is None else _TYPES.get(type(value), 'str')
 
+# %% ../nbs/01_runner.ipynb #9a231bb6
 def parse_parameters(source: str) -> dict[str, Param]:
     "Parse a parameters cell's assignments (and its `PROFILES` table) into `Param`s."
     tree, lines = ast.parse(source), source.split('\n')
@@ -94,9 +98,13 @@ def parse_parameters(source: str) -> dict[str, Param]:
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
             name, value, ann = node.target.id, node.value, ast.unparse(node.annotation)
         else: continue
-        if name == 'PROFILES': table = _evaluate(value); continue
-        if name == 'DOMAINS': domains = _evaluate(value); continue
-        if name == 'CONDITIONS': continue                         # the job graph's declaration, read by `jobs.declared_conditions`
+        if name == 'PROFILES':
+            table = _evaluate(value)
+            continue
+        if name == 'DOMAINS':
+            domains = _evaluate(value)
+            continue
+        if name == 'CONDITIONS': continue       # the job graph's declaration, read by `jobs.declared_conditions`
         comment = lines[node.lineno - 1].partition('#')[2].strip() if '#' in lines[node.lineno - 1] else ''
         default = _literal(value)
         params[name] = Param(name, default, ann if ann in _TYPES.values() else _type_of(default), comment)
@@ -106,8 +114,10 @@ def parse_parameters(source: str) -> dict[str, Param]:
             params[k].by_profile[prof] = v
     for k, spec in domains.items():
         if k not in params: raise ExperimentError(f'DOMAINS sets {k!r}, which is not a parameter')
-        _domain_text(spec); params[k].domain = spec                # a malformed spec fails here, when the notebook is read
-    if 'seed' in params and params['seed'].domain is None: params['seed'].domain = '>=0'   # NumPy seeds are non-negative
+        _domain_text(spec)                     # a malformed spec fails here, when the notebook is read
+        params[k].domain = spec
+    if 'seed' in params and params['seed'].domain is None:
+        params['seed'].domain = '>=0'          # NumPy seeds are non-negative
     for p in params.values():
         if p.type is None: p.type = next((_type_of(v) for v in p.by_profile.values() if v is not None), 'str')
     return params
@@ -120,8 +130,10 @@ def experiments_dir() -> Path:
     if root is not None and (root / 'nbs' / 'experiments').is_dir(): return root / 'nbs' / 'experiments'
     shared = Path(sys.prefix) / 'share' / 'collapse_repro' / 'experiments'
     if shared.is_dir(): return shared
-    raise ExperimentError('no experiment notebooks found: run from a collapse_repro checkout, install the package, or set COLLAPSE_REPRO_EXPERIMENTS')
+    raise ExperimentError('no experiment notebooks found: run from a collapse_repro checkout, install the package, '
+                          'or set COLLAPSE_REPRO_EXPERIMENTS')
 
+# %% ../nbs/01_runner.ipynb #1586993d
 def _field(md: str, key: str) -> str:
     "Value of a frontmatter line `- key: value` (nbdev's YAML frontmatter; quotes optional) in markdown `md`."
     m = re.search(rf'^-\s*(?:\*\*)?{key}(?::\*\*|\*\*:|:)\s*(.+)$', md, re.M | re.I)
@@ -132,9 +144,11 @@ def _field(md: str, key: str) -> str:
         except ValueError: pass
     return v[1:-1] if len(v) > 1 and v[0] == v[-1] and v[0] in '"\'' else v
 
+# %% ../nbs/01_runner.ipynb #917f115f
 def read_experiment(path: Path) -> Experiment:
     "Read an experiment notebook's name, description and parameters (no kernel needed)."
-    path = Path(path); nb = nbformat.read(path, as_version=4)
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
     md = next((c.source for c in nb.cells if c.cell_type == 'markdown'), '')
     title = next((l[2:].strip() for l in md.split('\n') if l.startswith('# ')), path.stem)
     desc = next((l[1:].strip() for l in md.split('\n') if l.startswith('>')), '')
@@ -163,7 +177,8 @@ def declared_params(name: str, folder: Path | None = None) -> list[str]:
     "The names assigned in experiment `name`'s parameters cell (runner options and `seed` included), in order."
     path = Path(folder or experiments_dir()) / f'{name}.ipynb'
     if not path.exists():
-        raise ExperimentError(f'no notebook {path} to read the parameters of {name!r} from; pass them to start_run as keywords')
+        raise ExperimentError(f'no notebook {path} to read the parameters of {name!r} from; '
+                              'pass them to start_run as keywords')
     return list(read_experiment(path).params)
 
 # %% ../nbs/01_runner.ipynb #969f8ee0
@@ -190,12 +205,14 @@ def convert_value(param: Param, text: str):
 def check_value(param: Param, value):
     "Check a Python `value` against `param`'s type (int is accepted for float, tuple for list)."
     if value is None: return value
-    ok = {'int': lambda v: isinstance(v, int) and not isinstance(v, bool), 'float': lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    ok = {'int': lambda v: isinstance(v, int) and not isinstance(v, bool),
+          'float': lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
           'bool': lambda v: isinstance(v, bool), 'str': lambda v: isinstance(v, str),
           'list': lambda v: isinstance(v, (list, tuple)), 'dict': lambda v: isinstance(v, dict)}[param.type]
     if not ok(value): raise ExperimentError(f'parameter {param.name!r} expects {param.type}, got {value!r}')
     return list(value) if param.type == 'list' else value
 
+# %% ../nbs/01_runner.ipynb #e5c277e1
 _BOUND = re.compile(r'(>=|<=|>|<)\s*(-?[0-9.]+(?:e-?[0-9]+)?)$')
 
 def _domain_text(spec) -> str:
@@ -203,10 +220,12 @@ def _domain_text(spec) -> str:
     if isinstance(spec, (list, tuple)): return 'one of ' + ', '.join(map(repr, spec))
     t = str(spec).replace(' ', '')
     if t[:1] in '[(' and t[-1:] in '])' and t.count(',') == 1:
-        lo, hi = t[1:-1].split(','); float(lo), float(hi)
+        lo, hi = t[1:-1].split(',')
+        float(lo), float(hi)
         return f'in {t}'
     if all(_BOUND.match(part) for part in t.split(',')): return ' and '.join(t.split(','))
-    raise ExperimentError(f'malformed domain {spec!r}: use a range like ">=1", "(0, 1]", ">0,<1" or a list of choices')
+    raise ExperimentError(f'malformed domain {spec!r}: use a range like ">=1", "(0, 1]", ">0,<1" '
+                          'or a list of choices')
 
 def _in_domain(v, spec) -> bool:
     if isinstance(spec, (list, tuple)): return v in spec
@@ -223,13 +242,15 @@ def check_domain(param: Param, value):
     `ExperimentError` saying what is allowed. `None` (the profile's value) always passes."""
     if value is None or param.domain is None: return value
     items = value if param.type == 'list' else [value]
-    if param.type == 'list' and not items: raise ExperimentError(f'parameter {param.name!r} needs at least one value, got []')
+    if param.type == 'list' and not items:
+        raise ExperimentError(f'parameter {param.name!r} needs at least one value, got []')
     bad = [v for v in items if not _in_domain(v, param.domain)]
     if bad:
         what = 'each value of ' if param.type == 'list' else ''
         raise ExperimentError(f'{what}parameter {param.name!r} must be {_domain_text(param.domain)}, got {bad[0]!r}')
     return value
 
+# %% ../nbs/01_runner.ipynb #1ec2c50b
 def check_request(exp: Experiment, overrides: Mapping[str, Any]) -> dict:
     "Validate parameter names and types of a run request; return the converted values."
     out = {}
@@ -237,16 +258,19 @@ def check_request(exp: Experiment, overrides: Mapping[str, Any]) -> dict:
         if name not in exp.user_params:
             close = difflib.get_close_matches(name, exp.user_params, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ''
-            raise ExperimentError(f"unknown parameter {name!r} for {exp.name}{hint}; valid: {', '.join(exp.user_params)}")
+            raise ExperimentError(f"unknown parameter {name!r} for {exp.name}{hint}; "
+                                  f"valid: {', '.join(exp.user_params)}")
         out[name] = check_domain(exp.params[name], convert_value(exp.params[name], value))
     return out
 
 def resolve_request(exp: Experiment, profile: str, values: Mapping[str, Any]) -> dict:
-    "Every user parameter's value for a run of `exp` at `profile` with the checked request `values` (statically, no kernel)."
+    """Every user parameter's value for a run of `exp` at `profile` with the checked request `values` (statically, no
+    kernel)."""
     out = {}
     for k, p in exp.user_params.items():
         v = values.get(k)
-        out[k] = v if v is not None else p.by_profile[profile] if p.default is None and profile in p.by_profile else p.default
+        out[k] = (v if v is not None else
+                  p.by_profile[profile] if p.default is None and profile in p.by_profile else p.default)
     return out
 
 # %% ../nbs/01_runner.ipynb #ded03aa9
@@ -263,7 +287,8 @@ def ensure_kernel() -> str:
     text_bars = '--IPKernelApp.exec_lines=["import tqdm.auto, tqdm.std; tqdm.auto.tqdm = tqdm.std.tqdm"]'
     # env: figures are drawn inline into the executed notebook (kept when published) even when the caller exports
     # MPLBACKEND=Agg, which ipykernel would otherwise respect, leaving the notebook without a single plot
-    write_json(spec / 'kernel.json', dict(argv=[sys.executable, '-m', 'ipykernel_launcher', '-f', '{connection_file}', '--IPKernelApp.log_level=ERROR', text_bars],
+    write_json(spec / 'kernel.json', dict(argv=[sys.executable, '-m', 'ipykernel_launcher', '-f', '{connection_file}',
+                                                '--IPKernelApp.log_level=ERROR', text_bars],
                                           display_name='Python (collapse_repro)', language='python',
                                           env=dict(MPLBACKEND='module://matplotlib_inline.backend_inline')))
     paths = os.environ.get('JUPYTER_PATH', '').split(os.pathsep)
@@ -291,10 +316,12 @@ class RunReport:
 WIDGET_MIME = 'application/vnd.jupyter.widget-view+json'
 
 def _cap_stream(text: str, max_lines: int = 200, head: int = 120, tail: int = 60) -> str:
-    "A stream output as a reader sees it: progress-bar redraws (`\\r`) reduced to their last state, at most `max_lines` lines."
+    """A stream output as a reader sees it: progress-bar redraws (`\\r`) reduced to their last state, at most
+    `max_lines` lines."""
     lines = [l.rstrip('\r').rsplit('\r', 1)[-1] for l in text.split('\n')]
     if len(lines) > max_lines:
-        lines = lines[:head] + [f'... [{len(lines) - head - tail} lines cut when the notebook was published] ...'] + lines[-tail:]
+        cut = f'... [{len(lines) - head - tail} lines cut when the notebook was published] ...'
+        lines = lines[:head] + [cut] + lines[-tail:]
     return '\n'.join(lines)
 
 def slim_notebook(nb, max_lines: int = 200):
@@ -312,8 +339,10 @@ def slim_notebook(nb, max_lines: int = 200):
         c.outputs = outs
     return nb
 
+# %% ../nbs/01_runner.ipynb #591095f7
 def publish_notebook(src: Path, dest: Path) -> Path:
-    "Write the executed notebook `src`, slimmed (`slim_notebook`), to `dest`: the published run's notebook, outputs kept."
+    """Write the executed notebook `src`, slimmed (`slim_notebook`), to `dest`: the published run's notebook, outputs
+    kept."""
     nb = slim_notebook(nbformat.read(src, as_version=4))
     nbformat.write(nb, dest)
     return dest
@@ -321,7 +350,9 @@ def publish_notebook(src: Path, dest: Path) -> Path:
 def publish_figures(run_dir: Path, experiment: str, profile: str, figures_dir: Path, extra: Mapping) -> list[Path]:
     """Copy each figure of `run_dir` with its sidecar (plus `extra`) and results.json to `figures_dir/<profile>/`, and
     the run's executed notebook, slimmed, to `figures_dir/<profile>/<experiment>.ipynb` (the sidecars then name it)."""
-    dest = Path(figures_dir) / profile; dest.mkdir(parents=True, exist_ok=True); out = []
+    dest = Path(figures_dir) / profile
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
     executed = Path(run_dir) / f'{experiment}.ipynb'
     if executed.exists():
         publish_notebook(executed, dest / f'{experiment}.ipynb')
@@ -330,11 +361,15 @@ def publish_figures(run_dir: Path, experiment: str, profile: str, figures_dir: P
         if side.name == 'results.json': continue
         images = [p for p in run_dir.glob(side.stem + '.*') if p.suffix in ('.png', '.pdf', '.svg')]
         if not images: continue
-        for img in images: shutil.copy2(img, dest / f'{experiment}_{img.name}'); out.append(dest / f'{experiment}_{img.name}')
-        meta = json.loads(side.read_text()); meta.update(extra)
+        for img in images:
+            shutil.copy2(img, dest / f'{experiment}_{img.name}')
+            out.append(dest / f'{experiment}_{img.name}')
+        meta = json.loads(side.read_text())
+        meta.update(extra)
         write_json(dest / f'{experiment}_{side.stem}.json', meta)
     if (run_dir / 'results.json').exists():
-        res = json.loads((run_dir / 'results.json').read_text()); res.update(runner=dict(extra))
+        res = json.loads((run_dir / 'results.json').read_text())
+        res.update(runner=dict(extra))
         write_json(dest / f'{experiment}_results.json', res)
     return out
 
@@ -345,17 +380,21 @@ def _failure(err) -> str:
     "One readable line from a papermill execution error: the cell, the line in it that raised, and the error."
     cell = getattr(err, 'exec_count', None)
     tb = [_ANSI.sub('', t) for t in (getattr(err, 'traceback', None) or [])]
-    marked = [l.strip() for t in tb for l in t.split('\n') if re.match(r'\s*-+>\s*\d+', l)]   # IPython's "----> 12 code"
+    marked = [l.strip() for t in tb for l in t.split('\n')
+              if re.match(r'\s*-+>\s*\d+', l)]                               # IPython's "----> 12 code"
     line = re.sub(r'^-+>\s*', '', marked[0]) if marked else (getattr(err, 'source', '') or '').strip().split('\n')[0]
-    return f"cell [{cell}] line `{line[:100]}` raised {getattr(err, 'ename', type(err).__name__)}: {str(getattr(err, 'evalue', err))[:300]}"
+    return (f"cell [{cell}] line `{line[:100]}` raised {getattr(err, 'ename', type(err).__name__)}: "
+            f"{str(getattr(err, 'evalue', err))[:300]}")
 
+# %% ../nbs/01_runner.ipynb #7de95c9d
 def read_run_record(run_dir: Path) -> dict | None:
     "The run record of `run_dir` (None if it has none); a corrupt one is an `ExperimentError` naming the file."
     f = Path(run_dir) / RUN_RECORD
     if not f.exists(): return None
     try: return json.loads(f.read_text())
     except (OSError, ValueError) as e:
-        raise ExperimentError(f'{f} is unreadable ({e}): it records which run this folder holds; restore it or start a fresh --out') from None
+        raise ExperimentError(f'{f} is unreadable ({e}): it records which run this folder holds; '
+                              'restore it or start a fresh --out') from None
 
 def check_resume(run_dir: Path, exp: Experiment, profile: str, params: Mapping[str, Any]) -> dict | None:
     """Refuse (one `ExperimentError`) to resume `run_dir` with another experiment, profile or parameter value than the
@@ -364,19 +403,22 @@ def check_resume(run_dir: Path, exp: Experiment, profile: str, params: Mapping[s
     if rec is None:                               # a run from before run records: check what results.json says, if any
         res = Path(run_dir) / 'results.json'
         old = json.loads(res.read_text()).get('experiment') if res.exists() else None
-        if old not in (None, exp.name): raise ExperimentError(f'{run_dir} holds a run of {old}, not {exp.name}: refusing to mix them')
+        if old not in (None, exp.name):
+            raise ExperimentError(f'{run_dir} holds a run of {old}, not {exp.name}: refusing to mix them')
         return None
     diffs = []
     if rec.get('experiment') != exp.name: diffs.append(f"experiment {rec.get('experiment')} (asked: {exp.name})")
     if rec.get('profile') != profile: diffs.append(f"profile {rec.get('profile')} (asked: {profile})")
     old = rec.get('params', {})
     for k in sorted(set(old) | set(params)):
-        if k not in SPEED_PARAMS and old.get(k) != params.get(k): diffs.append(f'{k} = {old.get(k)!r} (asked: {params.get(k)!r})')
+        if k not in SPEED_PARAMS and old.get(k) != params.get(k):
+            diffs.append(f'{k} = {old.get(k)!r} (asked: {params.get(k)!r})')
     if diffs:
         raise ExperimentError(f"{run_dir} holds a run with {'; '.join(diffs)}: --resume continues a run with the same "
                               f"experiment, profile and parameters only; choose another --out for a new run")
     return rec
 
+# %% ../nbs/01_runner.ipynb #f4c0b
 def _check_figures_dir(d: Path):
     "Refuse a figures folder that cannot be one, before any compute."
     for q in [d, *d.parents]:
@@ -384,12 +426,13 @@ def _check_figures_dir(d: Path):
             if not q.is_dir(): raise ExperimentError(f'--figures-dir {d}: {q} exists and is not a folder')
             break
 
-# %% ../nbs/01_runner.ipynb #f4c0b
 def _check_publish(profile: str, changed: list, fig_root: Path, publish_changed: bool):
-    "Refuse, before any compute, to publish a run with changed parameters (unless `publish_changed`) or into a non-folder."
+    """Refuse, before any compute, to publish a run with changed parameters (unless `publish_changed`) or into a
+    non-folder."""
     if changed and not publish_changed:
-        raise ExperimentError(f"not publishing a {profile} run with {', '.join(changed)} changed: its figures would replace "
-                              f"the profile's in {fig_root / profile}; drop --publish, or pass --publish-changed to do it anyway")
+        raise ExperimentError(f"not publishing a {profile} run with {', '.join(changed)} changed: its figures would "
+                              f"replace the profile's in {fig_root / profile}; drop --publish, or pass "
+                              "--publish-changed to do it anyway")
     _check_figures_dir(fig_root)
 
 def _new_attempt(rec: dict, resume: bool, values: dict):
@@ -397,16 +440,18 @@ def _new_attempt(rec: dict, resume: bool, values: dict):
     rec['attempts'] = rec.get('attempts', []) + [dict(started=time.strftime('%Y-%m-%dT%H:%M:%S'), resumed=bool(resume),
                                                       requested=values)]
 
+# %% ../nbs/01_runner.ipynb #26cd047d
 def _open_run(exp: Experiment, profile: str, resolved: dict, values: dict, out, resume: bool, runs_dir,
               held=holds_run, stamp=None) -> tuple[Path, dict]:
-    """The run directory (a fresh one, or `out`, checked against its record when resuming, `held(out)` telling whether it
-    holds a run) and its run record, updated by `stamp(rec)` (default: a new attempt appended) and written."""
+    """The run directory (a fresh one, or `out`, checked against its record when resuming, `held(out)` telling whether
+    it holds a run) and its run record, updated by `stamp(rec)` (default: a new attempt appended) and written."""
     rec = None
     if out is not None:
         run_dir = Path(out)
         if held(run_dir):
             if not resume:
-                raise ExperimentError(f'{run_dir} already holds a run; pass --resume to continue it, or choose another --out')
+                raise ExperimentError(f'{run_dir} already holds a run; pass --resume to continue it, '
+                                      'or choose another --out')
             rec = check_resume(run_dir, exp, profile, resolved)
         run_dir.mkdir(parents=True, exist_ok=True)
     else:
@@ -421,13 +466,15 @@ def _open_run(exp: Experiment, profile: str, resolved: dict, values: dict, out, 
 # %% ../nbs/01_runner.ipynb #e5a0b3c2
 def _execute(exp: Experiment, run_dir: Path, nb_params: dict, rec: dict, progress: bool, log_output: bool,
              timeout: int | None, time_limit: float | None) -> tuple[str, str, float]:
-    "Run `exp`'s notebook through papermill in `run_dir`, record the attempt's end in `rec`; (status, error, wall seconds)."
+    """Run `exp`'s notebook through papermill in `run_dir`, record the attempt's end in `rec`; (status, error, wall
+    seconds)."""
     import logging, papermill as pm
     # papermill's own parameter inference cannot read a multi-line PROFILES table and warns on every run;
     # the request was already checked against our static parse of the same cell
     logging.getLogger('papermill.translators').setLevel(logging.ERROR)
     final, scratch = run_dir / f'{exp.name}.ipynb', run_dir / f'{exp.name}.running.ipynb'
-    t0 = time.time(); status, error = 'ok', ''
+    t0 = time.time()
+    status, error = 'ok', ''
     saved = os.environ.get(DEADLINE_ENV)
     if time_limit is not None: os.environ[DEADLINE_ENV] = str(t0 + time_limit)    # the kernel inherits it
     try:
@@ -478,14 +525,15 @@ def run_experiment(name: str, profile: str | None = None, params: Mapping[str, A
         headline = json.loads((run_dir / 'results.json').read_text()).get('headline')
         if publish:
             total = round(sum(a.get('wall_s', 0) for a in rec['attempts']), 2)
-            extra = dict(run_wall_time_s=total, attempts=rec['attempts'], executed_notebook=str(run_dir / f'{exp.name}.ipynb'),
-                         requested_params=values)
+            extra = dict(run_wall_time_s=total, attempts=rec['attempts'],
+                         executed_notebook=str(run_dir / f'{exp.name}.ipynb'), requested_params=values)
             figures = publish_figures(run_dir, exp.name, profile, fig_root, extra)
     elif status == 'ok': status, error = 'failed', 'the notebook finished without writing results.json'
     return RunReport(exp.name, status, run_dir, wall, headline, error, figures)
 
 # %% ../nbs/01_runner.ipynb #27bb03ab
-DEMO_MD = '# Demo: seeded noise\n> Mean of x seeded normal draws; a template for experiment notebooks.\n\n- paper: "none (demo)"\n- figure: demo'
+DEMO_MD = ('# Demo: seeded noise\n> Mean of x seeded normal draws; a template for experiment notebooks.\n\n'
+           '- paper: "none (demo)"\n- figure: demo')
 DEMO_PARAMS = """profile = None   # smoke | quick | paper
 seed = 0         # base random seed
 run_dir = None   # output folder
@@ -503,10 +551,12 @@ run.save_results(dict(mean=draws.mean(), draws=draws[:5]), headline=('mean', dra
 
 def write_demo_experiment(folder, name: str = 'demo', fail: bool = False) -> Path:
     "Write a minimal experiment notebook `name.ipynb` into `folder` (optionally one that fails in its last cell)."
-    cells = [nbformat.v4.new_markdown_cell(DEMO_MD), nbformat.v4.new_code_cell(DEMO_PARAMS, metadata=dict(tags=['parameters'])),
+    cells = [nbformat.v4.new_markdown_cell(DEMO_MD),
+             nbformat.v4.new_code_cell(DEMO_PARAMS, metadata=dict(tags=['parameters'])),
              nbformat.v4.new_code_cell(DEMO_BODY.replace("'demo'", repr(name), 1))]
     if fail: cells.append(nbformat.v4.new_code_cell('result = 1 / 0  # this cell fails on purpose'))
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata['kernelspec'] = dict(name='python3', display_name='python3', language='python')
-    path = Path(folder) / f'{name}.ipynb'; nbformat.write(nb, path)
+    path = Path(folder) / f'{name}.ipynb'
+    nbformat.write(nb, path)
     return path
