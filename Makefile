@@ -51,7 +51,7 @@ figures: install
 
 test: dev
 	$(BIN)/nbdev_test --n_workers 2
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=15 tests
 
 # Fails if the committed library differs from the notebooks, or if a notebook is not clean.
 check-clean: dev

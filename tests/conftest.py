@@ -21,6 +21,17 @@ def cli(*args, env=None):
     cmd = [sys.executable, '-c', 'import sys; from collapse_repro.cli import main; sys.exit(main())', *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, env=env or os.environ.copy(), timeout=600)
 
+def cli_here(*args):
+    """The console command's `main` in this process (exit code, stdout, stderr as `cli` returns them): for the checks
+    that refuse before any compute, where a fresh interpreter per call (≈ 2 s of imports) would dominate the test."""
+    import contextlib, io
+    from collapse_repro.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try: rc = main([str(a) for a in args])
+        except SystemExit as e: rc = e.code if isinstance(e.code, int) else 1     # argparse's own errors
+    return subprocess.CompletedProcess(args, rc, out.getvalue(), err.getvalue())
+
 
 _DATA_SKIP = re.compile(r'MNIST|XSUM|data|tokenizer', re.I)
 

@@ -1,7 +1,7 @@
 "The collapse-repro command: list, run, figures, bad input, no overwriting, provenance sidecars."
 import json
 from pathlib import Path
-from conftest import cli, ROOT
+from conftest import cli, cli_here, ROOT
 from collapse_repro.runner import list_experiments
 
 def runs_of(root: Path, exp='demo'):
@@ -20,7 +20,7 @@ def test_list_shows_experiments_and_parameters(demo_env):
     assert "smoke=10  quick=100  paper=1000" in r.stdout          # profile-dependent default
     assert "scale" in r.stdout and "1.0" in r.stdout and '# standard deviation of the draws' in r.stdout
     assert 'run_dir' not in r.stdout                                # runner-owned parameters are options, not -p
-    assert cli('list', 'dmo').returncode == 2
+    assert cli_here('list', 'dmo').returncode == 2
 
 def test_run_writes_run_dir_results_and_sidecars(demo_env):
     r = cli('run', 'demo', '--profile', 'smoke', '-p', 'x', '20', '-p', 'label', 'hello', '--no-progress', '--publish-changed')
@@ -58,7 +58,7 @@ def test_a_failed_attempt_never_replaces_the_good_notebook(demo_env):
     assert (out / 'demo.ipynb').read_bytes() == good and (out / 'demo.failed.ipynb').exists()
 
 def _bad(demo_env, *args, expect):
-    r = cli(*args)
+    r = cli_here(*args)
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     lines = [l for l in r.stderr.strip().split('\n') if l]
     assert len(lines) == 1 and lines[0].startswith('collapse-repro: error:'), r.stderr
@@ -76,7 +76,7 @@ def test_wrong_type_is_rejected(demo_env):
     _bad(demo_env, 'run', 'demo', '-p', 'scale', 'wide', expect=["parameter 'scale' expects float"])
 
 def test_unknown_profile_is_rejected(demo_env):
-    r = cli('run', 'demo', '--profile', 'huge')
+    r = cli_here('run', 'demo', '--profile', 'huge')
     assert r.returncode == 2 and 'invalid choice' in r.stderr and runs_of(demo_env) == []
 
 def test_failing_notebook_reports_cell_and_keeps_run_dir(demo_env):
@@ -111,7 +111,7 @@ def test_gpu_profile_exists_for_the_neural_experiments_only():
 
 def test_gpu_profile_of_a_theory_experiment_is_refused_before_compute(demo_env, monkeypatch):
     "The demo has no gpu row: asking for one is one line, exit 2, and no run directory."
-    r = cli('run', 'demo', '--profile', 'gpu', '--no-progress')
+    r = cli_here('run', 'demo', '--profile', 'gpu', '--no-progress')
     assert r.returncode == 2 and "demo has no 'gpu' profile" in r.stderr and runs_of(demo_env) == [], r.stderr
     r = cli('figures', '--profile', 'gpu', '--no-progress')             # every experiment that has one: here none
     assert r.returncode == 0 and 'skipping demo, demo_broken' in r.stdout and runs_of(demo_env) == [], r.stdout + r.stderr
@@ -142,9 +142,9 @@ def test_resume_onto_another_experiment_is_refused(demo_env):
 def test_resume_with_changed_parameters_or_profile_is_refused(demo_env):
     out = demo_env / 'd'
     assert cli('run', 'demo', '--profile', 'smoke', '--out', out, '--no-progress').returncode == 0
-    r = cli('run', 'demo', '--profile', 'smoke', '--out', out, '--resume', '-p', 'x', '1000', '--no-progress')
+    r = cli_here('run', 'demo', '--profile', 'smoke', '--out', out, '--resume', '-p', 'x', '1000', '--no-progress')
     assert r.returncode == 2 and 'x = 10 (asked: 1000)' in r.stderr, r.stderr
-    r = cli('run', 'demo', '--profile', 'quick', '--out', out, '--resume', '--no-progress')
+    r = cli_here('run', 'demo', '--profile', 'quick', '--out', out, '--resume', '--no-progress')
     assert r.returncode == 2 and 'profile smoke (asked: quick)' in r.stderr and 'x = 10 (asked: 100)' in r.stderr, r.stderr
     r = cli('run', 'demo', '--profile', 'smoke', '--out', out, '--resume', '-p', 'x', '10', '--no-progress')
     assert r.returncode == 0, r.stderr                                   # the same value, given explicitly, is the same run
@@ -158,13 +158,13 @@ def test_out_of_range_values_are_refused_before_compute():
              ('feng_phase_transition', 'd', '0', "'d' must be"), ('feng_phase_transition', 'phi', '1.5', "'phi' must be"),
              ('yi_cvae_schedule', 'fixed_sizes', "[100, 'a']", "each value of parameter 'fixed_sizes'")]
     for exp, name, value, expect in cases:
-        r = cli('run', exp, '--profile', 'smoke', '-p', name, value, '--out', '/nonexistent/never-created')
+        r = cli_here('run', exp, '--profile', 'smoke', '-p', name, value, '--out', '/nonexistent/never-created')
         assert r.returncode == 2 and expect in r.stderr and len(r.stderr.strip().split('\n')) == 1, (exp, name, r.stderr)
 
 def test_run_with_changed_parameters_never_publishes(demo_env):
     r = cli('run', 'demo', '--profile', 'smoke', '-p', 'x', '20', '--no-progress')
     assert r.returncode == 0 and not (demo_env / 'figures').exists(), r.stderr              # run alone publishes nothing
-    r = cli('run', 'demo', '--profile', 'smoke', '-p', 'x', '20', '--publish', '--no-progress')
+    r = cli_here('run', 'demo', '--profile', 'smoke', '-p', 'x', '20', '--publish', '--no-progress')
     assert r.returncode == 2 and 'not publishing' in r.stderr and not (demo_env / 'figures').exists()
     assert cli('run', 'demo', '--profile', 'smoke', '--publish', '--no-progress').returncode == 0
     side = json.loads((demo_env / 'figures/smoke/demo_hist.json').read_text())

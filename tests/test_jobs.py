@@ -7,7 +7,7 @@ import pytest
 from collapse_repro.jobs import (ClusterOptions, plan_run, run_local, run_status, format_status, write_conditions_demo,
                                  _submit_step, condition_rounds)
 from collapse_repro.runner import run_experiment, write_demo_experiment
-from conftest import cli
+from conftest import cli, cli_here
 
 pytest.importorskip('submitit')
 
@@ -84,19 +84,20 @@ def test_a_killed_job_resumes_from_its_last_round_with_resume(cond_env):
     st = json.loads((plan.run_dir / 'jobs' / 'cond-a.state.json').read_text())
     assert st['attempt'] == 2 and rounds_before >= 2
 
-def test_bad_input_is_refused_before_submitting(cond_env, tmp_path):
+def test_bad_input_is_refused_before_submitting(cond_env, tmp_path, monkeypatch):
     runs = cond_env / 'runs'
     for args, msg in [(['--executor', 'pbs'], 'unknown executor'), (['--executor', 'local', '--partition', 'gpu'], 'only applies to --executor slurm'),
                       (['--executor', 'inprocess', '--workers', '2'], '--workers only applies'), (['--executor', 'local', '--time', '12h'], 'HH:MM:SS'),
                       (['--executor', 'local', '--slurm-arg', 'account'], 'KEY=VALUE')]:
-        r = cli('figures', '--profile', 'smoke', '--only', 'cond_demo', *args)
+        r = cli_here('figures', '--profile', 'smoke', '--only', 'cond_demo', *args)
         assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
-    env = dict(os.environ, PATH=str(Path(os.sys.executable).parent))       # python, but no sbatch
-    r = cli('figures', '--profile', 'smoke', '--only', 'cond_demo', '--executor', 'slurm', env=env)
+    with monkeypatch.context() as m:
+        m.setenv('PATH', str(Path(os.sys.executable).parent))                # python, but no sbatch
+        r = cli_here('figures', '--profile', 'smoke', '--only', 'cond_demo', '--executor', 'slurm')
     assert r.returncode == 2 and 'no `sbatch` on PATH' in r.stderr and '--executor local' in r.stderr
     assert not runs.exists() or not any(runs.rglob('run.json'))               # nothing was created
     other = run_experiment('demo', 'smoke', {}, out=tmp_path / 'other', progress=False)
-    r = cli('run', 'cond_demo', '--profile', 'smoke', '--out', other.run_dir, '--resume', '--executor', 'local')
+    r = cli_here('run', 'cond_demo', '--profile', 'smoke', '--out', other.run_dir, '--resume', '--executor', 'local')
     assert r.returncode == 2 and 'demo' in r.stderr and 'refusing' not in r.stdout, r.stderr
 
 def test_status_reports_a_failed_job_in_one_line_with_its_log(demo_env):
