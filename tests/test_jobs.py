@@ -110,8 +110,10 @@ def test_status_reports_a_failed_job_in_one_line_with_its_log(demo_env):
     assert Path(line.split('log: ')[1].strip()).exists()
 
 @pytest.mark.skipif(not Path(os.environ.get('COLLAPSE_REPRO_DATA', '/nonexistent'), 'xsum').is_dir(), reason='XSUM data not found')
+@pytest.mark.skipif(os.environ.get('CI') == 'true', reason='CI checks the same through real Slurm against its in-process smoke runs (.ci/run)')
 def test_a_real_experiment_fanned_out_gives_the_in_process_results(tmp_path, monkeypatch):
-    "yi_xsum_rounds at smoke: its two arms as map jobs plus a reduce job, against the in-process run."
+    """yi_xsum_rounds at smoke: its two arms as map jobs plus a reduce job, against the in-process run. (In CI the Slurm
+    step compares the same experiment fanned out through a real Slurm with the smoke step's in-process results.)"""
     monkeypatch.setenv('COLLAPSE_REPRO_FIGURES', str(tmp_path / 'figures')); monkeypatch.delenv('IN_TEST', raising=False)
     ref = run_experiment('yi_xsum_rounds', 'smoke', {}, out=tmp_path / 'ref', progress=False)
     assert ref.status == 'ok', ref.error
