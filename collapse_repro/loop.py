@@ -14,8 +14,8 @@ from .core import check_time, write_json
 
 # %% auto #0
 __all__ = ['top_fraction', 'best_of_k', 'random_subset', 'p_star', 'estimate_p_star', 'verifier_stats', 'RoundContext', 'Stages',
-           'Measured', 'round_dir', 'CheckpointError', 'Loop', 'run_together', 'generate_verify_retrain',
-           'load_history', 'load_round']
+           'Measured', 'round_dir', 'CheckpointError', 'load_history', 'Loop', 'run_together',
+           'generate_verify_retrain', 'load_round']
 
 # %% ../nbs/03_loop.ipynb #880c454e
 def top_fraction(scores, frac: float, groups=None) -> np.ndarray:
@@ -38,7 +38,8 @@ def best_of_k(scores, k: int) -> np.ndarray:
 def random_subset(n: int, size: int, rng: np.random.Generator, groups=None) -> np.ndarray:
     "`size` indices out of `n` uniformly at random (the same share of each group if `groups` is given), sorted."
     if groups is None: return np.sort(rng.choice(n, size=size, replace=False))
-    groups = np.asarray(groups); frac = size / n
+    groups = np.asarray(groups)
+    frac = size / n
     return np.sort(np.concatenate([rng.choice(idx, int(round(frac * len(idx))), replace=False)
                                    for idx in (np.flatnonzero(groups == g) for g in np.unique(groups))]))
 
@@ -58,7 +59,8 @@ def estimate_p_star(kept, correct) -> float:
 def verifier_stats(kept, correct) -> dict:
     "φ̂ (keep rate of correct), ψ̂ (keep rate of wrong), p_*, generator error p, and precision of the kept set."
     kept, correct = np.asarray(kept, bool).ravel(), np.asarray(correct, bool).ravel()
-    if kept.shape != correct.shape: raise ValueError(f'kept and correct differ in length: {kept.size} vs {correct.size}')
+    if kept.shape != correct.shape:
+        raise ValueError(f'kept and correct differ in length: {kept.size} vs {correct.size}')
     if kept.size == 0: raise ValueError('no samples')
     n_ok, n_bad = correct.sum(), (~correct).sum()
     phi = kept[correct].mean() if n_ok else np.nan
@@ -66,7 +68,8 @@ def verifier_stats(kept, correct) -> dict:
     # with no wrong samples (or no correct ones) the missing rate is unobserved: p_* follows from the other alone
     ps = 1.0 if n_bad == 0 else 0.0 if n_ok == 0 else (np.nan if phi + psi == 0 else phi / (phi + psi))
     return dict(phi=float(phi), psi=float(psi), p_star=float(ps), p=float(1 - correct.mean()),
-                precision=float(correct[kept].mean()) if kept.any() else float('nan'), n=int(kept.size), n_kept=int(kept.sum()))
+                precision=float(correct[kept].mean()) if kept.any() else float('nan'), n=int(kept.size),
+                n_kept=int(kept.sum()))
 
 # %% ../nbs/03_loop.ipynb #ae0c88c3
 @dataclass
@@ -83,9 +86,11 @@ class RoundContext:
         "An integer seed (e.g. for `torch.manual_seed`) determined by (seed, round, name)."
         return int(np.random.SeedSequence(self._entropy(name)).generate_state(1, np.uint32)[0])
 
+# %% ../nbs/03_loop.ipynb #8a4fa488
 @dataclass
 class Stages:
-    "The experiment-specific parts of the generate–verify–retrain loop; `verify`, `retrain` (and optionally `generate`) for rounds > 0."
+    """The experiment-specific parts of the generate–verify–retrain loop; `verify`, `retrain` (and optionally
+    `generate`) for rounds > 0."""
     init: Callable[[RoundContext], Any]
     generate: Callable[[Any, RoundContext], Any] | None = None
     verify: Callable[[Any, Any, RoundContext], tuple] | None = None
@@ -108,12 +113,14 @@ class Measured:
 def _measured(out) -> tuple[Any, dict]:
     return (out.model, dict(out.metrics)) if isinstance(out, Measured) else (out, {})
 
+# %% ../nbs/03_loop.ipynb #2569afc1
 def round_dir(folder, r: int) -> Path:
     "Where the loop in `folder` keeps the model of round `r`."
     return Path(folder) / f'round_{r:03d}'
 
 class CheckpointError(RuntimeError):
-    "A checkpoint of the loop (state.json or a round's saved model) cannot be read; the message names it and what to do."
+    """A checkpoint of the loop (state.json or a round's saved model) cannot be read; the message names it and what to
+    do."""
 
 def _read_state(folder: Path) -> dict | None:
     f = folder / 'state.json'
@@ -123,12 +130,26 @@ def _read_state(folder: Path) -> dict | None:
         state['seed'], state['history']                         # the keys a resume needs
         return state
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise CheckpointError(f'{f} is unreadable ({type(e).__name__}: {e}); it records the finished rounds of this run. '
-                              f'Restore it, or start the run afresh in another folder') from None
+        raise CheckpointError(f'{f} is unreadable ({type(e).__name__}: {e}); it records the finished rounds of this '
+                              f'run. Restore it, or start the run afresh in another folder') from None
 
+def _load(load: Callable[[Path], Any], folder: Path, r: int):
+    try: return load(round_dir(folder, r))
+    except Exception as e:
+        raise CheckpointError(f'{round_dir(folder, r)} (the model after round {r}) is unreadable '
+                              f'({type(e).__name__}: {e}); restore it, or start the run afresh in another '
+                              f'folder') from None
+
+def load_history(folder) -> list[dict]:
+    "The per-round metrics recorded in `folder` (empty if nothing finished)."
+    state = _read_state(Path(folder))
+    return state['history'] if state else []
+
+# %% ../nbs/03_loop.ipynb #6b9f8daa
 @dataclass
 class Loop:
-    "One generate–verify–retrain run: its `stages`, number of `rounds` after round 0, `folder` (checkpoints) and `seed`."
+    """One generate–verify–retrain run: its `stages`, number of `rounds` after round 0, `folder` (checkpoints) and
+    `seed`."""
     stages: Stages
     rounds: int
     folder: Path
@@ -145,7 +166,8 @@ class Loop:
         self.folder.mkdir(parents=True, exist_ok=True)
         state = _read_state(self.folder)
         if state is not None and state['seed'] != self.seed:
-            raise ValueError(f"{self.folder} holds a run with seed {state['seed']}, not {self.seed}: refusing to mix them")
+            raise ValueError(f"{self.folder} holds a run with seed {state['seed']}, not {self.seed}: "
+                             "refusing to mix them")
         self.history = state['history'] if state else []
         done = len(self.history) - 1                      # last finished round (-1: none)
         self.model = _load(self.stages.load, self.folder, done) if done >= 0 else None
@@ -178,22 +200,25 @@ class Loop:
         if self.keep_models == 'last' and r > 0: shutil.rmtree(round_dir(self.folder, r - 1), ignore_errors=True)
         return metrics
 
+# %% ../nbs/03_loop.ipynb #289cb9b0
 def _round_time(loops) -> float:
     "The slowest finished round of `loops` (rounds after 0; round 0 only while none other has finished)."
     hist = [h for l in loops for h in l.history]
     return max([h['round_time_s'] for h in hist if h['round'] > 0] or [h['round_time_s'] for h in hist], default=0)
 
 def _each(name: str, loops: dict, args: dict, together: dict) -> dict:
-    "Stage `name` for every loop in `args` (tag -> its arguments): the batched form in `together` if given, else one by one."
+    """Stage `name` for every loop in `args` (tag -> its arguments): the batched form in `together` if given, else one
+    by one."""
     if name in together and len(args) > 1:
         return dict(zip(args, together[name]([(loops[t].stages, a) for t, a in args.items()])))
     return {t: getattr(loops[t].stages, name)(*a) for t, a in args.items()}
 
+# %% ../nbs/03_loop.ipynb #9c9fa8bd
 def run_together(loops: dict[str, Loop], together: dict[str, Callable] | None = None, progress: bool = True,
                  desc: str = 'rounds', log: Callable[[str], None] | None = None) -> dict[str, list[dict]]:
     """Every loop of `loops` (tag -> `Loop`) round by round in lockstep, each resuming from its own checkpoints; their
-    histories. `together` may give a stage's batched form (`'verify'`, `'retrain'`): called once per lockstep round with
-    the list of `(stages, args)` of every loop at that stage, it returns their results in order."""
+    histories. `together` may give a stage's batched form (`'verify'`, `'retrain'`): called once per lockstep round
+    with the list of `(stages, args)` of every loop at that stage, it returns their results in order."""
     together = together or {}
     for l in loops.values(): l.open(log)
     total = sum(l.rounds + 1 for l in loops.values())
@@ -201,12 +226,14 @@ def run_together(loops: dict[str, Loop], together: dict[str, Callable] | None = 
     while active := {t: l for t, l in loops.items() if l.next_round is not None}:
         # with a time limit (--time-limit), stop at the last checkpoint when this round would not finish in time;
         # a round is assumed to take as long as the slowest finished one
-        check_time(_round_time(active.values()), 'round ' + ', '.join(f'{t} {l.next_round}'.strip() for t, l in active.items()))
+        check_time(_round_time(active.values()),
+                   'round ' + ', '.join(f'{t} {l.next_round}'.strip() for t, l in active.items()))
         t0 = time.time()
         ctx = {t: l.begin() for t, l in active.items()}
         out = {t: _measured(l.stages.init(ctx[t])) for t, l in active.items() if ctx[t].round == 0}
         later = {t: l for t, l in active.items() if ctx[t].round > 0}
-        cands = {t: l.stages.generate(l.model, ctx[t]) if l.stages.generate else None for t, l in later.items()}   # None: verify draws
+        cands = {t: l.stages.generate(l.model, ctx[t]) if l.stages.generate else None     # None: verify draws
+                 for t, l in later.items()}
         verified = _each('verify', loops, {t: (cands[t], l.model, ctx[t]) for t, l in later.items()}, together)
         retrained = _each('retrain', loops, {t: (l.model, verified[t][0], ctx[t]) for t, l in later.items()}, together)
         out.update({t: _measured(m) for t, m in retrained.items()})
@@ -216,21 +243,13 @@ def run_together(loops: dict[str, Loop], together: dict[str, Callable] | None = 
             bar.set_postfix({k: (f'{v:.4g}' if isinstance(v, float) else v) for k, v in list(metrics.items())[1:4]})
     return {t: l.history for t, l in loops.items()}
 
+# %% ../nbs/03_loop.ipynb #c15be3c5
 def generate_verify_retrain(stages: Stages, rounds: int, folder, seed: int = 0, keep_models: str = 'last',
-                            progress: bool = True, desc: str = 'rounds', log: Callable[[str], None] | None = None) -> list[dict]:
+                            progress: bool = True, desc: str = 'rounds',
+                            log: Callable[[str], None] | None = None) -> list[dict]:
     "Run round 0 (`init`) and `rounds` generate–verify–retrain rounds in `folder`, resuming from its checkpoints."
-    return run_together({'': Loop(stages, rounds, folder, seed, keep_models)}, progress=progress, desc=desc, log=log)['']
-
-def _load(load: Callable[[Path], Any], folder: Path, r: int):
-    try: return load(round_dir(folder, r))
-    except Exception as e:
-        raise CheckpointError(f'{round_dir(folder, r)} (the model after round {r}) is unreadable ({type(e).__name__}: {e}); '
-                              f'restore it, or start the run afresh in another folder') from None
-
-def load_history(folder) -> list[dict]:
-    "The per-round metrics recorded in `folder` (empty if nothing finished)."
-    state = _read_state(Path(folder))
-    return state['history'] if state else []
+    return run_together({'': Loop(stages, rounds, folder, seed, keep_models)}, progress=progress, desc=desc,
+                        log=log)['']
 
 # %% ../nbs/03_loop.ipynb #b1d2e3f1
 def load_round(folder, r: int | None = None, load: Callable[[Path], Any] | None = None):
@@ -240,5 +259,6 @@ def load_round(folder, r: int | None = None, load: Callable[[Path], Any] | None 
         r = len(load_history(folder)) - 1
         if r < 0: raise CheckpointError(f'{folder} holds no finished round')
     if not round_dir(folder, r).is_dir():
-        raise CheckpointError(f"{round_dir(folder, r)} not found: round {r} was not kept (keep_models='all' keeps every round)")
+        raise CheckpointError(f"{round_dir(folder, r)} not found: round {r} was not kept "
+                              "(keep_models='all' keeps every round)")
     return _load(load, folder, r) if load is not None else round_dir(folder, r)
