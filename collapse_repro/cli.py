@@ -7,12 +7,13 @@ from __future__ import annotations
 import argparse, sys, time
 from pathlib import Path
 from .core import PROFILES, check_profile, project_root
-from .runner import ExperimentError, list_experiments, get_experiment, check_request, run_experiment, experiments_dir, default_figures_dir
+from .runner import (ExperimentError, list_experiments, get_experiment, check_request, run_experiment,
+                                   experiments_dir, default_figures_dir)
 from . import claims as _claims
 from . import jobs as _jobs
 
 # %% auto #0
-__all__ = ['format_experiment', 'cmd_list', 'cmd_run', 'cmd_figures', 'cmd_report', 'cmd_status', 'format_summary',
+__all__ = ['format_experiment', 'cmd_list', 'format_summary', 'cmd_run', 'cmd_figures', 'cmd_report', 'cmd_status',
            'build_parser', 'main']
 
 # %% ../nbs/02_cli.ipynb #9e25a105
@@ -25,6 +26,7 @@ def format_experiment(e) -> str:
         lines.append(f'      {p.name:<{w}}  {p.type:<5}  {p.describe()}' + (f'    # {p.help}' if p.help else ''))
     return '\n'.join(lines)
 
+# %% ../nbs/02_cli.ipynb #92fd990c
 def _published(fig: Path, name: str) -> dict:
     "Measured wall time (s) of the published run of `name` at each profile, where one is committed."
     import json
@@ -44,7 +46,8 @@ def _verdicts(fig: Path) -> dict:
 def cmd_list(args) -> int:
     if args.experiment:                          # one experiment: every parameter
         e = get_experiment(args.experiment)
-        print(format_experiment(e) + f"\n    profiles: {', '.join(e.profiles)} (a parameter shown per profile takes that value unless set with -p)")
+        print(format_experiment(e) + f"\n    profiles: {', '.join(e.profiles)} "
+                                     "(a parameter shown per profile takes that value unless set with -p)")
         return 0
     exps, fig = list_experiments(), default_figures_dir()
     verdicts = _verdicts(fig)
@@ -53,12 +56,13 @@ def cmd_list(args) -> int:
     rows = [('experiment', 'paper figure', 'profiles', 'published runs (measured wall time)', 'claims ledger')]
     for e in exps:
         pub = _published(fig, e.name)
-        rows.append((e.name, e.figure[:48], '/'.join(e.profiles), ', '.join(f'{p} {t:.0f}s' if t else p for p, t in pub.items()) or '-',
-                     verdicts.get(e.name, '-')))
+        rows.append((e.name, e.figure[:48], '/'.join(e.profiles),
+                     ', '.join(f'{p} {t:.0f}s' if t else p for p, t in pub.items()) or '-', verdicts.get(e.name, '-')))
     w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows: print('  '.join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip())
     return 0
 
+# %% ../nbs/02_cli.ipynb #c06f4fc6
 def _format_value(v) -> str: return f'{v:.4g}' if isinstance(v, (int, float)) else (str(v) if v is not None else 'n/a')
 
 def _report(r) -> int:
@@ -69,23 +73,41 @@ def _report(r) -> int:
         return 0
     if r.status == 'stopped':
         print(f'{r.experiment}: stopped after {r.wall_time_s:.1f}s at a checkpoint ({r.error})\n'
-              f'  continue with: collapse-repro run {r.experiment} --out {r.run_dir} --resume [--time-limit S]', file=sys.stderr)
+              f'  continue with: collapse-repro run {r.experiment} --out {r.run_dir} --resume [--time-limit S]',
+              file=sys.stderr)
         return 3
-    print(f'{r.experiment}: FAILED after {r.wall_time_s:.1f}s: {r.error}\n  executed notebook kept in {r.run_dir}', file=sys.stderr)
+    print(f'{r.experiment}: FAILED after {r.wall_time_s:.1f}s: {r.error}\n  executed notebook kept in {r.run_dir}',
+          file=sys.stderr)
     return 1
 
+def format_summary(reports) -> str:
+    "The table printed after `collapse-repro figures`."
+    rows = [('experiment', 'status', 'wall time', 'headline')]
+    for r in reports:
+        h = r.headline or {}
+        rows.append((r.experiment, r.status, f'{r.wall_time_s:.1f}s',
+                     f"{h.get('name', '')} = {_format_value(h.get('value'))}" if h else r.error[:60]))
+    w = [max(len(row[i]) for row in rows) for i in range(4)]
+    fmt = lambda row: '  '.join(c.ljust(w[i]) for i, c in enumerate(row)).rstrip()
+    return '\n'.join([fmt(rows[0]), fmt(tuple('-' * x for x in w))] + [fmt(r) for r in rows[1:]])
+
+# %% ../nbs/02_cli.ipynb #1a9f2452
 def _cluster_options(args) -> _jobs.ClusterOptions:
     "The job options of `run`/`figures`, checked against the executor before anything runs."
-    opts = _jobs.ClusterOptions(partition=args.partition, gpus_per_job=args.gpus_per_job, cpus_per_job=args.cpus_per_job,
-                                mem_gb=args.mem_gb, time=args.time, workers=args.workers, slurm_args={})
+    opts = _jobs.ClusterOptions(partition=args.partition, gpus_per_job=args.gpus_per_job,
+                                cpus_per_job=args.cpus_per_job, mem_gb=args.mem_gb, time=args.time,
+                                workers=args.workers, slurm_args={})
     for kv in args.slurm_arg or []:
         k, eq, v = kv.partition('=')
-        if not eq or not k: raise ExperimentError(f'--slurm-arg {kv!r}: write it as KEY=VALUE (an sbatch option without its dashes)')
+        if not eq or not k:
+            raise ExperimentError(f'--slurm-arg {kv!r}: write it as KEY=VALUE (an sbatch option without its dashes)')
         opts.slurm_args[k] = v
     _jobs.check_executor(args.executor, opts)
-    if args.wait and args.executor != 'slurm': raise ExperimentError('--wait only applies to --executor slurm (local waits anyway)')
+    if args.wait and args.executor != 'slurm':
+        raise ExperimentError('--wait only applies to --executor slurm (local waits anyway)')
     if args.executor != 'inprocess' and args.time_limit is not None:
-        raise ExperimentError('--time-limit is for in-process runs; jobs get --time (Slurm requeues a job that reaches it, and it resumes)')
+        raise ExperimentError('--time-limit is for in-process runs; jobs get --time (Slurm requeues a job that reaches '
+                              'it, and it resumes)')
     return opts
 
 def _run_jobs(args, plans, opts) -> int:
@@ -107,6 +129,7 @@ def _run_jobs(args, plans, opts) -> int:
         ok &= st['results'] and all(s['status'] == 'finished' for s in st['steps'])
     return 0 if ok else 1
 
+# %% ../nbs/02_cli.ipynb #43a295db
 def cmd_run(args) -> int:
     args.profile = check_profile(args.profile)
     params = dict(args.param or [])
@@ -115,11 +138,13 @@ def cmd_run(args) -> int:
         plan = _jobs.plan_run(args.experiment, args.profile, params, out=args.out, resume=args.resume,
                               publish=args.publish or args.publish_changed, publish_changed=args.publish_changed)
         return _run_jobs(args, [plan], opts)
-    r = run_experiment(args.experiment, args.profile, params, out=args.out, resume=args.resume, figures_dir=args.figures_dir,
-                       progress=not args.no_progress, log_output=args.log_output, time_limit=args.time_limit,
-                       publish=args.publish or args.publish_changed, publish_changed=args.publish_changed)
+    r = run_experiment(args.experiment, args.profile, params, out=args.out, resume=args.resume,
+                       figures_dir=args.figures_dir, progress=not args.no_progress, log_output=args.log_output,
+                       time_limit=args.time_limit, publish=args.publish or args.publish_changed,
+                       publish_changed=args.publish_changed)
     return _report(r)
 
+# %% ../nbs/02_cli.ipynb #44c40bb2
 def cmd_figures(args) -> int:
     args.profile = check_profile(args.profile)
     exps = [get_experiment(n) for n in args.only] if args.only else list_experiments()
@@ -127,26 +152,32 @@ def cmd_figures(args) -> int:
         skip = [e.name for e in exps if args.profile not in e.profiles]
         if skip: print(f"skipping {', '.join(skip)}: no {args.profile!r} profile", flush=True)
         exps = [e for e in exps if args.profile in e.profiles]
-    for e in exps: check_request(e, {}); e.check_profile(args.profile)
+    for e in exps:
+        check_request(e, {})
+        e.check_profile(args.profile)
     opts = _cluster_options(args)
     if args.executor != 'inprocess':
         return _run_jobs(args, [_jobs.plan_run(e.name, args.profile, {}, runs_dir=args.out) for e in exps], opts)
     reports, t0 = [], time.time()
     for i, e in enumerate(exps, 1):
         print(f'[{i}/{len(exps)}] {e.name} ({args.profile})', flush=True)
-        left = None if args.time_limit is None else args.time_limit - (time.time() - t0)   # one limit for all of them
+        left = None if args.time_limit is None else args.time_limit - (time.time() - t0)  # one limit for all of them
         r = run_experiment(e.name, args.profile, {}, runs_dir=args.out, figures_dir=args.figures_dir,
                            progress=not args.no_progress, log_output=args.log_output, time_limit=left, publish=True)
-        _report(r); reports.append(r)
+        _report(r)
+        reports.append(r)
         if r.status == 'stopped':
-            print(f'time limit reached: {", ".join(x.name for x in exps[i:]) or "nothing"} not run', flush=True); break
+            print(f'time limit reached: {", ".join(x.name for x in exps[i:]) or "nothing"} not run', flush=True)
+            break
     print('\n' + format_summary(reports))
     return 0 if all(r.status == 'ok' for r in reports) else 3 if reports[-1].status == 'stopped' else 1
 
+# %% ../nbs/02_cli.ipynb #e69bb9dc
 def cmd_report(args) -> int:
     "Print the claims ledger; optionally write it as Markdown and refresh README's summary block."
     fig = Path(args.figures_dir or default_figures_dir())
-    if not fig.is_dir(): raise ExperimentError(f'no figures folder at {fig}: run inside a checkout or pass --figures-dir')
+    if not fig.is_dir():
+        raise ExperimentError(f'no figures folder at {fig}: run inside a checkout or pass --figures-dir')
     profiles = [args.profile] if args.profile else list(_claims.REPORT_PROFILES)
     table = _claims.ledger(fig, profiles)
     print(_claims.format_report(table))
@@ -171,72 +202,84 @@ def cmd_status(args) -> int:
     print(_jobs.format_status(st))
     return 1 if any(s['status'] in ('failed', 'lost', 'cancelled', 'skipped') for s in st['steps']) else 0
 
-def format_summary(reports) -> str:
-    "The table printed after `collapse-repro figures`."
-    rows = [('experiment', 'status', 'wall time', 'headline')]
-    for r in reports:
-        h = r.headline or {}
-        rows.append((r.experiment, r.status, f'{r.wall_time_s:.1f}s', f"{h.get('name', '')} = {_format_value(h.get('value'))}" if h else r.error[:60]))
-    w = [max(len(row[i]) for row in rows) for i in range(4)]
-    fmt = lambda row: '  '.join(c.ljust(w[i]) for i, c in enumerate(row)).rstrip()
-    return '\n'.join([fmt(rows[0]), fmt(tuple('-' * x for x in w))] + [fmt(r) for r in rows[1:]])
-
 # %% ../nbs/02_cli.ipynb #88d28c4a
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog='collapse-repro', description='Run the experiments of collapse_repro (parameterised notebooks) and regenerate figures.')
+    ap = argparse.ArgumentParser(prog='collapse-repro', description='Run the experiments of collapse_repro '
+                                 '(parameterised notebooks) and regenerate figures.')
     sub = ap.add_subparsers(dest='command', required=True)
-    ls = sub.add_parser('list', help='one line per experiment (figure, profiles, published runs, ledger verdicts); with EXP, its parameters')
+    ls = sub.add_parser('list', help='one line per experiment (figure, profiles, published runs, ledger verdicts); '
+                        'with EXP, its parameters')
     ls.add_argument('experiment', nargs='?', default=None, help='show the parameters of this experiment')
     ls.set_defaults(func=cmd_list)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument('--figures-dir', default=None, help='where figures are copied (default: figures/ of the checkout)')
+    common.add_argument('--figures-dir', default=None,
+                        help='where figures are copied (default: figures/ of the checkout)')
     common.add_argument('--no-progress', action='store_true', help='no progress bar')
     common.add_argument('--log-output', action='store_true', help="stream the notebook's output to the terminal")
     common.add_argument('--time-limit', type=float, default=None, metavar='S',
-                        help='stop cleanly at a checkpoint before S seconds have passed (exit code 3); continue with --resume')
+                        help='stop cleanly at a checkpoint before S seconds have passed (exit code 3); '
+                        'continue with --resume')
     jobs = argparse.ArgumentParser(add_help=False)
     g = jobs.add_argument_group('jobs (04_jobs): conditions fan out as map jobs, a reduce job plots and publishes')
-    g.add_argument('--executor', default='inprocess', help='inprocess (default: in this process), local (jobs on this machine) or slurm (sbatch)')
+    g.add_argument('--executor', default='inprocess',
+                   help='inprocess (default: in this process), local (jobs on this machine) or slurm (sbatch)')
     g.add_argument('--partition', default=None, help='Slurm partition')
     g.add_argument('--gpus-per-job', type=int, default=None, metavar='N', help='Slurm: GPUs per job')
     g.add_argument('--cpus-per-job', type=int, default=None, metavar='N', help='Slurm: CPUs per job')
     g.add_argument('--mem-gb', type=float, default=None, metavar='G', help='Slurm: memory per job')
-    g.add_argument('--time', default=None, metavar='HH:MM:SS', help='time limit of each job; a job that reaches it is requeued and resumes')
-    g.add_argument('--slurm-arg', action='append', default=None, metavar='KEY=VALUE', help='any other sbatch option, e.g. account=abc (repeatable)')
+    g.add_argument('--time', default=None, metavar='HH:MM:SS',
+                   help='time limit of each job; a job that reaches it is requeued and resumes')
+    g.add_argument('--slurm-arg', action='append', default=None, metavar='KEY=VALUE',
+                   help='any other sbatch option, e.g. account=abc (repeatable)')
     g.add_argument('--workers', type=int, default=None, metavar='N', help='local: jobs at a time (default 2)')
     g.add_argument('--wait', action='store_true', help='slurm: wait for the jobs, then print their status')
     r = sub.add_parser('run', parents=[common, jobs], help='run one experiment notebook through papermill')
-    r.add_argument('experiment'); r.add_argument('--profile', choices=PROFILES, default=None,
-                                              help='default: $COLLAPSE_REPRO_PROFILE, else quick (core.default_profile)')
-    r.add_argument('-p', '--param', nargs=2, action='append', metavar=('NAME', 'VALUE'), help='set a parameter (repeatable)')
+    r.add_argument('experiment')
+    r.add_argument('--profile', choices=PROFILES, default=None,
+                   help='default: $COLLAPSE_REPRO_PROFILE, else quick (core.default_profile)')
+    r.add_argument('-p', '--param', nargs=2, action='append', metavar=('NAME', 'VALUE'),
+                   help='set a parameter (repeatable)')
     r.add_argument('--out', default=None, help='run directory (default: a fresh runs/EXP/<timestamp>-<profile>/)')
-    r.add_argument('--resume', action='store_true', help='continue the run already in --out from its checkpoints (same experiment, profile and parameters)')
-    r.add_argument('--publish', action='store_true', help="copy the figures into figures/<profile>/ (refused when parameters differ from the profile's)")
+    r.add_argument('--resume', action='store_true', help='continue the run already in --out from its checkpoints '
+                   '(same experiment, profile and parameters)')
+    r.add_argument('--publish', action='store_true', help="copy the figures into figures/<profile>/ "
+                   "(refused when parameters differ from the profile's)")
     r.add_argument('--publish-changed', action='store_true', help='publish even with changed parameters')
     r.set_defaults(func=cmd_run)
     f = sub.add_parser('figures', parents=[common, jobs], help='run every experiment and print a summary table')
-    f.add_argument('--profile', choices=PROFILES, default=None, help='default: $COLLAPSE_REPRO_PROFILE, else quick (core.default_profile)')
+    f.add_argument('--profile', choices=PROFILES, default=None,
+                   help='default: $COLLAPSE_REPRO_PROFILE, else quick (core.default_profile)')
     f.add_argument('--out', default=None, help='root folder for the run directories (default: runs/)')
     f.add_argument('--only', nargs='+', default=None, metavar='EXP', help='run only these experiments')
     f.set_defaults(func=cmd_figures)
-    st = sub.add_parser('status', help='the jobs of a run directory: each step and condition finished, running or failed, with job ids and logs')
-    st.add_argument('run_dir'); st.set_defaults(func=cmd_status)
-    rp = sub.add_parser('report', help="the claims ledger: each paper claim, the paper's value, ours per profile and the verdict")
-    rp.add_argument('--profile', choices=_claims.REPORT_PROFILES, default=None, help='only this profile (default: quick, gpu and paper)')
+    st = sub.add_parser('status', help='the jobs of a run directory: each step and condition finished, running or '
+                        'failed, with job ids and logs')
+    st.add_argument('run_dir')
+    st.set_defaults(func=cmd_status)
+    rp = sub.add_parser('report', help="the claims ledger: each paper claim, the paper's value, ours per profile and "
+                        "the verdict")
+    rp.add_argument('--profile', choices=_claims.REPORT_PROFILES, default=None,
+                    help='only this profile (default: quick, gpu and paper)')
     rp.add_argument('--figures-dir', default=None, help='published results to read (default: figures/ of the checkout)')
-    rp.add_argument('--markdown', default=None, metavar='FILE', help='also write the full table as Markdown (e.g. figures/CLAIMS.md)')
-    rp.add_argument('--update-readme', action='store_true', help="rewrite README.md's generated blocks (claims summary, experiments table)")
+    rp.add_argument('--markdown', default=None, metavar='FILE',
+                    help='also write the full table as Markdown (e.g. figures/CLAIMS.md)')
+    rp.add_argument('--update-readme', action='store_true',
+                    help="rewrite README.md's generated blocks (claims summary, experiments table)")
     rp.set_defaults(func=cmd_report)
     return ap
 
+# %% ../nbs/02_cli.ipynb #19c95437
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try: return args.func(args)
     except (ExperimentError, FileExistsError) as e:
-        print(f'collapse-repro: error: {e}', file=sys.stderr); return 2
+        print(f'collapse-repro: error: {e}', file=sys.stderr)
+        return 2
     except KeyboardInterrupt as e:
         where = f' in {e}' if str(e) else ''
-        print(f'collapse-repro: interrupted{where}; what finished is checkpointed: continue with --out DIR --resume', file=sys.stderr)
+        print(f'collapse-repro: interrupted{where}; what finished is checkpointed: continue with --out DIR --resume',
+              file=sys.stderr)
         return 130
     except BrokenPipeError:                      # e.g. `collapse-repro list | head`
-        sys.stderr.close(); return 0
+        sys.stderr.close()
+        return 0
