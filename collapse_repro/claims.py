@@ -55,7 +55,8 @@ def describe_rule(rule: Mapping) -> str:
     "The rule in words, as the report prints it."
     parts = []
     if 'target' in rule:
-        t = rule['target']; t = f'({t:g})' if t < 0 else f'{t:g}'
+        t = rule['target']
+        t = f'({t:g})' if t < 0 else f'{t:g}'
         parts.append(f"reproduced if |ours − {t}| ≤ {rule['tol']:g}")
     if 'holds' in rule: parts.append(f"reproduced if ours {_test_text(rule['holds'])}")
     if 'direction' in rule: parts.append(f"direction only if ours {_test_text(rule['direction'])}")
@@ -86,7 +87,8 @@ class Ours:
 EXTRACTORS: dict[str, Callable] = {}
 def extractor(f):
     "Register `f` as a named extractor that the ledger can cite."
-    EXTRACTORS[f.__name__] = f; return f
+    EXTRACTORS[f.__name__] = f
+    return f
 
 def _f(x) -> str: return f'{x:.4g}' if _is_num(x) else str(x)
 
@@ -100,27 +102,34 @@ def _find(d: Mapping, *parts: str) -> str:
 @extractor
 def longrun_rate_order(doc) -> Ours:
     "Is ‖θ̂₂ − θ_c‖² (Δ = 1) ordered r = 0.1 < 0.5 < 1, i.e. faster convergence for a stricter verifier?"
-    R = doc['results']; e = [R[k]['err_c']['2'] for k in ('biased_r0.1', 'biased_r0.5', 'biased_r1')]
+    R = doc['results']
+    e = [R[k]['err_c']['2'] for k in ('biased_r0.1', 'biased_r0.5', 'biased_r1')]
     return Ours(e[0] < e[1] < e[2], 'round 2: ' + ' < '.join(_f(v) for v in e) + ' (r = 0.1, 0.5, 1)')
 
 @extractor
 def longrun_unbiased(doc) -> Ours:
     "Does the unbiased verifier (r = 0.1) end below the real-data error, and the unfiltered loop above it?"
-    R = doc['results']; u, s, c = R['unbiased_r0.1']['final_err_star'], R['unbiased_r0.1']['err_star']['0'], R['unfiltered']['final_err_star']
+    R = doc['results']
+    u, s, c = (R['unbiased_r0.1']['final_err_star'], R['unbiased_r0.1']['err_star']['0'],
+               R['unfiltered']['final_err_star'])
     return Ours(u < s < c, f'final ‖θ̂−θ*‖²: unbiased {_f(u)} < round 0 {_f(s)} < unfiltered {_f(c)}')
 
 @extractor
 def longrun_mild(doc, config: str = 'mild_delta0.3') -> Ours:
     "Does a mildly biased verifier first gain (best round below round 0), then lose part of it (final above best)?"
-    R = doc['results'][config]; s, b, f = R['err_star']['0'], R['best_err_star'], R['final_err_star']
+    R = doc['results'][config]
+    s, b, f = R['err_star']['0'], R['best_err_star'], R['final_err_star']
     return Ours(b < s and f > b, f"‖θ̂−θ*‖²: {_f(s)} → {_f(b)} (round {R['best_round']}) → {_f(f)} (final)")
 
+# %% ../nbs/60_claims.ipynb #1e320609
 @extractor
 def toolkit_synthetic_share(doc) -> Ours:
     "Does the share of the map won by a verified synthetic estimator (Ȳ⁰¹ or Ȳ¹¹, Monte Carlo) grow with n_syn?"
-    R = doc['results']; ns = R['n_syn']
+    R = doc['results']
+    ns = R['n_syn']
     sh = [R[f'n_syn={n}']['win_share_mc']['Y01'] + R[f'n_syn={n}']['win_share_mc']['Y11'] for n in ns]
-    return Ours(all(a < b for a, b in zip(sh, sh[1:])), ' → '.join(f'{s:.2f}' for s in sh) + f" (n_syn = {', '.join(ns)})")
+    return Ours(all(a < b for a, b in zip(sh, sh[1:])),
+                ' → '.join(f'{s:.2f}' for s in sh) + f" (n_syn = {', '.join(ns)})")
 
 @extractor
 def toolkit_unfiltered_from(doc) -> Ours:
@@ -135,8 +144,11 @@ class NotTestable(ValueError):
 
 @extractor
 def cvae_change(doc, run: Sequence[str], metric: str = 'fid', at: str = 'final') -> Ours:
-    "Change of `metric` from round 0 of the run whose key contains `run`: at its last round (`final`) or its best (`min`)."
-    h = doc['results']['history']; key = _find(h, *run); rows = h[key]
+    """Change of `metric` from round 0 of the run whose key contains `run`: at its last round (`final`) or its best
+    (`min`)."""
+    h = doc['results']['history']
+    key = _find(h, *run)
+    rows = h[key]
     best = rows[-1] if at == 'final' else min(rows[1:], key=lambda r: r[metric])
     d = best[metric] - rows[0][metric]
     return Ours(d, f"{key}: {_f(rows[0][metric])} → {_f(best[metric])} at round {best['round']} ({d:+.3g})")
@@ -144,14 +156,19 @@ def cvae_change(doc, run: Sequence[str], metric: str = 'fid', at: str = 'final')
 @extractor
 def cvae_rebound(doc, run: Sequence[str], metric: str = 'nelbo') -> Ours:
     "Rise of `metric` after its minimum over rounds ≥ 1 (0 when the minimum is the last round)."
-    h = doc['results']['history']; key = _find(h, *run); ys = [r[metric] for r in h[key]]
-    i = min(range(1, len(ys)), key=ys.__getitem__); up = max(ys[i:]) - ys[i]
+    h = doc['results']['history']
+    key = _find(h, *run)
+    ys = [r[metric] for r in h[key]]
+    i = min(range(1, len(ys)), key=ys.__getitem__)
+    up = max(ys[i:]) - ys[i]
     return Ours(up, f'{key}: minimum {_f(ys[i])} at round {i}, then up by {up:.3g}')
 
+# %% ../nbs/60_claims.ipynb #846d572f
 @extractor
 def cvae_filtered_margin(doc, metric: str = 'fid', rounds: str = 'all') -> Ours:
     "Smallest margin unfiltered − filtered over every schedule (or start) and every round ≥ 1 (`all`) or the last."
-    h = doc['results']['history']; m = []
+    h = doc['results']['history']
+    m = []
     for k in h:
         if not k.endswith('|filtered'): continue
         f, u = h[k][1:], h[k[:-len('filtered')] + 'unfiltered'][1:]
@@ -170,19 +187,25 @@ def cvae_unfiltered_change(doc, metric: str = 'fid') -> Ours:
 @extractor
 def cvae_budget_order(doc) -> Ours:
     "Do the fixed-budget filtered runs end in budget order (more kept per round, lower final FID)?"
-    R = doc['results']; fixed = {k: v[0] for k, v in R['schedules'].items() if len(set(v)) == 1}
+    R = doc['results']
+    fixed = {k: v[0] for k, v in R['schedules'].items() if len(set(v)) == 1}
     if len(fixed) < 2: raise NotTestable(f'needs two fixed budgets or more, this run has {sorted(fixed)}')
-    ks = sorted(fixed, key=fixed.get); fid = [R['final_fid'][f'{k}|filtered'] for k in ks]
+    ks = sorted(fixed, key=fixed.get)
+    fid = [R['final_fid'][f'{k}|filtered'] for k in ks]
     return Ours(all(a > b for a, b in zip(fid, fid[1:])), ', '.join(f'{k}: {_f(v)}' for k, v in zip(ks, fid)))
 
+# %% ../nbs/60_claims.ipynb #1bd23a79
 @extractor
 def cvae_vq_strongest_change(doc) -> Ours:
     "FID change from round 1 to the last round of the strongest verifier (largest N_v)."
-    h = doc['results']['history']; k = max(h, key=int); a, b = h[k][1]['fid'], h[k][-1]['fid']
+    h = doc['results']['history']
+    k = max(h, key=int)
+    a, b = h[k][1]['fid'], h[k][-1]['fid']
     return Ours(b - a, f'N_v = {k}: {_f(a)} (round 1) → {_f(b)} (round {h[k][-1]["round"]})')
 
 def _init_runs(doc):
-    h = doc['results']['history']; sizes = sorted({int(k.split('|')[0]) for k in h})
+    h = doc['results']['history']
+    sizes = sorted({int(k.split('|')[0]) for k in h})
     rel = {s: h[f'{s}|filtered'][-1]['fid'] / h[f'{s}|filtered'][0]['fid'] - 1 for s in sizes}
     return sizes, rel
 
@@ -195,45 +218,53 @@ def cvae_init_small_change(doc) -> Ours:
 @extractor
 def cvae_init_contrast(doc) -> Ours:
     "Relative FID change of the largest start minus that of the smallest (> 0: the largest start loses more)."
-    sizes, rel = _init_runs(doc); d = rel[sizes[-1]] - rel[sizes[0]]
-    return Ours(d, f'relative FID change {sizes[-1]:,} start {rel[sizes[-1]]:+.0%}, {sizes[0]:,} start {rel[sizes[0]]:+.0%}')
+    sizes, rel = _init_runs(doc)
+    d = rel[sizes[-1]] - rel[sizes[0]]
+    return Ours(d, f'relative FID change {sizes[-1]:,} start {rel[sizes[-1]]:+.0%}, '
+                   f'{sizes[0]:,} start {rel[sizes[0]]:+.0%}')
 
 # %% ../nbs/60_claims.ipynb #9476ff67
 @extractor
 def xsum_gain(doc) -> Ours:
     "Filtered run's ROUGE-1 at its last round minus round 0."
-    f = doc['results']['filtered']; d = f[-1]['rouge1'] - f[0]['rouge1']
+    f = doc['results']['filtered']
+    d = f[-1]['rouge1'] - f[0]['rouge1']
     return Ours(d, f"ROUGE-1 {f[0]['rouge1']:.4f} → {f[-1]['rouge1']:.4f} (round {f[-1]['round']})")
 
 @extractor
 def xsum_margin(doc) -> Ours:
     "Smallest filtered − control ROUGE-1 over rounds ≥ 1."
-    R = doc['results']; m = [a['rouge1'] - b['rouge1'] for a, b in zip(R['filtered'][1:], R['control'][1:])]
+    R = doc['results']
+    m = [a['rouge1'] - b['rouge1'] for a, b in zip(R['filtered'][1:], R['control'][1:])]
     return Ours(min(m), 'filtered − control per round: ' + ', '.join(f'{x:+.4f}' for x in m))
 
 @extractor
 def xsum_control_drift(doc) -> Ours:
     "Largest |control − round 0| ROUGE-1 over rounds ≥ 1."
-    c = doc['results']['control']; d = [r['rouge1'] - c[0]['rouge1'] for r in c[1:]]
+    c = doc['results']['control']
+    d = [r['rouge1'] - c[0]['rouge1'] for r in c[1:]]
     return Ours(max(map(abs, d)), 'control − round 0: ' + ', '.join(f'{x:+.4f}' for x in d))
 
 @extractor
 def summ_gap(doc, verifier: str) -> Ours:
     "Final ROUGE-1 of the model trained on `verifier`'s selection minus the generator's."
-    R = doc['results']; a, g = R['per_verifier'][verifier]['rouge1'][-1], R['generator_rouge1']
+    R = doc['results']
+    a, g = R['per_verifier'][verifier]['rouge1'][-1], R['generator_rouge1']
     return Ours(a - g, f'{verifier} {a:.4f} vs generator {g:.4f}')
 
 @extractor
 def summ_diff(doc, a: str, b: str) -> Ours:
     "Final ROUGE-1 of verifier `a`'s model minus verifier `b`'s."
-    V = doc['results']['per_verifier']; x, y = V[a]['rouge1'][-1], V[b]['rouge1'][-1]
+    V = doc['results']['per_verifier']
+    x, y = V[a]['rouge1'][-1], V[b]['rouge1'][-1]
     return Ours(x - y, f'{a} {x:.4f} vs {b} {y:.4f}')
 
 # %% ../nbs/60_claims.ipynb #0cb100ea
 @extractor
 def phase_sharpening(doc, verifier: str = '(0.8, 0.3)') -> Ours:
     "Largest accuracy drop between neighbouring p at the largest n, divided by that at the smallest n (> 1: sharper)."
-    R = doc['results']; j = R['verifiers'].index(verifier)
+    R = doc['results']
+    j = R['verifiers'].index(verifier)
     drops = [max(a[j] - b[j] for a, b in zip(acc, acc[1:])) for acc in R['accuracy_mean']]
     return Ours(drops[-1] / drops[0], 'largest drop between neighbouring p: '
                 + ', '.join(f'{d:.3f} (n = {n:,})' for d, n in zip(drops, R['n'])))
@@ -241,46 +272,57 @@ def phase_sharpening(doc, verifier: str = '(0.8, 0.3)') -> Ours:
 @extractor
 def accuracy_at(doc, verifier: str, p: float) -> Ours:
     "Accuracy at the largest n for `verifier` at the grid point nearest to error rate `p`."
-    R = doc['results']; j = R['verifiers'].index(verifier)
+    R = doc['results']
+    j = R['verifiers'].index(verifier)
     i = min(range(len(R['p_grid'])), key=lambda i: abs(R['p_grid'][i] - p))
     return Ours(R['accuracy_mean'][-1][i][j], f"p = {R['p_grid'][i]:g}, n = {R['n'][-1]:,}")
 
+# %% ../nbs/60_claims.ipynb #6215b964
 @extractor
 def scaling_verified_gain(doc) -> Ours:
     "Smallest final accuracy over the verified curves minus the generator's."
-    R = doc['results']; f = {k: v for k, v in R['final_accuracy'].items() if k != 'without verification'}
+    R = doc['results']
+    f = {k: v for k, v in R['final_accuracy'].items() if k != 'without verification'}
     k = min(f, key=f.get)
-    return Ours(f[k] - R['generator_accuracy'], f"lowest verified curve: {k} {f[k]:.3f} vs generator {R['generator_accuracy']:.3f}")
+    return Ours(f[k] - R['generator_accuracy'],
+                f"lowest verified curve: {k} {f[k]:.3f} vs generator {R['generator_accuracy']:.3f}")
 
 @extractor
 def scaling_oracle_margin(doc) -> Ours:
     "Final accuracy of oracle verification minus the best other curve."
-    f = doc['results']['final_accuracy']; o = f['oracle verification']
+    f = doc['results']['final_accuracy']
+    o = f['oracle verification']
     k = max((k for k in f if k != 'oracle verification'), key=f.get)
     return Ours(o - f[k], f'oracle {o:.3f} vs {k} {f[k]:.3f}')
 
 @extractor
 def p_star_spearman(doc) -> Ours:
     "Smaller of the two panels' Spearman(p_*, accuracy) at the largest n."
-    S = doc['results']['summary']; r = {g: resolve(s, ('spearman_by_n', -1)) for g, s in S.items()}
+    S = doc['results']['summary']
+    r = {g: resolve(s, ('spearman_by_n', -1)) for g, s in S.items()}
     return Ours(min(r.values()), ', '.join(f'{g}: {v:.2f}' for g, v in r.items()))
 
 @extractor
 def p_star_rule(doc) -> Ours:
     "Smaller of the two panels' share of verifiers for which 'p̂_* > p' and 'accuracy > ½' agree."
-    S = doc['results']['summary']; r = {g: s['breakdown_rule_agreement'] for g, s in S.items()}
+    S = doc['results']['summary']
+    r = {g: s['breakdown_rule_agreement'] for g, s in S.items()}
     return Ours(min(r.values()), ', '.join(f'{g}: {v:.0%}' for g, v in r.items()))
 
+# %% ../nbs/60_claims.ipynb #8b055909
 @extractor
 def eigen_between(doc) -> Ours:
     "Range, over seeds and imperfect verifiers, of the margin inside [no verification, oracle] (> 0: between)."
-    C = doc['summary']['claims']; g = [x for k, c in C.items() if k.startswith('E3_') and k.endswith('_between') for x in c['gap']]
+    C = doc['summary']['claims']
+    g = [x for k, c in C.items() if k.startswith('E3_') and k.endswith('_between') for x in c['gap']]
     return Ours((min(g), max(g)), f'{len(g)} verifier-seed pairs, margins {min(g):.3f} to {max(g):.3f}')
 
 @extractor
 def eigen_threshold_rule(doc) -> Ours:
     "Share of verifiers for which 'beats the generator' agrees with 'p < p_*' (this run)."
-    R = doc['results']; g = R['generator']['acc_5']; S = R['verifier_stats']
+    R = doc['results']
+    g = R['generator']['acc_5']
+    S = R['verifier_stats']
     ok = [(R['final_acc_5'][v] > g) == (S[v]['p_star'] > S[v]['p']) for v in S]
     return Ours(sum(ok) / len(ok), f'{sum(ok)} of {len(ok)} verifiers (seed {doc["provenance"]["params"]["seed"]})')
 
@@ -311,7 +353,8 @@ class Claim:
         if isinstance(self.ours, str):
             a = ', '.join(f'{k}={v!r}' for k, v in self.args.items())
             return f'{self.ours}({a})'
-        key = lambda i, k: (f'[{k}]' if isinstance(k, int) else ('.' if i else '') + k if re.fullmatch(r'[A-Za-z_]\w*', k)
+        key = lambda i, k: (f'[{k}]' if isinstance(k, int)
+                            else ('.' if i else '') + k if re.fullmatch(r'[A-Za-z_]\w*', k)
                             else f'[{k!r}]')
         return ''.join(key(i, k) for i, k in enumerate(self.ours))
 
@@ -337,138 +380,217 @@ _SC = f'{FENG}, Fig. 1(a): performance vs number of synthesized data (schematic)
 _PS = f'{FENG}, RQ2: does the proxy p_* correlate with performance? (simulation row of Table 2)'
 _EV = f'{FENG}, transformer experiment: eigenvalues of symmetric matrices (built on LAWT; Table 2, second row)'
 _SU = f'{FENG}, §6.2: news summarization (Llama-2 on XLSUM; collapse as §6 defines it: worse than the generator)'
-_SMALL_FID = ('Our FID is not Inception-FID: the authors\' MNIST-FID network on our weights (32_metrics; older runs: a small MNIST '
-             'CNN, as their figures say), on another scale: only signs of differences compare.')
+_SMALL_FID = ('Our FID is not Inception-FID: the authors\' MNIST-FID network on our weights (32_metrics; older runs: '
+              'a small MNIST CNN, as their figures say), on another scale: only signs of differences compare.')
 
-# %% ../nbs/60_claims.ipynb #288cca2f
-CLAIMS: tuple[Claim, ...] = (
-    # ---- Yi et al.: linear regression, one round (Thm 3.1)
+# %% ../nbs/60_claims.ipynb #8382cffa
+_YI_ONE_ROUND = (
     Claim('yi.linreg.baseline', _LR, 'The real-data OLS baseline MSE σ²Σ_j μ_j⁻² at the heatmaps\' setting is 0.08374.',
           'real-only OLS baseline MSE', '0.08374',
           f'{_YI_CODE}: printed by simulation/theory_and_numerical.ipynb (commit fa6652f)',
           'yi_linreg_one_round', ('results', 'baseline_mse'), dict(target=0.0837387, tol=1e-5),
           note='Same design X₀ (seed 12345) as the authors: checks that the setting is rebuilt exactly.'),
-    Claim('yi.linreg.max_gain', _LR, 'One verified round with an unbiased, strict verifier gains L = log(‖θ̂₀−θ*‖/‖θ̂₁−θ*‖) ≈ 0.735.',
+    Claim('yi.linreg.max_gain', _LR,
+          'One verified round with an unbiased, strict verifier gains L = log(‖θ̂₀−θ*‖/‖θ̂₁−θ*‖) ≈ 0.735.',
           'one-round gain L at Δ = 0, r = 0.01', 'L = 0.735 (band L ≥ 0.48)',
           'Thm 3.1 at the figure\'s corner (Δ, r) = (0, 0.01); the figure shows its top band (L ≥ 0.48) there',
           'yi_linreg_one_round', ('results', 'gain_empirical_slices_at_min_r', 'delta=0', 'L'),
           dict(target=0.735, tol=0.02, direction=('>=', 0.48)), note='Ours: exact Monte Carlo at (0, 0.01).'),
-    Claim('yi.linreg.break_even', _LR, 'One round helps exactly when the verifier\'s bias is below Δ* ≈ 0.32, for every radius r ∈ [0.01, 0.5].',
+    Claim('yi.linreg.break_even', _LR,
+          'One round helps exactly when the verifier\'s bias is below Δ* ≈ 0.32, for every radius r ∈ [0.01, 0.5].',
           'break-even bias Δ*, every r', 'Δ* ≈ 0.32',
           'paper figure: the zero contour of both heatmaps (read off; Thm 3.1 gives 0.317–0.328)',
           'yi_linreg_one_round', ('results', 'break_even_delta_empirical'),
-          dict(target=0.32, tol=0.015, direction=('in', [0.25, 0.4])), note='Ours: Monte Carlo break-even at r = 0.01, 0.1, 0.2, 0.3, 0.5.'),
-    Claim('yi.linreg.strong_bias', _LR, 'A strongly biased verifier makes the round hurt: L ≈ −0.69 at Δ = 0.7, r = 0.01.',
+          dict(target=0.32, tol=0.015, direction=('in', [0.25, 0.4])),
+          note='Ours: Monte Carlo break-even at r = 0.01, 0.1, 0.2, 0.3, 0.5.'),
+    Claim('yi.linreg.strong_bias', _LR,
+          'A strongly biased verifier makes the round hurt: L ≈ −0.69 at Δ = 0.7, r = 0.01.',
           'one-round gain L at Δ = 0.7, r = 0.01', 'L = −0.692 (band L ≤ −0.48)',
           'Thm 3.1 at (Δ, r) = (0.7, 0.01); the figure shows its bottom band (L ≤ −0.48) there',
           'yi_linreg_one_round', ('results', 'gain_empirical_slices_at_min_r', 'delta=0.7', 'L'),
           dict(target=-0.692, tol=0.02, direction=('<=', -0.48))),
-    Claim('yi.linreg.radius', _LR, 'The gain shrinks as the radius grows: L ≈ 0.234 at Δ = 0, r = 0.5 (0.735 at r = 0.01).',
+    Claim('yi.linreg.radius', _LR,
+          'The gain shrinks as the radius grows: L ≈ 0.234 at Δ = 0, r = 0.5 (0.735 at r = 0.01).',
           'one-round gain L at Δ = 0, r = 0.5', 'L = 0.234',
           'Thm 3.1 at (Δ, r) = (0, 0.5); the figure\'s colour there is the second band (0.16 ≤ L < 0.48)',
-          'yi_linreg_one_round', ('results', 'slices', 'L_mc', 0, -1), dict(target=0.234, tol=0.02, direction=('in', [0, 0.48]))),
+          'yi_linreg_one_round', ('results', 'slices', 'L_mc', 0, -1),
+          dict(target=0.234, tol=0.02, direction=('in', [0, 0.48]))),
     Claim('yi.linreg.theory_vs_mc', _LR, 'Thm 3.1\'s closed form and the exact simulation give the same heatmap.',
           'Thm 3.1 heatmap = simulated heatmap', 'the two panels agree', 'paper figure (two panels side by side)',
           'yi_linreg_one_round', ('results', 'agreement', 'same_colour_band'), dict(holds=('>=', 0.9)),
           note='Ours: share of (Δ, r) cells in the same colour band (6 levels) in both heatmaps.'),
-    # ---- Yi et al.: linear regression, many rounds (Thm 4.1)
-    Claim('yi.longrun.limit', _LT, 'Verified retraining converges to the verifier\'s knowledge centre θ_c, not to θ*: with bias Δ = 1, ‖θ̂_k − θ*‖² → Δ² = 1.',
+)
+
+# %% ../nbs/60_claims.ipynb #8680d772
+_YI_LONG_RUN = (
+    Claim('yi.longrun.limit', _LT,
+          'Verified retraining converges to the verifier\'s knowledge centre θ_c, not to θ*: with bias Δ = 1, ‖θ̂_k − '
+          'θ*‖² → Δ² = 1.',
           'Δ = 1: ‖θ̂_k − θ*‖² → Δ²', '→ 1 (= Δ²)', 'Thm 4.1 (θ̂_k → θ_c as n_k grows)',
-          'yi_linreg_long_run', ('results', 'biased_r0.1', 'final_err_star'), dict(target=1.0, tol=0.05, direction=('>', 0.5)),
+          'yi_linreg_long_run', ('results', 'biased_r0.1', 'final_err_star'),
+          dict(target=1.0, tol=0.05, direction=('>', 0.5)),
           note='Ours: round 60, r = 0.1, 100 accepted points per direction per round.'),
-    Claim('yi.longrun.floor', _LT, '‖θ̂_k − θ_c‖² falls to the noise floor of Thm 4.1\'s bound, pσ²ρ/(n(1−ρ²)) = 0.0205 for p = 8, n = 100, r = 0.1.',
-          'Δ = 1: ‖θ̂_k − θ_c‖² → noise floor', '0.0205 (floor)', 'Thm 4.1\'s bound as k → ∞, at our n = 100 per direction (the figure\'s n is not stated)',
-          'yi_linreg_long_run', ('results', 'biased_r0.1', 'final_err_c'), dict(target=0.0205, tol=0.002, direction=('<', 0.1))),
+    Claim('yi.longrun.floor', _LT,
+          '‖θ̂_k − θ_c‖² falls to the noise floor of Thm 4.1\'s bound, pσ²ρ/(n(1−ρ²)) = 0.0205 for p = 8, n = 100, r = '
+          '0.1.',
+          'Δ = 1: ‖θ̂_k − θ_c‖² → noise floor', '0.0205 (floor)',
+          'Thm 4.1\'s bound as k → ∞, at our n = 100 per direction (the figure\'s n is not stated)',
+          'yi_linreg_long_run', ('results', 'biased_r0.1', 'final_err_c'),
+          dict(target=0.0205, tol=0.002, direction=('<', 0.1))),
     Claim('yi.longrun.rate', _LT, 'A stricter verifier (smaller r) converges faster, to the same limit.',
-          'smaller r converges faster', 'faster for smaller r', 'paper figure (curves for several r) and Thm 4.1 (r sets ρ)',
+          'smaller r converges faster', 'faster for smaller r',
+          'paper figure (curves for several r) and Thm 4.1 (r sets ρ)',
           'yi_linreg_long_run', 'longrun_rate_order', dict(holds=('==', True))),
-    Claim('yi.longrun.unbiased', _LT, 'An unbiased verifier improves on the real-data estimate, while retraining without a verifier drifts away (collapse).',
-          'unbiased improves, unfiltered drifts', 'filtered < round 0 < unfiltered', 'paper figure (Δ = 0 panel) and §4\'s regimes',
+    Claim('yi.longrun.unbiased', _LT,
+          'An unbiased verifier improves on the real-data estimate, while retraining without a verifier drifts away '
+          '(collapse).',
+          'unbiased improves, unfiltered drifts', 'filtered < round 0 < unfiltered',
+          'paper figure (Δ = 0 panel) and §4\'s regimes',
           'yi_linreg_long_run', 'longrun_unbiased', dict(holds=('==', True))),
     Claim('yi.longrun.mild', _LT, 'A mildly biased verifier gives a gain first, then a plateau or reversal.',
           'mild bias: gain, then reversal', 'gain, then plateau/reversal', '§4, regime (ii) of Thm 4.1\'s discussion',
           'yi_linreg_long_run', 'longrun_mild', dict(holds=('==', True)), note='Ours: Δ = 0.3, r = 0.1.'),
-    # ---- Yi et al.: App. A toolkit
-    Claim('yi.toolkit.x1_zero', _GT, 'Filtering the real data (X̄¹) helps only for a nearly centred verifier: at the narrowest width its gain is ≥ 0 up to δ ≈ 0.1.',
+)
+
+# %% ../nbs/60_claims.ipynb #3adb9a09
+_YI_TOOLKIT = (
+    Claim('yi.toolkit.x1_zero', _GT,
+          'Filtering the real data (X̄¹) helps only for a nearly centred verifier: at the narrowest width its gain is '
+          '≥ 0 up to δ ≈ 0.1.',
           'X̄¹ gain ≥ 0 up to δ', 'δ ≈ 0.1', 'paper figure (X̄¹ heatmap, read off)',
           'yi_gaussian_toolkit', ('results', 'X1_narrowest_width', 'delta_gain_zero'), dict(target=0.1, tol=0.01)),
-    Claim('yi.toolkit.x1_red', _GT, 'The filtered real mean X̄¹ loses badly (log-MSE ratio < −1) from δ ≈ 0.165 at the narrowest width.',
+    Claim('yi.toolkit.x1_red', _GT,
+          'The filtered real mean X̄¹ loses badly (log-MSE ratio < −1) from δ ≈ 0.165 at the narrowest width.',
           'X̄¹ gain < −1 from δ', 'δ ≈ 0.165', 'paper figure (X̄¹ heatmap, read off)',
           'yi_gaussian_toolkit', ('results', 'X1_narrowest_width', 'delta_gain_minus1'), dict(target=0.165, tol=0.01)),
-    Claim('yi.toolkit.synthetic_wins', _GT, 'Verified synthetic estimators win a larger share of the (δ, width) map as the number of synthetic samples grows.',
-          'synthetic wins more as n_syn grows', 'grows with n_syn', 'paper figure (best-estimator maps for n_syn = 100, 200, 400, ∞)',
+    Claim('yi.toolkit.synthetic_wins', _GT,
+          'Verified synthetic estimators win a larger share of the (δ, width) map as the number of synthetic samples '
+          'grows.',
+          'synthetic wins more as n_syn grows', 'grows with n_syn',
+          'paper figure (best-estimator maps for n_syn = 100, 200, 400, ∞)',
           'yi_gaussian_toolkit', 'toolkit_synthetic_share', dict(holds=('==', True))),
-    Claim('yi.toolkit.unfiltered_from', _GT, 'The unfiltered real mean X̄⁰ wins once the verifier\'s centre is off by δ ≳ 0.1–0.2.',
+    Claim('yi.toolkit.unfiltered_from', _GT,
+          'The unfiltered real mean X̄⁰ wins once the verifier\'s centre is off by δ ≳ 0.1–0.2.',
           'X̄⁰ wins from δ', 'δ ≈ 0.1–0.2', 'paper figure (best-estimator maps, read off)',
           'yi_gaussian_toolkit', 'toolkit_unfiltered_from', dict(holds=('in', [0.08, 0.22]))),
-    # ---- Yi et al.: CVAE on MNIST, Fig. 3(a) and Fig. 1
-    Claim('yi.cvae.fid_falls', _CV, 'Filtered retraining from the 500-image CVAE lowers FID far below round 0: the linear schedule goes 156.05 → 21.17 in 40 rounds, near the 60k-image CVAE\'s 17.56.',
-          'filtered linear run: FID below round 0', '156.05 → 21.17 (Inception-FID)', f'paper figure; exact values as printed in the {_YI_CODE}, MNIST/plots/plot.ipynb (repository history)',
-          'yi_cvae_schedule', 'cvae_change', dict(direction=('<', 0)), args=dict(run=('linear', '|filtered'), metric='fid'),
+)
+
+# %% ../nbs/60_claims.ipynb #d6fb4c30
+_YI_CVAE = (
+    Claim('yi.cvae.fid_falls', _CV,
+          'Filtered retraining from the 500-image CVAE lowers FID far below round 0: the linear schedule goes 156.05 → '
+          '21.17 in 40 rounds, near the 60k-image CVAE\'s 17.56.',
+          'filtered linear run: FID below round 0', '156.05 → 21.17 (Inception-FID)',
+          f'paper figure; exact values as printed in the {_YI_CODE}, MNIST/plots/plot.ipynb (repository history)',
+          'yi_cvae_schedule', 'cvae_change', dict(direction=('<', 0)),
+          args=dict(run=('linear', '|filtered'), metric='fid'),
           same_metric=False, note=_SMALL_FID),
-    Claim('yi.cvae.unfiltered_rises', _CV, 'Without a verifier FID rises for every schedule (≈200 at round 1, ≈260–330 at round 40).',
+    Claim('yi.cvae.unfiltered_rises', _CV,
+          'Without a verifier FID rises for every schedule (≈200 at round 1, ≈260–330 at round 40).',
           'unfiltered runs: FID rises', '156 → 260–330', 'paper figure (dashed curves, read off)',
           'yi_cvae_schedule', 'cvae_unfiltered_change', dict(direction=('>', 0)), same_metric=False,
           note=_SMALL_FID + ' Where the filtered runs rise too, this says little.'),
-    Claim('yi.cvae.filtered_below', _CV, 'Filtered runs stay below their unfiltered counterparts at every round, for every schedule.',
+    Claim('yi.cvae.filtered_below', _CV,
+          'Filtered runs stay below their unfiltered counterparts at every round, for every schedule.',
           'filtered below unfiltered, every round', 'solid below dashed', 'paper figure',
           'yi_cvae_schedule', 'cvae_filtered_margin', dict(direction=('>', 0)), same_metric=False, note=_SMALL_FID),
-    Claim('yi.cvae.budget', _CV, 'A larger synthetic budget per round gives a lower final FID (≈85 / 60 / 30 at 2k / 5k / 20k kept per round).',
+    Claim('yi.cvae.budget', _CV,
+          'A larger synthetic budget per round gives a lower final FID (≈85 / 60 / 30 at 2k / 5k / 20k kept per '
+          'round).',
           'larger budget, lower final FID', '85 > 60 > 30 (2k, 5k, 20k)', 'paper figure (read off at round 40)',
           'yi_cvae_schedule', 'cvae_budget_order', dict(direction=('==', True)), same_metric=False,
           note=_SMALL_FID + ' Ours: the fixed-budget schedules of the profile.'),
     Claim('yi.cvae.nelbo_round0', _NE, 'The CVAE trained on 500 real images has test NELBO 121.04 nats per image.',
-          'round-0 test NELBO (500 images)', '121.04 nats', f'{_YI_CODE}: printed in MNIST/plots/plot.ipynb (repository history)',
+          'round-0 test NELBO (500 images)', '121.04 nats',
+          f'{_YI_CODE}: printed in MNIST/plots/plot.ipynb (repository history)',
           'yi_cvae_schedule', ('results', 'history', 0, 0, 'nelbo'), dict(target=121.04, tol=1.0)),
-    Claim('yi.cvae.nelbo_falls', _NE, 'Filtered retraining lowers test NELBO below round 0 (121.04 → 113.04 at round 11).',
-          'filtered linear run: NELBO below round 0', '−8.0 nats (121.04 → 113.04)', f'{_YI_CODE}: printed in MNIST/plots/plot.ipynb (repository history)',
+    Claim('yi.cvae.nelbo_falls', _NE,
+          'Filtered retraining lowers test NELBO below round 0 (121.04 → 113.04 at round 11).',
+          'filtered linear run: NELBO below round 0', '−8.0 nats (121.04 → 113.04)',
+          f'{_YI_CODE}: printed in MNIST/plots/plot.ipynb (repository history)',
           'yi_cvae_schedule', 'cvae_change', dict(target=-8.0, tol=1.0, direction=('<', 0)),
           args=dict(run=('linear', '|filtered'), metric='nelbo', at='min'), note='Ours: best round of the run.'),
-    Claim('yi.cvae.nelbo_reversal', _NE, 'After its minimum the filtered NELBO rises again (113.04 at round 11 → 116.97 at round 27): a gain, then a partial reversal.',
-          'NELBO rises again after its minimum', '+3.9 nats after round 11', f'{_YI_CODE}: printed in MNIST/plots/plot.ipynb (repository history)',
+    Claim('yi.cvae.nelbo_reversal', _NE,
+          'After its minimum the filtered NELBO rises again (113.04 at round 11 → 116.97 at round 27): a gain, then a '
+          'partial reversal.',
+          'NELBO rises again after its minimum', '+3.9 nats after round 11',
+          f'{_YI_CODE}: printed in MNIST/plots/plot.ipynb (repository history)',
           'yi_cvae_schedule', 'cvae_rebound', dict(target=3.93, tol=1.0, direction=('>', 0)),
           args=dict(run=('linear', '|filtered'), metric='nelbo'), profiles=('paper',),
           note='Needs ≥ 27 rounds: only the paper profile (40 rounds) can test it.'),
-    Claim('yi.cvae.full_data_nelbo', _NE, 'A CVAE trained on all 60k real images, the figure\'s upper bound, has test NELBO 92.12.',
-          'full-data CVAE test NELBO', '92.12 nats', f'{_YI_CODE}: printed in MNIST/plots/plot.ipynb (repository history)',
+    Claim('yi.cvae.full_data_nelbo', _NE,
+          'A CVAE trained on all 60k real images, the figure\'s upper bound, has test NELBO 92.12.',
+          'full-data CVAE test NELBO', '92.12 nats',
+          f'{_YI_CODE}: printed in MNIST/plots/plot.ipynb (repository history)',
           'yi_cvae_schedule', ('results', 'full_data', 'nelbo'), dict(target=92.12, tol=1.0, direction=('<', 121.04)),
           note='Direction: below the paper\'s 500-image round 0 (121.04).'),
-    # ---- Yi et al.: Fig. 3(b) verifier quality
-    Claim('yi.cvae_vq.order', _VQ, 'Final FID falls with the verifier\'s real-image budget: ≈131 (500 images) … ≈29 (60k) at round 40.',
+)
+
+# %% ../nbs/60_claims.ipynb #ff96667c
+_YI_CVAE_VERIFIER = (
+    Claim('yi.cvae_vq.order', _VQ,
+          'Final FID falls with the verifier\'s real-image budget: ≈131 (500 images) … ≈29 (60k) at round 40.',
           'stronger verifier, lower final FID', '131 → 29 (monotone)', 'paper figure (read off at round 40)',
-          'yi_cvae_verifier_quality', ('results', 'spearman_nv_vs_final_fid'), dict(direction=('<', 0)), same_metric=False,
+          'yi_cvae_verifier_quality', ('results', 'spearman_nv_vs_final_fid'), dict(direction=('<', 0)),
+          same_metric=False,
           note=_SMALL_FID + ' Ours: Spearman(N_v, final FID); the paper\'s is −1.'),
-    Claim('yi.cvae_vq.strong_improves', _VQ, 'Strong verifiers keep improving over all 40 rounds (60k: ≈108 at round 1 → ≈29).',
+    Claim('yi.cvae_vq.strong_improves', _VQ,
+          'Strong verifiers keep improving over all 40 rounds (60k: ≈108 at round 1 → ≈29).',
           'strongest verifier keeps improving', '108 → 29 (rounds 1 → 40)', 'paper figure (read off)',
-          'yi_cvae_verifier_quality', 'cvae_vq_strongest_change', dict(direction=('<', 0)), same_metric=False, note=_SMALL_FID),
-    # ---- Yi et al.: initial sample size (appendix)
-    Claim('yi.cvae_init.small_improves', _IS, 'From a small real start, filtered retraining lowers FID (1k images: ≈62 → ≈27–30 by round 40).',
+          'yi_cvae_verifier_quality', 'cvae_vq_strongest_change', dict(direction=('<', 0)), same_metric=False,
+          note=_SMALL_FID),
+)
+
+# %% ../nbs/60_claims.ipynb #8e7be54e
+_YI_CVAE_INIT = (
+    Claim('yi.cvae_init.small_improves', _IS,
+          'From a small real start, filtered retraining lowers FID (1k images: ≈62 → ≈27–30 by round 40).',
           'small start: filtered FID falls', '62 → 27–30 (1k start)', 'paper figure (read off)',
-          'yi_cvae_initial_size', 'cvae_init_small_change', dict(direction=('<', 0)), same_metric=False, note=_SMALL_FID),
-    Claim('yi.cvae_init.reversal', _IS, 'From the 60k-image start, better than the verifier\'s knowledge, filtered retraining makes FID worse (17.6 → ≈22–27): the reversal regime.',
+          'yi_cvae_initial_size', 'cvae_init_small_change', dict(direction=('<', 0)), same_metric=False,
+          note=_SMALL_FID),
+    Claim('yi.cvae_init.reversal', _IS,
+          'From the 60k-image start, better than the verifier\'s knowledge, filtered retraining makes FID worse (17.6 '
+          '→ ≈22–27): the reversal regime.',
           '60k start: filtering makes FID worse', '17.6 → 22–27', 'paper figure (read off)',
           'yi_cvae_initial_size', 'cvae_init_contrast', dict(direction=('>', 0)), same_metric=False,
-          note=_SMALL_FID + ' Ours: relative change of the largest start minus that of the smallest, since a start that '
+          note=_SMALL_FID + ' Ours: relative change of the largest start minus that of the smallest, since a start '
+          'that '
                'gets worse is only the reversal regime if smaller starts do better.'),
-    Claim('yi.cvae_init.filtered_below', _IS, 'For every initial size, unfiltered runs end far above filtered ones (≈133–163 vs ≈27–30 at round 40).',
+    Claim('yi.cvae_init.filtered_below', _IS,
+          'For every initial size, unfiltered runs end far above filtered ones (≈133–163 vs ≈27–30 at round 40).',
           'filtered below unfiltered, every start', '27–30 vs 133–163', 'paper figure (read off)',
           'yi_cvae_initial_size', 'cvae_filtered_margin', dict(direction=('>', 0)), args=dict(rounds='final'),
           same_metric=False, note=_SMALL_FID),
-    # ---- Yi et al.: XSUM (§5.3)
-    Claim('yi.xsum.filtered_rises', _XS, 'Retraining on the model\'s top-12.5 % summaries by ROUGE-1 raises validation ROUGE-1 over the first rounds, then it stabilizes.',
+)
+
+# %% ../nbs/60_claims.ipynb #a4ee0aa3
+_YI_XSUM = (
+    Claim('yi.xsum.filtered_rises', _XS,
+          'Retraining on the model\'s top-12.5 % summaries by ROUGE-1 raises validation ROUGE-1 over the first rounds, '
+          'then it stabilizes.',
           'filtered run: ROUGE-1 rises', 'rises (no value printed)', 'paper figure (qualitative)',
           'yi_xsum_rounds', 'xsum_gain', dict(holds=('>', 0.01)),
-          note='A rise must exceed one ROUGE-1 point (0.01) to count; smaller moves are within the noise of a few evaluation articles.'),
-    Claim('yi.xsum.above_control', _XS, 'The filtered run stays above the random-12.5 % control at every round after round 0.',
+          note='A rise must exceed one ROUGE-1 point (0.01) to count; smaller moves are within the noise of a few '
+          'evaluation articles.'),
+    Claim('yi.xsum.above_control', _XS,
+          'The filtered run stays above the random-12.5 % control at every round after round 0.',
           'filtered above control, every round', 'filtered > control', 'paper figure (qualitative)',
           'yi_xsum_rounds', 'xsum_margin', dict(holds=('>', 0))),
-    Claim('yi.xsum.control_flat', _XS, 'The random-12.5 % control fluctuates around its round-0 ROUGE-1, with no significant gain.',
+    Claim('yi.xsum.control_flat', _XS,
+          'The random-12.5 % control fluctuates around its round-0 ROUGE-1, with no significant gain.',
           'control stays near round 0', 'flat (no value printed)', 'paper figure (qualitative)',
-          'yi_xsum_rounds', 'xsum_control_drift', dict(holds=('<=', 0.01)), note='Flat: within one ROUGE-1 point of round 0.'),
-    # ---- Feng et al.: Gaussian-mixture theory
-    Claim('feng.phase.step', _PT, 'Accuracy drops sharply at the breakdown point p_* = φ/(φ+ψ): 0.727 for a verifier keeping correct labels with φ = 0.8 and wrong ones with ψ = 0.3.',
+          'yi_xsum_rounds', 'xsum_control_drift', dict(holds=('<=', 0.01)),
+          note='Flat: within one ROUGE-1 point of round 0.'),
+)
+
+# %% ../nbs/60_claims.ipynb #6b4488ea
+_FENG_PHASE = (
+    Claim('feng.phase.step', _PT,
+          'Accuracy drops sharply at the breakdown point p_* = φ/(φ+ψ): 0.727 for a verifier keeping correct labels '
+          'with φ = 0.8 and wrong ones with ψ = 0.3.',
           'step at p_* for (φ, ψ) = (0.8, 0.3)', 'p_* = 0.727', 'paper theorem (n → ∞)',
-          'feng_phase_transition', ('results', 'step', -1, '(0.8, 0.3)'), dict(target=0.7273, tol=0.01, direction=('in', [0.65, 0.8])),
+          'feng_phase_transition', ('results', 'step', -1, '(0.8, 0.3)'),
+          dict(target=0.7273, tol=0.01, direction=('in', [0.65, 0.8])),
           note='Ours: where the mean accuracy crosses ½ at the largest n.'),
     Claim('feng.phase.none', _PT, 'Without verification (φ = ψ = 1) the breakdown point is p_* = 1/2.',
           'no verification: step at ½', 'p_* = 0.5', 'paper theorem (n → ∞)',
@@ -479,12 +601,20 @@ CLAIMS: tuple[Claim, ...] = (
     Claim('feng.phase.sharpens', _PT, 'The transition is sharp in the large-n limit: the step steepens as n grows.',
           'step steepens with n', 'sharp as n → ∞', 'paper theorem (n → ∞)',
           'feng_phase_transition', 'phase_sharpening', dict(holds=('>', 1))),
-    Claim('feng.phase.flip', _PT, 'Above p_* the classifier flips and accuracy tends to 1 − Φ(‖μ‖) = 0.159 for ‖μ‖ = 1.',
+    Claim('feng.phase.flip', _PT,
+          'Above p_* the classifier flips and accuracy tends to 1 − Φ(‖μ‖) = 0.159 for ‖μ‖ = 1.',
           'above p_*: accuracy → 1 − Φ(‖μ‖)', '0.159', 'paper theorem (n → ∞)',
           'feng_phase_transition', 'accuracy_at', dict(target=0.1587, tol=0.03, direction=('<', 0.5)),
           args=dict(verifier='(0.8, 0.3)', p=0.8), note='Ours: p = 0.8 > p_* = 0.727, at the largest n.'),
-    Claim('feng.scaling.unverified', _SC, 'Without verification, training on more synthesized data saturates at or below the generator (model collapse).',
-          'no verification: stalls at the generator', 'at or below the generator', 'paper figure (schematic, no numbers)',
+)
+
+# %% ../nbs/60_claims.ipynb #15f2078a
+_FENG_SCALING = (
+    Claim('feng.scaling.unverified', _SC,
+          'Without verification, training on more synthesized data saturates at or below the generator (model '
+          'collapse).',
+          'no verification: stalls at the generator', 'at or below the generator',
+          'paper figure (schematic, no numbers)',
           'feng_scaling', ('results', 'unverified_minus_generator'), dict(holds=('<=', 0), direction=('<=', 0.02)),
           note='Ours: final accuracy minus the generator\'s; direction: stalls within 0.02 above it.'),
     Claim('feng.scaling.verified', _SC, 'With model or oracle verification, accuracy saturates above the generator.',
@@ -493,20 +623,34 @@ CLAIMS: tuple[Claim, ...] = (
     Claim('feng.scaling.oracle_top', _SC, 'Oracle verification saturates highest, above model verification.',
           'oracle verification highest', 'oracle > model verifier', 'paper figure (schematic, no numbers)',
           'feng_scaling', 'scaling_oracle_margin', dict(holds=('>', 0))),
-    Claim('feng.proxy.spearman', _PS, 'The proxy p_*, measured from a verifier\'s keep rates, correlates strongly with the accuracy of the model trained on its selection.',
+)
+
+# %% ../nbs/60_claims.ipynb #6625283a
+_FENG_PROXY = (
+    Claim('feng.proxy.spearman', _PS,
+          'The proxy p_*, measured from a verifier\'s keep rates, correlates strongly with the accuracy of the model '
+          'trained on its selection.',
           'p_* correlates with accuracy', 'strong positive correlation', 'paper text (RQ2)',
-          'feng_p_star_proxy', 'p_star_spearman', dict(holds=('>=', 0.7), direction=('>', 0)), note='Strong: Spearman ≥ 0.7.'),
-    Claim('feng.proxy.rule', _PS, 'Verification rescues synthesized data exactly when the generator\'s error p is below the verifier\'s p_*.',
+          'feng_p_star_proxy', 'p_star_spearman', dict(holds=('>=', 0.7), direction=('>', 0)),
+          note='Strong: Spearman ≥ 0.7.'),
+    Claim('feng.proxy.rule', _PS,
+          'Verification rescues synthesized data exactly when the generator\'s error p is below the verifier\'s p_*.',
           'rescue iff p < p_*', 'p < p_* ⇔ rescue', 'paper theorem',
           'feng_p_star_proxy', 'p_star_rule', dict(holds=('>=', 0.9), direction=('>', 0.5))),
-    # ---- Feng et al.: eigenvalue transformer (E1–E3 over seeds)
-    Claim('feng.eigen.E1_self', _EV, 'Training on unverified synthetic data (the generator\'s top beam) ends at or below the generator.',
+)
+
+# %% ../nbs/60_claims.ipynb #44853395
+_FENG_EIGEN = (
+    Claim('feng.eigen.E1_self', _EV,
+          'Training on unverified synthetic data (the generator\'s top beam) ends at or below the generator.',
           'top beam (no verification) ≤ generator', 'below the generator', 'paper text and figure (qualitative)',
-          'feng_eigen', ('summary', 'claims', 'E1_self_at_or_below_generator', 'gap'), dict(holds=('>=', 0)), file='seeds',
+          'feng_eigen', ('summary', 'claims', 'E1_self_at_or_below_generator', 'gap'), dict(holds=('>=', 0)),
+          file='seeds',
           note='Ours: generator − model accuracy (τ = 5 %), one value per seed.'),
     Claim('feng.eigen.E1_random', _EV, 'Training on randomly chosen beams ends at or below the generator.',
           'random beam ≤ generator', 'below the generator', 'paper text and figure (qualitative)',
-          'feng_eigen', ('summary', 'claims', 'E1_random_at_or_below_generator', 'gap'), dict(holds=('>=', 0)), file='seeds',
+          'feng_eigen', ('summary', 'claims', 'E1_random_at_or_below_generator', 'gap'), dict(holds=('>=', 0)),
+          file='seeds',
           note='Ours: generator − model accuracy (τ = 5 %), one value per seed.'),
     Claim('feng.eigen.E2', _EV, 'Training on oracle-verified synthetic data ends above the generator.',
           'oracle-verified > generator', 'above the generator', 'paper text and figure (qualitative)',
@@ -515,15 +659,25 @@ CLAIMS: tuple[Claim, ...] = (
     Claim('feng.eigen.E3', _EV, 'Imperfect verifiers land between no verification and the oracle.',
           'imperfect verifiers in between', 'between', 'paper text and figure (qualitative)',
           'feng_eigen', 'eigen_between', dict(holds=('>', 0)), file='seeds'),
-    Claim('feng.eigen.spearman', _EV, 'Verifiers with a higher p_* give a more accurate model (strong p_*–accuracy correlation).',
+    Claim('feng.eigen.spearman', _EV,
+          'Verifiers with a higher p_* give a more accurate model (strong p_*–accuracy correlation).',
           'p_* correlates with accuracy', 'strong positive correlation', 'paper text (RQ2)',
-          'feng_eigen', ('summary', 'claims', 'E3_spearman_positive', 'gap'), dict(holds=('>=', 0.7), direction=('>', 0)),
+          'feng_eigen', ('summary', 'claims', 'E3_spearman_positive', 'gap'),
+          dict(holds=('>=', 0.7), direction=('>', 0)),
           file='seeds', note='Ours: Spearman over the five verifiers, one value per seed; strong: ≥ 0.7.'),
-    Claim('feng.eigen.threshold', _EV, 'A verifier lifts the model above the generator exactly when the generator\'s error p is below its p_*.',
-          'beats generator iff p < p_*', 'p < p_* ⇔ above the generator', 'paper theorem, applied to the transformer task',
-          'feng_eigen', 'eigen_threshold_rule', dict(holds=('==', 1.0), direction=('>', 0.5)), note='Ours: seed 0 only.'),
-    # ---- Feng et al.: summarization (§6.2)
-    Claim('feng.summ.no_verification', _SU, 'Without verification (a random choice among candidates), the model trained on synthesized summaries is worse than its generator.',
+    Claim('feng.eigen.threshold', _EV,
+          'A verifier lifts the model above the generator exactly when the generator\'s error p is below its p_*.',
+          'beats generator iff p < p_*', 'p < p_* ⇔ above the generator',
+          'paper theorem, applied to the transformer task',
+          'feng_eigen', 'eigen_threshold_rule', dict(holds=('==', 1.0), direction=('>', 0.5)),
+          note='Ours: seed 0 only.'),
+)
+
+# %% ../nbs/60_claims.ipynb #ddf45972
+_FENG_SUMMARIZATION = (
+    Claim('feng.summ.no_verification', _SU,
+          'Without verification (a random choice among candidates), the model trained on synthesized summaries is '
+          'worse than its generator.',
           'no verification < generator', 'below the generator', 'paper text (§6.2)',
           'feng_summarization_verifiers', 'summ_gap', dict(holds=('<', 0)), args=dict(verifier='random'),
           note='Ours: ROUGE-1, random verifier minus generator, at the largest n. Where every verifier, the oracle '
@@ -531,14 +685,22 @@ CLAIMS: tuple[Claim, ...] = (
     Claim('feng.summ.self', _SU, 'Self-verification (the generator picks by its own score) beats the generator.',
           'self-verification > generator', 'above the generator', 'paper text (§6.2)',
           'feng_summarization_verifiers', 'summ_gap', dict(holds=('>', 0)), args=dict(verifier='self')),
-    Claim('feng.summ.other_model', _SU, 'Another model as verifier (Llama-3, a better summarizer) does about as well as random selection.',
+    Claim('feng.summ.other_model', _SU,
+          'Another model as verifier (Llama-3, a better summarizer) does about as well as random selection.',
           'other-model verifier ≈ random', '≈ random selection', 'paper text (§6.2)',
           'feng_summarization_verifiers', 'summ_diff', dict(target=0.0, tol=0.01), args=dict(a='other', b='random'),
           note='About equal: within one ROUGE-1 point.'),
-    Claim('feng.summ.p_star', _SU, 'The verifiers\' p_* predicts their ranking: a stronger model is not automatically a better verifier.',
+    Claim('feng.summ.p_star', _SU,
+          'The verifiers\' p_* predicts their ranking: a stronger model is not automatically a better verifier.',
           'p_* ranks the verifiers', 'strong positive correlation', 'paper text (RQ2, §6.2)',
-          'feng_summarization_verifiers', ('results', 'spearman_pstar_final_rouge1'), dict(holds=('>=', 0.7), direction=('>', 0))),
+          'feng_summarization_verifiers', ('results', 'spearman_pstar_final_rouge1'),
+          dict(holds=('>=', 0.7), direction=('>', 0))),
 )
+
+# %% ../nbs/60_claims.ipynb #288cca2f
+CLAIMS: tuple[Claim, ...] = (_YI_ONE_ROUND + _YI_LONG_RUN + _YI_TOOLKIT + _YI_CVAE
+                              + _YI_CVAE_VERIFIER + _YI_CVAE_INIT + _YI_XSUM + _FENG_PHASE
+                              + _FENG_SCALING + _FENG_PROXY + _FENG_EIGEN + _FENG_SUMMARIZATION)
 
 # %% ../nbs/60_claims.ipynb #1fb00928
 def _short(commit: str | None) -> str:
@@ -547,11 +709,13 @@ def _short(commit: str | None) -> str:
 
 def _device(d: Mapping | None) -> str:
     if not d: return '?'
-    return d.get('gpu') or (f"{d.get('device', '?')} ({d['cpu_count']} cores)" if d.get('cpu_count') else d.get('device', '?'))
+    return d.get('gpu') or (f"{d.get('device', '?')} ({d['cpu_count']} cores)" if d.get('cpu_count')
+                            else d.get('device', '?'))
 
 def provenance(doc: Mapping, figures_dir: Path) -> tuple[str, str]:
     "Short commit and device of a results document."
-    if 'device_run' in doc: return _short(doc['device_run']['code_commit']), _device(doc.get('provenance', {}).get('device'))
+    if 'device_run' in doc:
+        return _short(doc['device_run']['code_commit']), _device(doc.get('provenance', {}).get('device'))
     p = doc.get('provenance', {})
     if 'inputs' in p:                                           # an across-seed summary
         cs, ds = [], []
@@ -578,16 +742,19 @@ class Row:
 def results_path(figures_dir: Path, profile: str, claim: Claim) -> Path:
     return Path(figures_dir) / profile / f'{claim.experiment}_{claim.file}.json'
 
+# %% ../nbs/60_claims.ipynb #fde716dc
 def evaluate(claim: Claim, figures_dir: Path, profiles: Sequence[str] = REPORT_PROFILES) -> list[Row]:
     "The claim at every profile in `profiles` that can test it and has results; one `not run` row when none has."
     rows = []
     for p in profiles:
         f = results_path(figures_dir, p, claim)
         if p not in claim.profiles or not f.exists(): continue
-        doc = json.loads(f.read_text()); commit, device = provenance(doc, Path(figures_dir))
+        doc = json.loads(f.read_text())
+        commit, device = provenance(doc, Path(figures_dir))
         try: o = claim.value(doc)
         except (KeyError, IndexError, TypeError, ValueError) as e:
-            rows.append(Row(claim, p, None, 'not run', commit, device, f'{type(e).__name__}: {e}')); continue
+            rows.append(Row(claim, p, None, 'not run', commit, device, f'{type(e).__name__}: {e}'))
+            continue
         rows.append(Row(claim, p, o, verdict(claim.rule, o.value), commit, device))
     if rows: return rows
     can = [p for p in profiles if p in claim.profiles]
@@ -616,7 +783,8 @@ def format_report(table: Sequence[Sequence[Row]]) -> str:
     lines = []
     for rows in table:
         for i, r in enumerate(rows):
-            c = r.claim; first = i == 0
+            c = r.claim
+            first = i == 0
             ours = format_value(r.ours.value) if r.ours else r.error.split(':')[0] if r.error else r.missing
             lines.append((c.id if first else '', c.short if first else '', c.paper_value if first else '',
                           r.profile or '-', ours, r.verdict, r.commit, r.device))
@@ -636,10 +804,12 @@ def counts(table: Sequence[Sequence[Row]]) -> dict:
 
 def summary_markdown(table: Sequence[Sequence[Row]], link: str = 'figures/CLAIMS.md') -> str:
     "The README's summary: counts per verdict, per paper."
-    n = counts(table); papers = [k for k in n if k != 'all']
-    lines = [f'{len(table)} claims of the two papers are checked against the committed results by `collapse-repro report` '
-             f'(the full table, with each paper value, our value per profile, the rule, commit and device: [{link}]({link})). '
-             'Each claim counts once, with its verdict at the largest profile that ran (paper, else gpu, else quick):', '',
+    n = counts(table)
+    papers = [k for k in n if k != 'all']
+    lines = [f'{len(table)} claims of the two papers are checked against the committed results by '
+             f'`collapse-repro report` (the full table, with each paper value, our value per profile, the rule, commit '
+             f'and device: [{link}]({link})). Each claim counts once, with its verdict at the largest profile that ran '
+             '(paper, else gpu, else quick):', '',
              '| verdict | ' + ' | '.join(papers) + ' | all |', '|---|' + '---:|' * (len(papers) + 1)]
     lines += [f'| {v} | ' + ' | '.join(str(n[p][v]) for p in papers) + f" | {n['all'][v]} |" for v in VERDICTS]
     return '\n'.join(lines)
@@ -656,18 +826,21 @@ def _profiles_of(experiment: str) -> tuple:
 def format_markdown(table: Sequence[Sequence[Row]], profiles: Sequence[str] = REPORT_PROFILES) -> str:
     "The full ledger as Markdown (figures/CLAIMS.md)."
     out = ['# Claims ledger', '',
-           '<!-- Generated by `collapse-repro report --markdown figures/CLAIMS.md` from nbs/60_claims.ipynb and the committed '
+           '<!-- Generated by `collapse-repro report --markdown figures/CLAIMS.md` from nbs/60_claims.ipynb and the '
+           'committed '
            'figures/*/*_results.json. Do not edit. -->', '',
            summary_markdown(table, 'CLAIMS.md').replace('[CLAIMS.md](CLAIMS.md)', 'below'), '',
-           'Verdicts: `reproduced` — within the tolerance of the paper\'s number, or the paper\'s qualitative statement holds in '
-           'its own metric; `direction only` — only the direction holds (the number is missed, or our metric is not the '
-           'paper\'s); `not reproduced`; `not run` — no committed result can test it. Each profile\'s cell gives our value, its '
-           'verdict, and the commit and device it came from; — marks a profile the experiment does not have, or one too small '
-           'to test the claim.', '',
-           '| claim | where | the claim | paper value | experiment: ours | rule | ' + ' | '.join(profiles) + ' | verdict |',
+           'Verdicts: `reproduced` — within the tolerance of the paper\'s number, or the paper\'s qualitative '
+           'statement holds in its own metric; `direction only` — only the direction holds (the number is missed, or '
+           'our metric is not the paper\'s); `not reproduced`; `not run` — no committed result can test it. Each '
+           'profile\'s cell gives our value, its verdict, and the commit and device it came from; — marks a profile '
+           'the experiment does not have, or one too small to test the claim.', '',
+           '| claim | where | the claim | paper value | experiment: ours | rule | ' + ' | '.join(profiles)
+           + ' | verdict |',
            '|---' * (7 + len(profiles)) + '|']
     for rows in table:
-        c = rows[0].claim; by = {r.profile: r for r in rows}
+        c = rows[0].claim
+        by = {r.profile: r for r in rows}
         cells = []
         for p in profiles:
             r = by.get(p)
@@ -678,7 +851,8 @@ def format_markdown(table: Sequence[Sequence[Row]], profiles: Sequence[str] = RE
                 cells.append(f'{format_value(r.ours.value)}{t}: **{r.verdict}** · {r.commit}, {r.device}')
         note = f' {c.note}' if c.note else ''
         out.append(f'| `{c.id}` | {_md(c.where)} | {_md(c.claim)} | {_md(c.paper_value)}<br>source: {_md(c.source)} | '
-                   f'`{c.experiment}`: `{_md(c.how())}`{_md(note)} | {_md(describe_rule(c.rule))} | ' + ' | '.join(cells)
+                   f'`{c.experiment}`: `{_md(c.how())}`{_md(note)} | {_md(describe_rule(c.rule))} | '
+                   + ' | '.join(cells)
                    + f' | **{headline(rows)}** |')
     return '\n'.join(out) + '\n'
 
@@ -691,13 +865,17 @@ def readme_block(table) -> str: return f'{README_START}\n{summary_markdown(table
 EXPERIMENTS_START = '<!-- experiments-table: generated by `collapse-repro report --update-readme`; do not edit -->'
 EXPERIMENTS_END = '<!-- /experiments-table -->'
 
+# %% ../nbs/60_claims.ipynb #fcd8ab00
 def published_wall_s(results: Mapping) -> float | None:
-    "The measured wall time (s) of a published run from its results.json: all segments of a device run, else the runner's."
-    return ((results.get('device_run') or {}).get('experiment_wall_s_total') or (results.get('runner') or {}).get('run_wall_time_s')
+    """The measured wall time (s) of a published run from its results.json: all segments of a device run, else the
+    runner's."""
+    return ((results.get('device_run') or {}).get('experiment_wall_s_total')
+            or (results.get('runner') or {}).get('run_wall_time_s')
             or results.get('provenance', {}).get('wall_time_s'))
 
 def _published_runs(figures_dir: Path, name: str) -> list[str]:
-    "One line per published run of `name`: profile, headline number, device, wall time, commit (read from its results.json)."
+    """One line per published run of `name`: profile, headline number, device, wall time, commit (read from its
+    results.json)."""
     out = []
     for p in PROFILES:
         f = Path(figures_dir) / p / f'{name}_results.json'
@@ -707,14 +885,16 @@ def _published_runs(figures_dir: Path, name: str) -> list[str]:
         h = d.get('headline') or {}
         head = f"{h['name']} = {format_value(h.get('value'))}" if h.get('name') else ''
         dev = (prov.get('device') or {}).get('device', '?')
-        out.append(f"**{p}** ({dev}, {wall:,.0f} s, {str(prov.get('git_commit', ''))[:7]}): {head}" if wall else f'**{p}**: {head}')
+        out.append(f"**{p}** ({dev}, {wall:,.0f} s, {str(prov.get('git_commit', ''))[:7]}): {head}" if wall
+                   else f'**{p}**: {head}')
     return out
 
 def experiments_markdown(experiments, figures_dir: Path, table) -> str:
     "README's experiments table: each experiment's paper figure, its published runs and its claims' verdicts."
     verdicts = {}
     for rows in table: verdicts.setdefault(rows[0].claim.experiment, []).append(headline(rows))
-    out = ['| experiment | paper, figure | published runs (profile, device, wall time, commit: headline) | claims ledger |',
+    out = ['| experiment | paper, figure | published runs (profile, device, wall time, commit: headline) '
+           '| claims ledger |',
            '|---|---|---|---|']
     for e in experiments:
         vs = verdicts.get(e.name, [])
@@ -723,13 +903,15 @@ def experiments_markdown(experiments, figures_dir: Path, table) -> str:
         out.append(f'| `{e.name}` | {_md(e.paper.split(",")[0].strip(chr(34)))}: {_md(e.figure)} | {_md(runs)} | {v} |')
     return '\n'.join(out)
 
+# %% ../nbs/60_claims.ipynb #ad5c9fd3
 def _replace_block(text: str, start: str, end: str, body: str) -> str:
     pat = re.compile(re.escape(start) + '.*?' + re.escape(end), re.S)
     if not pat.search(text): raise ValueError(f'no generated block ({start} … {end}) in README')
     return pat.sub(lambda m: f'{start}\n{body}\n{end}', text)
 
 def update_readme(text: str, table, experiments_md: str | None = None) -> str:
-    "`text` with its claims-summary block (and, given `experiments_md`, its experiments table) replaced by the current ones."
+    """`text` with its claims-summary block (and, given `experiments_md`, its experiments table) replaced by the
+    current ones."""
     if README_START not in text: raise ValueError(f'no claims-summary block ({README_START} … {README_END}) in README')
     text = _replace_block(text, README_START, README_END, summary_markdown(table))
     return text if experiments_md is None else _replace_block(text, EXPERIMENTS_START, EXPERIMENTS_END, experiments_md)
