@@ -33,7 +33,8 @@ class CVAE(nn.Module):
     def __init__(self, latent: int = 20, n_classes: int = 10):
         super().__init__()
         self.latent, self.n_classes = latent, n_classes
-        self.enc = nn.Sequential(nn.Conv2d(1, 32, 4, 2, 1), nn.GELU(), nn.Conv2d(32, 64, 4, 2, 1), nn.GELU(), nn.Flatten())
+        self.enc = nn.Sequential(nn.Conv2d(1, 32, 4, 2, 1), nn.GELU(), nn.Conv2d(32, 64, 4, 2, 1), nn.GELU(),
+                                 nn.Flatten())
         self.enc_out = nn.Linear(64 * 7 * 7 + n_classes, 2 * latent)
         self.dec_in = nn.Linear(latent + n_classes, 64 * 7 * 7)
         self.dec = nn.Sequential(nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.GELU(), nn.ConvTranspose2d(32, 1, 4, 2, 1))
@@ -63,8 +64,8 @@ def cvae_loss(model: CVAE, x, y) -> torch.Tensor:
     return (recon + kl).sum()
 
 # %% ../nbs/31_cvae.ipynb #09028a55
-def fit(model: nn.Module, loss_fn, tensors: Sequence[torch.Tensor], *, epochs: int, patience: int, batch_size: int = 128,
-        lr: float = 1e-3, seed: int = 0, progress: bool = False, desc: str = 'epochs') -> dict:
+def fit(model: nn.Module, loss_fn, tensors: Sequence[torch.Tensor], *, epochs: int, patience: int,
+        batch_size: int = 128, lr: float = 1e-3, seed: int = 0, progress: bool = False, desc: str = 'epochs') -> dict:
     "Adam on `loss_fn(model, *batch)` (a batch sum) over device-resident `tensors`, early-stopped on the training loss."
     n = len(tensors[0])
     if n == 0: raise ValueError('no training data')
@@ -81,12 +82,17 @@ def fit(model: nn.Module, loss_fn, tensors: Sequence[torch.Tensor], *, epochs: i
     model.train()
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
     for ep in bar:
-        perm = torch.randperm(n, generator=g).to(dev); tot = torch.zeros((), dtype=acc_dtype, device=dev)
+        perm = torch.randperm(n, generator=g).to(dev)
+        tot = torch.zeros((), dtype=acc_dtype, device=dev)
         for i in range(0, n, batch_size):
             b = perm[i:i + batch_size]
             loss = loss_fn(model, *(t[b] for t in tensors))
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); tot += loss.detach()
-        losses.append(tot.item() / n); bar.set_postfix(loss=f'{losses[-1]:.2f}')
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            tot += loss.detach()
+        losses.append(tot.item() / n)
+        bar.set_postfix(loss=f'{losses[-1]:.2f}')
         if losses[-1] < best: best, bad = losses[-1], 0
         else:
             bad += 1
@@ -94,6 +100,7 @@ def fit(model: nn.Module, loss_fn, tensors: Sequence[torch.Tensor], *, epochs: i
     model.eval()
     return dict(epochs=len(losses), final_loss=losses[-1], best_loss=best)
 
+# %% ../nbs/31_cvae.ipynb #552ecc68
 @dataclass
 class TrainConfig:
     "Optimisation settings (paper defaults: CVAE 200 epochs, discriminator 80, both patience 5, Adam 1e-3, batch 128)."
@@ -104,14 +111,15 @@ class TrainConfig:
     min_steps: int = 0    # raise the epoch cap so that at least this many optimiser steps fit (0: the paper's rule)
     def max_epochs(self, n: int) -> int:
         "Epoch cap for `n` training examples."
-        return max(self.epochs, math.ceil(self.min_steps / math.ceil(n / self.batch_size))) if self.min_steps else self.epochs
+        if not self.min_steps: return self.epochs
+        return max(self.epochs, math.ceil(self.min_steps / math.ceil(n / self.batch_size)))
 
 def train_cvae(x, y, cfg: TrainConfig = TrainConfig(), seed: int = 0, progress: bool = False) -> tuple[CVAE, dict]:
     "A fresh CVAE trained on images `x` (n, 1, 28, 28) in [0, 1] and labels `y`, both on the target device."
     torch.manual_seed(seed)
     model = CVAE().to(x.device)
-    log = fit(model, cvae_loss, (x, torch.as_tensor(y, device=x.device)), epochs=cfg.max_epochs(len(x)), patience=cfg.patience,
-              batch_size=cfg.batch_size, lr=cfg.lr, seed=seed, progress=progress, desc='cvae epochs')
+    log = fit(model, cvae_loss, (x, torch.as_tensor(y, device=x.device)), epochs=cfg.max_epochs(len(x)),
+              patience=cfg.patience, batch_size=cfg.batch_size, lr=cfg.lr, seed=seed, progress=progress, desc='cvae epochs')
     return model, log
 
 # %% ../nbs/31_cvae.ipynb #a739f125
@@ -123,7 +131,8 @@ def sample(model: CVAE, labels, binary: bool = False, batch_size: int = 10000) -
     out = []
     for i in range(0, len(labels), batch_size):
         lab = labels[i:i + batch_size]
-        p = torch.sigmoid(model.decode(torch.randn(len(lab), model.latent, device=dev), one_hot(lab, model.n_classes).to(dev)))
+        z = torch.randn(len(lab), model.latent, device=dev)
+        p = torch.sigmoid(model.decode(z, one_hot(lab, model.n_classes).to(dev)))
         out.append(torch.bernoulli(p) if binary else p)
     return torch.cat(out) if out else torch.empty(0, 1, 28, 28, device=dev)
 
@@ -133,7 +142,8 @@ def test_nelbo(model: CVAE, x, y, batch_size: int = 5000) -> dict:
     rec, kl = [], []
     for i in range(0, len(x), batch_size):
         r, k = cvae_loss_parts(model, x[i:i + batch_size], torch.as_tensor(y[i:i + batch_size]))
-        rec.append(r); kl.append(k)
+        rec.append(r)
+        kl.append(k)
     rec, kl = torch.cat(rec).mean().item(), torch.cat(kl).mean().item()
     return dict(nelbo=rec + kl, recon=rec, kl=kl)
 
@@ -183,7 +193,7 @@ def cvae_sample_loss(model: CVAE, x, y, eps=None) -> torch.Tensor:
 
 # %% ../nbs/31_cvae.ipynb #88b44505
 class _Batches:
-    "Per-step (index, weight) arrays (K, batch) for K datasets of sizes `ns` laid end to end, each in its own seeded order."
+    "Per-step (index, weight) arrays (K, batch) for K datasets of sizes `ns` laid end to end, each in its seeded order."
     def __init__(self, ns: Sequence[int], seeds: Sequence[int], batch_size: int):
         self.ns, self.b = list(ns), batch_size
         self.offsets = np.cumsum([0] + self.ns[:-1])
@@ -201,20 +211,23 @@ class _Batches:
             w[k, :len(part)] = 1
             lens.append(len(part))
             self.pos[k] += 1
-            if self.pos[k] == self.steps[k]: self.pos[k] = 0; ends.append(k)
+            if self.pos[k] == self.steps[k]:
+                self.pos[k] = 0
+                ends.append(k)
         return idx, w, lens, ends
 
 # %% ../nbs/31_cvae.ipynb #6faae7bb
 def fit_together(models: Sequence[nn.Module], sample_loss, datasets: Sequence[Sequence[torch.Tensor]], *, epochs,
                  patience: int, seeds: Sequence[int], batch_size: int = 128, lr: float = 1e-3, noise_dim: int = 0,
                  progress: bool = False, desc: str = 'epochs') -> list[dict]:
-    """`fit` for K models of one architecture at once, each on its own `datasets[k]` with its own `seeds[k]` and epoch cap
-    (`epochs`: one for all, or one each). `sample_loss(model, *batch)` gives per-example losses; with `noise_dim`, each
-    model's batch ends with its noise (batch, noise_dim) drawn as `fit`'s `torch.randn_like` would. Trains in place;
-    returns `fit`'s log for each model."""
+    """`fit` for K models of one architecture at once, each on its own `datasets[k]` with its own `seeds[k]` and
+    epoch cap (`epochs`: one for all, or one each). `sample_loss(model, *batch)` gives per-example losses. With
+    `noise_dim`, each model's batch ends with its noise (batch, noise_dim), drawn as `fit`'s `torch.randn_like` would.
+    Trains in place and returns `fit`'s log for each model."""
     K = len(models)
     caps = [epochs] * K if isinstance(epochs, int) else list(epochs)
-    if not K or not K == len(datasets) == len(seeds) == len(caps): raise ValueError('one dataset, seed and epoch cap per model')
+    if not K or not K == len(datasets) == len(seeds) == len(caps):
+        raise ValueError('one dataset, seed and epoch cap per model')
     ns = [len(d[0]) for d in datasets]
     if min(ns) == 0: raise ValueError('no training data')
     if any(len(t) != len(d[0]) for d in datasets for t in d): raise ValueError('tensors differ in length')
@@ -264,6 +277,7 @@ def fit_together(models: Sequence[nn.Module], sample_loss, datasets: Sequence[Se
         m.eval()
     return [dict(epochs=len(l), final_loss=l[-1], best_loss=b) for l, b in zip(losses, best)]
 
+# %% ../nbs/31_cvae.ipynb #e0870bc4
 def train_cvaes(data: Sequence[tuple], cfg: TrainConfig = TrainConfig(), seeds: Sequence[int] = (0,),
                 progress: bool = False) -> list[tuple[CVAE, dict]]:
     "`train_cvae` for several (x, y) training sets at once (`fit_together`): each model as `train_cvae` would make it."
@@ -291,7 +305,7 @@ def train_discriminators(pairs: Sequence[tuple], cfg: TrainConfig = TrainConfig(
 
 # %% ../nbs/31_cvae.ipynb #cd1837ed
 def candidate_batches(quota: int, frac: float = 0.1, score_batch: int = 6000) -> tuple[int, int]:
-    "(samples per digit in one scoring batch, number of batches) that filling `quota` per digit with the top `frac` takes."
+    "(samples per digit per scoring batch, number of batches) that filling `quota` per digit with the top `frac` takes."
     if quota < 1: raise ValueError(f'quota must be >= 1, got {quota}')
     b = min(score_batch, math.ceil(quota / frac))
     return b, math.ceil(quota / len(top_fraction(np.arange(b), frac)))
@@ -299,14 +313,16 @@ def candidate_batches(quota: int, frac: float = 0.1, score_batch: int = 6000) ->
 @torch.no_grad()
 def draw_candidates(model: CVAE, quota: int, filtered: bool = True, frac: float = 0.1, score_batch: int = 6000,
                     n_classes: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
-    "Bernoulli candidates and their labels: batch after batch of `b` per digit (`candidate_batches`), or `quota` per digit."
+    "Bernoulli candidates and labels: batch after batch of `b` per digit (`candidate_batches`), or `quota` per digit."
     dev = next(model.parameters()).device
     b, n_batches = candidate_batches(quota, frac, score_batch) if filtered else (quota, 1)
     lab = torch.arange(n_classes, device=dev).repeat_interleave(b)
     return torch.cat([sample(model, lab, binary=True) for _ in range(n_batches)]), lab.repeat(n_batches)
 
+# %% ../nbs/31_cvae.ipynb #f7216e3f
 def select_per_digit(scores, labels, quota: int, batch: int, frac: float = 0.1, n_classes: int = 10) -> np.ndarray:
-    "Keep flags for candidates drawn as `draw_candidates` does (`batch` per digit per scoring batch): top `frac` until `quota`."
+    """Keep flags for candidates drawn as `draw_candidates` does (`batch` per digit per scoring batch): the top `frac`
+    of each batch until `quota`."""
     scores, labels = np.asarray(scores, float), np.asarray(labels)
     flag, filled = np.zeros(len(labels), bool), np.zeros(n_classes, int)
     for start in range(0, len(labels), n_classes * batch):
@@ -323,15 +339,18 @@ def score_batches(score, x, per_batch: int) -> np.ndarray:
     "`score` applied to `x` one scoring batch (`per_batch` images) at a time, as the filter scores them."
     return np.concatenate([np.asarray(score(x[i:i + per_batch]), float) for i in range(0, len(x), per_batch)])
 
-def keep_flags(x, labels, quota: int, score=None, frac: float = 0.1, score_batch: int = 6000, n_classes: int = 10) -> np.ndarray:
-    "Keep flags of candidates `x` drawn by `draw_candidates`: all without `score`, else per digit the top `frac` of each scoring batch until `quota`."
+def keep_flags(x, labels, quota: int, score=None, frac: float = 0.1, score_batch: int = 6000,
+               n_classes: int = 10) -> np.ndarray:
+    """Keep flags of candidates `x` drawn by `draw_candidates`: all without `score`, else per digit the top `frac` of
+    each scoring batch until `quota`."""
     labels = np.asarray(labels)
     if score is None: return np.ones(len(labels), bool)
     b = candidate_batches(quota, frac, score_batch)[0]
     return select_per_digit(score_batches(score, x, n_classes * b), labels, quota, b, frac, n_classes)
 
-def filter_per_digit(model: CVAE, quota: int, score=None, frac: float = 0.1, score_batch: int = 6000, n_classes: int = 10):
-    "Kept images and labels (`quota` per digit) plus, for all candidates, keep flags, labels and the candidates' images."
+def filter_per_digit(model: CVAE, quota: int, score=None, frac: float = 0.1, score_batch: int = 6000,
+                     n_classes: int = 10):
+    "Kept images and labels (`quota` per digit) plus, for all candidates, keep flags, labels and their images."
     x, lab = draw_candidates(model, quota, score is not None, frac, score_batch, n_classes)
     labn = lab.cpu().numpy()
     flag = keep_flags(x, labn, quota, score, frac, score_batch, n_classes)
@@ -340,12 +359,13 @@ def filter_per_digit(model: CVAE, quota: int, score=None, frac: float = 0.1, sco
 
 # %% ../nbs/31_cvae.ipynb #4add957d
 SUBSETS = dict(official=official_subset, balanced=balanced_subset)
-"Round-0 subset rules: the authors' (`mnist.official_subset`, the default) and the NumPy-shuffled `mnist.balanced_subset`."
+"Round-0 subset rules: the authors' (`mnist.official_subset`, the default) and NumPy-shuffled (`mnist.balanced_subset`)."
 
 def linear_schedule(start: int, end: int, rounds: int) -> list[int]:
     "Kept samples per round growing linearly from `start` to `end`, rounded to multiples of 10 (the paper's linspace)."
     return [int(round(v / 10) * 10) for v in np.linspace(start, end, rounds)]
 
+# %% ../nbs/31_cvae.ipynb #8995d74a
 @dataclass
 class MnistLoopConfig:
     "One MNIST generate–verify–retrain run (defaults: the paper's)."
@@ -367,19 +387,25 @@ class MnistLoopConfig:
         if isinstance(self.init_cvae, dict): self.init_cvae = TrainConfig(**self.init_cvae)
         if isinstance(self.disc, dict): self.disc = TrainConfig(**self.disc)
         if not self.schedule or any(int(s) < 10 or int(s) % 10 for s in self.schedule):
-            raise ValueError(f'schedule entries must be positive multiples of 10 (kept samples per round), got {self.schedule}')
-        if self.init_size < 10 or self.init_size % 10 or self.init_size > 60000: raise ValueError(f'init_size must be a multiple of 10 in [10, 60000], got {self.init_size}')
-        if self.init_subset not in SUBSETS: raise ValueError(f'init_subset must be one of {sorted(SUBSETS)}, got {self.init_subset!r}')
-        if not 0 < self.n_verifier <= 60000: raise ValueError(f'n_verifier must be in (0, 60000], got {self.n_verifier}')
+            raise ValueError(f'schedule entries must be positive multiples of 10 (kept samples per round), '
+                             f'got {self.schedule}')
+        if self.init_size < 10 or self.init_size % 10 or self.init_size > 60000:
+            raise ValueError(f'init_size must be a multiple of 10 in [10, 60000], got {self.init_size}')
+        if self.init_subset not in SUBSETS:
+            raise ValueError(f'init_subset must be one of {sorted(SUBSETS)}, got {self.init_subset!r}')
+        if not 0 < self.n_verifier <= 60000:
+            raise ValueError(f'n_verifier must be in (0, 60000], got {self.n_verifier}')
         if not 0 < self.keep_frac <= 1: raise ValueError(f'keep_frac must be in (0, 1], got {self.keep_frac}')
-        if not (10 <= self.n_fid and 2 <= self.n_test <= 10000): raise ValueError('n_fid >= 10 and 2 <= n_test <= 10000 required')
+        if not (10 <= self.n_fid and 2 <= self.n_test <= 10000):
+            raise ValueError('n_fid >= 10 and 2 <= n_test <= 10000 required')
     @property
     def rounds(self) -> int: return len(self.schedule)
     @classmethod
     def from_params(cls, P, **fields) -> 'MnistLoopConfig':
-        "A config from an experiment's run parameters `P` (the names below, where the experiment has them), then `fields`."
+        "A config from an experiment's run parameters `P` (the names below, where it has them), then `fields`."
         get = lambda k, d=None: getattr(P, k, d)
-        cvae = TrainConfig(epochs=P.cvae_epochs, patience=P.patience, batch_size=P.batch_size, min_steps=get('min_steps', 0))
+        cvae = TrainConfig(epochs=P.cvae_epochs, patience=P.patience, batch_size=P.batch_size,
+                           min_steps=get('min_steps', 0))
         kw = dict(cvae=cvae, disc=TrainConfig(epochs=P.disc_epochs, patience=P.patience))
         if get('init_epochs') is not None: kw['init_cvae'] = replace(cvae, epochs=P.init_epochs)
         for k in ('init_size', 'n_verifier', 'score_batch', 'n_fid', 'n_test'):
@@ -388,13 +414,16 @@ class MnistLoopConfig:
 
 # %% ../nbs/31_cvae.ipynb #dd975c7e
 class MnistData:
-    "Train/test tensors on `device` and the FID reference (`fid`: 'mnist_v2' or 'cnn'; None: `metrics.default_fid_net(profile)`)."
+    """Train/test tensors on `device` and the FID reference (`fid`: 'mnist_v2' or 'cnn'; None:
+    `metrics.default_fid_net(profile)`)."""
     def __init__(self, device=None, fid_ref=None, fid: str | None = None, profile: str | None = None):
         from collapse_repro.metrics import fid_reference, default_fid_net, feature_classifier
         self.device = torch.device(device) if device is not None else get_device()
-        xtr, self.ytr = load_mnist('train'); xte, self.yte = load_mnist('test')
+        xtr, self.ytr = load_mnist('train')
+        xte, self.yte = load_mnist('test')
         self.xtr, self.xte = to_tensor(xtr, self.device), to_tensor(xte, self.device)
-        self.fid = fid_ref if fid_ref is not None else fid_reference(fid or default_fid_net(profile), self.xte, device=self.device)
+        if fid_ref is None: fid_ref = fid_reference(fid or default_fid_net(profile), self.xte, device=self.device)
+        self.fid = fid_ref
         self.fid_net = self.fid.kind      # recorded with every round's metrics
         # label decisions (gen_error, correctness of every candidate) always come from the small CNN: the verify stage
         # classifies ~10x the kept set, and the MNIST-FID network costs ~15x more per image on a CPU
@@ -404,27 +433,41 @@ class MnistData:
         from collapse_repro.metrics import predict
         return predict(self.classifier, x)[1]
 
+# %% ../nbs/31_cvae.ipynb #4cf6b374
+def _cvae_key(size: int, cfg: TrainConfig, seed: int, data_seed: int, subset: str) -> str:
+    "The cache key of a CVAE trained on a real subset: every setting that determines it."
+    # 'balanced' keeps the key it always had (same images, same model); the authors' subset gets its own
+    prefix = 'cvae_' if subset == 'balanced' else f'cvae_{subset}_'
+    key = f'{prefix}n{size}_ds{data_seed}_s{seed}_e{cfg.epochs}_p{cfg.patience}_b{cfg.batch_size}_lr{cfg.lr:g}'
+    return key + (f'_ms{cfg.min_steps}' if cfg.min_steps else '')
+
 def cached_cvae(data: MnistData, size: int, cfg: TrainConfig, seed: int = 0, data_seed: int = 0, progress: bool = False,
                 subset: str = 'official') -> tuple[CVAE, dict]:
-    "A CVAE trained on the balanced real subset of `size` (60000: all 58,862 balanced images) chosen by `SUBSETS[subset]`, cached on disk."
+    """A CVAE trained on the balanced real subset of `size` (60000: all 58,862 balanced images) chosen by
+    `SUBSETS[subset]`, cached on disk."""
     if subset not in SUBSETS: raise ValueError(f'subset must be one of {sorted(SUBSETS)}, got {subset!r}')
-    # 'balanced' keeps the key it always had (same images, same model); the authors' subset gets its own
-    key = ('cvae_' if subset == 'balanced' else f'cvae_{subset}_') + f'n{size}_ds{data_seed}_s{seed}_e{cfg.epochs}_p{cfg.patience}_b{cfg.batch_size}_lr{cfg.lr:g}' + (f'_ms{cfg.min_steps}' if cfg.min_steps else '')
-    d = cache_dir('mnist_cvae'); pt, js = d / f'{key}.pt', d / f'{key}.json'
+    key = _cvae_key(size, cfg, seed, data_seed, subset)
+    d = cache_dir('mnist_cvae')
+    pt, js = d / f'{key}.pt', d / f'{key}.json'
     model = CVAE().to(data.device)
     if pt.exists() and js.exists():
-        model.load_state_dict(torch.load(pt, map_location=data.device)); model.eval()
-        return model, json.loads(js.read_text())
+        model.load_state_dict(torch.load(pt, map_location=data.device))
+        return model.eval(), json.loads(js.read_text())
     idx = torch.as_tensor(SUBSETS[subset](data.ytr, size, seed=data_seed), device=data.device)
     t0 = time.time()
-    model, log = train_cvae(data.xtr[idx], torch.as_tensor(data.ytr, device=data.device)[idx], cfg, seed=seed, progress=progress)
+    y = torch.as_tensor(data.ytr, device=data.device)[idx]
+    model, log = train_cvae(data.xtr[idx], y, cfg, seed=seed, progress=progress)
     log = dict(log, n_train=len(idx), subset=subset, train_time_s=round(time.time() - t0, 2))
-    tmp = pt.with_suffix(f'.{os.getpid()}.tmp'); torch.save(model.state_dict(), tmp); tmp.replace(pt)   # atomic: runs may share the cache
+    tmp = pt.with_suffix(f'.{os.getpid()}.tmp')      # written whole, then renamed: runs may share the cache
+    torch.save(model.state_dict(), tmp)
+    tmp.replace(pt)
     write_json(js, log)
     return model, log
 
+# %% ../nbs/31_cvae.ipynb #556b7f9b
 def evaluate_cvae(model: CVAE, data: MnistData, n_fid: int = 6000, n_test: int = 10000, seed: int = 0) -> dict:
-    "FID of `n_fid` generated means vs the test set (network: `fid_net`), their error under `data.classifier`, and test NELBO parts."
+    """FID of `n_fid` generated means vs the test set (network: `fid_net`), their error under `data.classifier`, and
+    the test NELBO parts."""
     torch.manual_seed(seed)
     lab = torch.arange(n_fid, device=data.device) % 10
     x = sample(model, lab)
@@ -444,19 +487,23 @@ def load_cvae(folder, device=None) -> CVAE:
     m.load_state_dict(torch.load(Path(folder) / 'cvae.pt', map_location=device or 'cpu'))
     return m.eval()
 
+# %% ../nbs/31_cvae.ipynb #9b8aa3a6
 def verifier_data(model: CVAE, data: MnistData, cfg: MnistLoopConfig, ctx) -> tuple[torch.Tensor, torch.Tensor]:
     "This round's discriminator data: `cfg.n_verifier` real training images and as many Bernoulli samples of `model`."
     torch.manual_seed(ctx.seed_for('verifier-fakes'))
-    real_idx = torch.as_tensor(ctx.rng('verifier-real').choice(len(data.ytr), cfg.n_verifier, replace=False), device=data.device)
+    real_idx = ctx.rng('verifier-real').choice(len(data.ytr), cfg.n_verifier, replace=False)
+    real_idx = torch.as_tensor(real_idx, device=data.device)
     return data.xtr[real_idx], sample(model, torch.arange(cfg.n_verifier, device=data.device) % 10, binary=True)
 
 def train_verifier(model: CVAE, data: MnistData, cfg: MnistLoopConfig, ctx, progress: bool = False):
     "This round's discriminator, trained on `verifier_data`; and its log."
-    return train_discriminator(*verifier_data(model, data, cfg, ctx), cfg.disc, seed=ctx.seed_for('verifier'), progress=progress)
+    real, fake = verifier_data(model, data, cfg, ctx)
+    return train_discriminator(real, fake, cfg.disc, seed=ctx.seed_for('verifier'), progress=progress)
 
+# %% ../nbs/31_cvae.ipynb #6dcf7df2
 @dataclass
 class MnistStages(Stages):
-    "`loop.Stages` of one MNIST run, plus its config and data and `select`, the part of `verify` after the verifier is trained."
+    "`loop.Stages` of one MNIST run, with its config, its data and `select` (`verify` after the verifier is trained)."
     cfg: MnistLoopConfig | None = None
     data: MnistData | None = None
     select: Callable | None = None    # (cands, trained (discriminator, log) or None, ctx, t0) -> (kept, info)
@@ -478,7 +525,7 @@ def mnist_stages(cfg: MnistLoopConfig, data: MnistData, progress: bool = False) 
         score = None
         if trained is not None:
             disc, log = trained
-            info.update(disc_epochs=log['epochs'], disc_loss=log['final_loss'])   # `fit` already reports the mean per-image loss
+            info.update(disc_epochs=log['epochs'], disc_loss=log['final_loss'])   # `fit` reports the per-image mean
             score = lambda z: disc_scores(disc, z)
         flag = keep_flags(x, lab, quota, score, cfg.keep_frac, cfg.score_batch)
         st = verifier_stats(flag, data.classify(x) == lab)
@@ -489,7 +536,8 @@ def mnist_stages(cfg: MnistLoopConfig, data: MnistData, progress: bool = False) 
     def verify(cands, model, ctx):
         t0 = time.time()
         return select(cands, train_verifier(model, data, cfg, ctx, progress) if cfg.filtered else None, ctx, t0)
-    def retrain(model, kept, ctx): return train_cvae(kept[0], kept[1], cfg.cvae, seed=ctx.seed_for('retrain'), progress=progress)[0]
+    def retrain(model, kept, ctx):
+        return train_cvae(kept[0], kept[1], cfg.cvae, seed=ctx.seed_for('retrain'), progress=progress)[0]
     def evaluate(model, ctx): return evaluate_cvae(model, data, cfg.n_fid, cfg.n_test, seed=ctx.seed_for('evaluate'))
     return MnistStages(init=init, generate=generate, verify=verify, retrain=retrain, evaluate=evaluate, save=_save,
                        load=lambda folder: load_cvae(folder, data.device), cfg=cfg, data=data, select=select)
@@ -527,15 +575,17 @@ def _check_fid_net(folder, data: MnistData):
     # rounds recorded before `fid_net` existed were all measured with the small CNN
     done = {h.get('fid_net', 'cnn') for h in load_history(folder)} if Path(folder).exists() else set()
     if done - {data.fid.kind}:
-        raise ValueError(f"{folder} holds rounds whose FID was measured with {sorted(done)}, but this run measures with "
-                         f"{data.fid.kind!r}: resume with MnistData(fid={sorted(done)[0]!r}), or start the run in a new folder")
+        raise ValueError(f"{folder} holds rounds whose FID was measured with {sorted(done)}, but this run measures "
+                         f"with {data.fid.kind!r}: resume with MnistData(fid={sorted(done)[0]!r}), or start the run "
+                         f"in a new folder")
 
 def run_mnist(cfg: MnistLoopConfig, data: MnistData, folder, seed: int = 0, desc: str = 'rounds', progress: bool = True,
               epoch_progress: bool = False) -> list[dict]:
-    "Round 0 plus `cfg.rounds` generate–verify–retrain rounds in `folder` (resuming from its checkpoints); the per-round metrics."
+    "Round 0 and `cfg.rounds` generate–verify–retrain rounds in `folder` (resuming from its checkpoints); their metrics."
     from collapse_repro.loop import generate_verify_retrain
     _check_fid_net(folder, data)
-    return generate_verify_retrain(mnist_stages(cfg, data, progress=epoch_progress), cfg.rounds, folder, seed=seed, desc=desc, progress=progress)
+    return generate_verify_retrain(mnist_stages(cfg, data, progress=epoch_progress), cfg.rounds, folder, seed=seed,
+                                   desc=desc, progress=progress)
 
 def load_round_model(folder, round: int | None = None, device=None) -> CVAE:
     "The CVAE the run in `folder` kept after `round` (default: the last finished one)."
@@ -544,7 +594,8 @@ def load_round_model(folder, round: int | None = None, device=None) -> CVAE:
 def image_grid(x, nrow: int = 10, pad: int = 1) -> np.ndarray:
     "Images (n, 1, h, w) tiled into one 2-D array with `nrow` images per row."
     x = torch.as_tensor(x).detach().cpu().float()[:, 0]
-    n, h, w = x.shape; ncol = math.ceil(n / nrow)
+    n, h, w = x.shape
+    ncol = math.ceil(n / nrow)
     out = np.ones((ncol * (h + pad) + pad, nrow * (w + pad) + pad), np.float32)
     for i in range(n):
         r, c = divmod(i, nrow)
@@ -571,13 +622,14 @@ def run_conditions(run, data: MnistData, configs: dict, progress: bool = True,
                    together: bool | None = None) -> dict[str, list[dict]]:
     """Every condition of `configs` (tag -> `MnistLoopConfig`) run in `run.path(tag)` through `run.conditions`; the
     histories. `together`: in-process, run all conditions in lockstep with their discriminators and CVAEs trained
-    together (`MNIST_TOGETHER`; None: on CUDA only); under a job runner each job runs its own conditions in turn."""
+    together (`MNIST_TOGETHER`; None: on CUDA only). Under a job runner each job runs its own conditions in turn."""
     from collapse_repro.core import selected_conditions
     from collapse_repro.loop import Loop, run_together
     together = data.device.type == 'cuda' if together is None else together
     if together and selected_conditions() is None and len(configs) > 1:
         for tag in configs: _check_fid_net(run.path(tag), data)
-        loops = {tag: Loop(mnist_stages(c, data), c.rounds, run.path(tag), seed=run.params.seed) for tag, c in configs.items()}
+        loops = {tag: Loop(mnist_stages(c, data), c.rounds, run.path(tag), seed=run.params.seed)
+                 for tag, c in configs.items()}
         hist = run_together(loops, MNIST_TOGETHER, progress=progress, desc='conditions together')
     else:
         hist = {tag: run_mnist(configs[tag], data, run.path(tag), seed=run.params.seed, desc=tag, progress=progress)
