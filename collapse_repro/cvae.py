@@ -119,7 +119,8 @@ def train_cvae(x, y, cfg: TrainConfig = TrainConfig(), seed: int = 0, progress: 
     torch.manual_seed(seed)
     model = CVAE().to(x.device)
     log = fit(model, cvae_loss, (x, torch.as_tensor(y, device=x.device)), epochs=cfg.max_epochs(len(x)),
-              patience=cfg.patience, batch_size=cfg.batch_size, lr=cfg.lr, seed=seed, progress=progress, desc='cvae epochs')
+              patience=cfg.patience, batch_size=cfg.batch_size, lr=cfg.lr, seed=seed,
+              progress=progress, desc='cvae epochs')
     return model, log
 
 # %% ../nbs/31_cvae.ipynb #a739f125
@@ -359,7 +360,7 @@ def filter_per_digit(model: CVAE, quota: int, score=None, frac: float = 0.1, sco
 
 # %% ../nbs/31_cvae.ipynb #4add957d
 SUBSETS = dict(official=official_subset, balanced=balanced_subset)
-"Round-0 subset rules: the authors' (`mnist.official_subset`, the default) and NumPy-shuffled (`mnist.balanced_subset`)."
+"Round-0 subset rules: the authors' (`mnist.official_subset`, the default), NumPy-shuffled (`mnist.balanced_subset`)."
 
 def linear_schedule(start: int, end: int, rounds: int) -> list[int]:
     "Kept samples per round growing linearly from `start` to `end`, rounded to multiples of 10 (the paper's linspace)."
@@ -581,7 +582,7 @@ def _check_fid_net(folder, data: MnistData):
 
 def run_mnist(cfg: MnistLoopConfig, data: MnistData, folder, seed: int = 0, desc: str = 'rounds', progress: bool = True,
               epoch_progress: bool = False) -> list[dict]:
-    "Round 0 and `cfg.rounds` generate–verify–retrain rounds in `folder` (resuming from its checkpoints); their metrics."
+    "Round 0 and `cfg.rounds` generate–verify–retrain rounds in `folder` (resuming from checkpoints); their metrics."
     from collapse_repro.loop import generate_verify_retrain
     _check_fid_net(folder, data)
     return generate_verify_retrain(mnist_stages(cfg, data, progress=epoch_progress), cfg.rounds, folder, seed=seed,
