@@ -4,11 +4,12 @@
     python bench/gpu_check.py --tiny                # the same stages at toy sizes on a CPU (CI runs this)
 
 Each stage runs briefly on the chosen device (bf16 where the experiment uses it) and records what it measured:
-CVAE and discriminator ms/step, the CVAE loop stopped after one round and resumed, eigenvalue-transformer training
+CVAE and discriminator ms/step (one model, and 8 conditions trained together per lockstep step), the CVAE loop stopped after one round and resumed, eigenvalue-transformer training
 step time and MFU (against a bf16 matrix product measured in the same run), beam-search candidates/s, a short 3×3
 learnability probe, SmolLM2-135M-shaped generation tokens/s and fine-tune MFU (random weights of the real
 architecture: the cost does not depend on the weights), and ROUGE pairs/s. Last, it projects each profile's wall time
-from those costs (`projections`): a projection, not a measurement, and printed as such.
+from those costs (`projections`; for the CVAE experiments also with their conditions trained together, as
+`cvae.run_conditions` does on CUDA): a projection, not a measurement, and printed as such.
 """
 from __future__ import annotations
 import argparse, json, math, os, sys, tempfile, time, traceback
@@ -56,6 +57,17 @@ def check_cvae(dev, tiny: bool) -> dict:
     fit(d, _disc_loss, (x[:256], t[:256]), epochs=1, patience=1)
     s = timed(lambda: fit(Discriminator().to(dev), _disc_loss, (x, t), epochs=1, patience=1), dev)
     out['disc_ms_per_step'] = 1e3 * s / math.ceil(n / 128)
+    # conditions trained together (cvae.fit_together): one lockstep step advances K models, each on its own batch
+    from collapse_repro.cvae import TrainConfig, train_cvaes, train_discriminators
+    K, one = 8, TrainConfig(epochs=1, patience=1)
+    sets = [(x, y)] * K
+    train_cvaes([(x[:256], y[:256])] * 2, one, seeds=[0, 1])                         # warm-up
+    s = timed(lambda: train_cvaes(sets, one, seeds=list(range(K))), dev)
+    out['cvae_together_k'] = K
+    out['cvae_together_ms_per_step'] = 1e3 * s / math.ceil(n / 128)
+    half = n // 2                                                                      # n images: n/2 real + n/2 fake
+    s = timed(lambda: train_discriminators([(x[:half], x[half:])] * K, one, seeds=list(range(K))), dev)
+    out['disc_together_ms_per_step'] = 1e3 * s / math.ceil(n / 128)
     lab = torch.arange(10 * (100 if tiny else 6000), device=dev) % 10
     sample(m, lab[:100])
     out['sample_images_per_s'] = len(lab) / timed(lambda: sample(m, lab, binary=True), dev, 3)
@@ -189,20 +201,31 @@ def projections(m: dict) -> dict:
         # sizes read from the experiments' own PROFILES tables (declared once, in the notebooks); epochs at the caps:
         # the paper caps CVAE training at 200 and the discriminator at 80 (patience 5 on the training loss seldom stops
         # them early), so these are upper bounds
+        ct, dt = c.get('cvae_together_ms_per_step', 0) / 3.6e6, c.get('disc_together_ms_per_step', 0) / 3.6e6
+        def lockstep(conds, epochs, disc_epochs):
+            "Conditions (schedule, filtered, n_v) in lockstep, trained together: each round costs its longest training."
+            h = 0.0
+            for r in range(max(len(sc) for sc, _, _ in conds)):
+                act = [(sc[r], f, nv) for sc, f, nv in conds if r < len(sc)]
+                h += max(math.ceil(k / 128) for k, _, _ in act) * epochs * ct
+                h += max([math.ceil(2 * nv / 128) * disc_epochs for _, f, nv in act if f], default=0) * dt
+            return h
         from collapse_repro.runner import get_experiment
         from collapse_repro.cvae import linear_schedule
         def prof(exp, p): return {k: v.by_profile[p] for k, v in get_experiment(exp).params.items() if p in v.by_profile}
         for p in ('paper', 'gpu'):
-            q = prof('yi_cvae_schedule', p); R = q['rounds']
+            q = prof('yi_cvae_schedule', p)
+            R = q['rounds']
             scheds = [[s] * R for s in q['fixed_sizes']] + [linear_schedule(*q['linear'], R)]
-            out[f'yi_cvae_schedule {p} (≤ caps)'] = sum(arm(sc, q['cvae_epochs'], f, q['n_verifier'], q['disc_epochs'])
-                                                         for sc in scheds for f in (True, False))
+            conds = {'yi_cvae_schedule': ([(sc, f, q['n_verifier']) for sc in scheds for f in (True, False)], q)}
             q = prof('yi_cvae_verifier_quality', p)
-            out[f'yi_cvae_verifier_quality {p} (≤ caps)'] = sum(arm([q['kept']] * q['rounds'], q['cvae_epochs'], True, nv, q['disc_epochs'])
-                                                                 for nv in q['n_verifiers'])
+            conds['yi_cvae_verifier_quality'] = ([([q['kept']] * q['rounds'], True, nv) for nv in q['n_verifiers']], q)
             q = prof('yi_cvae_initial_size', p)
-            out[f'yi_cvae_initial_size {p} (≤ caps)'] = sum(arm([q['kept']] * q['rounds'], q['cvae_epochs'], f, q['n_verifier'], q['disc_epochs'])
-                                                             for f in (True, False) for _ in q['init_sizes'])
+            conds['yi_cvae_initial_size'] = ([([q['kept']] * q['rounds'], f, q['n_verifier'])
+                                              for f in (True, False) for _ in q['init_sizes']], q)
+            for exp, (cs, q) in conds.items():
+                out[f'{exp} {p} (≤ caps)'] = sum(arm(sc, q['cvae_epochs'], f, nv, q['disc_epochs']) for sc, f, nv in cs)
+                if ct: out[f'{exp} {p} together (≤ caps)'] = lockstep(cs, q['cvae_epochs'], q['disc_epochs'])
     e = m.get('eigen', {})
     if 'paper_profile' in e:
         p = e['paper_profile']
@@ -255,7 +278,7 @@ def main(argv=None) -> int:
     res['projections_h'] = projections(res)
     res['wall_s'] = round(time.time() - t_start, 1)
     print('\nprojected wall time (hours; from the measured per-step costs, at the epoch caps; not a measurement):')
-    for k, v in res['projections_h'].items(): print(f'  {k:45s} {v:8.3f}')
+    for k, v in res['projections_h'].items(): print(f'  {k:52s} {v:8.3f}')
     print(f'\nstages: ' + ', '.join(f'{k} {v["status"].split(":")[0]}' for k, v in res['stages'].items()) + f'; {res["wall_s"]} s in all')
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
