@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 import nbformat
 from .core import CONDITIONS_ENV, SPEED_PARAMS, holds_run, write_json
-from .runner import (RUN_RECORD, Experiment, ExperimentError, _failure, _open_run, check_request, ensure_kernel,
-                                   get_experiment, read_run_record, resolve_request, run_experiment)
+from .runner import (RUN_RECORD, Experiment, ExperimentError, _failure, _open_run, check_request,
+                                   ensure_kernel, get_experiment, read_run_record, resolve_request, run_experiment)
 
 # %% auto #0
 __all__ = ['COND_DEMO_PARAMS', 'COND_DEMO_BODY', 'EXECUTORS', 'FINAL', 'declared_conditions', 'write_conditions_demo', 'Step',
@@ -28,20 +28,26 @@ def _parameters_source(exp: Experiment) -> str:
     nb = nbformat.read(exp.path, as_version=4)
     return next(c.source for c in nb.cells if 'parameters' in c.get('metadata', {}).get('tags', []))
 
+# %% ../nbs/04_jobs.ipynb #0280f6e1
 def declared_conditions(exp: Experiment, profile: str, values: Mapping[str, Any] | None = None) -> list[str] | None:
-    "The condition tags `exp` declares (`CONDITIONS` in its parameters cell) for `profile` and parameter `values`; None if it declares none."
-    node = next((n.value for n in ast.parse(_parameters_source(exp)).body if isinstance(n, ast.Assign) and len(n.targets) == 1
+    """The condition tags `exp` declares (`CONDITIONS` in its parameters cell) for `profile` and parameter `values`;
+    None if it declares none."""
+    node = next((n.value for n in ast.parse(_parameters_source(exp)).body
+                 if isinstance(n, ast.Assign) and len(n.targets) == 1
                  and isinstance(n.targets[0], ast.Name) and n.targets[0].id == 'CONDITIONS'), None)
     if node is None: return None
     where = f'{exp.name}: CONDITIONS'
     try: fn = eval(compile(ast.Expression(node), where, 'eval'), {'__builtins__': _SAFE_BUILTINS})
     except Exception as e: raise ExperimentError(f'{where} cannot be evaluated ({type(e).__name__}: {e})') from None
-    if not callable(fn): raise ExperimentError(f'{where} must be a lambda of parameter names returning the condition tags')
+    if not callable(fn):
+        raise ExperimentError(f'{where} must be a lambda of parameter names returning the condition tags')
     params = dict(resolve_request(exp, profile, values or {}), profile=profile)
     names = list(inspect.signature(fn).parameters)
-    if missing := [n for n in names if n not in params]: raise ExperimentError(f'{where} takes {missing}, which are not parameters')
+    if missing := [n for n in names if n not in params]:
+        raise ExperimentError(f'{where} takes {missing}, which are not parameters')
     try: tags = [str(t) for t in fn(**{n: params[n] for n in names})]
-    except Exception as e: raise ExperimentError(f'{where} failed on the {profile} parameters ({type(e).__name__}: {e})') from None
+    except Exception as e:
+        raise ExperimentError(f'{where} failed on the {profile} parameters ({type(e).__name__}: {e})') from None
     bad = [t for t in tags if not _TAG.match(t)]
     if bad or len(set(tags)) != len(tags) or not tags:
         raise ExperimentError(f'{where} must give distinct, non-empty tags of letters, digits and _.+- (got {tags})')
@@ -64,35 +70,42 @@ run = start_run('cond_demo', PROFILES, globals())   # the parameters cell's name
 P = run.params
 def stages(arm):
     def step(m, ctx):
-        time.sleep(P.sleep); return m + float(ctx.rng(arm).normal())
+        time.sleep(P.sleep)
+        return m + float(ctx.rng(arm).normal())
     return Stages(init=lambda ctx: 0.0, verify=lambda _, m, ctx: (None, {}),
                   retrain=lambda m, kept, ctx: step(m, ctx), evaluate=lambda m, ctx: dict(value=m),
-                  save=lambda m, p: (p / 'm.json').write_text(json.dumps(m)), load=lambda p: json.loads((p / 'm.json').read_text()))
+                  save=lambda m, p: (p / 'm.json').write_text(json.dumps(m)),
+                  load=lambda p: json.loads((p / 'm.json').read_text()))
 hist = {}
 for arm in run.conditions(P.arms):
     hist[arm] = generate_verify_retrain(stages(arm), P.rounds, run.path(arm), seed=P.seed, progress=False)
-run.save_results(dict(final={a: h[-1]['value'] for a, h in hist.items()}), headline=('sum', sum(h[-1]['value'] for h in hist.values())))"""
+run.save_results(dict(final={a: h[-1]['value'] for a, h in hist.items()}),
+                 headline=('sum', sum(h[-1]['value'] for h in hist.values())))"""
 
 def write_conditions_demo(folder, name: str = 'cond_demo') -> Path:
     "Write a minimal experiment notebook with declared conditions into `folder`."
-    cells = [nbformat.v4.new_markdown_cell(f'# Demo: conditions\n> Two independent tiny loops.\n\n- paper: "none (demo)"\n- figure: demo'),
+    cells = [nbformat.v4.new_markdown_cell(f'# Demo: conditions\n> Two independent tiny loops.\n\n'
+                                           f'- paper: "none (demo)"\n- figure: demo'),
              nbformat.v4.new_code_cell(COND_DEMO_PARAMS, metadata=dict(tags=['parameters'])),
              nbformat.v4.new_code_cell(COND_DEMO_BODY.replace("'cond_demo'", repr(name), 1))]
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata['kernelspec'] = dict(name='python3', display_name='python3', language='python')
-    path = Path(folder) / f'{name}.ipynb'; nbformat.write(nb, path)
+    path = Path(folder) / f'{name}.ipynb'
+    nbformat.write(nb, path)
     return path
 
 # %% ../nbs/04_jobs.ipynb #a0b1c2de
 @dataclass
 class Step:
-    "One job of an experiment's graph: `conditions` it owns (None: the whole notebook, then publish), and the steps it waits for."
+    """One job of an experiment's graph: `conditions` it owns (None: the whole notebook, then publish), and the steps it
+    waits for."""
     name: str
     conditions: list | None = None
     after: list = field(default_factory=list)
 
 def job_graph(exp: Experiment, profile: str, values: Mapping[str, Any] | None = None) -> list[Step]:
-    "`all` for an experiment without conditions; else the first condition alone, the others side by side, then `reduce`."
+    """`all` for an experiment without conditions; else the first condition alone, the others side by side, then
+    `reduce`."""
     tags = declared_conditions(exp, profile, values)
     if not tags or len(tags) < 2: return [Step('all')]
     first = Step(f'cond-{tags[0]}', [tags[0]])
@@ -113,6 +126,7 @@ class ClusterOptions:
     workers: int | None = None         # local executor: jobs at a time (default 2)
     slurm_args: dict = field(default_factory=dict)
 
+# %% ../nbs/04_jobs.ipynb #be251594
 _TIME = re.compile(r'^(?:(\d+)-)?(\d+):([0-5]\d):([0-5]\d)$')
 
 def time_minutes(text: str) -> int:
@@ -122,15 +136,20 @@ def time_minutes(text: str) -> int:
     d, h, mi, s = (int(x or 0) for x in m.groups())
     return max(1, -(-((d * 24 + h) * 3600 + mi * 60 + s) // 60))
 
+# %% ../nbs/04_jobs.ipynb #9f6e6e71
 def check_executor(executor: str, opts: ClusterOptions) -> None:
     "Refuse an unknown executor, options that do not apply to it, a malformed time, or `slurm` without `sbatch`."
-    if executor not in EXECUTORS: raise ExperimentError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    if executor not in EXECUTORS:
+        raise ExperimentError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
     slurm_only = [f'--{k.replace("_", "-")}' for k in ('partition', 'gpus_per_job', 'cpus_per_job', 'mem_gb', 'time')
                   if getattr(opts, k) is not None] + (['--slurm-arg'] if opts.slurm_args else [])
     if executor != 'slurm' and [o for o in slurm_only if not (executor == 'local' and o == '--time')]:
-        raise ExperimentError(f"{', '.join(slurm_only)} only appl{'y' if len(slurm_only) > 1 else 'ies'} to --executor slurm")
-    if opts.workers is not None and executor != 'local': raise ExperimentError('--workers only applies to --executor local')
-    if opts.workers is not None and opts.workers < 1: raise ExperimentError(f'--workers must be >= 1, got {opts.workers}')
+        raise ExperimentError(f"{', '.join(slurm_only)} only appl{'y' if len(slurm_only) > 1 else 'ies'} "
+                              "to --executor slurm")
+    if opts.workers is not None and executor != 'local':
+        raise ExperimentError('--workers only applies to --executor local')
+    if opts.workers is not None and opts.workers < 1:
+        raise ExperimentError(f'--workers must be >= 1, got {opts.workers}')
     for k in ('gpus_per_job', 'cpus_per_job', 'mem_gb'):
         v = getattr(opts, k)
         if v is not None and v < (0 if k == 'gpus_per_job' else 1):
@@ -139,8 +158,9 @@ def check_executor(executor: str, opts: ClusterOptions) -> None:
     if executor == 'slurm' and shutil.which('sbatch') is None:
         raise ExperimentError('--executor slurm: no `sbatch` on PATH (Slurm is not installed or not loaded here); '
                               'run the same job graph on this machine with --executor local')
-    if executor == 'slurm':                  # sbatch present but no reachable controller: say so before any run folder exists
-        r = subprocess.run(['sinfo', '-h', '-o', '%P'], capture_output=True, text=True) if shutil.which('sinfo') else None
+    if executor == 'slurm':        # sbatch present but no reachable controller: say so before any run folder exists
+        r = (subprocess.run(['sinfo', '-h', '-o', '%P'], capture_output=True, text=True) if shutil.which('sinfo')
+             else None)
         if r is not None and r.returncode != 0:
             why = (r.stderr.strip().splitlines() or ['no answer'])[-1]
             raise ExperimentError(f'--executor slurm: the Slurm controller does not answer (sinfo: {why}); '
@@ -150,14 +170,19 @@ def check_executor(executor: str, opts: ClusterOptions) -> None:
 def _now() -> str: return _dt.datetime.now().isoformat(timespec='seconds')
 
 def jobs_dir(run_dir) -> Path:
-    d = Path(run_dir) / 'jobs'; d.mkdir(parents=True, exist_ok=True); return d
+    d = Path(run_dir) / 'jobs'
+    d.mkdir(parents=True, exist_ok=True)
+    return d
 
 def _read(path: Path) -> dict:
     try: return json.loads(path.read_text())
     except (OSError, ValueError): return {}
 
 def _update(path: Path, **kw) -> dict:
-    rec = _read(path); rec.update(kw); write_json(path, rec); return rec
+    rec = _read(path)
+    rec.update(kw)
+    write_json(path, rec)
+    return rec
 
 def _job_id() -> str:
     import submitit
@@ -171,10 +196,11 @@ class JobFailed(RuntimeError):
 class StepJob:
     "One step of an experiment's job graph, picklable for submitit (checkpointable: it has a `checkpoint` method)."
     def __init__(self, experiment: str, profile: str, run_dir, step: Step, declared: list | None = None,
-                 values: Mapping[str, Any] | None = None, figures_dir=None, publish: bool = True, publish_changed: bool = False,
-                 experiments_dir=None):
+                 values: Mapping[str, Any] | None = None, figures_dir=None, publish: bool = True,
+                 publish_changed: bool = False, experiments_dir=None):
         self.experiment, self.profile, self.run_dir, self.step = experiment, profile, str(run_dir), step
-        self.declared, self.values, self.publish, self.publish_changed = declared, dict(values or {}), publish, publish_changed
+        self.declared, self.values = declared, dict(values or {})
+        self.publish, self.publish_changed = publish, publish_changed
         self.figures_dir = None if figures_dir is None else str(figures_dir)
         self.experiments_dir = None if experiments_dir is None else str(experiments_dir)
 
@@ -184,56 +210,68 @@ class StepJob:
     def __call__(self) -> dict:
         if self.experiments_dir: os.environ['COLLAPSE_REPRO_EXPERIMENTS'] = self.experiments_dir
         prev = _read(self.state_file)
-        _update(self.state_file, status='running', job_id=_job_id(), host=platform.node(), pid=os.getpid(), started=_now(),
-                attempt=prev.get('attempt', 0) + 1, error='')
+        _update(self.state_file, status='running', job_id=_job_id(), host=platform.node(), pid=os.getpid(),
+                started=_now(), attempt=prev.get('attempt', 0) + 1, error='')
         t0 = time.time()
-        try: out = self._map() if self.step.conditions is not None else self._whole()
+        try: out = _run_map(self) if self.step.conditions is not None else _run_whole(self)
         except Exception as e:
             msg = str(e) if isinstance(e, (JobFailed, ExperimentError)) else f'{type(e).__name__}: {e}'
-            _update(self.state_file, status='failed', error=msg.split('\n')[0][:400], ended=_now(), wall_s=round(time.time() - t0, 2))
+            _update(self.state_file, status='failed', error=msg.split('\n')[0][:400], ended=_now(),
+                    wall_s=round(time.time() - t0, 2))
             raise
         _update(self.state_file, status='finished', ended=_now(), wall_s=round(time.time() - t0, 2))
         return out
 
-    def _map(self) -> dict:
-        import logging, papermill as pm
-        logging.getLogger('papermill.translators').setLevel(logging.ERROR)
-        exp = get_experiment(self.experiment)
-        saved = os.environ.get(CONDITIONS_ENV)
-        os.environ[CONDITIONS_ENV] = json.dumps(dict(run=self.step.conditions, declared=self.declared))
-        nb_out = jobs_dir(self.run_dir) / f'{self.step.name}.ipynb'
-        try:
-            pm.execute_notebook(str(exp.path), str(nb_out), parameters=dict(self.values, profile=self.profile, run_dir=self.run_dir, resume=True),
-                                kernel_name=ensure_kernel(), cwd=self.run_dir, progress_bar=False, log_output=True)
-        except pm.PapermillExecutionError as e:
-            if e.ename == 'ConditionsDone': return dict(step=self.step.name, conditions=self.step.conditions, notebook=str(nb_out))
-            raise JobFailed(_failure(e)) from None
-        finally:
-            if saved is None: os.environ.pop(CONDITIONS_ENV, None)
-            else: os.environ[CONDITIONS_ENV] = saved
-        raise JobFailed(f'{self.experiment} ran to its end without `run.conditions(...)` stopping it: its CONDITIONS declaration has no loop '
-                        f'that uses run.conditions (see DEVELOPERS.md)')
-
-    def _whole(self) -> dict:
-        # the map jobs' attempts join the run record once, so that the published wall time counts every job
-        jd = jobs_dir(self.run_dir); rec = read_run_record(self.run_dir) or {}
-        seen = {a.get('step') for a in rec.get('attempts', [])}
-        for f in sorted(jd.glob('cond-*.state.json')):
-            st = _read(f); step = f.name.removesuffix('.state.json')
-            if step not in seen and st.get('status') == 'finished':
-                rec.setdefault('attempts', []).append(dict(step=step, job_id=st.get('job_id'), started=st.get('started'), ended=st.get('ended'),
-                                                           wall_s=st.get('wall_s', 0), status='ok', resumed=True))
-        if rec: write_json(Path(self.run_dir) / RUN_RECORD, rec)
-        r = run_experiment(self.experiment, self.profile, self.values, out=self.run_dir, resume=True, figures_dir=self.figures_dir,
-                           progress=False, log_output=True, publish=self.publish, publish_changed=self.publish_changed)
-        if r.status != 'ok': raise JobFailed(f'{r.status}: {r.error}')
-        return dict(step=self.step.name, headline=r.headline, figures=[str(f) for f in r.figures], wall_s=r.wall_time_s)
-
     def checkpoint(self, *args, **kwargs):
-        "Called by submitit on timeout or preemption: note it, then requeue this same job (it resumes from the checkpoints)."
+        """Called by submitit on timeout or preemption: note it, then requeue this same job (it resumes from the
+        checkpoints)."""
         from submitit.helpers import DelayedSubmission
-        _update(self.state_file, status='requeued', requeued_at=_now(), requeues=_read(self.state_file).get('requeues', 0) + 1)
+        _update(self.state_file, status='requeued', requeued_at=_now(),
+                requeues=_read(self.state_file).get('requeues', 0) + 1)
         return DelayedSubmission(self, *args, **kwargs)
+
+# %% ../nbs/04_jobs.ipynb #388af4d3
+def _run_map(job: StepJob) -> dict:
+    "The map step of `job`: its conditions only, the executed notebook in `jobs/<step>.ipynb`."
+    import logging, papermill as pm
+    logging.getLogger('papermill.translators').setLevel(logging.ERROR)
+    exp = get_experiment(job.experiment)
+    saved = os.environ.get(CONDITIONS_ENV)
+    os.environ[CONDITIONS_ENV] = json.dumps(dict(run=job.step.conditions, declared=job.declared))
+    nb_out = jobs_dir(job.run_dir) / f'{job.step.name}.ipynb'
+    try:
+        pm.execute_notebook(str(exp.path), str(nb_out),
+                            parameters=dict(job.values, profile=job.profile, run_dir=job.run_dir, resume=True),
+                            kernel_name=ensure_kernel(), cwd=job.run_dir, progress_bar=False, log_output=True)
+    except pm.PapermillExecutionError as e:
+        if e.ename == 'ConditionsDone':
+            return dict(step=job.step.name, conditions=job.step.conditions, notebook=str(nb_out))
+        raise JobFailed(_failure(e)) from None
+    finally:
+        if saved is None: os.environ.pop(CONDITIONS_ENV, None)
+        else: os.environ[CONDITIONS_ENV] = saved
+    raise JobFailed(f'{job.experiment} ran to its end without `run.conditions(...)` stopping it: its CONDITIONS '
+                    f'declaration has no loop that uses run.conditions (see DEVELOPERS.md)')
+
+# %% ../nbs/04_jobs.ipynb #e4498fe9
+def _run_whole(job: StepJob) -> dict:
+    "The `all` or `reduce` step of `job`: the whole notebook through `run_experiment`, then publication."
+    jd = jobs_dir(job.run_dir)
+    rec = read_run_record(job.run_dir) or {}
+    seen = {a.get('step') for a in rec.get('attempts', [])}
+    for f in sorted(jd.glob('cond-*.state.json')):
+        st = _read(f)
+        step = f.name.removesuffix('.state.json')
+        if step not in seen and st.get('status') == 'finished':
+            rec.setdefault('attempts', []).append(dict(step=step, job_id=st.get('job_id'), started=st.get('started'),
+                                                       ended=st.get('ended'), wall_s=st.get('wall_s', 0), status='ok',
+                                                       resumed=True))
+    if rec: write_json(Path(job.run_dir) / RUN_RECORD, rec)
+    r = run_experiment(job.experiment, job.profile, job.values, out=job.run_dir, resume=True,
+                       figures_dir=job.figures_dir, progress=False, log_output=True, publish=job.publish,
+                       publish_changed=job.publish_changed)
+    if r.status != 'ok': raise JobFailed(f'{r.status}: {r.error}')
+    return dict(step=job.step.name, headline=r.headline, figures=[str(f) for f in r.figures], wall_s=r.wall_time_s)
 
 # %% ../nbs/04_jobs.ipynb #a0b1c2e8
 @dataclass
@@ -245,27 +283,30 @@ class RunPlan:
     steps: list
     declared: list | None
     values: dict = field(default_factory=dict)
-    publish: bool = True               # the final job publishes into figures/<profile>/ (`figures` always; `run` with --publish)
+    publish: bool = True               # the final job publishes into figures/<profile>/ (`figures` always;
+                                       # `run` with --publish)
     publish_changed: bool = False
 
-def plan_run(name: str, profile: str, values: Mapping[str, Any] | None = None, runs_dir=None, out=None, resume: bool = False,
-             publish: bool = True, publish_changed: bool = False) -> RunPlan:
+def plan_run(name: str, profile: str, values: Mapping[str, Any] | None = None, runs_dir=None, out=None,
+             resume: bool = False, publish: bool = True, publish_changed: bool = False) -> RunPlan:
     "Check the request and open the run directory of one experiment's job graph (nothing is submitted)."
-    exp = get_experiment(name); exp.check_profile(profile)
+    exp = get_experiment(name)
+    exp.check_profile(profile)
     values = check_request(exp, values or {})
     resolved = resolve_request(exp, profile, values)
     changed = sorted(k for k, v in values.items() if v is not None and k not in SPEED_PARAMS)
     if publish and changed and not publish_changed:
-        raise ExperimentError(f"not publishing a {profile} run with {', '.join(changed)} changed: its figures would replace the "
-                              f"profile's; drop --publish, or pass --publish-changed to do it anyway")
+        raise ExperimentError(f"not publishing a {profile} run with {', '.join(changed)} changed: its figures would "
+                              f"replace the profile's; drop --publish, or pass --publish-changed to do it anyway")
     steps, declared = job_graph(exp, profile, values), declared_conditions(exp, profile, values)
     jobs = dict(steps=[dict(name=s.name, conditions=s.conditions, after=s.after) for s in steps], conditions=declared)
     run_dir, _ = _open_run(exp, profile, resolved, values, out, resume, runs_dir,
                            held=lambda d: holds_run(d) or read_run_record(d), stamp=lambda rec: rec.update(jobs=jobs))
-    for s in steps:                          # a resubmission starts each step's record afresh (its state file keeps the history)
+    for s in steps:            # a resubmission starts each step's record afresh (its state file keeps the history)
         (jobs_dir(run_dir) / f'{s.name}.json').unlink(missing_ok=True)
     return RunPlan(exp.name, profile, run_dir, steps, declared, values, publish, publish_changed)
 
+# %% ../nbs/04_jobs.ipynb #2f4e6865
 def _executor(kind: str, folder: Path, opts: ClusterOptions, name: str):
     "A submitit executor for one job; local and slurm take the same job."
     import submitit
@@ -287,19 +328,23 @@ def _executor(kind: str, folder: Path, opts: ClusterOptions, name: str):
 def _submit_step(kind: str, plan: RunPlan, step: Step, opts: ClusterOptions, figures_dir, deps: Sequence[str] = ()):
     ex = _executor(kind, jobs_dir(plan.run_dir) / 'logs', opts, f'{plan.experiment}:{step.name}')
     if deps:
-        ex.update_parameters(additional_parameters=dict(opts.slurm_args, dependency='afterok:' + ':'.join(deps), kill_on_invalid_dep='yes'))
+        ex.update_parameters(additional_parameters=dict(opts.slurm_args, dependency='afterok:' + ':'.join(deps),
+                                                        kill_on_invalid_dep='yes'))
     try:
-        job = ex.submit(StepJob(plan.experiment, plan.profile, plan.run_dir, step, plan.declared, plan.values, figures_dir,
-                                plan.publish, plan.publish_changed, experiments_dir=os.environ.get('COLLAPSE_REPRO_EXPERIMENTS')))
+        job = ex.submit(StepJob(plan.experiment, plan.profile, plan.run_dir, step, plan.declared, plan.values,
+                                figures_dir, plan.publish, plan.publish_changed,
+                                experiments_dir=os.environ.get('COLLAPSE_REPRO_EXPERIMENTS')))
     except Exception as e:                     # submitit's FailedJobError: sbatch refused it
         if type(e).__name__ != 'FailedJobError': raise
         lines = [l for l in str(e).splitlines() if l.strip()]
-        raise ExperimentError(f'{plan.experiment} {step.name}: submission refused ({lines[-1] if lines else e})') from None
+        raise ExperimentError(f'{plan.experiment} {step.name}: submission refused '
+                              f'({lines[-1] if lines else e})') from None
     write_json(jobs_dir(plan.run_dir) / f'{step.name}.json',
                dict(step=step.name, conditions=step.conditions, after=step.after, executor=kind, job_id=str(job.job_id),
                     submitted=_now(), host=platform.node(), stdout=str(job.paths.stdout), stderr=str(job.paths.stderr)))
     return job
 
+# %% ../nbs/04_jobs.ipynb #4843a376
 def submit_slurm(plans: Sequence[RunPlan], opts: ClusterOptions, figures_dir=None, echo=print) -> dict:
     "Submit every plan's whole graph to Slurm at once (dependencies: afterok); return {(experiment, step): job id}."
     ids = {}
@@ -307,31 +352,40 @@ def submit_slurm(plans: Sequence[RunPlan], opts: ClusterOptions, figures_dir=Non
         for step in plan.steps:
             job = _submit_step('slurm', plan, step, opts, figures_dir, [ids[plan.experiment, a] for a in step.after])
             ids[plan.experiment, step.name] = str(job.job_id)
-            echo(f'  {plan.experiment} {step.name}: Slurm job {job.job_id}' + (f" (after {', '.join(ids[plan.experiment, a] for a in step.after)})" if step.after else ''))
+            after = f" (after {', '.join(ids[plan.experiment, a] for a in step.after)})" if step.after else ''
+            echo(f'  {plan.experiment} {step.name}: Slurm job {job.job_id}' + after)
     return ids
 
+# %% ../nbs/04_jobs.ipynb #86e2dacb
 def run_local(plans: Sequence[RunPlan], opts: ClusterOptions, figures_dir=None, echo=print, poll: float = 0.5) -> dict:
-    """Drive every plan's graph on this machine through submitit's LocalExecutor, at most `opts.workers` (default 2) jobs
-    at a time; return {(experiment, step): 'finished' | 'failed' | 'skipped'}."""
+    """Drive every plan's graph on this machine through submitit's LocalExecutor, at most `opts.workers` (default 2)
+    jobs at a time; return {(experiment, step): 'finished' | 'failed' | 'skipped'}."""
     workers = opts.workers or 2
-    todo = [(p, s) for p in plans for s in p.steps]; running, done = {}, {}
+    todo = [(p, s) for p in plans for s in p.steps]
+    running, done = {}, {}
     while todo or running:
         for key, (plan, job) in list(running.items()):
             if not job.done(): continue
-            try: job.result(); done[key] = 'finished'
+            try:
+                job.result()
+                done[key] = 'finished'
             except Exception:
                 done[key] = 'failed'
                 st = _read(jobs_dir(plan.run_dir) / f'{key[1]}.state.json')
-                echo(f"  {key[0]} {key[1]}: job {job.job_id} FAILED: {st.get('error') or 'see its log'} (log: {job.paths.stderr})")
+                echo(f"  {key[0]} {key[1]}: job {job.job_id} FAILED: {st.get('error') or 'see its log'} "
+                     f"(log: {job.paths.stderr})")
             del running[key]
         for plan, step in list(todo):
             deps = [done.get((plan.experiment, a)) for a in step.after]
             if any(d in ('failed', 'skipped') for d in deps):
-                done[plan.experiment, step.name] = 'skipped'; todo.remove((plan, step))
-                _update(jobs_dir(plan.run_dir) / f'{step.name}.state.json', status='skipped', error='a job it waits for failed', ended=_now())
+                done[plan.experiment, step.name] = 'skipped'
+                todo.remove((plan, step))
+                _update(jobs_dir(plan.run_dir) / f'{step.name}.state.json', status='skipped',
+                        error='a job it waits for failed', ended=_now())
             elif all(d == 'finished' for d in deps) and len(running) < workers:
                 job = _submit_step('local', plan, step, opts, figures_dir)
-                echo(f'  {plan.experiment} {step.name}: local job {job.job_id}'); running[plan.experiment, step.name] = (plan, job)
+                echo(f'  {plan.experiment} {step.name}: local job {job.job_id}')
+                running[plan.experiment, step.name] = (plan, job)
                 todo.remove((plan, step))
         time.sleep(poll)
     return done
@@ -344,18 +398,24 @@ def _queued(job_ids: Sequence[str]) -> set | None:
     return {l.strip() for l in r.stdout.split()} if r.returncode == 0 else None
 
 def _alive(pid) -> bool:
-    try: os.kill(int(pid), 0); return True
+    try:
+        os.kill(int(pid), 0)
+        return True
     except (OSError, TypeError, ValueError): return False
 
 def condition_rounds(run_dir, tag: str) -> int | None:
-    "Rounds finished by condition `tag` (its loop's `state.json` in the folder named `tag` or `*_tag`), None if none yet."
+    """Rounds finished by condition `tag` (its loop's `state.json` in the folder named `tag` or `*_tag`), None if none
+    yet."""
     for f in sorted(Path(run_dir).glob('*/state.json')):
-        if f.parent.name == tag or f.parent.name.endswith('_' + tag): return int(_read(f).get('rounds_done', -1)) + 1
+        if f.parent.name == tag or f.parent.name.endswith('_' + tag):
+            return int(_read(f).get('rounds_done', -1)) + 1
     return None
 
+# %% ../nbs/04_jobs.ipynb #b70143fd
 def run_status(run_dir) -> dict:
     "The state of every step (and condition) of the job graph of `run_dir`."
-    run_dir = Path(run_dir); rec = read_run_record(run_dir)
+    run_dir = Path(run_dir)
+    rec = read_run_record(run_dir)
     if rec is None: raise ExperimentError(f'{run_dir} holds no run (no {RUN_RECORD})')
     steps = (rec.get('jobs') or {}).get('steps') or []
     jd = run_dir / 'jobs'
@@ -367,21 +427,26 @@ def run_status(run_dir) -> dict:
         status = st.get('status') or ('pending' if sub else 'not submitted')
         slurm, here = sub.get('executor') == 'slurm', st.get('host', sub.get('host')) == platform.node()
         if status in ('running', 'pending') and sub:
-            gone = (queued is not None and sub.get('job_id') not in queued) if slurm else (status == 'running' and here and not _alive(st.get('pid')))
+            gone = ((queued is not None and sub.get('job_id') not in queued) if slurm
+                    else (status == 'running' and here and not _alive(st.get('pid'))))
             if gone: status = 'lost' if status == 'running' or not s['after'] else 'cancelled'
-        conds = [dict(condition=c, status=_read(jd / f'condition_{c}.json').get('status', '-'), rounds=condition_rounds(run_dir, c))
+        conds = [dict(condition=c, status=_read(jd / f'condition_{c}.json').get('status', '-'),
+                      rounds=condition_rounds(run_dir, c))
                  for c in (s['conditions'] or [])]
-        rows.append(dict(step=s['name'], status=status, job_id=st.get('job_id') or sub.get('job_id'), attempt=st.get('attempt'),
-                         requeues=st.get('requeues', 0), error=st.get('error', ''), log=sub.get('stderr'), stdout=sub.get('stdout'),
-                         wall_s=st.get('wall_s'), conditions=conds))
+        rows.append(dict(step=s['name'], status=status, job_id=st.get('job_id') or sub.get('job_id'),
+                         attempt=st.get('attempt'), requeues=st.get('requeues', 0), error=st.get('error', ''),
+                         log=sub.get('stderr'), stdout=sub.get('stdout'), wall_s=st.get('wall_s'), conditions=conds))
     return dict(experiment=rec.get('experiment'), profile=rec.get('profile'), run_dir=str(run_dir), steps=rows,
                 attempts=rec.get('attempts', []), results=(run_dir / 'results.json').exists())
 
+# %% ../nbs/04_jobs.ipynb #f897485b
 def format_status(st: dict) -> str:
     "`run_status` as text: one line per step, one per condition under it, a failure as one line with its log."
-    out = [f"{st['experiment']} ({st['profile']}) in {st['run_dir']}: " + ('results.json written' if st['results'] else 'no results.json yet')]
+    out = [f"{st['experiment']} ({st['profile']}) in {st['run_dir']}: "
+           + ('results.json written' if st['results'] else 'no results.json yet')]
     if not st['steps']:
-        out.append('  ran in-process (no jobs); attempts: ' + ', '.join(f"{a.get('status')} {a.get('wall_s', 0)}s" for a in st['attempts']))
+        out.append('  ran in-process (no jobs); attempts: '
+                   + ', '.join(f"{a.get('status')} {a.get('wall_s', 0)}s" for a in st['attempts']))
     for s in st['steps']:
         extra = f" after {s['requeues']} requeue(s)" if s['requeues'] else ''
         wall = f" in {s['wall_s']:.0f}s" if s['wall_s'] and s['status'] == 'finished' else ''
@@ -391,7 +456,8 @@ def format_status(st: dict) -> str:
         elif s['log']: line += f"  log: {s['log']}"
         out.append(line)
         for c in s['conditions']:
-            out.append(f"      condition {c['condition']}: {c['status']}, {c['rounds'] if c['rounds'] is not None else 0} round(s) finished")
+            out.append(f"      condition {c['condition']}: {c['status']}, "
+                       f"{c['rounds'] if c['rounds'] is not None else 0} round(s) finished")
     return '\n'.join(out)
 
 # %% ../nbs/04_jobs.ipynb #a0b1c2f0
@@ -404,6 +470,7 @@ def wait_slurm(plans: Sequence[RunPlan], poll: float = 5.0, timeout: float | Non
         sts = {str(p.run_dir): run_status(p.run_dir) for p in plans}
         if all(s['status'] in FINAL for st in sts.values() for s in st['steps']): return sts
         if timeout is not None and time.time() - t0 > timeout:
-            raise TimeoutError(f'jobs not finished after {timeout:.0f}s: ' + '; '.join(f"{st['experiment']} {s['step']} {s['status']}"
-                               for st in sts.values() for s in st['steps'] if s['status'] not in FINAL))
+            raise TimeoutError(f'jobs not finished after {timeout:.0f}s: '
+                               + '; '.join(f"{st['experiment']} {s['step']} {s['status']}"
+                                           for st in sts.values() for s in st['steps'] if s['status'] not in FINAL))
         time.sleep(poll)
