@@ -23,7 +23,7 @@ __all__ = ['SUBSETS', 'MNIST_TOGETHER', 'FID_AXES', 'one_hot', 'CVAE', 'cvae_los
            'draw_candidates', 'select_per_digit', 'score_batches', 'keep_flags', 'filter_per_digit', 'linear_schedule',
            'MnistLoopConfig', 'MnistData', 'cached_cvae', 'evaluate_cvae', 'load_cvae', 'verifier_data',
            'train_verifier', 'MnistStages', 'mnist_stages', 'verify_together', 'retrain_together', 'run_mnist',
-           'load_round_model', 'image_grid', 'fid_axis', 'round_ticks', 'run_conditions']
+           'load_round_model', 'image_grid', 'fid_axis', 'experiment_data', 'round_ticks', 'run_conditions']
 
 # %% ../nbs/31_cvae.ipynb #3c6e8534
 def one_hot(y, n: int = 10): return nn.functional.one_hot(torch.as_tensor(y).long(), n).float()
@@ -613,6 +613,12 @@ FID_AXES = dict(
 def fid_axis(data: MnistData) -> tuple[str, str]:
     "The (axis label, stamp) of figures whose FID `data` measured."
     return FID_AXES[data.fid_net]
+
+def experiment_data(run) -> tuple[MnistData, str, str]:
+    "An experiment's `MnistData` on its run's device and profile, and its figures' FID axis label and stamp (`fid_axis`)."
+    data = MnistData(run.device, profile=run.profile)
+    print('feature classifier:', data.classifier.info)
+    return (data, *fid_axis(data))
 
 def round_ticks(*axes):
     "Whole-number ticks on the x axis (rounds) of each of `axes`."
