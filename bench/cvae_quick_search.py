@@ -12,6 +12,7 @@ e.g. bench/results/cvae_quick_search_<date>.json, which `yi_cvae_schedule` rende
 """
 import argparse, json, time
 from pathlib import Path
+from types import SimpleNamespace
 import torch
 from collapse_repro.core import git_state, write_json
 from collapse_repro.cvae import MnistData, MnistLoopConfig, run_mnist
@@ -30,9 +31,10 @@ def main():
     out = dict(tag=a.tag, cvae_epochs=a.epochs, n_verifier=a.nv, disc_epochs=a.disc_epochs, kept=a.kept, rounds=a.rounds,
                commit=git_state(), torch_threads=torch.get_num_threads(), arms={})
     for filt in [c == 'f' for c in a.arms]:
-        cfg = MnistLoopConfig(schedule=[a.kept] * a.rounds, filtered=filt, n_verifier=a.nv, score_batch=6000,
-                              cvae=dict(epochs=a.epochs, patience=5), init_cvae=dict(epochs=200, patience=5),
-                              disc=dict(epochs=a.disc_epochs, patience=5), n_fid=3000, n_test=2000)
+        # the same reading of run parameters as the experiment notebooks (MnistLoopConfig.from_params)
+        P = SimpleNamespace(cvae_epochs=a.epochs, init_epochs=200, patience=5, batch_size=128, disc_epochs=a.disc_epochs,
+                            n_verifier=a.nv, score_batch=6000, n_fid=3000, n_test=2000)
+        cfg = MnistLoopConfig.from_params(P, schedule=[a.kept] * a.rounds, filtered=filt)
         t0 = time.time()
         h = run_mnist(cfg, data, Path(a.out) / f"{a.tag}_{'filtered' if filt else 'unfiltered'}", progress=False)
         arm = 'filtered' if filt else 'unfiltered'
