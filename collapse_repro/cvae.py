@@ -621,9 +621,16 @@ def experiment_data(run) -> tuple[MnistData, str, str]:
     return (data, *fid_axis(data))
 
 def round_ticks(*axes):
-    "Whole-number ticks on the x axis (rounds) of each of `axes`."
+    "Whole-number ticks on the x axis (rounds) of each of `axes`: every round when there are a dozen or fewer."
     from matplotlib.ticker import MaxNLocator
-    for ax in axes: ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in axes:
+        xs = sorted({int(round(x)) for line in ax.get_lines() if line.get_transform() is ax.transData
+                     for x in line.get_xdata()})          # data lines only (not axhline's axes-fraction x)
+        if not 0 < len(xs) <= 12:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            continue
+        ax.set_xticks(range(xs[0], xs[-1] + 1))
+        if len(xs) == 1: ax.set_xlim(xs[0] - 0.5, xs[0] + 0.5)
 
 def run_conditions(run, data: MnistData, configs: dict, progress: bool = True,
                    together: bool | None = None) -> dict[str, list[dict]]:
