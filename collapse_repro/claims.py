@@ -200,6 +200,8 @@ def cvae_vq_strongest_change(doc) -> Ours:
     "FID change from round 1 to the last round of the strongest verifier (largest N_v)."
     h = doc['results']['history']
     k = max(h, key=int)
+    if len(h[k]) < 3:
+        raise NotTestable(f'a trend from round 1 needs two rounds or more after round 0; this run has {len(h[k]) - 1}')
     a, b = h[k][1]['fid'], h[k][-1]['fid']
     return Ours(b - a, f'N_v = {k}: {_f(a)} (round 1) → {_f(b)} (round {h[k][-1]["round"]})')
 
