@@ -50,7 +50,7 @@ figures: install
 	$(BIN)/collapse-repro figures --profile $(PROFILE)
 
 test: dev
-	$(BIN)/nbdev_test --n_workers 2
+	$(BIN)/python tools/nbdev_test_keep.py --n_workers 2    # nbdev_test; keeps library notebooks' outputs for make docs
 	$(BIN)/python -m pytest -q --durations=15 tests
 
 # Fails if the committed library differs from the notebooks, or if a notebook is not clean.

@@ -4,7 +4,8 @@
 
 Pages, in the tutorial's reading order (the toctrees appended to the landing page):
 - `index`: nbs/index.ipynb, the landing page;
-- `lib/NN_name`: the library notebooks nbs/NN_*.ipynb, executed by myst-nb during the build (under IN_TEST: smoke);
+- `lib/NN_name`: the library notebooks nbs/NN_*.ipynb, with the outputs `make test` kept for them
+  (tools/nbdev_test_keep.py, while their code is unchanged), else executed by myst-nb during the build (IN_TEST: smoke);
 - `experiments/EXP-PROFILE` (experiments in READING_ORDER): the notebook as executed by the committed PROFILE run, figures/PROFILE/EXP.ipynb (never
   re-run); `experiments/EXP`: the cleaned source notebook plus its published figures, for an experiment that has
   published runs without a kept executed notebook (or no published run at all), saying so;
@@ -56,6 +57,25 @@ def prepare_library(nb):
         c.source = '\n'.join(l for l in lines if not l.startswith('#|')).strip('\n')
         c.outputs, c.execution_count = [], None
     return nb
+
+EXECUTED = ROOT / '_docs' / 'executed'    # library notebooks as `make test` ran them (tools/nbdev_test_keep.py)
+
+def kept_outputs(nb, src: Path) -> bool:
+    """Give `nb` (staged from `src`) the outputs `make test` kept for `src`, if its code is unchanged since, and mark it
+    not to be executed again; False (nb untouched: myst-nb executes it) when there are none or they are stale."""
+    sys.path.insert(0, str(ROOT / 'tools'))
+    from nbdev_test_keep import code_hash
+    kept = EXECUTED / src.name
+    if not kept.exists(): return False
+    k = json.loads(kept.read_text())
+    if k['metadata'].get('collapse_repro_code_hash') != code_hash(json.loads(src.read_text())['cells']): return False
+    outs = {c.get('id'): c for c in k['cells'] if c['cell_type'] == 'code'}
+    for c in nb.cells:
+        if c.cell_type == 'code' and c.get('id') in outs:
+            c.outputs = [nbformat.from_dict(o) for o in outs[c['id']].get('outputs', [])]
+            c.execution_count = outs[c['id']].get('execution_count')
+    nb.metadata['mystnb'] = dict(execution_mode='off')
+    return True
 
 def title_cell(nb) -> int:
     "Index of the first markdown cell (the notebook's `# Title` / `> description`)."
@@ -154,7 +174,10 @@ def stage(dest: Path) -> dict[str, list[str]]:
     dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
     lib, api = [], []
     for p in library_notebooks():
-        write_nb(prepare_library(nbformat.read(p, as_version=4)), dest / 'lib' / p.name); lib.append(f'lib/{p.stem}')
+        nb = prepare_library(nbformat.read(p, as_version=4))
+        kept_outputs(nb, p)
+        write_nb(nb, dest / 'lib' / p.name)
+        lib.append(f'lib/{p.stem}')
         if (mod := module_of(p)):
             write_if_changed(dest / 'api' / f'{mod}.rst', api_page(mod, f'lib/{p.stem}')); api.append(f'api/{mod}')
     exps = reading_order(list_experiments())

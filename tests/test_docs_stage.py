@@ -42,3 +42,25 @@ def test_stage_lays_out_every_page_in_reading_order(tmp_path, monkeypatch):
     index = nbformat.read(tmp_path / 'src/index.ipynb', as_version=4).cells[-1].source
     assert index.index('lib/00_core') < index.index('experiments/') < index.index('\nclaims\n') < index.index('api/core')
     assert json.loads((tmp_path / 'src/toc.json').read_text()) == toc
+
+def test_library_outputs_kept_by_make_test_are_shown_while_the_code_is_unchanged(tmp_path, monkeypatch):
+    "tools/nbdev_test_keep.py keeps a passing library notebook's outputs; stage.py uses them only for unchanged code."
+    import sys
+    sys.path.insert(0, str(ROOT / 'tools'))
+    from nbdev_test_keep import code_hash
+    mod = _stage_module(tmp_path / 'figures', monkeypatch)
+    monkeypatch.setattr(mod, 'EXECUTED', tmp_path / 'executed')
+    src = ROOT / 'nbs' / '03_loop.ipynb'
+    raw = json.loads(src.read_text())
+    cell = next(c for c in raw['cells'] if c['cell_type'] == 'code' and 'default_exp' not in ''.join(c['source']))
+    cell['outputs'] = [dict(output_type='stream', name='stdout', text='kept by make test\n')]
+    raw['metadata']['collapse_repro_code_hash'] = code_hash(raw['cells'])
+    (tmp_path / 'executed').mkdir()
+    (tmp_path / 'executed' / src.name).write_text(json.dumps(raw))
+    nb = mod.prepare_library(nbformat.read(src, as_version=4))
+    assert mod.kept_outputs(nb, src) and nb.metadata['mystnb'] == {'execution_mode': 'off'}
+    assert next(c for c in nb.cells if c.get('id') == cell['id']).outputs[0]['text'] == 'kept by make test\n'
+    raw['metadata']['collapse_repro_code_hash'] = 'stale'          # the notebook's code changed since: execute it again
+    (tmp_path / 'executed' / src.name).write_text(json.dumps(raw))
+    nb = mod.prepare_library(nbformat.read(src, as_version=4))
+    assert not mod.kept_outputs(nb, src) and 'mystnb' not in nb.metadata
