@@ -239,6 +239,7 @@ def fit_together(models: Sequence[nn.Module], sample_loss, datasets: Sequence[Se
     params = {k: v.detach().clone().requires_grad_() for k, v in torch.func.stack_module_state(list(models))[0].items()}
     opt = torch.optim.Adam(params.values(), lr=lr, fused=dev.type == 'cuda')
     noise = [torch.Generator(device=dev).manual_seed(s) for s in seeds] if noise_dim else None
+    eps = torch.zeros(K, batch_size, noise_dim, device=dev) if noise_dim else None  # reused; padding rows: zeros
     plan = _Batches(ns, seeds, batch_size)
     def weighted(p, *batch_w):
         *batch, w = batch_w
@@ -252,9 +253,8 @@ def fit_together(models: Sequence[nn.Module], sample_loss, datasets: Sequence[Se
         idx, w, lens, ends = plan.next()
         idx = torch.from_numpy(idx).to(dev, non_blocking=True)
         batch = [f[idx] for f in fields] + [torch.from_numpy(w).to(dev, non_blocking=True)]
-        if noise:
-            eps = torch.zeros(K, batch_size, noise_dim, device=dev)
-            for k in range(K): eps[k, :lens[k]] = torch.randn(lens[k], noise_dim, generator=noise[k], device=dev)
+        if noise:                                          # drawn in place: `fit`'s randn stream, no copies
+            for k in range(K): eps[k, :lens[k]].normal_(generator=noise[k])
             batch.insert(-1, eps)
         loss = step_loss(params, *batch)
         opt.zero_grad(set_to_none=True)
@@ -558,8 +558,8 @@ def verify_together(items: list) -> list:
     trained = _grouped(filt, lambda it: astuple(it[0].cfg.disc), lambda group: train_discriminators(
         [verifier_data(a[1], st.data, st.cfg, a[2]) for st, a in group], group[0][0].cfg.disc,
         seeds=[a[2].seed_for('verifier') for _, a in group]))
-    by_id = {id(a): t for (_, a), t in zip(filt, trained)}
-    return [st.select(a[0], by_id.get(id(a)), a[2], t0) for st, a in items]
+    verifiers = iter(trained)                           # in the filtered items' order
+    return [st.select(a[0], next(verifiers) if st.cfg.filtered else None, a[2], t0) for st, a in items]
 
 def retrain_together(items: list) -> list:
     "`retrain` of several MNIST runs at once: items `(stages, (model, kept, ctx))`; the new models."
