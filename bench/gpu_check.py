@@ -194,10 +194,12 @@ def projections(m: dict) -> dict:
     c = m.get('cvae', {})
     if 'cvae_ms_per_step' in c:
         cv, dk = c['cvae_ms_per_step'] / 3.6e6, c['disc_ms_per_step'] / 3.6e6      # hours per step
+        def round_steps(kept, filtered, n_v, epochs, disc_epochs):
+            "CVAE and discriminator steps of one round: `kept` images, `2 n_v` to tell apart when filtered."
+            return math.ceil(kept / 128) * epochs, math.ceil(2 * n_v / 128) * disc_epochs if filtered else 0
         def arm(schedule, epochs, filtered, n_v, disc_epochs):
-            steps = sum(math.ceil(k / 128) * epochs for k in schedule)
-            dsteps = len(schedule) * math.ceil(2 * n_v / 128) * disc_epochs if filtered else 0
-            return steps * cv + dsteps * dk
+            steps = [round_steps(k, filtered, n_v, epochs, disc_epochs) for k in schedule]
+            return sum(s * cv + d * dk for s, d in steps)
         # sizes read from the experiments' own PROFILES tables (declared once, in the notebooks); epochs at the caps:
         # the paper caps CVAE training at 200 and the discriminator at 80 (patience 5 on the training loss seldom stops
         # them early), so these are upper bounds
@@ -206,9 +208,8 @@ def projections(m: dict) -> dict:
             "Conditions (schedule, filtered, n_v) in lockstep, trained together: each round costs its longest training."
             h = 0.0
             for r in range(max(len(sc) for sc, _, _ in conds)):
-                act = [(sc[r], f, nv) for sc, f, nv in conds if r < len(sc)]
-                h += max(math.ceil(k / 128) for k, _, _ in act) * epochs * ct
-                h += max([math.ceil(2 * nv / 128) * disc_epochs for _, f, nv in act if f], default=0) * dt
+                steps = [round_steps(sc[r], f, nv, epochs, disc_epochs) for sc, f, nv in conds if r < len(sc)]
+                h += max(s for s, _ in steps) * ct + max(d for _, d in steps) * dt
             return h
         from collapse_repro.runner import get_experiment
         from collapse_repro.cvae import linear_schedule

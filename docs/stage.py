@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / 'tools')]   # the package (`stage`) and tools/ (`kept_outputs`), from a checkout
 NBS = ROOT / 'nbs'
 FIGURES = Path(os.environ.get('COLLAPSE_REPRO_FIGURES') or ROOT / 'figures')   # as the runner publishes into
 PROFILE_ORDER = ('smoke', 'quick', 'gpu', 'paper')
@@ -63,7 +64,6 @@ EXECUTED = ROOT / '_docs' / 'executed'    # library notebooks as `make test` ran
 def kept_outputs(nb, src: Path) -> bool:
     """Give `nb` (staged from `src`) the outputs `make test` kept for `src`, if its code is unchanged since, and mark it
     not to be executed again; False (nb untouched: myst-nb executes it) when there are none or they are stale."""
-    sys.path.insert(0, str(ROOT / 'tools'))
     from nbdev_test_keep import code_hash
     kept = EXECUTED / src.name
     if not kept.exists(): return False
@@ -169,7 +169,6 @@ def toctree(caption: str, pages: list[str]) -> str:
     return f'```{{toctree}}\n:caption: {caption}\n:maxdepth: 1\n\n' + '\n'.join(pages) + '\n```'
 
 def stage(dest: Path) -> dict[str, list[str]]:
-    sys.path.insert(0, str(ROOT))
     from collapse_repro.runner import list_experiments
     dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
     lib, api = [], []
