@@ -286,10 +286,12 @@ class RunPlan:
     publish: bool = True               # the final job publishes into figures/<profile>/ (`figures` always;
                                        # `run` with --publish)
     publish_changed: bool = False
+    finished: tuple = ()               # steps a resumed run finished in an earlier submission: not submitted again
 
 def plan_run(name: str, profile: str, values: Mapping[str, Any] | None = None, runs_dir=None, out=None,
              resume: bool = False, publish: bool = True, publish_changed: bool = False) -> RunPlan:
-    "Check the request and open the run directory of one experiment's job graph (nothing is submitted)."
+    """Check the request and open the run directory of one experiment's job graph (nothing is submitted). With
+    `resume`, the steps whose jobs finished in an earlier submission are listed in the plan's `finished`."""
     exp = get_experiment(name)
     exp.check_profile(profile)
     values = check_request(exp, values or {})
@@ -302,9 +304,11 @@ def plan_run(name: str, profile: str, values: Mapping[str, Any] | None = None, r
     jobs = dict(steps=[dict(name=s.name, conditions=s.conditions, after=s.after) for s in steps], conditions=declared)
     run_dir, _ = _open_run(exp, profile, resolved, values, out, resume, runs_dir,
                            held=lambda d: holds_run(d) or read_run_record(d), stamp=lambda rec: rec.update(jobs=jobs))
+    finished = tuple(s.name for s in steps
+                     if resume and _read(jobs_dir(run_dir) / f'{s.name}.state.json').get('status') == 'finished')
     for s in steps:            # a resubmission starts each step's record afresh (its state file keeps the history)
-        (jobs_dir(run_dir) / f'{s.name}.json').unlink(missing_ok=True)
-    return RunPlan(exp.name, profile, run_dir, steps, declared, values, publish, publish_changed)
+        if s.name not in finished: (jobs_dir(run_dir) / f'{s.name}.json').unlink(missing_ok=True)
+    return RunPlan(exp.name, profile, run_dir, steps, declared, values, publish, publish_changed, finished)
 
 # %% ../nbs/04_jobs.ipynb #2f4e6865
 def _executor(kind: str, folder: Path, opts: ClusterOptions, name: str):
@@ -350,9 +354,13 @@ def submit_slurm(plans: Sequence[RunPlan], opts: ClusterOptions, figures_dir=Non
     ids = {}
     for plan in plans:
         for step in plan.steps:
-            job = _submit_step('slurm', plan, step, opts, figures_dir, [ids[plan.experiment, a] for a in step.after])
+            if step.name in plan.finished:
+                echo(f'  {plan.experiment} {step.name}: finished earlier, not submitted again')
+                continue
+            deps = [ids[plan.experiment, a] for a in step.after if (plan.experiment, a) in ids]
+            job = _submit_step('slurm', plan, step, opts, figures_dir, deps)
             ids[plan.experiment, step.name] = str(job.job_id)
-            after = f" (after {', '.join(ids[plan.experiment, a] for a in step.after)})" if step.after else ''
+            after = f" (after {', '.join(deps)})" if deps else ''
             echo(f'  {plan.experiment} {step.name}: Slurm job {job.job_id}' + after)
     return ids
 
@@ -361,8 +369,10 @@ def run_local(plans: Sequence[RunPlan], opts: ClusterOptions, figures_dir=None, 
     """Drive every plan's graph on this machine through submitit's LocalExecutor, at most `opts.workers` (default 2)
     jobs at a time; return {(experiment, step): 'finished' | 'failed' | 'skipped'}."""
     workers = opts.workers or 2
-    todo = [(p, s) for p in plans for s in p.steps]
-    running, done = {}, {}
+    done = {(p.experiment, s): 'finished' for p in plans for s in p.finished}
+    for plan, step in done: echo(f'  {plan} {step}: finished earlier, not run again')
+    todo = [(p, s) for p in plans for s in p.steps if (p.experiment, s.name) not in done]
+    running = {}
     while todo or running:
         for key, (plan, job) in list(running.items()):
             if not job.done(): continue

@@ -1,6 +1,7 @@
-"""The job runner (collapse_repro.jobs): map/reduce through submitit's LocalExecutor gives the in-process results, a
-preempted job is requeued and resumes to the same result, bad input is refused before anything is submitted, and
-`status` reports a failure as one line with its log. (A real Slurm: tools/slurm-single-node.sh and the CI step.)"""
+"""The job runner (collapse_repro.jobs): a preempted job is requeued and a killed one resumes, both to the in-process
+results; bad input is refused before anything is submitted; `status` reports a failure as one line with its log. (The
+plain map/reduce graph through submitit's LocalExecutor, its records and its resume: nbs/04_jobs.ipynb, which
+`make test` runs. A real Slurm: tools/slurm-single-node.sh and the CI step.)"""
 import json, os, re, signal, time
 from pathlib import Path
 import pytest
@@ -27,62 +28,33 @@ def cond_env(demo_env):
     write_conditions_demo(demo_env / 'exps')
     return demo_env
 
-def test_map_reduce_through_the_local_executor_matches_in_process(cond_env):
-    ref = run_experiment('cond_demo', 'smoke', {}, out=cond_env / 'ref', progress=False)
-    assert ref.status == 'ok', ref.error
-    plan = plan_run('cond_demo', 'smoke')
-    assert [s.name for s in plan.steps] == ['cond-a', 'cond-b', 'reduce']
-    done = run_local([plan], ClusterOptions(workers=2), echo=lambda *_: None)
-    assert set(done.values()) == {'finished'}, done
-    assert numbers(plan.run_dir) == numbers(ref.run_dir)
-    st = run_status(plan.run_dir)
-    assert [s['status'] for s in st['steps']] == ['finished'] * 3
-    assert [c['rounds'] for s in st['steps'][:2] for c in s['conditions']] == [3, 3]      # round 0 + 2 rounds each
-    assert (plan.run_dir / 'cond_demo.ipynb').exists() and (plan.run_dir / 'jobs' / 'cond-a.ipynb').exists()
-    rec = json.loads((plan.run_dir / 'run.json').read_text())
-    assert [a.get('step') for a in rec['attempts']][:2] == ['cond-a', 'cond-b']       # map jobs count in the wall time
-    assert (cond_env / 'figures' / 'smoke' / 'cond_demo_results.json').exists()          # the reduce job published
-
-def test_a_preempted_job_is_requeued_and_resumes_to_the_same_result(cond_env):
+def test_a_preempted_job_requeues_and_a_killed_job_resumes_to_the_same_result(cond_env):
+    """Both map jobs of one run interrupted after round 1: condition a's job gets Slurm's pre-timeout signal and requeues
+    itself; condition b's is killed hard (no hook runs) and `run --resume` picks it up. One planned run for both
+    checks, the numbers those of an uninterrupted in-process run (`sleep` only changes speed)."""
     ref = run_experiment('cond_demo', 'smoke', {'rounds': 4}, out=cond_env / 'ref', progress=False)
     plan = plan_run('cond_demo', 'smoke', {'rounds': 4, 'sleep': 1.0}, publish=False)
-    first = plan.steps[0]
-    job = _submit_step('local', plan, first, ClusterOptions(), None)
+    jobs = {c: _submit_step('local', plan, step, ClusterOptions(), None) for c, step in zip('ab', plan.steps[:2])}
     t0 = time.time()
-    while (condition_rounds(plan.run_dir, 'a') or 0) < 2:         # round 0 and round 1 finished: interrupt mid-run
-        assert time.time() - t0 < 120, 'the job never finished a round'
+    while min(condition_rounds(plan.run_dir, c) or 0 for c in 'ab') < 2:   # round 0 and round 1 done: interrupt mid-run
+        assert time.time() - t0 < 120, 'the jobs never finished a round'
         time.sleep(0.2)
-    pid = json.loads((plan.run_dir / 'jobs' / 'cond-a.state.json').read_text())['pid']
-    os.kill(pid, signal.SIGUSR2)                                  # what Slurm (and the local executor) send before a timeout/preemption
-    job.result()                                                  # raises if the job did not finish after its requeue
-    st = json.loads((plan.run_dir / 'jobs' / 'cond-a.state.json').read_text())
-    assert st['status'] == 'finished' and st['requeues'] == 1 and st['attempt'] == 2, st
-    log = Path(job.paths.stdout).read_text() + Path(job.paths.stderr).read_text()
+    state = lambda c: json.loads((plan.run_dir / 'jobs' / f'cond-{c}.state.json').read_text())
+    os.kill(state('a')['pid'], signal.SIGUSR2)                    # what Slurm (and the local executor) send before a timeout/preemption
+    os.kill(state('b')['pid'], signal.SIGKILL)                    # a hard kill: no checkpoint hook runs
+    jobs['a'].result()                                            # raises if the job did not finish after its requeue
+    assert state('a')['status'] == 'finished' and state('a')['requeues'] == 1 and state('a')['attempt'] == 2, state('a')
+    log = Path(jobs['a'].paths.stdout).read_text() + Path(jobs['a'].paths.stderr).read_text()
     assert 'resuming after round' in log or 'Requeued' in log
-    # the rest of the graph, then the numbers of an uninterrupted in-process run (sleep only changes speed)
-    rest = plan_run('cond_demo', 'smoke', {'rounds': 4, 'sleep': 1.0}, out=plan.run_dir, resume=True, publish=False)
-    done = run_local([rest], ClusterOptions(workers=2), echo=lambda *_: None)
-    assert set(done.values()) == {'finished'}, done
-    assert numbers(plan.run_dir) == numbers(ref.run_dir)
-
-def test_a_killed_job_resumes_from_its_last_round_with_resume(cond_env):
-    ref = run_experiment('cond_demo', 'smoke', {'rounds': 4}, out=cond_env / 'ref', progress=False)
-    plan = plan_run('cond_demo', 'smoke', {'rounds': 4, 'sleep': 1.0}, publish=False)
-    job = _submit_step('local', plan, plan.steps[0], ClusterOptions(), None)
-    t0 = time.time()
-    while (condition_rounds(plan.run_dir, 'a') or 0) < 2:
-        assert time.time() - t0 < 120; time.sleep(0.2)
-    pid = json.loads((plan.run_dir / 'jobs' / 'cond-a.state.json').read_text())['pid']
-    os.kill(pid, signal.SIGKILL)                                  # a hard kill: no checkpoint hook runs
-    while not job.done(): time.sleep(0.2)
-    assert run_status(plan.run_dir)['steps'][0]['status'] == 'lost'
-    rounds_before = condition_rounds(plan.run_dir, 'a')
+    while not jobs['b'].done(): time.sleep(0.2)
+    assert run_status(plan.run_dir)['steps'][1]['status'] == 'lost'
+    rounds_before = condition_rounds(plan.run_dir, 'b')
     r = cli('run', 'cond_demo', '--profile', 'smoke', '-p', 'rounds', '4', '-p', 'sleep', '1.0', '--out', plan.run_dir,
             '--resume', '--executor', 'local')
     assert r.returncode == 0, r.stdout + r.stderr
     assert numbers(plan.run_dir) == numbers(ref.run_dir)
-    st = json.loads((plan.run_dir / 'jobs' / 'cond-a.state.json').read_text())
-    assert st['attempt'] == 2 and rounds_before >= 2
+    assert state('b')['attempt'] == 2 and rounds_before >= 2
+    assert state('a')['attempt'] == 2                             # its finished job was not submitted again
 
 def test_bad_input_is_refused_before_submitting(cond_env, tmp_path, monkeypatch):
     runs = cond_env / 'runs'
