@@ -20,7 +20,8 @@ __all__ = ['PROFILES', 'REQUIRED_PROFILES', 'SPEED_PARAMS', 'DEFAULT_PROFILE', '
 # %% ../nbs/00_core.ipynb #ce94157e
 PROFILES = ('smoke', 'quick', 'gpu', 'paper')
 REQUIRED_PROFILES = ('smoke', 'quick', 'paper')   # every experiment's table defines these; `gpu` is optional
-SPEED_PARAMS = ('device', 'threads', 'progress', 'gen_batch', 'micro_batch', 'eval_batch', 'workers', 'together')
+SPEED_PARAMS = ('device', 'threads', 'progress', 'gen_batch', 'micro_batch', 'eval_batch', 'workers', 'together',
+               'compile', 'ckpt_every')
 "Parameters that change only how fast (or where) a run computes, never what: changing one keeps a profile's label."
 
 DEFAULT_PROFILE = 'quick'

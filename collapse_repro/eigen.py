@@ -15,13 +15,14 @@ from .loop import Measured, Stages, best_of_k, generate_verify_retrain, load_rou
 
 # %% auto #0
 __all__ = ['SPECIALS', 'MAX_DIM', 'MAX_EXP', 'VOCAB', 'TOK', 'PAD', 'BOS', 'EOS', 'V0', 'PLUS', 'MINUS', 'N0', 'E0', 'INVALID',
-           'TRAIN_STATE', 'SHARD_BYTES', 'BEAM_ROWS_CUDA', 'EIGEN_VERIFIERS', 'CONTROLS', 'random_symmetric',
-           'eigenvalues', 'p1000_value', 'p1000_parts', 'round_p1000', 'to_tokens', 'encode_numbers', 'encode_matrices',
-           'encode_targets', 'decode_targets', 'decode', 'rel_l1', 'within_tolerance', 'consistency_error',
-           'ModelConfig', 'MHA', 'ffn', 'EncoderLayer', 'DecoderLayer', 'EigenTransformer', 'n_params', 'fit',
-           'storage_dtype', 'round_to_storage_', 'save_model', 'load_model', 'greedy_decode', 'beam_batch',
-           'beam_search', 'sequence_logprob', 'evaluate_model', 'verifier_scores', 'select', 'pool_stats', 'real_data',
-           'make_pool', 'cached_pool', 'TrainSpec', 'train_transformer', 'real_model', 'verifier_curve', 'seed_summary']
+           'TRAIN_STATE', 'COMPILE_MODES', 'SHARD_BYTES', 'BEAM_ROWS_CUDA', 'EIGEN_VERIFIERS', 'CONTROLS',
+           'random_symmetric', 'eigenvalues', 'p1000_value', 'p1000_parts', 'round_p1000', 'to_tokens',
+           'encode_numbers', 'encode_matrices', 'encode_targets', 'decode_targets', 'decode', 'rel_l1',
+           'within_tolerance', 'consistency_error', 'ModelConfig', 'MHA', 'ffn', 'EncoderLayer', 'DecoderLayer',
+           'EigenTransformer', 'n_params', 'compiled', 'fit', 'storage_dtype', 'round_to_storage_', 'save_model',
+           'load_model', 'greedy_decode', 'beam_batch', 'beam_search', 'sequence_logprob', 'evaluate_model',
+           'verifier_scores', 'select', 'pool_stats', 'real_data', 'make_pool', 'cached_pool', 'TrainSpec',
+           'train_transformer', 'real_model', 'verifier_curve', 'seed_summary']
 
 # %% ../nbs/40_eigen.ipynb #81cce427
 def random_symmetric(n: int, d: int = 5, coeff: float = 10.0, rng=None) -> np.ndarray:
@@ -302,16 +303,28 @@ def _snapshot(key: dict, step: int, model, opt, sched, order, pos: int, losses: 
     if cuda: state['cuda_rng'] = torch.cuda.get_rng_state(device)
     return state
 
+# %% ../nbs/40_eigen.ipynb #c0a7e1d2
+COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
+
+def compiled(model, how: bool | str = False):
+    """`model` itself for `how` False; `torch.compile(model)` for True or one of `COMPILE_MODES`; for another name,
+    compiled with that backend (e.g. 'aot_eager': the graph capture without code generation, quick on a CPU). The
+    parameters are shared: training the result trains `model`."""
+    if not how: return model
+    kw = {} if how is True else dict(mode=how) if how in COMPILE_MODES else dict(backend=how)
+    return torch.compile(model, fullgraph=True, **kw)
+
 # %% ../nbs/40_eigen.ipynb #fda1ea48
 def fit(model, src, tgt, steps: int, batch: int = 128, lr: float = 1e-3, warmup: int = 100, seed: int = 0,
         device='cpu', progress: bool = True, desc: str = 'train', stop_when=None, check_every: int = 100,
-        ckpt_dir=None, ckpt_every: int | None = None) -> dict:
+        ckpt_dir=None, ckpt_every: int | None = None, compile: bool | str = False) -> dict:
     """Teacher-forced cross-entropy training for `steps` Adam steps (linear warm-up, cosine decay), cycling through
     (src, tgt) in shuffled epochs. With `stop_when(model) -> bool`, training checks every `check_every` steps (model
     in eval mode) and stops at the first check that returns True. With `ckpt_dir` and `ckpt_every`, the whole training
     state is saved to `ckpt_dir/train_state.pt` every `ckpt_every` steps, and a call that finds it there resumes from it
     (the same result as an uninterrupted run on a CPU); under a time limit it stops after a checkpoint when the next one
-    would not be reached in time (`core.TimeLimitReached`)."""
+    would not be reached in time (`core.TimeLimitReached`). `compile` runs the model's forward and backward through
+    `compiled(model, compile)` (speed only)."""
     src, tgt = np.asarray(src), np.asarray(tgt)
     if len(src) == 0 or len(src) != len(tgt):
         raise ValueError(f'need equally many (>0) sources and targets, got {len(src)} and {len(tgt)}')
@@ -325,6 +338,7 @@ def fit(model, src, tgt, steps: int, batch: int = 128, lr: float = 1e-3, warmup:
     cuda = torch.device(device).type == 'cuda'
     S, T = torch.as_tensor(src, device=device), torch.as_tensor(tgt, device=device)
     opt = torch.optim.Adam(model.parameters(), lr=lr, fused=cuda)   # one kernel per step on a GPU
+    forward = compiled(model, compile)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_schedule(warmup, steps))
     bs = min(batch, len(src))
     order, pos, losses, start, wall0 = rng.permutation(len(src)), 0, [], 0, 0.0
@@ -348,7 +362,7 @@ def fit(model, src, tgt, steps: int, batch: int = 128, lr: float = 1e-3, warmup:
         pos += bs
         s, t = S[idx], T[idx]
         with _autocast(device):
-            logits = model(s, t[:, :-1])
+            logits = forward(s, t[:, :-1])
         loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), t[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -620,6 +634,7 @@ class TrainSpec:
     lr: float = 1e-3
     warmup: int = 100
     ckpt_every: int | None = None   # training checkpoints every this many steps (None: none)
+    compile: bool | str = False     # `fit`'s torch.compile switch (speed only)
 
 def train_transformer(spec: TrainSpec, src, tgt, seed: int, device='cpu', progress: bool = False, desc: str = 'train',
                       ckpt_dir=None, **stop):
@@ -629,7 +644,7 @@ def train_transformer(spec: TrainSpec, src, tgt, seed: int, device='cpu', progre
     torch.manual_seed(seed)
     model = EigenTransformer(spec.config)
     info = fit(model, src, tgt, spec.steps, spec.batch, spec.lr, spec.warmup, seed, device, progress, desc,
-               ckpt_dir=ckpt_dir, ckpt_every=spec.ckpt_every, **stop)
+               ckpt_dir=ckpt_dir, ckpt_every=spec.ckpt_every, compile=spec.compile, **stop)
     return round_to_storage_(model), info
 
 # %% ../nbs/40_eigen.ipynb #5abf5c62
