@@ -183,7 +183,7 @@ def check_llm(dev, tiny: bool, peak_tflops: float) -> dict:
     n_par = sum(p.numel() for p in model.parameters())
     rng = np.random.default_rng(0)
     new = 8 if tiny else 64
-    for bs in ((4,) if tiny else (64, 256)):
+    for bs in ((4,) if tiny else (64, 256, 512, 1024)):          # launch-bound: how far does a larger batch pay?
         prompts = [list(rng.integers(10, 500, 48 if tiny else 512)) for _ in range(bs)]
         generate(model, tok, prompts[:2], max_new_tokens=2, batch_size=2, progress=False)
         model.generation_config.eos_token_id = None            # random weights: count every token, no early stop
@@ -258,13 +258,63 @@ def projections(m: dict) -> dict:
         out['feng_eigen gpu'] = gpu(g['ms_per_step'])
         best = min(g.get('compiled', {}).items(), key=lambda kv: kv[1]['ms_per_step'], default=None)
         if best: out[f'feng_eigen gpu, -p compile {best[0]} (+ its compile time)'] = gpu(best[1]['ms_per_step']) + best[1]['first_call_s'] / 3600
-    l = m.get('llm', {})
-    if 'finetune_tokens_per_s' in l:
-        gen_tps = max(v for k, v in l.items() if k.startswith('generate_tokens_per_s'))
-        ft_tokens_per_round = 1910 * 0.125 * 576       # kept examples × (prompt + summary) tokens
-        gen_tokens_per_round = (1910 + 1000) * 64
-        out['yi_xsum_rounds paper (15 rounds × 2 arms)'] = 2 * 15 * (gen_tokens_per_round / gen_tps + ft_tokens_per_round / l['finetune_tokens_per_s']) / 3600
+    if 'finetune_tokens_per_s' in m.get('llm', {}):
+        for p in ('gpu', 'paper'): out.update(llm_projections(m['llm'], m.get('rouge', {}).get('pairs_per_s'), p))
     return {k: round(v, 3) for k, v in out.items()}
+
+
+def generation_rate(llm: dict, rows: int) -> tuple[float, int]:
+    """Generated tokens/s for batches of `rows` sequences, from the measured batch sizes: the largest measured batch
+    not above `rows` (generation is launch-bound, so a larger batch is at least as fast: a floor), or the smallest one
+    scaled down in proportion; and the batch it was read from."""
+    rates = {int(k.rsplit('batch', 1)[1]): v for k, v in llm.items() if k.startswith('generate_tokens_per_s_batch')}
+    below = [b for b in rates if b <= rows]
+    if below: return rates[max(below)], max(below)
+    b = min(rates)
+    return rates[b] * rows / b, b
+
+
+def llm_projections(llm: dict, rouge_pairs_per_s: float | None, p: str) -> dict:
+    """Hours of the two LLM experiments at profile `p` (sizes from their PROFILES tables) from measured generation,
+    fine-tuning and ROUGE rates. Every summary is counted at `max_new_tokens` (no early EOS: an upper bound); the
+    likelihood verifiers' forward passes at 3x the fine-tuning token rate (forward only). Approximate."""
+    from collapse_repro.runner import get_experiment
+    out, ft, rg = {}, llm['finetune_tokens_per_s'], rouge_pairs_per_s or float('inf')
+    for exp in ('yi_xsum_rounds', 'feng_summarization_verifiers'):
+        params = get_experiment(exp).params
+        q = {k: v.by_profile.get(p, v.default) for k, v in params.items()}
+        T, ex_tok = q['max_new_tokens'], q['max_prompt'] + q['max_summary']
+        gen_s = lambda n, beams=1: n * beams * T / generation_rate(llm, q['gen_batch'] * beams)[0]
+        init = q.get('init_frac', q.get('frac'))
+        s = 2 * gen_s(q['n_eval']) + int(init * q['n_pool']) * ex_tok / ft      # round 0: base and round-0 model
+        if exp == 'yi_xsum_rounds':
+            kept = int(q['frac'] * q['n_pool'])
+            s += 2 * q['rounds'] * (gen_s(q['n_pool'] + q['n_eval']) + kept * ex_tok / ft + q['n_pool'] / rg)
+        else:
+            cands = q['n_pool'] * q['k']
+            s += gen_s(q['n_pool'], q['k']) + cands / rg
+            s += sum(v in ('self', 'other') for v in q['verifiers']) * cands * (q['max_prompt'] + T) / (3 * ft)
+            s += len(q['verifiers']) * sum(n * ex_tok / ft + gen_s(q['n_eval']) for n in q['n_values'])
+        out[f'{exp} {p} (≤, every summary at max_new_tokens)'] = s / 3600
+    return out
+
+
+def show_projections(proj: dict):
+    print('\nprojected wall time (from the measured per-step costs; not a measurement):')
+    for k, v in proj.items(): print(f'  {k:72s} {v:7.3f} h  {60 * v:7.1f} min')
+
+
+def reproject(src: Path, out: str | None) -> int:
+    "Projections of this checkout's profiles from the measurements stored in `src` (a `--json` file of this script)."
+    m = json.loads(src.read_text())
+    proj = projections(m)
+    print(f'projected from {src} (measured on {m["device"].get("gpu", "cpu")} at {m.get("git_commit")}):')
+    show_projections(proj)
+    if out:
+        rec = dict(measurements=str(src), measured_device=m['device'], measured_at_commit=m.get('git_commit'),
+                   projected_at_commit=git_commit(), projections_h=proj)
+        Path(out).write_text(json.dumps(rec, indent=2) + '\n')
+    return 0
 
 
 def main(argv=None) -> int:
@@ -275,7 +325,11 @@ def main(argv=None) -> int:
     ap.add_argument('--skip', nargs='*', default=[], choices=['cvae', 'resume', 'eigen', 'compile', 'probe', 'llm', 'rouge'],
                     help="stages to leave out ('compile': the eigenvalue step through torch.compile)")
     ap.add_argument('--json', default=None, help='also write the measurements to this JSON file')
+    ap.add_argument('--project-from', default=None, metavar='CHECK.json',
+                    help="measure nothing: recompute the projections from a stored check's measurements with this "
+                         "checkout's profiles (with --json: write them there, with their source and commit)")
     a = ap.parse_args(argv)
+    if a.project_from: return reproject(Path(a.project_from), a.json)
     if a.tiny: os.environ.setdefault('IN_TEST', '1')    # the small cached feature classifier, as in the tests
     dev = torch.device('cpu') if a.tiny and a.device is None else get_device(a.device)
     if dev.type == 'cuda': torch.backends.cuda.matmul.allow_tf32 = True; torch.backends.cudnn.allow_tf32 = True
@@ -302,8 +356,7 @@ def main(argv=None) -> int:
         print(f'[{name}] {status} in {time.time() - t0:.1f}s: {json.dumps(res.get(name), default=float)[:600]}', flush=True)
     res['projections_h'] = projections(res)
     res['wall_s'] = round(time.time() - t_start, 1)
-    print('\nprojected wall time (hours; from the measured per-step costs, at the epoch caps; not a measurement):')
-    for k, v in res['projections_h'].items(): print(f'  {k:52s} {v:8.3f}')
+    show_projections(res['projections_h'])
     print(f'\nstages: ' + ', '.join(f'{k} {v["status"].split(":")[0]}' for k, v in res['stages'].items()) + f'; {res["wall_s"]} s in all')
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
