@@ -192,8 +192,10 @@ def cmd_report(args) -> int:
         if not readme.exists(): raise ExperimentError(f'no README.md at {readme}')
         full = table if not args.profile else _claims.ledger(fig)      # README always summarises every profile
         exps = _claims.experiments_markdown(list_experiments(), fig, full)
-        readme.write_text(_claims.update_readme(readme.read_text(encoding='utf-8'), full, exps), encoding='utf-8')
-        print(f'updated the claims summary in {readme}')
+        device = _claims.device_markdown(readme.parent / 'bench' / 'results')
+        readme.write_text(_claims.update_readme(readme.read_text(encoding='utf-8'), full, exps, device),
+                          encoding='utf-8')
+        print(f'updated the claims summary, experiments table and device measurements in {readme}')
     return 0
 
 def cmd_status(args) -> int:

@@ -95,8 +95,9 @@ def test_readme_block_is_current():
     "README's summary is what `collapse-repro report --update-readme` writes (run it after results change)."
     text = (ROOT / 'README.md').read_text(encoding='utf-8')
     exps = C.experiments_markdown(list_experiments(), FIGURES, TABLE)
-    assert C.update_readme(text, TABLE, exps) == text, \
-        'README claims summary or experiments table is stale: run collapse-repro report --update-readme'
+    device = C.device_markdown(ROOT / 'bench' / 'results')
+    assert C.update_readme(text, TABLE, exps, device) == text, \
+        'README claims summary, experiments table or device block is stale: run collapse-repro report --update-readme'
 
 def test_committed_claims_markdown_is_current():
     "figures/CLAIMS.md is what `collapse-repro report --markdown figures/CLAIMS.md` writes."
