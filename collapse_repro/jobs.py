@@ -370,7 +370,7 @@ def run_local(plans: Sequence[RunPlan], opts: ClusterOptions, figures_dir=None, 
     jobs at a time; return {(experiment, step): 'finished' | 'failed' | 'skipped'}."""
     workers = opts.workers or 2
     done = {(p.experiment, s): 'finished' for p in plans for s in p.finished}
-    for plan, step in done: echo(f'  {plan} {step}: finished earlier, not run again')
+    for exp, step in done: echo(f'  {exp} {step}: finished earlier, not run again')
     todo = [(p, s) for p in plans for s in p.steps if (p.experiment, s.name) not in done]
     running = {}
     while todo or running:
