@@ -1,11 +1,12 @@
 """How much of a `feng_eigen` curve's last point is the student's luck: retrain that point's student on the same
 selected data with other initialisation seeds and print each one's test accuracy (τ = 5 %).
 
-    python tools/eigen_student_spread.py RUN_DIR VERIFIER [--seeds 0 1 2]
+    python tools/eigen_student_spread.py RUN_DIR VERIFIER [--seeds 0 1 2] [--lr LR]
 
 RUN_DIR is a finished feng_eigen run (its run.json, pool.npz); VERIFIER one of the curves (oracle, consistency,
 weak_likelihood, self, random). Same selection, test matrices, model and training settings as the run; only the
-student's seed differs. CPU, about a minute per student at the quick profile.
+student's seed differs (and, with `--lr`, the peak learning rate: does another rate make the students less of a
+lottery?). CPU, about a minute per student at the quick profile.
 """
 from __future__ import annotations
 import argparse, json, sys, time
@@ -23,6 +24,7 @@ def main(argv=None) -> int:
     ap.add_argument('run_dir', type=Path)
     ap.add_argument('verifier', choices=['oracle', 'consistency', 'weak_likelihood', 'self', 'random'])
     ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    ap.add_argument('--lr', type=float, default=None, help="the students' peak learning rate (default: the run's)")
     a = ap.parse_args(argv)
     rec = json.loads((a.run_dir / 'run.json').read_text())
     P = AttrDict(rec['params'])                                       # the run's resolved parameters
@@ -32,10 +34,10 @@ def main(argv=None) -> int:
     idx = np.flatnonzero(keep)[:max(P.n_values)]
     src = encode_matrices(pool['A'][idx])
     tgt = np.concatenate([np.full((len(idx), 1), BOS), pool['ids'][idx, choice[idx]]], 1)
-    spec = config_from(TrainSpec, P, config=config_from(ModelConfig, P))
+    spec = config_from(TrainSpec, P, config=config_from(ModelConfig, P), **({'lr': a.lr} if a.lr else {}))
     hist = json.loads((a.run_dir / f'curve_{a.verifier}' / 'state.json').read_text())['history']
     print(f'{a.run_dir} ({rec["profile"]}, seed {P.seed}), code {git_commit()}: {a.verifier} student on {len(idx):,} selected '
-          f'samples; the run\'s own student: acc_5 = {hist[-1]["acc_5"]}; generator: {hist[0]["acc_5"]}', flush=True)
+          f'samples, lr {spec.lr}; the run\'s own student: acc_5 = {hist[-1]["acc_5"]}; generator: {hist[0]["acc_5"]}', flush=True)
     accs = []
     for s in a.seeds:
         t0 = time.time()
