@@ -19,6 +19,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / 'tools')]   # the package (`stage`) and tools/ (`kept_outputs`), from a checkout
+from nbdev_test_keep import EXECUTED, code_hash   # where `make test` keeps the library notebooks' outputs, and their key
 NBS = ROOT / 'nbs'
 FIGURES = Path(os.environ.get('COLLAPSE_REPRO_FIGURES') or ROOT / 'figures')   # as the runner publishes into
 PROFILE_ORDER = ('smoke', 'quick', 'gpu', 'paper')
@@ -59,12 +60,9 @@ def prepare_library(nb):
         c.outputs, c.execution_count = [], None
     return nb
 
-EXECUTED = ROOT / '_docs' / 'executed'    # library notebooks as `make test` ran them (tools/nbdev_test_keep.py)
-
 def kept_outputs(nb, src: Path) -> bool:
     """Give `nb` (staged from `src`) the outputs `make test` kept for `src`, if its code is unchanged since, and mark it
     not to be executed again; False (nb untouched: myst-nb executes it) when there are none or they are stale."""
-    from nbdev_test_keep import code_hash
     kept = EXECUTED / src.name
     if not kept.exists(): return False
     k = json.loads(kept.read_text())
