@@ -100,38 +100,40 @@ def eigen_gpu_config(tiny: bool):
     return ModelConfig(d_model=256, enc_layers=4, dec_layers=1, heads=8), 3, 256       # the gpu profile's model
 
 
+def train_step_ms(dev, tiny: bool, cfg, data, batch: int, compile=False):
+    """A fresh eigenvalue model of `cfg` trained briefly with `fit(compile=...)`: (the model, seconds of its first 3
+    steps (warm-up; for a compiled model, the compiling), ms per step of the next ones)."""
+    from collapse_repro.eigen import EigenTransformer, fit
+    torch.manual_seed(0); m = EigenTransformer(cfg)
+    t0 = time.time()
+    fit(m, data['src'], data['tgt'], 3, batch, device=dev, progress=False, compile=compile)
+    first = time.time() - t0
+    info = fit(m, data['src'], data['tgt'], 5 if tiny else 60, batch, device=dev, progress=False, compile=compile)
+    return m, first, 1e3 * info['wall_s'] / info['steps']
+
+
 def check_compiled(dev, tiny: bool, cfg, data, batch: int, eager_ms: float) -> dict:
     """The gpu profile's training step through `torch.compile` (`fit(compile=...)`, the experiment's `-p compile`): the
     compile time and ms/step of each mode against eager. On a CPU (--tiny) only the graph capture ('aot_eager')."""
     import torch._dynamo
-    from collapse_repro.eigen import EigenTransformer, fit
-    out, steps = {}, 5 if tiny else 60
+    out = {}
     for how in (('default', 'reduce-overhead') if dev.type == 'cuda' else ('aot_eager',)):
         torch._dynamo.reset()
-        torch.manual_seed(0); m = EigenTransformer(cfg)
-        t0 = time.time()
-        fit(m, data['src'], data['tgt'], 3, batch, device=dev, progress=False, compile=how)   # compiles
-        first = time.time() - t0
-        info = fit(m, data['src'], data['tgt'], steps, batch, device=dev, progress=False, compile=how)
-        ms = 1e3 * info['wall_s'] / info['steps']
+        _, first, ms = train_step_ms(dev, tiny, cfg, data, batch, compile=how)
         out[how] = dict(first_call_s=round(first, 1), ms_per_step=ms, speedup_vs_eager=eager_ms / ms)
     torch._dynamo.reset()
     return out
 
 
 def check_eigen(dev, tiny: bool, peak_tflops: float, compile: bool = True) -> dict:
-    from collapse_repro.eigen import EigenTransformer, ModelConfig, real_data, fit, beam_search, n_params
+    from collapse_repro.eigen import ModelConfig, real_data, beam_search, n_params
     out = {}
     for name, (cfg, d, batch) in dict(gpu_profile=eigen_gpu_config(tiny),
                                       paper_profile=(ModelConfig(d_model=64 if tiny else 512, enc_layers=1 if tiny else 6,
                                                                  dec_layers=1, heads=8), 5, 32 if tiny else 256)).items():
         data = real_data(4 * batch, d, [0])
-        torch.manual_seed(0); m = EigenTransformer(cfg)
-        steps = 5 if tiny else 60
-        fit(m, data['src'], data['tgt'], 3, batch, device=dev, progress=False)          # warm-up
-        info = fit(m, data['src'], data['tgt'], steps, batch, device=dev, progress=False)
+        m, _, ms = train_step_ms(dev, tiny, cfg, data, batch)
         tok = batch * (data['src'].shape[1] + data['tgt'].shape[1] - 1)
-        ms = 1e3 * info['wall_s'] / info['steps']
         # 6 N flops per token (forward + backward) ignores attention's share: a floor, fine for the MFU's order
         mfu = 6 * n_params(m) * tok / (ms / 1e3) / (peak_tflops * 1e12)
         out[name] = dict(d=d, d_model=cfg.d_model, params=n_params(m), batch=batch, ms_per_step=ms, mfu=mfu)
@@ -267,7 +269,8 @@ def generation_rate(llm: dict, rows: int) -> tuple[float, int]:
     """Generated tokens/s for batches of `rows` sequences, from the measured batch sizes: the largest measured batch
     not above `rows` (generation is launch-bound, so a larger batch is at least as fast: a floor), or the smallest one
     scaled down in proportion; and the batch it was read from."""
-    rates = {int(k.rsplit('batch', 1)[1]): v for k, v in llm.items() if k.startswith('generate_tokens_per_s_batch')}
+    from collapse_repro.claims import generation_rates      # the reader of this script's JSON
+    rates = generation_rates(llm)
     below = [b for b in rates if b <= rows]
     if below: return rates[max(below)], max(below)
     b = min(rates)

@@ -20,8 +20,8 @@ __all__ = ['VERDICTS', 'REPORT_PROFILES', 'EXTRACTORS', 'YI', 'FENG', 'CLAIMS', 
            'phase_sharpening', 'accuracy_at', 'scaling_verified_gain', 'scaling_oracle_margin', 'p_star_spearman',
            'p_star_rule', 'eigen_between', 'eigen_threshold_rule', 'Claim', 'provenance', 'Row', 'results_path',
            'evaluate', 'headline', 'format_value', 'ledger', 'format_report', 'counts', 'summary_markdown',
-           'format_markdown', 'readme_block', 'published_wall_s', 'experiments_markdown', 'device_markdown',
-           'update_readme']
+           'format_markdown', 'readme_block', 'published_wall_s', 'experiments_markdown', 'generation_rates',
+           'device_markdown', 'update_readme']
 
 # %% ../nbs/60_claims.ipynb #a1864c8c
 VERDICTS = ('reproduced', 'direction only', 'not reproduced', 'not run')
@@ -924,6 +924,11 @@ def _projections_for(check: Path, m: dict) -> tuple[str, dict, str]:
     return check.name, m.get('projections_h', {}), m.get('git_commit')
 
 
+def generation_rates(llm: dict) -> dict[int, float]:
+    "A device check's generation rates, {batch size: tokens/s}, from its `llm` stage (`generate_tokens_per_s_batchN`)."
+    key = 'generate_tokens_per_s_batch'
+    return {int(k[len(key):]): v for k, v in sorted(llm.items()) if k.startswith(key)}
+
 def _check_lines(m: dict) -> list[str]:
     "The device check's measurements, one phrase per stage that ran."
     out, c, e, l = [], m.get('cvae', {}), m.get('eigen', {}), m.get('llm', {})
@@ -941,7 +946,7 @@ def _check_lines(m: dict) -> list[str]:
         last = m['probe']['curve'][-1]
         out.append(f"the gpu profile's 3×3 eigenvalue model reached {last['acc_5']:.0%} accuracy (τ = 5 %) after "
                    f"{last['steps']:,} steps ({last['seconds']:.0f} s)")
-    gen = sorted((int(k.rsplit('batch', 1)[1]), v) for k, v in l.items() if k.startswith('generate_tokens_per_s_batch'))
+    gen = sorted(generation_rates(l).items())
     if gen: out.append('SmolLM2-135M-shaped generation ' + ', '.join(f'{v:,.0f} tokens/s at batch {b}' for b, v in gen)
                        + f"; fine-tuning {l['finetune_tokens_per_s']:,.0f} tokens/s (MFU {l['finetune_mfu']:.0%})")
     if 'rouge' in m: out.append(f"ROUGE {m['rouge']['pairs_per_s']:,.0f} pairs/s")
