@@ -307,9 +307,9 @@ def _snapshot(key: dict, step: int, model, opt, sched, order, pos: int, losses: 
 COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
 
 def compiled(model, how: bool | str = False):
-    """`model` itself for `how` False or 'off' (the experiments' parameter value); `torch.compile(model)` for True or one of `COMPILE_MODES`; for another name,
-    compiled with that backend (e.g. 'aot_eager': the graph capture without code generation, quick on a CPU). The
-    parameters are shared: training the result trains `model`."""
+    """`model` itself for `how` False or 'off' (the experiments' parameter value); `torch.compile(model)` for True or
+    one of `COMPILE_MODES`; for another name, compiled with that backend (e.g. 'aot_eager': the graph capture without
+    code generation, quick on a CPU). The parameters are shared: training the result trains `model`."""
     if not how or how == 'off': return model
     kw = {} if how is True else dict(mode=how) if how in COMPILE_MODES else dict(backend=how)
     return torch.compile(model, fullgraph=True, **kw)
