@@ -17,7 +17,8 @@ import torch
 from collapse_repro.core import git_state, write_json
 from collapse_repro.cvae import MnistData, MnistLoopConfig, run_mnist
 
-KEYS = ('round', 'fid', 'nelbo', 'gen_error', 'p', 'kept_precision', 'disc_epochs', 'verify_time_s', 'round_time_s')
+KEYS = ('round', 'fid', 'fid_se', 'nelbo', 'gen_error', 'p', 'p_star', 'kept_precision', 'cvae_epochs', 'cvae_stop', 'cvae_loss',
+        'disc_epochs', 'disc_stop', 'verify_time_s', 'round_time_s')
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])

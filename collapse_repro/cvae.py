@@ -4,7 +4,7 @@
 
 # %% ../nbs/31_cvae.ipynb #f010a79b
 from __future__ import annotations
-import json, math, os, time
+import json, math, os, shutil, time
 from dataclasses import dataclass, field, asdict, astuple, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -13,17 +13,18 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 from .core import cache_dir, get_device, write_json
-from .loop import Stages, RoundContext, top_fraction, verifier_stats, load_round
+from .loop import Stages, RoundContext, Measured, top_fraction, verifier_stats, load_round, load_history
 from .mnist import load_mnist, balanced_subset, official_subset, to_tensor
 
 # %% auto #0
 __all__ = ['SUBSETS', 'MNIST_TOGETHER', 'FID_AXES', 'one_hot', 'CVAE', 'cvae_loss_parts', 'cvae_loss', 'fit', 'TrainConfig',
-           'train_cvae', 'sample', 'test_nelbo', 'Discriminator', 'train_discriminator', 'disc_scores',
-           'cvae_sample_loss', 'fit_together', 'train_cvaes', 'train_discriminators', 'candidate_batches',
-           'draw_candidates', 'select_per_digit', 'score_batches', 'keep_flags', 'filter_per_digit', 'linear_schedule',
-           'MnistLoopConfig', 'MnistData', 'cached_cvae', 'evaluate_cvae', 'load_cvae', 'verifier_data',
-           'train_verifier', 'MnistStages', 'mnist_stages', 'verify_together', 'retrain_together', 'run_mnist',
-           'load_round_model', 'image_grid', 'fid_axis', 'experiment_data', 'round_ticks', 'run_conditions']
+           'train_cvae', 'training_record', 'sample', 'test_nelbo', 'Discriminator', 'train_discriminator',
+           'disc_scores', 'cvae_sample_loss', 'fit_together', 'train_cvaes', 'train_discriminators',
+           'candidate_batches', 'draw_candidates', 'select_per_digit', 'score_batches', 'keep_flags',
+           'filter_per_digit', 'linear_schedule', 'MnistLoopConfig', 'MnistData', 'cached_cvae', 'evaluate_cvae',
+           'load_cvae', 'verifier_data', 'train_verifier', 'MnistStages', 'mnist_stages', 'verify_together',
+           'retrain_together', 'run_mnist', 'load_round_model', 'image_grid', 'condition_key', 'reuse_condition',
+           'share_condition', 'fid_axis', 'experiment_data', 'round_ticks', 'run_conditions']
 
 # %% ../nbs/31_cvae.ipynb #3c6e8534
 def one_hot(y, n: int = 10): return nn.functional.one_hot(torch.as_tensor(y).long(), n).float()
@@ -122,6 +123,13 @@ def train_cvae(x, y, cfg: TrainConfig = TrainConfig(), seed: int = 0, progress: 
               patience=cfg.patience, batch_size=cfg.batch_size, lr=cfg.lr, seed=seed,
               progress=progress, desc='cvae epochs')
     return model, log
+
+# %% ../nbs/31_cvae.ipynb #5e1c0a02
+def training_record(prefix: str, log: dict, cap: int) -> dict:
+    """`{prefix}_epochs` run, `{prefix}_stop` ('early stop': `patience` epochs without a lower training loss; 'cap': the
+    epoch cap `cap` ended it) and `{prefix}_loss` (final mean training loss per example) from `fit`'s `log`."""
+    return {f'{prefix}_epochs': log['epochs'], f'{prefix}_stop': 'cap' if log['epochs'] >= cap else 'early stop',
+            f'{prefix}_loss': log['final_loss']}
 
 # %% ../nbs/31_cvae.ipynb #a739f125
 @torch.no_grad()
@@ -467,14 +475,14 @@ def cached_cvae(data: MnistData, size: int, cfg: TrainConfig, seed: int = 0, dat
 
 # %% ../nbs/31_cvae.ipynb #556b7f9b
 def evaluate_cvae(model: CVAE, data: MnistData, n_fid: int = 6000, n_test: int = 10000, seed: int = 0) -> dict:
-    """FID of `n_fid` generated means vs the test set (network: `fid_net`), their error under `data.classifier`, and
-    the test NELBO parts."""
+    """FID of `n_fid` generated means vs the test set (network: `fid_net`) with its bootstrap standard error over the
+    generated images (`fid_se`), their error under `data.classifier`, and the test NELBO parts."""
     torch.manual_seed(seed)
     lab = torch.arange(n_fid, device=data.device) % 10
     x = sample(model, lab)
-    fid, pred = data.fid.score(x)
+    fid, fid_se, pred = data.fid.score_se(x, seed=seed)
     if data.classifier is not data.fid.net: pred = data.classify(x)
-    out = dict(fid=fid, gen_error=float((pred != lab.cpu().numpy()).mean()))
+    out = dict(fid=fid, fid_se=fid_se, gen_error=float((pred != lab.cpu().numpy()).mean()))
     out.update(test_nelbo(model, data.xte[:n_test], data.yte[:n_test]))
     out['fid_net'] = data.fid.kind
     return out
@@ -513,8 +521,10 @@ def mnist_stages(cfg: MnistLoopConfig, data: MnistData, progress: bool = False) 
     "The stages of one MNIST run: generate draws the candidates, verify trains the discriminator and selects."
     def init(ctx):
         # round 0 depends on (init_size, data_seed, training settings) only, so all runs of an experiment share it
-        return cached_cvae(data, cfg.init_size, cfg.init_cvae or cfg.cvae, seed=cfg.data_seed, data_seed=cfg.data_seed,
-                           progress=progress, subset=cfg.init_subset)[0]
+        init_cfg = cfg.init_cvae or cfg.cvae
+        model, log = cached_cvae(data, cfg.init_size, init_cfg, seed=cfg.data_seed, data_seed=cfg.data_seed,
+                                 progress=progress, subset=cfg.init_subset)
+        return Measured(model, training_record('cvae', log, init_cfg.max_epochs(cfg.init_size)))
     def generate(model, ctx):
         quota, seed = int(cfg.schedule[ctx.round - 1]) // 10, ctx.seed_for('generate')
         torch.manual_seed(seed)
@@ -526,7 +536,7 @@ def mnist_stages(cfg: MnistLoopConfig, data: MnistData, progress: bool = False) 
         score = None
         if trained is not None:
             disc, log = trained
-            info.update(disc_epochs=log['epochs'], disc_loss=log['final_loss'])   # `fit` reports the per-image mean
+            info.update(training_record('disc', log, cfg.disc.epochs))   # `fit` reports the per-image mean loss
             score = lambda z: disc_scores(disc, z)
         flag = keep_flags(x, lab, quota, score, cfg.keep_frac, cfg.score_batch)
         st = verifier_stats(flag, data.classify(x) == lab)
@@ -538,7 +548,8 @@ def mnist_stages(cfg: MnistLoopConfig, data: MnistData, progress: bool = False) 
         t0 = time.time()
         return select(cands, train_verifier(model, data, cfg, ctx, progress) if cfg.filtered else None, ctx, t0)
     def retrain(model, kept, ctx):
-        return train_cvae(kept[0], kept[1], cfg.cvae, seed=ctx.seed_for('retrain'), progress=progress)[0]
+        model, log = train_cvae(kept[0], kept[1], cfg.cvae, seed=ctx.seed_for('retrain'), progress=progress)
+        return Measured(model, training_record('cvae', log, cfg.cvae.max_epochs(len(kept[0]))))
     def evaluate(model, ctx): return evaluate_cvae(model, data, cfg.n_fid, cfg.n_test, seed=ctx.seed_for('evaluate'))
     return MnistStages(init=init, generate=generate, verify=verify, retrain=retrain, evaluate=evaluate, save=_save,
                        load=lambda folder: load_cvae(folder, data.device), cfg=cfg, data=data, select=select)
@@ -562,9 +573,13 @@ def verify_together(items: list) -> list:
     return [st.select(a[0], next(verifiers) if st.cfg.filtered else None, a[2], t0) for st, a in items]
 
 def retrain_together(items: list) -> list:
-    "`retrain` of several MNIST runs at once: items `(stages, (model, kept, ctx))`; the new models."
-    return _grouped(items, lambda it: astuple(it[0].cfg.cvae), lambda group: [m for m, _ in train_cvaes(
-        [a[1] for _, a in group], group[0][0].cfg.cvae, seeds=[a[2].seed_for('retrain') for _, a in group])])
+    "`retrain` of several MNIST runs at once: items `(stages, (model, kept, ctx))`; the new models, `Measured`."
+    def train(group):
+        cfg = group[0][0].cfg.cvae
+        out = train_cvaes([a[1] for _, a in group], cfg, seeds=[a[2].seed_for('retrain') for _, a in group])
+        return [Measured(m, training_record('cvae', log, cfg.max_epochs(len(a[1][0])))) for (m, log), (_, a)
+                in zip(out, group)]
+    return _grouped(items, lambda it: astuple(it[0].cfg.cvae), train)
 
 MNIST_TOGETHER = dict(verify=verify_together, retrain=retrain_together)
 "The batched stages of MNIST runs, for `loop.run_together`."
@@ -603,6 +618,46 @@ def image_grid(x, nrow: int = 10, pad: int = 1) -> np.ndarray:
         out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = x[i].numpy()
     return out
 
+# %% ../nbs/31_cvae.ipynb #7a2e51c1
+def condition_key(cfg: MnistLoopConfig, data: MnistData, seed: int) -> str:
+    """A hash of everything that changes the numbers of the condition `cfg` run with loop seed `seed` on `data`: the
+    config, the seed, the FID network, the label classifier, the device type, torch's version and the source of the
+    modules that compute a round."""
+    import collapse_repro, hashlib
+    pkg = Path(collapse_repro.__file__).parent
+    src = ''.join((pkg / f).read_text() for f in ('cvae.py', 'loop.py', 'metrics.py', 'mnist.py'))
+    clf = {k: v for k, v in (getattr(data.classifier, 'info', None) or {}).items() if not k.endswith('time_s')}
+    what = dict(cfg=asdict(cfg), seed=seed, fid=data.fid.kind, classifier=clf, device=data.device.type,
+                torch=torch.__version__)
+    return hashlib.sha256((json.dumps(what, sort_keys=True, default=str) + src).encode()).hexdigest()[:20]
+
+def _shared(key: str) -> Path: return cache_dir('mnist_conditions') / key
+
+# %% ../nbs/31_cvae.ipynb #7a2e51c3
+def reuse_condition(folder, key: str, tag: str = '') -> bool:
+    "Copy the condition cached under `key` into `folder` if `folder` holds no round yet; whether it did."
+    src, folder = _shared(key), Path(folder)
+    if not (src / 'state.json').exists() or (folder / 'state.json').exists(): return False
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in src.iterdir():
+        if p.is_dir(): shutil.copytree(p, folder / p.name, dirs_exist_ok=True)
+        else: shutil.copy2(p, folder / p.name)
+    print(f'{tag or folder.name}: {len(load_history(folder)) - 1} rounds reused from the cache ({src})')
+    return True
+
+def share_condition(folder, key: str, rounds: int) -> bool:
+    "Cache the condition in `folder` under `key` if its loop finished all `rounds` and no entry exists; whether it did."
+    folder, dst = Path(folder), _shared(key)
+    if dst.exists() or len(load_history(folder)) != rounds + 1: return False
+    tmp = dst.with_name(f'{dst.name}.{os.getpid()}.tmp')
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(folder, tmp, ignore=shutil.ignore_patterns('*.partial'))
+    try: tmp.rename(dst)
+    except OSError:                                  # another run cached the same condition first
+        shutil.rmtree(tmp, ignore_errors=True)
+        return False
+    return True
+
 # %% ../nbs/31_cvae.ipynb #c4a1f7e3
 FID_AXES = dict(
     mnist_v2=("MNIST-FID (authors' feature network, our weights)",
@@ -633,20 +688,30 @@ def round_ticks(*axes):
         if len(xs) == 1: ax.set_xlim(xs[0] - 0.5, xs[0] + 0.5)
 
 def run_conditions(run, data: MnistData, configs: dict, progress: bool = True,
-                   together: bool | None = None) -> dict[str, list[dict]]:
+                   together: bool | None = None, share: bool = True) -> dict[str, list[dict]]:
     """Every condition of `configs` (tag -> `MnistLoopConfig`) run in `run.path(tag)` through `run.conditions`; the
     histories. `together`: in-process, run all conditions in lockstep with their discriminators and CVAEs trained
-    together (`MNIST_TOGETHER`; None: on CUDA only). Under a job runner each job runs its own conditions in turn."""
+    together (`MNIST_TOGETHER`; None: on CUDA only). Under a job runner each job runs its own conditions in turn.
+    `share`: a condition that another run (of any experiment) finished with the same `condition_key` is copied from
+    the cache instead of trained again, and a condition finished here is cached for the next."""
     from collapse_repro.core import selected_conditions
     from collapse_repro.loop import Loop, run_together
     together = data.device.type == 'cuda' if together is None else together
+    key = lambda tag: condition_key(configs[tag], data, run.params.seed)
     if together and selected_conditions() is None and len(configs) > 1:
-        for tag in configs: _check_fid_net(run.path(tag), data)
+        for tag in configs:
+            if share: reuse_condition(run.path(tag), key(tag), tag)
+            _check_fid_net(run.path(tag), data)
         loops = {tag: Loop(mnist_stages(c, data), c.rounds, run.path(tag), seed=run.params.seed)
                  for tag, c in configs.items()}
         hist = run_together(loops, MNIST_TOGETHER, progress=progress, desc='conditions together')
+        if share:
+            for tag in configs: share_condition(run.path(tag), key(tag), configs[tag].rounds)
     else:
-        hist = {tag: run_mnist(configs[tag], data, run.path(tag), seed=run.params.seed, desc=tag, progress=progress)
-                for tag in run.conditions(list(configs))}
+        hist = {}
+        for tag in run.conditions(list(configs)):
+            if share: reuse_condition(run.path(tag), key(tag), tag)
+            hist[tag] = run_mnist(configs[tag], data, run.path(tag), seed=run.params.seed, desc=tag, progress=progress)
+            if share: share_condition(run.path(tag), key(tag), configs[tag].rounds)
     for tag, h in hist.items(): print(tag, 'FID by round:', [round(r['fid'], 1) for r in h])
     return hist

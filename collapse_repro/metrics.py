@@ -14,8 +14,8 @@ from .mnist import load_mnist, to_tensor
 # %% auto #0
 __all__ = ['CLASSIFIER_SIZES', 'MNIST_MEAN', 'MNIST_STD', 'MNIST_V2_RECIPE', 'MNIST_V2_FILE', 'FID_NETS', 'gaussian_stats',
            'frechet_distance', 'FeatureNet', 'predict', 'feature_classifier', 'MNISTFeatureNetV2', 'train_mnist_v2',
-           'asset_dir', 'sha256sum', 'save_mnist_v2', 'mnist_v2_net', 'FIDReference', 'default_fid_net',
-           'fid_reference', 'inception_fid']
+           'asset_dir', 'sha256sum', 'save_mnist_v2', 'mnist_v2_net', 'FIDReference', 'fid_bootstrap_se',
+           'default_fid_net', 'fid_reference', 'inception_fid']
 
 # %% ../nbs/32_metrics.ipynb #96263b9b
 def gaussian_stats(feats) -> tuple[np.ndarray, np.ndarray]:
@@ -269,6 +269,20 @@ class FIDReference:
         "(FID of images `x` (n, 1, 28, 28) in [0, 1] against the reference, classifier labels of `x`)."
         f, lab = predict(self.net, x)
         return frechet_distance(*gaussian_stats(f), self.mu, self.sigma), lab
+    def score_se(self, x, n_boot: int = 20, seed: int = 0) -> tuple[float, float, np.ndarray]:
+        "(FID of `x`, its bootstrap standard error over the generated images (`fid_bootstrap_se`), labels of `x`)."
+        f, lab = predict(self.net, x)
+        fid = frechet_distance(*gaussian_stats(f), self.mu, self.sigma)
+        return fid, fid_bootstrap_se(f, self.mu, self.sigma, n_boot, seed), lab
+
+def fid_bootstrap_se(feats, mu, sigma, n_boot: int = 20, seed: int = 0) -> float:
+    """Standard error of an FID that comes from the generated sample: the standard deviation of the FID of `n_boot`
+    resamples (with replacement) of the generated features `feats` (n, d) against the fixed reference N(`mu`, `sigma`)."""
+    f = np.asarray(feats, np.float64)
+    if n_boot < 2: raise ValueError(f'n_boot must be >= 2, got {n_boot}')
+    rng = np.random.default_rng(seed)
+    fids = [frechet_distance(*gaussian_stats(f[rng.integers(0, len(f), len(f))]), mu, sigma) for _ in range(n_boot)]
+    return float(np.std(fids, ddof=1))
 
 FID_NETS = ('mnist_v2', 'cnn')
 "Feature networks for FID: the paper's MNIST-FID network (packaged) and the small cached CNN."
