@@ -156,16 +156,18 @@ def _bad(crawl, f, prefix=('',)) -> dict:
     return {p: v for p, s in crawl['seen'].items() if p.startswith(tuple(prefix)) and (v := f(s))}
 
 RAW_TABLE = re.compile(r'\|\s*:?(?:-{3,}|[—–]+)\s*:?\|')   # a separator row, its dashes perhaps made typographic
-TQDM = re.compile(r'^(.*?)\s*(\d+)%\|.*?\|\s*(\d+)/(\d+)')
+TQDM = re.compile(r'([^\n\[\]|]*?)\s*(\d+)%\|[^|\n]*\|\s*(\d+)/(\d+)(?: \[[^\]\n]*\])?')
 
 def tqdm_frames(text: str) -> list[str]:
-    "Progress-bar lines that a later line of the same bar (same description and total, further along) redraws."
-    bars = [TQDM.match(l.strip()) for l in text.split('\n')]
-    return [a.group(0) for a, b in zip(bars, bars[1:])
-            if a and b and a.group(1) == b.group(1) and a.group(4) == b.group(4) and int(b.group(3)) > int(a.group(3))]
+    """Progress-bar states that the next state of the same bar (same description and total, further along) redraws:
+    frames a terminal would have overwritten, whether on lines of their own or run together on one line."""
+    bars = list(TQDM.finditer(text))
+    return [a.group(0).strip() for a, b in zip(bars, bars[1:]) if a.group(1).strip() == b.group(1).strip()
+            and a.group(4) == b.group(4) and int(b.group(3)) > int(a.group(3))]
 
 def test_tqdm_frames_are_recognised():
-    assert tqdm_frames('gen:  10%|█ | 1/10 [00:01]\ngen:  20%|██ | 2/10 [00:02]') == ['gen:  10%|█ | 1/10']
+    assert tqdm_frames('gen:  10%|█ | 1/10 [00:01]\ngen:  20%|██ | 2/10 [00:02]') == ['gen:  10%|█ | 1/10 [00:01]']
+    assert tqdm_frames('gen:  10%|█ | 1/10 [00:01, 3it/s]gen:  20%|██ | 2/10 [00:02]') == ['gen:  10%|█ | 1/10 [00:01, 3it/s]']
     assert not tqdm_frames('gen: 100%|██| 10/10 [00:09]\ngen:  10%|█ | 1/10 [00:01]\ntrain: 100%|██| 10/10')
 
 def test_no_raw_markdown_table_text(crawl):

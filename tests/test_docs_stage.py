@@ -64,3 +64,16 @@ def test_library_outputs_kept_by_make_test_are_shown_while_the_code_is_unchanged
     (tmp_path / 'executed' / src.name).write_text(json.dumps(raw))
     nb = mod.prepare_library(nbformat.read(src, as_version=4))
     assert not mod.kept_outputs(nb, src) and 'mystnb' not in nb.metadata
+
+def test_published_notebooks_keep_only_each_progress_bar_s_last_state():
+    "figures/<profile>/*.ipynb as GitHub and the site show them: no progress-bar frame (tools/reslim.py re-slims them)."
+    import re, sys
+    from test_docs import tqdm_frames
+    sys.path.insert(0, str(ROOT / 'tools'))
+    from reslim import reslim
+    frames = {}
+    for p in sorted((ROOT / 'figures').glob('*/*.ipynb')):
+        nb = json.loads(p.read_text())
+        text = '\n'.join(''.join(o.get('text', '')) for c in nb['cells'] for o in c.get('outputs', []))
+        if (f := tqdm_frames(re.sub(r'\r(?!\n)', '\n', text))) or reslim(p, write=False): frames[p.name] = f[:2]
+    assert not frames, frames
