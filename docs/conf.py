@@ -50,7 +50,25 @@ def _docstring_as_text(app, what, name, obj, options, lines):
         return ''.join(esc(p) if i % 2 == 0 else f'\\ ``{p}``\\ ' for i, p in enumerate(parts))
     lines[:] = [line(l) for l in lines]
 
+_BAR = re.compile(r'^(.*?)\s*(\d+)%\|[^|]*\|\s*(\d+)/(\d+)')
+
+def _last_bar_states(text: str) -> str:
+    "Output text without the progress-bar states a later line of the same bar redraws (myst-nb turns `\\r` into lines)."
+    lines = text.split('\n'); bars = [_BAR.match(l.strip()) for l in lines]
+    redrawn = lambda a, b: a and b and a[1] == b[1] and a[4] == b[4] and int(b[3]) > int(a[3])
+    return '\n'.join(l for i, l in enumerate(lines) if not (i + 1 < len(lines) and redrawn(bars[i], bars[i + 1])))
+
+def _drop_bar_frames(app, doctree):
+    """Outputs of the library notebooks executed for the site (their published runs are slimmed already): a library's
+    own bars (transformers' `Writing model shards`) ignore TQDM_DISABLE, so their frames are dropped here."""
+    from docutils import nodes
+    for n in doctree.findall(nodes.literal_block):
+        if 'output' not in n.get('classes', []): continue
+        text = n.astext(); new = _last_bar_states(text)
+        if new != text: n.children = [nodes.Text(new)]; n.rawsource = new
+
 def setup(app):
+    app.connect('doctree-read', _drop_bar_frames)
     app.connect('autodoc-process-docstring', _docstring_as_text)
     app.connect('build-finished', _drop_source_maps)
 
@@ -67,13 +85,15 @@ html_context = dict(default_mode='light')    # the theme logs a console error wh
 html_last_updated_fmt = None
 
 # MathJax 3 from the django-static-mathjax wheel (MathJax 3.2.2; `make docs` installs it), only the files the pages
-# need copied into _static/mathjax: the tex-chtml component, its woff fonts and the TeX extensions it may autoload. No CDN.
+# need copied into _static/mathjax: the tex-chtml component, its woff fonts and the TeX extensions it may autoload.
+# No CDN.
 # Sphinx adds it only to pages that have maths.
 import shutil, importlib.util
 MATHJAX = ROOT / '_docs' / 'mathjax'
 def _stage_mathjax() -> Path:
     spec = importlib.util.find_spec('mathjax')
-    if spec is None: raise RuntimeError('MathJax 3 is missing: pip install django-static-mathjax==3.2.2.1 (make docs does)')
+    if spec is None:
+        raise RuntimeError('MathJax 3 is missing: pip install django-static-mathjax==3.2.2.1 (make docs does)')
     es5 = Path(spec.submodule_search_locations[0]) / 'static' / 'mathjax' / 'es5'
     for rel in ['tex-chtml.js', 'output/chtml/fonts/woff-v2', 'input/tex/extensions']:
         src, dest = es5 / rel, MATHJAX / 'mathjax' / rel

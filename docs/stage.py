@@ -10,7 +10,8 @@ package works" (core, runner, command line, loop, jobs, claims) and the API refe
   (tools/nbdev_test_keep.py, while their code is unchanged), else executed by myst-nb during the build (IN_TEST: smoke);
 - `experiments/EXP-PROFILE` (experiments in READING_ORDER): the notebook as executed by the committed PROFILE run,
   figures/PROFILE/EXP.ipynb (never re-run), opening with the paper's claims and their verdicts (`verdict_box`, from the
-  claims ledger), one provenance line, its parameters cell collapsed, no machine path in its outputs; `experiments/EXP`: the cleaned source notebook plus its published figures, for an experiment that has
+  claims ledger), one provenance line, its parameters cell collapsed, no machine path in its outputs;
+  `experiments/EXP`: the cleaned source notebook plus its published figures, for an experiment that has
   published runs without a kept executed notebook (or no published run at all), saying so;
 - `claims`: the claims ledger, grouped by experiment (`claims_page`; figures/CLAIMS.md has the full table);
 - `api/MODULE`: the API reference of each exported module (sphinx autodoc), in notebook order.
@@ -33,7 +34,8 @@ READING_ORDER = ('yi_linreg_one_round', 'yi_linreg_long_run', 'yi_gaussian_toolk
                  'feng_phase_transition', 'feng_scaling', 'feng_p_star_proxy', 'feng_eigen', 'feng_summarization_verifiers')
 
 # The landing page's reading order: a paper's theory chapter, then its experiments; the neural experiments each after
-# their library chapter; last, how the package works. A library notebook missing here goes under "How the package works".
+# their library chapter; last, how the package works. A library notebook missing here goes under "How the package
+# works".
 PARTS = (('Yi et al.: verification escapes collapse (theory)',
           ('10_linreg', 'yi_linreg_one_round', 'yi_linreg_long_run', 'yi_gaussian_toolkit')),
          ('Feng et al.: the breakdown point (theory)',
@@ -186,7 +188,8 @@ _NOT_PROSE = re.compile(r'(```.*?```|`[^`\n]*`|\$\$.*?\$\$|\$[^$\n]+\$)', re.S)
 
 def mathify(text: str) -> str:
     "`p_*` in prose written as maths, `$p_*$` (else Markdown reads `_*` as the start of emphasis); code and maths kept."
-    prose = lambda t: '\n'.join(l if l.startswith('#') else P_STAR.sub('$p_*$', l) for l in t.split('\n'))   # not titles
+    prose = lambda t: '\n'.join(l if l.startswith('#') else P_STAR.sub('$p_*$', l)     # titles are kept as they are
+                                 for l in t.split('\n'))
     return ''.join(part if i % 2 else prose(part) for i, part in enumerate(_NOT_PROSE.split(text)))
 
 def one_notation(nb, maths: bool = True):
@@ -196,7 +199,8 @@ def one_notation(nb, maths: bool = True):
         if c.cell_type == 'markdown':
             c.source = mathify(c.source) if maths else re.sub(r'\$?(?<![\w\\])p_\*\$?', r'p\\_\\*', c.source)
         for o in c.get('outputs', []):
-            if isinstance((o.get('data') or {}).get('text/markdown'), str): o['data']['text/markdown'] = mathify(o['data']['text/markdown'])
+            d = o.get('data') or {}
+            if isinstance(d.get('text/markdown'), str): d['text/markdown'] = mathify(d['text/markdown'])
     return nb
 
 def current_prose(nb, src: Path):
@@ -280,7 +284,7 @@ def verdict_counts(exp: str, table) -> str:
     vs = [headline(r) for r in table if r[0].claim.experiment == exp]
     return ', '.join(f'{vs.count(v)} {verdict_badge(v)}' for v in dict.fromkeys(vs)) or 'no claim in the ledger'
 
-# -----------------------------------------------------------------------------------------------------------------------
+
 def stage_experiment(exp, names, dest: Path, table=()) -> list[str]:
     "The pages of one experiment (their docnames): one per profile with an executed notebook, else/also the source page."
     pub = published_files(exp.name, names); pages = []
@@ -298,7 +302,9 @@ def stage_experiment(exp, names, dest: Path, table=()) -> list[str]:
         nb.cells.insert(i + bool(box), md(
             f'<p class="provenance">The notebook as executed by the committed <code>{prof}</code> run'
             f'{" (" + prov + ")" if prov else ""}, not re-run for this site; rerun: '
-            f'<code>collapse-repro run {exp.name} --profile {prof}</code>.</p>'))
+            f'<code>collapse-repro run {exp.name} --profile {prof}</code>.'
+            + ''.join(f' The <a href="{exp.name}-{o}.html">{o} run</a>.' for o in pub if o != prof
+                      and (FIGURES / o / f'{exp.name}.ipynb').exists()) + '</p>'))
         legend_markers(nb)
         write_nb(nb, dest / f'{exp.name}-{prof}.ipynb'); pages.append(f'experiments/{exp.name}-{prof}')
     if missing or not pub:
@@ -359,8 +365,8 @@ def _thumbnail(name: str, dest: Path) -> str:
         if pngs:
             from PIL import Image
             import io
-            im = Image.open(pngs[0]); im.thumbnail((THUMB_PX, 10 * THUMB_PX))
-            buf = io.BytesIO(); im.save(buf, 'PNG', optimize=True)
+            im = Image.open(pngs[0]).convert('RGB'); im.thumbnail((THUMB_PX, 10 * THUMB_PX))
+            buf = io.BytesIO(); im.quantize(64).save(buf, 'PNG', optimize=True)      # 64 colours: a third of the bytes
             write_if_changed(dest / 'thumbs' / f'{name}.png', buf.getvalue())
             what = pngs[0].stem.removeprefix(name + '_').replace('_', ' ')
             return f'![our figure: {name}, {what} ({prof} run)](thumbs/{name}.png)'
@@ -401,11 +407,14 @@ def claims_page(table, exps) -> str:
     from collapse_repro.claims import counts, VERDICTS
     n = counts(table)
     verdicts = list(dict.fromkeys(list(VERDICTS) + [v for k in n for v in n[k]]))
-    head = ('# Does it reproduce? The claims ledger\n\nEvery claim of the two papers that an experiment addresses, with '
-            'the paper\'s value, ours at each published profile and the verdict, computed by `collapse-repro report` '
-            '(the rules in the chapter on claims) from the committed `figures/<profile>/*_results.json`; nothing here is '
-            'typed by hand. The full table is `figures/CLAIMS.md` in the repository.\n\n'
-            '<table class="counts"><thead><tr><th>verdict</th>' + ''.join(f'<th>{html.escape(k)}</th>' for k in n)
+    head = ('# Does it reproduce? The claims ledger\n\nEvery claim of the two papers that an experiment addresses, '
+            'with the paper\'s value, ours at each published profile and the verdict, computed by '
+            '`collapse-repro report` (the rules in the chapter on claims) from the committed '
+            '`figures/<profile>/*_results.json`; nothing here is typed by hand. The full table is '
+            '`figures/CLAIMS.md` in '
+            'the repository.\n\n'
+            '<table class="counts"><thead><tr><th>verdict</th>'
+            + ''.join(f'<th>{html.escape(k)}</th>' for k in n)
             + '</tr></thead><tbody>' + ''.join(f'<tr><td>{verdict_badge(v)}</td>' + ''.join(
                 f'<td>{n[k].get(v, 0)}</td>' for k in n) + '</tr>' for v in verdicts) + '</tbody></table>\n')
     parts = [head]

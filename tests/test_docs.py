@@ -166,8 +166,8 @@ def tqdm_frames(text: str) -> list[str]:
             and a.group(4) == b.group(4) and int(b.group(3)) > int(a.group(3))]
 
 def test_tqdm_frames_are_recognised():
-    assert tqdm_frames('gen:  10%|█ | 1/10 [00:01]\ngen:  20%|██ | 2/10 [00:02]') == ['gen:  10%|█ | 1/10 [00:01]']
-    assert tqdm_frames('gen:  10%|█ | 1/10 [00:01, 3it/s]gen:  20%|██ | 2/10 [00:02]') == ['gen:  10%|█ | 1/10 [00:01, 3it/s]']
+    a, b = 'gen:  10%|█ | 1/10 [00:01, 3it/s]', 'gen:  20%|██ | 2/10 [00:02]'
+    assert tqdm_frames(f'{a}\n{b}') == [a] and tqdm_frames(a + b) == [a]       # on lines of their own, or run together
     assert not tqdm_frames('gen: 100%|██| 10/10 [00:09]\ngen:  10%|█ | 1/10 [00:01]\ntrain: 100%|██| 10/10')
 
 def test_no_raw_markdown_table_text(crawl):
@@ -243,7 +243,8 @@ def test_landing_table_and_verdict_boxes_follow_the_ledger(site, browser):
     table = claims.ledger(Path(os.environ.get('COLLAPSE_REPRO_FIGURES') or ROOT / 'figures'))
     page = browser.new_page(viewport=dict(width=1280, height=1000))
     page.goto(f'{site}/index.html', wait_until='load')
-    landing = page.eval_on_selector_all('[data-experiment]', 'es => Object.fromEntries(es.map(e => [e.dataset.experiment, e.innerText]))')
+    landing = page.eval_on_selector_all('[data-experiment]',
+                                        'es => Object.fromEntries(es.map(e => [e.dataset.experiment, e.innerText]))')
     bad = []
     for e in list_experiments():
         rows = [r for r in table if r[0].claim.experiment == e.name]
@@ -254,8 +255,8 @@ def test_landing_table_and_verdict_boxes_follow_the_ledger(site, browser):
         want = {r[0].claim.id: claims.headline(r) for r in rows}
         for rel in [p for p in pages() if re.fullmatch(rf'experiments/{e.name}(-\w+)?\.html', p)]:
             page.goto(f'{site}/{rel}', wait_until='load')
-            box = page.eval_on_selector_all('.verdict-box [data-claim]',
-                                            'es => Object.fromEntries(es.map(e => [e.dataset.claim, e.dataset.verdict]))')
+            box = page.eval_on_selector_all('.verdict-box [data-claim]', 'es => Object.fromEntries(es.map(e => '
+                                            '[e.dataset.claim, e.dataset.verdict]))')
             if box != want: bad.append(f'{rel}: verdict box {box} != ledger {want}')
     page.close()
     assert not bad, '\n'.join(bad)
