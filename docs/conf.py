@@ -30,7 +30,16 @@ nb_merge_streams = True
 # every notebook runs in the kernel the runner uses (runner.ensure_kernel): this interpreter, figures drawn inline even
 # under MPLBACKEND=Agg, text progress bars, no kernel start-up chatter
 from collapse_repro.runner import ensure_kernel
-nb_kernel_rgx_aliases = {'.*': ensure_kernel()}
+def _own_kernel() -> str:
+    """The runner's kernelspec registered under this checkout's _docs/ (the shared cache's copy is whichever checkout on
+    the machine registered last, so a build could run another checkout's package); the kernel's cache is untouched."""
+    cache = os.environ.get('COLLAPSE_REPRO_CACHE')
+    os.environ['COLLAPSE_REPRO_CACHE'] = str(ROOT / '_docs' / 'kernel')
+    try: return ensure_kernel()
+    finally:
+        if cache is None: del os.environ['COLLAPSE_REPRO_CACHE']
+        else: os.environ['COLLAPSE_REPRO_CACHE'] = cache
+nb_kernel_rgx_aliases = {'.*': _own_kernel()}
 myst_enable_extensions = ['dollarmath', 'amsmath', 'colon_fence']
 nb_render_markdown_format = 'gfm'              # Markdown outputs (results tables) with their tables, not raw `| … |`
 html_copy_source = False                       # no _sources/ copy of every page: the site stays small
@@ -53,12 +62,17 @@ def _docstring_as_text(app, what, name, obj, options, lines):
 _BAR = re.compile(r'^(.*?)\s*(\d+)%\|[^|]*\|\s*(\d+)/(\d+)')
 
 def _last_bar_states(text: str) -> str:
-    "Output text without the progress-bar states a later line of the same bar redraws (myst-nb turns `\\r` into lines)."
-    lines = text.split('\n'); bars = [_BAR.match(l.strip()) for l in lines]
-    redrawn = lambda a, b: a and b and a[1] == b[1] and a[4] == b[4] and int(b[3]) > int(a[3])
-    return '\n'.join(l for i, l in enumerate(lines) if not (i + 1 < len(lines) and redrawn(bars[i], bars[i + 1])))
+    """Output text without the progress-bar states that a later state of the same bar (same description and total,
+    further along) redraws; myst-nb shows each `\\r` redraw as a line of its own, nested bars interleaved."""
+    lines, keep, later = text.split('\n'), [], {}
+    for l in reversed(lines):
+        m = _BAR.match(l.strip())
+        if m and later.get((m[1], m[4]), -1) > int(m[3]): continue
+        if m: later[m[1], m[4]] = max(later.get((m[1], m[4]), -1), int(m[3]))
+        keep.append(l)
+    return '\n'.join(reversed(keep))
 
-def _drop_bar_frames(app, doctree):
+def _drop_bar_frames(app, doctree, docname):
     """Outputs of the library notebooks executed for the site (their published runs are slimmed already): a library's
     own bars (transformers' `Writing model shards`) ignore TQDM_DISABLE, so their frames are dropped here."""
     from docutils import nodes
@@ -68,7 +82,7 @@ def _drop_bar_frames(app, doctree):
         if new != text: n.children = [nodes.Text(new)]; n.rawsource = new
 
 def setup(app):
-    app.connect('doctree-read', _drop_bar_frames)
+    app.connect('doctree-resolved', _drop_bar_frames)    # after myst-nb has chosen each output's form
     app.connect('autodoc-process-docstring', _docstring_as_text)
     app.connect('build-finished', _drop_source_maps)
 
