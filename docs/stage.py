@@ -406,6 +406,7 @@ def claims_page(table, exps) -> str:
     "The ledger as a reader takes it in: per experiment, each claim beside its verdict; the full table is CLAIMS.md."
     from collapse_repro.claims import counts, VERDICTS
     n = counts(table)
+    n = {k: n[k] for k in sorted(n, key=lambda k: k == 'all')}       # each paper, then all
     verdicts = list(dict.fromkeys(list(VERDICTS) + [v for k in n for v in n[k]]))
     head = ('# Does it reproduce? The claims ledger\n\nEvery claim of the two papers that an experiment addresses, '
             'with the paper\'s value, ours at each published profile and the verdict, computed by '
@@ -458,7 +459,7 @@ def stage(dest: Path) -> dict[str, list[str]]:
     index = one_notation(prepare_library(nbformat.read(NBS / 'index.ipynb', as_version=4)), maths=False)
     index.cells.insert(title_cell(index) + 1, md(
         '## Does it reproduce?\n\nEach experiment, the paper figure it reproduces, our figure and the verdicts of the '
-        'paper\'s claims it tests (from the claims ledger; click a figure to enlarge it, an experiment to read it):\n\n'
+        'paper\'s claims it tests (from the claims ledger; click an experiment to read it):\n\n'
         + landing_table(exps, exp_pages, table, dest)))
     index.cells.append(md('## Reading order\n\n' + '\n\n'.join(
         [toctree(c, p) for c, p in parts] + [toctree('API reference', api)])))

@@ -265,7 +265,7 @@ def test_screenshots(site, browser):
     "The landing page, a theory chapter, one experiment page and the ledger, saved for a developer to look at."
     SHOTS.mkdir(parents=True, exist_ok=True)
     exps = [p for p in pages() if p.startswith('experiments/')]
-    exp = 'experiments/yi_linreg_one_round.html' if 'experiments/yi_linreg_one_round.html' in exps else exps[0]
+    exp = next((p for p in exps if p.startswith('experiments/yi_linreg_one_round')), exps[0])
     page = browser.new_page(viewport=dict(width=1280, height=1000))
     for name, rel in [('landing', 'index.html'), ('theory', 'lib/10_linreg.html'), ('experiment', exp),
                       ('ledger', 'claims.html')]:
