@@ -72,12 +72,14 @@ device-llm: install
 # re-runs only the notebooks whose code changed); experiment pages come from the published runs, never re-run.
 DOCS_SRC  := _docs/src
 DOCS_HTML := _docs/html
+MATHJAX3 := django-static-mathjax==3.2.2.1
 docs: dev
+	@$(BIN)/python -c "import mathjax" 2>/dev/null || $(PIP) install -q "$(MATHJAX3)"   # MathJax 3, served offline
 	$(BIN)/python docs/stage.py $(DOCS_SRC)
-	IN_TEST=1 $(BIN)/sphinx-build -b html -c docs -j 2 -q --keep-going -W -w _docs/warnings.log $(DOCS_SRC) $(DOCS_HTML)
+	IN_TEST=1 $(BIN)/sphinx-build -b html -c docs -d _docs/doctrees -j 2 -q --keep-going -W -w _docs/warnings.log $(DOCS_SRC) $(DOCS_HTML)
 	@echo "the site: $(DOCS_HTML)/index.html"
 
 # The built site in a real browser (headless Chromium, Debian's chromium package, driven by Playwright); screenshots
-# of the landing page and an experiment page are left in _docs/screenshots/.
+# of the landing page, a theory chapter, an experiment page and the ledger are left in _docs/screenshots/.
 test-docs: docs
 	COLLAPSE_REPRO_TEST_DOCS=1 $(BIN)/python -m pytest -q tests/test_docs.py

@@ -315,10 +315,22 @@ class RunReport:
 # %% ../nbs/01_runner.ipynb #f2c0b
 WIDGET_MIME = 'application/vnd.jupyter.widget-view+json'
 
+def _screen(text: str) -> list[str]:
+    """The lines a terminal shows after printing `text`: `\\r` returns to the line's start and rewrites it, `\\n`
+    moves down a line and ESC[A (what tqdm writes after a nested bar) up one: each progress bar keeps its last state."""
+    rows, r, col = [''], 0, 0
+    for part in re.split(r'(\r|\n|\x1b\[A)', text):
+        if part == '\r': col = 0
+        elif part == '\n': r, col = r + 1, 0; rows += [''] * (r + 1 - len(rows))
+        elif part == '\x1b[A': r = max(r - 1, 0)
+        elif part:                                # at a line's start, a bar's refresh (or the first text) replaces it
+            rows[r], col = (rows[r][:col] + part + rows[r][col + len(part):] if col else part), col + len(part)
+    return rows
+
 def _cap_stream(text: str, max_lines: int = 200, head: int = 120, tail: int = 60) -> str:
-    """A stream output as a reader sees it: progress-bar redraws (`\\r`) reduced to their last state, at most
+    """A stream output as a reader sees it: progress-bar redraws (`_screen`) reduced to their last state, at most
     `max_lines` lines."""
-    lines = [l.rstrip('\r').rsplit('\r', 1)[-1] for l in text.split('\n')]
+    lines = _screen(text)
     if len(lines) > max_lines:
         cut = f'... [{len(lines) - head - tail} lines cut when the notebook was published] ...'
         lines = lines[:head] + [cut] + lines[-tail:]
@@ -326,16 +338,22 @@ def _cap_stream(text: str, max_lines: int = 200, head: int = 120, tail: int = 60
 
 def slim_notebook(nb, max_lines: int = 200):
     """The executed notebook `nb` (nbformat) made small enough to publish, in place: widget outputs and widget state
-    (progress bars drawn for a browser) dropped, stream outputs reduced by `_cap_stream`; images, tables, text and
-    errors kept."""
+    (progress bars drawn for a browser) dropped, consecutive stream outputs of one stream merged (the kernel sends
+    each progress-bar refresh as an output of its own) and reduced by `_cap_stream`, so a bar keeps only its last
+    state; images, tables, text and errors kept."""
     nb.metadata.pop('widgets', None)
     for c in nb.cells:
         if c.cell_type != 'code': continue
         outs = []
         for o in c.get('outputs', []):
-            if o.get('output_type') == 'stream': o['text'] = _cap_stream(o.get('text', ''), max_lines)
-            elif WIDGET_MIME in o.get('data', {}): continue
+            if WIDGET_MIME in o.get('data', {}): continue
+            if o.get('output_type') == 'stream' and outs and outs[-1].get('output_type') == 'stream' \
+               and outs[-1].get('name') == o.get('name'):
+                outs[-1]['text'] += o.get('text', '')
+                continue
             outs.append(o)
+        for o in outs:
+            if o.get('output_type') == 'stream': o['text'] = _cap_stream(o.get('text', ''), max_lines)
         c.outputs = outs
     return nb
 

@@ -8,6 +8,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault('IN_TEST', '1')          # what nbdev_test sets: library notebooks run at the smoke profile
 os.environ.setdefault('MPLBACKEND', 'Agg')
+os.environ.setdefault('TQDM_DISABLE', '1')     # notebooks executed for the site draw no progress bars (tqdm >= 4.66)
+os.environ.setdefault('HF_HUB_DISABLE_PROGRESS_BARS', '1')   # nor Hugging Face's own
 
 project = 'collapse_repro'
 author = 'collapse_repro developers'
@@ -28,8 +30,19 @@ nb_merge_streams = True
 # every notebook runs in the kernel the runner uses (runner.ensure_kernel): this interpreter, figures drawn inline even
 # under MPLBACKEND=Agg, text progress bars, no kernel start-up chatter
 from collapse_repro.runner import ensure_kernel
-nb_kernel_rgx_aliases = {'.*': ensure_kernel()}
+def _own_kernel() -> str:
+    """The runner's kernelspec registered under this checkout's _docs/ (the shared cache's copy is whichever checkout on
+    the machine registered last, so a build could run another checkout's package); the kernel's cache is untouched."""
+    cache = os.environ.get('COLLAPSE_REPRO_CACHE')
+    os.environ['COLLAPSE_REPRO_CACHE'] = str(ROOT / '_docs' / 'kernel')
+    try: return ensure_kernel()
+    finally:
+        if cache is None: del os.environ['COLLAPSE_REPRO_CACHE']
+        else: os.environ['COLLAPSE_REPRO_CACHE'] = cache
+nb_kernel_rgx_aliases = {'.*': _own_kernel()}
 myst_enable_extensions = ['dollarmath', 'amsmath', 'colon_fence']
+nb_render_markdown_format = 'gfm'              # Markdown outputs (results tables) with their tables, not raw `| … |`
+html_copy_source = False                       # no _sources/ copy of every page: the site stays small
 myst_heading_anchors = 3
 
 # API reference: autodoc, one page per exported module (what nbdev's show_doc would give)
@@ -46,27 +59,72 @@ def _docstring_as_text(app, what, name, obj, options, lines):
         return ''.join(esc(p) if i % 2 == 0 else f'\\ ``{p}``\\ ' for i, p in enumerate(parts))
     lines[:] = [line(l) for l in lines]
 
-def setup(app): app.connect('autodoc-process-docstring', _docstring_as_text)
+_BAR = re.compile(r'^(.*?)\s*(\d+)%\|[^|]*\|\s*(\d+)/(\d+)')
+
+def _last_bar_states(text: str) -> str:
+    """Output text without the progress-bar states that a later state of the same bar (same description and total,
+    further along) redraws; myst-nb shows each `\\r` redraw as a line of its own, nested bars interleaved."""
+    lines, keep, later = text.split('\n'), [], {}
+    for l in reversed(lines):
+        m = _BAR.match(l.strip())
+        if m and later.get((m[1], m[4]), -1) > int(m[3]): continue
+        if m: later[m[1], m[4]] = max(later.get((m[1], m[4]), -1), int(m[3]))
+        keep.append(l)
+    return '\n'.join(reversed(keep))
+
+def _drop_bar_frames(app, doctree, docname):
+    """Outputs of the library notebooks executed for the site (their published runs are slimmed already): a library's
+    own bars (transformers' `Writing model shards`) ignore TQDM_DISABLE, so their frames are dropped here."""
+    from docutils import nodes
+    for n in doctree.findall(nodes.literal_block):
+        if 'output' not in n.get('classes', []): continue
+        text = n.astext(); new = _last_bar_states(text)
+        if new != text: n.children = [nodes.Text(new)]; n.rawsource = new
+
+def setup(app):
+    app.connect('doctree-resolved', _drop_bar_frames)    # after myst-nb has chosen each output's form
+    app.connect('autodoc-process-docstring', _docstring_as_text)
+    app.connect('build-finished', _drop_source_maps)
 
 # nbdev notebooks put their sections at ### under the notebook's # title (nbdev's own convention, which show_doc
 # follows); MyST warns on every such jump, which says nothing about the page
 suppress_warnings = ['myst.header']
 
 html_theme = 'sphinx_book_theme'
-html_theme_options = dict(repository_url='', use_repository_button=False, show_toc_level=2,
+html_theme_options = dict(repository_url='', use_repository_button=False, show_toc_level=2, use_download_button=False,
                           navigation_with_keys=False)
 html_favicon = 'favicon.svg'                   # (else the browser asks for /favicon.ico, a 404)
 html_show_sourcelink = False
 html_context = dict(default_mode='light')    # the theme logs a console error when no mode is set
 html_last_updated_fmt = None
 
-# MathJax from the jupyter-server-mathjax wheel (MathJax 2.7), copied into _static: no CDN, the site works offline
-import jupyter_server_mathjax
-html_static_path = [str(Path(jupyter_server_mathjax.__file__).parent / 'static'), 'static']
+# MathJax 3 from the django-static-mathjax wheel (MathJax 3.2.2; `make docs` installs it), only the files the pages
+# need copied into _static/mathjax: the tex-chtml component, its woff fonts and the TeX extensions it may autoload.
+# No CDN.
+# Sphinx adds it only to pages that have maths.
+import shutil, importlib.util
+MATHJAX = ROOT / '_docs' / 'mathjax'
+def _stage_mathjax() -> Path:
+    spec = importlib.util.find_spec('mathjax')
+    if spec is None:
+        raise RuntimeError('MathJax 3 is missing: pip install django-static-mathjax==3.2.2.1 (make docs does)')
+    es5 = Path(spec.submodule_search_locations[0]) / 'static' / 'mathjax' / 'es5'
+    for rel in ['tex-chtml.js', 'output/chtml/fonts/woff-v2', 'input/tex/extensions']:
+        src, dest = es5 / rel, MATHJAX / 'mathjax' / rel
+        if src.is_dir():
+            for f in src.iterdir():
+                if f.name != 'all-packages.js' and not (dest / f.name).exists():
+                    dest.mkdir(parents=True, exist_ok=True); shutil.copy2(f, dest / f.name)
+        elif not dest.exists(): dest.parent.mkdir(parents=True, exist_ok=True); shutil.copy2(src, dest)
+    return MATHJAX
+html_static_path = [str(_stage_mathjax()), 'static']
 html_css_files = ['site.css']
-mathjax_path = 'MathJax.js?config=TeX-AMS-MML_HTMLorMML-full'   # the one combined configuration the wheel ships
-myst_update_mathjax = False                     # its settings are MathJax 3's; MathJax 2 finds \\( \\) and \\[ \\] itself
-# the wheel ships the STIX-Web fonts only (as Jupyter's classic notebook configured it): never ask for the TeX fonts
-mathjax2_config = {'HTML-CSS': dict(availableFonts=[], preferredFont=None, webFont='STIX-Web', imageFont=None,
-    # MathJax 2's blank probe font is url('about:blank'), which Chromium refuses with a console error; local() is silent
-    styles={'@font-face': {'font-family': 'MathJax_Blank', 'src': "local('MathJax_Blank')"}})}
+html_js_files = [('site.js', {'defer': 'defer'})]
+mathjax_path = 'mathjax/tex-chtml.js'
+# no context menu (it would fetch its accessibility modules on demand); $…$ and $$…$$ are found by myst's dollarmath
+mathjax3_config = {'options': {'enableMenu': False}}
+
+def _drop_source_maps(app, exc):
+    "The theme ships source maps of its scripts and styles (≈ 3.4 MB) that no reader's browser asks for."
+    if exc is None:
+        for f in Path(app.outdir, '_static').rglob('*.map'): f.unlink()

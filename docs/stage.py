@@ -2,18 +2,22 @@
 
     python docs/stage.py _docs/src
 
-Pages, in the tutorial's reading order (the toctrees appended to the landing page):
-- `index`: nbs/index.ipynb, the landing page;
+Pages, in the tutorial's reading order (the toctrees appended to the landing page, PARTS): each paper's theory chapter
+followed by its experiments, then the neural experiments each beside its library chapter, the ledger, and last "How the
+package works" (core, runner, command line, loop, jobs, claims) and the API reference:
+- `index`: nbs/index.ipynb, the landing page, with the experiment table generated from the ledger (`landing_table`);
 - `lib/NN_name`: the library notebooks nbs/NN_*.ipynb, with the outputs `make test` kept for them
   (tools/nbdev_test_keep.py, while their code is unchanged), else executed by myst-nb during the build (IN_TEST: smoke);
-- `experiments/EXP-PROFILE` (experiments in READING_ORDER): the notebook as executed by the committed PROFILE run, figures/PROFILE/EXP.ipynb (never
-  re-run); `experiments/EXP`: the cleaned source notebook plus its published figures, for an experiment that has
+- `experiments/EXP-PROFILE` (experiments in READING_ORDER): the notebook as executed by the committed PROFILE run,
+  figures/PROFILE/EXP.ipynb (never re-run), opening with the paper's claims and their verdicts (`verdict_box`, from the
+  claims ledger), one provenance line, its parameters cell collapsed, no machine path in its outputs;
+  `experiments/EXP`: the cleaned source notebook plus its published figures, for an experiment that has
   published runs without a kept executed notebook (or no published run at all), saying so;
-- `claims`: the claims ledger, figures/CLAIMS.md;
+- `claims`: the claims ledger, grouped by experiment (`claims_page`; figures/CLAIMS.md has the full table);
 - `api/MODULE`: the API reference of each exported module (sphinx autodoc), in notebook order.
 
 Files are written only when their content changed, so that Sphinx rebuilds only what changed."""
-import json, os, re, sys
+import dataclasses, html, json, os, re, sys
 from pathlib import Path
 import nbformat
 
@@ -28,6 +32,24 @@ PROFILE_ORDER = ('smoke', 'quick', 'gpu', 'paper')
 READING_ORDER = ('yi_linreg_one_round', 'yi_linreg_long_run', 'yi_gaussian_toolkit', 'yi_cvae_schedule',
                  'yi_cvae_verifier_quality', 'yi_cvae_initial_size', 'yi_xsum_rounds',
                  'feng_phase_transition', 'feng_scaling', 'feng_p_star_proxy', 'feng_eigen', 'feng_summarization_verifiers')
+
+# The landing page's reading order: a paper's theory chapter, then its experiments; the neural experiments each after
+# their library chapter; last, how the package works. A library notebook missing here goes under "How the package
+# works".
+PARTS = (('Yi et al.: verification escapes collapse (theory)',
+          ('10_linreg', 'yi_linreg_one_round', 'yi_linreg_long_run', 'yi_gaussian_toolkit')),
+         ('Feng et al.: the breakdown point (theory)',
+          ('20_gmm', 'feng_phase_transition', 'feng_scaling', 'feng_p_star_proxy')),
+         ('Neural experiments', ('30_mnist', '31_cvae', '32_metrics', 'yi_cvae_schedule', 'yi_cvae_verifier_quality',
+                                 'yi_cvae_initial_size', '40_eigen', 'feng_eigen', '50_llm', 'yi_xsum_rounds',
+                                 'feng_summarization_verifiers')),
+         ('Does it reproduce?', ('claims',)),
+         ('How the package works', ('00_core', '01_runner', '02_cli', '03_loop', '04_jobs', '60_claims')))
+# [V]/[R]/[M]/[?] mark how sure a statement about a paper is; a page that uses them gets this legend
+MARKERS = re.compile(r'\[(?:V|R|M|\?)\]')
+MARKER_LEGEND = ('<div class="marker-legend"><b>Markers:</b> <b>[V]</b> verified: read from the paper or a cited '
+                 'source; <b>[R]</b> reconstructed: derived here and checked numerically; <b>[M]</b> recalled, not '
+                 're-read; <b>[?]</b> unknown.</div>')
 
 def write_if_changed(path: Path, data) -> Path:
     data = data.encode() if isinstance(data, str) else data
@@ -99,37 +121,195 @@ def published_files(exp: str, names: list[str]) -> dict[str, list[Path]]:
         if files: out[prof.name] = files
     return out
 
-def provenance_line(results: Path) -> str:
-    "Commit, device and wall time of a published run, from its results.json (empty if unknown)."
+def _results(exp: str, prof: str) -> dict:
+    f = FIGURES / prof / f'{exp}_results.json'
+    return json.loads(f.read_text()) if f.exists() else {}
+
+def dirty_files(res: dict) -> list[str]:
+    "The files a run's working tree had uncommitted (`git_dirty_files`; empty for a clean commit)."
+    return list((res.get('provenance') or {}).get('git_dirty_files') or [])
+
+DIRTY_LINK = '<a class="dirty-link" href="{up}claims.html#dirty-commits">+dirty</a>'
+
+def provenance_line(results: Path, up: str = '../') -> str:
+    "Commit, device and wall time of a published run, from its results.json (empty if unknown); +dirty links to why."
     if not results.exists(): return ''
     res = json.loads(results.read_text()); prov = res.get('provenance') or {}; run = res.get('runner') or {}
     bits = []
-    if prov.get('git_commit'): bits.append(f"commit `{prov['git_commit'][:10]}`")
+    if prov.get('git_commit'):
+        c = prov['git_commit']
+        bits.append(f"commit <code>{html.escape(c.removesuffix('-dirty')[:10])}</code>"
+                    + (DIRTY_LINK.format(up=up) if c.endswith('-dirty') else ''))
     dev = prov.get('device')
     if isinstance(dev, dict): dev = dev.get('gpu') or dev.get('device')
-    if dev: bits.append(f'device {dev}')
+    if dev: bits.append(f'device {html.escape(str(dev))}')
     wall = run.get('run_wall_time_s', prov.get('wall_time_s'))
-    if wall is not None: bits.append(f'{wall:.0f} s of wall time')
+    if wall is not None: bits.append(f'{wall:,.0f} s of wall time')
     return ', '.join(bits)
 
-def stage_experiment(exp, names, dest: Path) -> list[str]:
+MACHINE_PATH = re.compile(r"(?:/(?:tmp|work|home|root|var|private|Users|scratch)/|[A-Za-z]:\\)[^\s'\"<>)]*")
+
+def machine_paths_removed(text: str) -> str:
+    "Absolute paths of the machine a run was made on, reduced to the part a reader can use (`runs/…`, else the name)."
+    def short(m):
+        p = m.group(0)
+        return p[p.index('runs/'):] if 'runs/' in p else '…/' + p.rstrip('/').rsplit('/', 1)[-1]
+    return MACHINE_PATH.sub(short, text)
+
+def slim_notebook(nb):
+    from collapse_repro.runner import slim_notebook
+    return slim_notebook(nb)
+
+def clean_outputs(nb, alt: str):
+    """An executed notebook as a reader should see it: progress bars at their last state (the runner's `slim_notebook`),
+    no machine paths in text outputs, Markdown outputs' tables rendered (conf: gfm), each image output with alt text."""
+    slim_notebook(nb)
+    for c in nb.cells:
+        if c.cell_type != 'code': continue
+        for o in c.outputs:
+            if 'text' in o: o['text'] = machine_paths_removed(o['text'])
+            for k, v in (o.get('data') or {}).items():
+                if k.startswith('text/') and isinstance(v, str): o['data'][k] = machine_paths_removed(v)
+        if any('image/png' in (o.get('data') or {}) for o in c.outputs):
+            names = re.findall(r"savefig\(\s*\w+\s*,\s*['\"]([\w.-]+)['\"]", c.source)
+            what = ', '.join(n.replace('_', ' ') for n in names) or 'the result of the cell above'
+            c.metadata.setdefault('mystnb', {})['image'] = dict(alt=f'{alt}: figure {what}')
+    return nb
+
+def collapse_parameters(nb):
+    "The parameters cell (tag `parameters`) collapsed behind a toggle: a reader starts with the claims, not 40 lines."
+    for c in nb.cells:
+        if c.cell_type == 'code' and 'parameters' in c.metadata.get('tags', []):
+            c.metadata['tags'] = list(dict.fromkeys(c.metadata['tags'] + ['hide-input']))
+    return nb
+
+P_STAR = re.compile(r'(?<![\w\\$])p_\*')
+_NOT_PROSE = re.compile(r'(```.*?```|`[^`\n]*`|\$\$.*?\$\$|\$[^$\n]+\$)', re.S)
+
+def mathify(text: str) -> str:
+    "`p_*` in prose written as maths, `$p_*$` (else Markdown reads `_*` as the start of emphasis); code and maths kept."
+    prose = lambda t: '\n'.join(l if l.startswith('#') else P_STAR.sub('$p_*$', l)     # titles are kept as they are
+                                 for l in t.split('\n'))
+    return ''.join(part if i % 2 else prose(part) for i, part in enumerate(_NOT_PROSE.split(text)))
+
+def one_notation(nb, maths: bool = True):
+    """Every markdown cell and Markdown output through `mathify`; with `maths=False` (the landing page, kept free of
+    MathJax's megabyte) `p_*` is escaped as text instead."""
+    for c in nb.cells:
+        if c.cell_type == 'markdown':
+            c.source = mathify(c.source) if maths else re.sub(r'\$?(?<![\w\\])p_\*\$?', r'p\\_\\*', c.source)
+        for o in c.get('outputs', []):
+            d = o.get('data') or {}
+            if isinstance(d.get('text/markdown'), str): d['text/markdown'] = mathify(d['text/markdown'])
+    return nb
+
+def current_prose(nb, src: Path):
+    "An executed notebook's markdown cells as the source notebook has them now (matched by cell id; outputs untouched)."
+    now = {c.get('id'): c.source for c in nbformat.read(src, as_version=4).cells if c.cell_type == 'markdown'}
+    for c in nb.cells:
+        if c.cell_type == 'markdown' and c.get('id') in now: c.source = now[c['id']]
+    return nb
+
+def explain_dirty(nb):
+    "A page that shows a `+dirty` commit links to what was dirty (the ledger's section on it)."
+    text = '\n'.join(c.source + ''.join(str(o.get('text', '')) + str(o.get('data', '')) for o in c.get('outputs', []))
+                     for c in nb.cells)
+    if '+dirty' in text:
+        nb.cells.insert(title_cell(nb) + 1, md('<p class="provenance">A commit marked +dirty had uncommitted changes: '
+                                               'see <a href="../claims.html#dirty-commits">which</a>.</p>'))
+    return nb
+
+def legend_markers(nb):
+    "A page whose prose uses the [V]/[R]/[M]/[?] markers explains them under its title."
+    if any(c.cell_type == 'markdown' and MARKERS.search(c.source) for c in nb.cells):
+        nb.cells.insert(title_cell(nb) + 1, md(MARKER_LEGEND))
+    return nb
+
+# ---- from the claims ledger (collapse_repro.claims, what `collapse-repro report` prints) ----------------------------
+def ledger_table():
+    from collapse_repro import claims
+    return claims.ledger(FIGURES)
+
+def _slug(v: str) -> str: return re.sub(r'\W+', '-', str(v).strip().lower()).strip('-')
+
+def _extra_fields(obj, skip) -> str:
+    "Fields of a ledger dataclass beyond those shown (an uncertainty interval, say): `name: value`, so they show too."
+    if not dataclasses.is_dataclass(obj): return ''
+    from collapse_repro.claims import format_value
+    out = [f'{f.name.replace("_", " ")}: {format_value(getattr(obj, f.name))}' for f in dataclasses.fields(obj)
+           if f.name not in skip and getattr(obj, f.name) not in (None, '', (), [], {})]
+    return '; '.join(out)
+
+def verdict_badge(v: str) -> str: return f'<span class="verdict verdict-{_slug(v)}">{html.escape(v)}</span>'
+
+def _ours_cell(r, up: str) -> str:
+    from collapse_repro.claims import format_value
+    if r.profile is None: return f'<i>{html.escape(r.missing or "not run")}</i>'
+    if r.error or r.ours is None: return f'<b>{r.profile}</b>: not run ({html.escape(r.error.split(":")[0])})'
+    extra = ', '.join(x for x in (_extra_fields(r.ours, {'value', 'text'}),
+                                  _extra_fields(r, {'claim', 'profile', 'ours', 'verdict', 'commit', 'device', 'error',
+                                                    'missing'})) if x)
+    commit = html.escape(r.commit.replace('+dirty', '')) + (DIRTY_LINK.format(up=up) if '+dirty' in r.commit else '')
+    return (f'<b>{r.profile}</b>: {html.escape(format_value(r.ours.value))}'
+            + (f' ({html.escape(extra)})' if extra else '') + f' {verdict_badge(r.verdict)}'
+            + f'<br><small>{commit}, {html.escape(r.device)}</small>')
+
+def claim_rows_html(rows_list, up: str = '../') -> str:
+    "One row per claim: the claim and the paper's value beside our value per profile and the verdict; why, folded."
+    from collapse_repro.claims import headline, describe_rule
+    out = []
+    for rows in rows_list:
+        c, v = rows[0].claim, headline(rows)
+        why = ' '.join(x for x in [rows[0].ours.text if rows[0].ours else '', c.note] if x)
+        out.append(f'<tr data-claim="{html.escape(c.id)}" data-verdict="{html.escape(v)}">'
+                   f'<td><b>{html.escape(c.short)}</b><br><small>{html.escape(c.claim)}</small>'
+                   f'<details><summary>source, rule, why</summary><small><b>{html.escape(c.where)}</b>. Paper value '
+                   f'from: {html.escape(c.source)}. Rule: {html.escape(describe_rule(c.rule))}. {html.escape(why)} '
+                   f'(<code>{html.escape(c.id)}</code>: <code>{html.escape(c.how())}</code>)</small></details></td>'
+                   f'<td>{html.escape(c.paper_value)}</td>'
+                   f'<td>{"<br>".join(_ours_cell(r, up) for r in rows)}</td><td>{verdict_badge(v)}</td></tr>')
+    return ('<table class="claims-table"><thead><tr><th>claim</th><th>paper</th><th>ours, per profile</th>'
+            '<th>verdict</th></tr></thead><tbody>' + ''.join(out) + '</tbody></table>')
+
+def verdict_box(exp: str, table) -> str:
+    "An experiment's claims and their verdicts, from the ledger (an empty string if the ledger has none)."
+    rows = [r for r in table if r[0].claim.experiment == exp]
+    if not rows: return ''
+    return ('<div class="verdict-box"><p class="verdict-box-title">What the paper claims, and whether it reproduces '
+            '(from the <a href="../claims.html">claims ledger</a>; the verdict is the one at the largest profile '
+            'that ran)</p>' + claim_rows_html(rows) + '</div>')
+
+def verdict_counts(exp: str, table) -> str:
+    from collapse_repro.claims import headline
+    vs = [headline(r) for r in table if r[0].claim.experiment == exp]
+    return ', '.join(f'{vs.count(v)} {verdict_badge(v)}' for v in dict.fromkeys(vs)) or 'no claim in the ledger'
+
+
+def stage_experiment(exp, names, dest: Path, table=()) -> list[str]:
     "The pages of one experiment (their docnames): one per profile with an executed notebook, else/also the source page."
     pub = published_files(exp.name, names); pages = []
     missing = [p for p, files in pub.items() if not any(f.suffix == '.ipynb' for f in files)]
+    box = verdict_box(exp.name, table)
     for prof, files in pub.items():
         executed = FIGURES / prof / f'{exp.name}.ipynb'
         if not executed.exists(): continue
-        nb = nbformat.read(executed, as_version=4)
-        retitle(nb, f' ({prof} run)'); tidy_frontmatter(nb)
+        nb = current_prose(nbformat.read(executed, as_version=4), exp.path)
+        retitle(nb, f' ({prof} run)'); tidy_frontmatter(nb); one_notation(nb)
+        clean_outputs(nb, f'{exp.name}, {prof} run'); collapse_parameters(nb)
         prov = provenance_line(FIGURES / prof / f'{exp.name}_results.json')
-        nb.cells.insert(title_cell(nb) + 1, md(
-            f'```{{note}}\nThis page is the notebook as executed by the committed `{prof}` run '
-            f'(`figures/{prof}/{exp.name}.ipynb`{"; " + prov if prov else ""}); it is not re-run to build the site. '
-            f'Rerun it with `collapse-repro run {exp.name} --profile {prof}`.\n```'))
+        i = title_cell(nb) + 1
+        nb.cells[i:i] = [md(box)] if box else []
+        nb.cells.insert(i + bool(box), md(
+            f'<p class="provenance">The notebook as executed by the committed <code>{prof}</code> run'
+            f'{" (" + prov + ")" if prov else ""}, not re-run for this site; rerun: '
+            f'<code>collapse-repro run {exp.name} --profile {prof}</code>.'
+            + ''.join(f' The <a href="{exp.name}-{o}.html">{o} run</a>.' for o in pub if o != prof
+                      and (FIGURES / o / f'{exp.name}.ipynb').exists()) + '</p>'))
+        legend_markers(nb)
         write_nb(nb, dest / f'{exp.name}-{prof}.ipynb'); pages.append(f'experiments/{exp.name}-{prof}')
     if missing or not pub:
         nb = nbformat.read(exp.path, as_version=4)
-        tidy_frontmatter(nb)
+        tidy_frontmatter(nb); collapse_parameters(nb); one_notation(nb)
         for c in nb.cells:
             if c.cell_type == 'code': c.outputs, c.execution_count = [], None
         if pub:
@@ -138,19 +318,22 @@ def stage_experiment(exp, names, dest: Path) -> list[str]:
                     f'absent (`figures/<profile>/{exp.name}.ipynb`: published before the runner kept it). Below is the '
                     f'source notebook, not executed, and at the end the figures that run published.')
         else: note = 'No run of this experiment is published yet. Below is the source notebook, not executed.'
-        nb.cells.insert(title_cell(nb) + 1, md(f'```{{warning}}\n{note}\n```'))
+        i = title_cell(nb) + 1
+        nb.cells[i:i] = ([md(box)] if box else []) + [md(f'```{{warning}}\n{note}\n```')]
         if missing:
             nb.cells.append(md('## Published figures\n\nThe figures of the published runs (`figures/<profile>/`), '
                                'with their provenance sidecars beside them in the repository.'))
             for prof in missing:
                 imgs = [f for f in pub[prof] if f.suffix == '.png']
                 prov = provenance_line(FIGURES / prof / f'{exp.name}_results.json')
-                text = [f'### Profile `{prof}`' + (f'\n\n{prov}.' if prov else '')]
+                text = [f'### Profile `{prof}`' + (f'\n\n<p class="provenance">{prov}.</p>' if prov else '')]
                 for f in imgs:
                     copy_if_changed(f, dest / 'figures' / prof / f.name)
-                    text.append(f'![{f.stem}](figures/{prof}/{f.name})\n\n`figures/{prof}/{f.name}`')
+                    what = f.stem.removeprefix(exp.name + '_').replace('_', ' ')
+                    text.append(f'![{exp.name}, {prof} run: figure {what}](figures/{prof}/{f.name})')
                 if not imgs: text.append('(no figure)')
                 nb.cells.append(md('\n\n'.join(text)))
+        legend_markers(nb)
         write_nb(nb, dest / f'{exp.name}.ipynb'); pages.append(f'experiments/{exp.name}')
     return pages
 
@@ -166,29 +349,123 @@ def reading_order(exps):
 def toctree(caption: str, pages: list[str]) -> str:
     return f'```{{toctree}}\n:caption: {caption}\n:maxdepth: 1\n\n' + '\n'.join(pages) + '\n```'
 
+def main_page(exp_pages: list[str], name: str) -> str | None:
+    "An experiment's page to link first: its largest profile's executed run, else its source page."
+    mine = [p for p in exp_pages if p.split('/')[1].split('-')[0] == name]
+    return max(mine, key=lambda p: PROFILE_ORDER.index(p.rsplit('-', 1)[1]) if '-' in p.split('/')[1] else -1,
+               default=None)
+
+THUMB_PX = 150                                   # the landing page's thumbnails: their width in the table's column
+
+def _thumbnail(name: str, dest: Path) -> str:
+    "Our first figure of `name` at its largest published profile, copied beside the landing page (markdown image)."
+    for prof in reversed(PROFILE_ORDER):
+        pngs = sorted((FIGURES / prof).glob(f'{name}_*.png')) if (FIGURES / prof).exists() else []
+        pngs = [p for p in pngs if p.name in {f.name for f in published_files(name, [name]).get(prof, [])}]
+        if pngs:
+            from PIL import Image
+            import io
+            im = Image.open(pngs[0]).convert('RGB'); im.thumbnail((THUMB_PX, 10 * THUMB_PX))
+            buf = io.BytesIO(); im.quantize(64).save(buf, 'PNG', optimize=True)      # 64 colours: a third of the bytes
+            write_if_changed(dest / 'thumbs' / f'{name}.png', buf.getvalue())
+            what = pngs[0].stem.removeprefix(name + '_').replace('_', ' ')
+            return f'![our figure: {name}, {what} ({prof} run)](thumbs/{name}.png)'
+    return '(no figure yet)'
+
+def landing_table(exps, exp_pages, table, dest: Path) -> str:
+    "The landing page's table: experiment, paper figure, our figure, verdicts (from the ledger), link."
+    rows = ['```{list-table}\n:header-rows: 1\n:class: experiments-table\n:widths: 22 30 22 26\n',
+            '* - experiment\n  - paper, figure\n  - our figure\n  - verdicts of its claims']
+    for e in exps:
+        page = main_page(exp_pages, e.name)
+        link = f'{{doc}}`{e.name} <{page}>`' if page else f'`{e.name}`'
+        paper = e.paper.split(',')[0].strip('"')
+        rows.append(f'* - {link}\n  - {paper}: {e.figure}\n  - {_thumbnail(e.name, dest)}\n'
+                    f'  - <span data-experiment="{e.name}">{verdict_counts(e.name, table)}</span>')
+    return '\n'.join(rows) + '\n```'
+
+def dirty_section() -> str:
+    "Why some commits read `+dirty`: what each published run had uncommitted (from `git_dirty_files`)."
+    runs = []
+    for prof in PROFILE_ORDER:
+        for f in sorted((FIGURES / prof).glob('*_results.json')) if (FIGURES / prof).exists() else []:
+            res = json.loads(f.read_text())
+            if str((res.get('provenance') or {}).get('git_commit', '')).endswith('-dirty'):
+                files = dirty_files(res)
+                code = [x for x in files if not x.startswith('figures/')]
+                runs.append(f'<li><code>{prof}/{f.name.removesuffix("_results.json")}</code>: {len(files)} '
+                            'uncommitted file' + 's' * (len(files) != 1) + (
+                                f', code among them: {", ".join(f"<code>{html.escape(x)}</code>" for x in code)}'
+                                if code else ', all published results under <code>figures/</code>, no code') + '</li>')
+    return ('<div class="dirty-note" id="dirty-commits"><p><b>Commits marked +dirty.</b> A run records the commit it '
+            'ran from; <code>+dirty</code> means the working tree also had uncommitted changes then, and the run lists '
+            'those files in its <code>results.json</code> (<code>provenance.git_dirty_files</code>). For the published '
+            'runs:</p><ul>' + (''.join(runs) or '<li>none</li>') + '</ul></div>')
+
+def claims_page(table, exps) -> str:
+    "The ledger as a reader takes it in: per experiment, each claim beside its verdict; the full table is CLAIMS.md."
+    from collapse_repro.claims import counts, VERDICTS
+    n = counts(table)
+    n = {k: n[k] for k in sorted(n, key=lambda k: k == 'all')}       # each paper, then all
+    verdicts = list(dict.fromkeys(list(VERDICTS) + [v for k in n for v in n[k]]))
+    head = ('# Does it reproduce? The claims ledger\n\nEvery claim of the two papers that an experiment addresses, '
+            'with the paper\'s value, ours at each published profile and the verdict, computed by '
+            '`collapse-repro report` (the rules in the chapter on claims) from the committed '
+            '`figures/<profile>/*_results.json`; nothing here is typed by hand. The full table is '
+            '`figures/CLAIMS.md` in '
+            'the repository.\n\n'
+            '<table class="counts"><thead><tr><th>verdict</th>'
+            + ''.join(f'<th>{html.escape(k)}</th>' for k in n)
+            + '</tr></thead><tbody>' + ''.join(f'<tr><td>{verdict_badge(v)}</td>' + ''.join(
+                f'<td>{n[k].get(v, 0)}</td>' for k in n) + '</tr>' for v in verdicts) + '</tbody></table>\n')
+    parts = [head]
+    for e in exps:
+        rows = [r for r in table if r[0].claim.experiment == e.name]
+        if rows: parts.append(f'## {e.name}\n\n{claim_rows_html(rows, up="")}\n')
+    parts.append('## Commits marked +dirty\n\n' + dirty_section() + '\n')
+    return '\n'.join(parts)
+
 def stage(dest: Path) -> dict[str, list[str]]:
     from collapse_repro.runner import list_experiments
     dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
     lib, api = [], []
     for p in library_notebooks():
         nb = prepare_library(nbformat.read(p, as_version=4))
-        kept_outputs(nb, p)
+        if kept_outputs(nb, p): slim_notebook(nb)
+        legend_markers(nb); explain_dirty(nb); one_notation(nb)
         write_nb(nb, dest / 'lib' / p.name)
         lib.append(f'lib/{p.stem}')
         if (mod := module_of(p)):
             write_if_changed(dest / 'api' / f'{mod}.rst', api_page(mod, f'lib/{p.stem}')); api.append(f'api/{mod}')
+    table = ledger_table()
     exps = reading_order(list_experiments())
     names, exp_pages = [e.name for e in exps], []
-    for e in exps: exp_pages += stage_experiment(e, names, dest / 'experiments')
-    copy_if_changed(FIGURES / 'CLAIMS.md', dest / 'claims.md')
+    for e in exps: exp_pages += stage_experiment(e, names, dest / 'experiments', table)
+    write_if_changed(dest / 'claims.md', claims_page(table, exps))
     toc = dict(lib=lib, experiments=exp_pages, results=['claims'], api=api)
-    index = prepare_library(nbformat.read(NBS / 'index.ipynb', as_version=4))
-    index.cells.append(md('## Contents\n\n' + '\n\n'.join([
-        toctree('Library notebooks', lib), toctree('Experiments', exp_pages),
-        toctree('Does it reproduce?', ['claims']), toctree('API reference', api)])))
+    # the reading order: each part's library chapters and experiments (all of an experiment's pages, largest run first)
+    parts, placed = [], set()
+    for caption, items in PARTS:
+        pages = []
+        for it in items:
+            if f'lib/{it}' in lib: pages.append(f'lib/{it}')
+            elif it == 'claims': pages.append('claims')
+            else: pages += sorted((p for p in exp_pages if p.split('/')[1].split('-')[0] == it),
+                                  key=lambda p: p != main_page(exp_pages, it))
+        placed.update(pages); parts.append([caption, pages])
+    rest = [p for p in lib + exp_pages if p not in placed]
+    parts[-1] = [parts[-1][0], parts[-1][1] + rest]
+    toc['parts'] = parts
+    index = one_notation(prepare_library(nbformat.read(NBS / 'index.ipynb', as_version=4)), maths=False)
+    index.cells.insert(title_cell(index) + 1, md(
+        '## Does it reproduce?\n\nEach experiment, the paper figure it reproduces, our figure and the verdicts of the '
+        'paper\'s claims it tests (from the claims ledger; click an experiment to read it):\n\n'
+        + landing_table(exps, exp_pages, table, dest)))
+    index.cells.append(md('## Reading order\n\n' + '\n\n'.join(
+        [toctree(c, p) for c, p in parts] + [toctree('API reference', api)])))
     write_nb(index, dest / 'index.ipynb')
     # whatever an earlier staging left that is no longer a page (a renamed notebook, an experiment now executed)
-    keep = {dest / f'{d}{s}' for d in ['index'] + sum(toc.values(), []) for s in ('.ipynb', '.md', '.rst')}
+    keep = {dest / f'{d}{s}' for d in ['index'] + lib + exp_pages + ['claims'] + api for s in ('.ipynb', '.md', '.rst')}
     for f in list(dest.rglob('*')):
         if f.is_file() and f.suffix in ('.ipynb', '.md', '.rst') and f not in keep: f.unlink()
     write_if_changed(dest / 'toc.json', json.dumps(toc, indent=1))
@@ -196,4 +473,5 @@ def stage(dest: Path) -> dict[str, list[str]]:
 
 if __name__ == '__main__':
     toc = stage(Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / '_docs' / 'src'))
-    print(f"staged {sum(map(len, toc.values())) + 1} pages: " + ', '.join(f'{k} {len(v)}' for k, v in toc.items()))
+    print(f"staged {sum(len(v) for k, v in toc.items() if k != 'parts') + 1} pages: "
+          + ', '.join(f'{k} {len(v)}' for k, v in toc.items() if k != 'parts'))

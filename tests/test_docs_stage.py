@@ -21,7 +21,9 @@ def test_stage_lays_out_every_page_in_reading_order(tmp_path, monkeypatch):
     from collapse_repro.runner import list_experiments
     names = [e.name for e in list_experiments()]
     assert toc['lib'][0] == 'lib/00_core' and toc['lib'] == sorted(toc['lib']) and len(toc['api']) >= 12
-    assert toc['results'] == ['claims'] and (tmp_path / 'src/claims.md').read_text() == (figs / 'CLAIMS.md').read_text()
+    claims_md = (tmp_path / 'src/claims.md').read_text()          # the ledger, per experiment, with +dirty explained
+    assert toc['results'] == ['claims'] and 'id="dirty-commits"' in claims_md
+    assert all(f'## {n}' in claims_md for n in names)
     assert 'experiments/feng_scaling-smoke' in toc['experiments']
     for n in names: assert any(p.startswith(f'experiments/{n}') for p in toc['experiments']), n
     # experiments in the reading order (by paper, then as in README's table), which names each of them once
@@ -30,7 +32,9 @@ def test_stage_lays_out_every_page_in_reading_order(tmp_path, monkeypatch):
     assert first_page == sorted(first_page)
     page = nbformat.read(tmp_path / 'src/experiments/feng_scaling-smoke.ipynb', as_version=4)
     assert any(o.get('text') == 'ran at smoke\n' for c in page.cells for o in c.get('outputs', []))   # outputs kept
-    assert 'executed by the committed `smoke` run' in page.cells[1].source
+    text = '\n'.join(c.source for c in page.cells[:4])
+    assert 'executed by the committed <code>smoke</code> run' in text and 'class="verdict-box"' in text
+    assert 'hide-input' in next(c for c in page.cells if 'parameters' in c.metadata.get('tags', [])).metadata['tags']
     # a quick run published before runs kept their notebooks: its source page says so and shows the published PNGs
     bare = next(n for n in names if (figs / 'quick' / f'{n}_results.json').exists() and not (figs / 'quick' / f'{n}.ipynb').exists())
     png = sorted((figs / 'quick').glob(f'{bare}_*.png'))[0].name
@@ -40,7 +44,11 @@ def test_stage_lays_out_every_page_in_reading_order(tmp_path, monkeypatch):
     assert (tmp_path / f'src/experiments/figures/quick/{png}').exists()
     assert all(not c.outputs for c in src.cells if c.cell_type == 'code')
     index = nbformat.read(tmp_path / 'src/index.ipynb', as_version=4).cells[-1].source
-    assert index.index('lib/00_core') < index.index('experiments/') < index.index('\nclaims\n') < index.index('api/core')
+    # the papers' order: Yi's theory and its experiments, Feng's, the neural ones, the ledger, then the package, the API
+    order = ['lib/10_linreg', 'experiments/yi_linreg_one_round', 'lib/20_gmm', 'experiments/feng_phase_transition',
+             'lib/31_cvae', 'experiments/yi_cvae_schedule', '\nclaims\n', 'lib/00_core', 'lib/60_claims', 'api/core']
+    assert [index.index(x) for x in order] == sorted(index.index(x) for x in order)
+    assert [c for c, _ in toc['parts']][-1] == 'How the package works'
     assert json.loads((tmp_path / 'src/toc.json').read_text()) == toc
 
 def test_library_outputs_kept_by_make_test_are_shown_while_the_code_is_unchanged(tmp_path, monkeypatch):
@@ -64,3 +72,32 @@ def test_library_outputs_kept_by_make_test_are_shown_while_the_code_is_unchanged
     (tmp_path / 'executed' / src.name).write_text(json.dumps(raw))
     nb = mod.prepare_library(nbformat.read(src, as_version=4))
     assert not mod.kept_outputs(nb, src) and 'mystnb' not in nb.metadata
+
+def test_published_notebooks_keep_only_each_progress_bar_s_last_state():
+    "figures/<profile>/*.ipynb as GitHub and the site show them: no progress-bar frame (tools/reslim.py re-slims them)."
+    import re, sys
+    from test_docs import tqdm_frames
+    sys.path.insert(0, str(ROOT / 'tools'))
+    from reslim import reslim
+    frames = {}
+    for p in sorted((ROOT / 'figures').glob('*/*.ipynb')):
+        nb = json.loads(p.read_text())
+        text = '\n'.join(''.join(o.get('text', '')) for c in nb['cells'] for o in c.get('outputs', []))
+        if (f := tqdm_frames(re.sub(r'\r(?!\n)', '\n', text))) or reslim(p, write=False): frames[p.name] = f[:2]
+    assert not frames, frames
+
+def test_landing_table_and_verdict_boxes_come_from_the_ledger_and_show_new_fields(tmp_path, monkeypatch):
+    "A verdict string or a field of the ledger's rows that stage.py has never seen still shows (no code change needed)."
+    import dataclasses
+    from collapse_repro import claims
+    mod = _stage_module(ROOT / 'figures', monkeypatch)
+    table = claims.ledger(ROOT / 'figures')
+    box = mod.verdict_box('feng_scaling', table)
+    for rows in table:
+        if rows[0].claim.experiment == 'feng_scaling': assert f'data-claim="{rows[0].claim.id}"' in box
+    @dataclasses.dataclass(frozen=True)
+    class Wider(claims.Ours): interval: tuple = (0.1, 0.2)
+    rows = [dataclasses.replace(r, ours=Wider(r.ours.value, r.ours.text), verdict='not resolved at this profile')
+            if r.ours else r for r in table[0]]
+    html = mod.claim_rows_html([rows])
+    assert 'interval: 0.1 to 0.2' in html and 'verdict-not-resolved-at-this-profile' in html
