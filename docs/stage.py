@@ -115,7 +115,8 @@ def published_files(exp: str, names: list[str]) -> dict[str, list[Path]]:
     "profile -> the top-level files figures/<profile>/ publishes for `exp` (not those of a longer experiment name)."
     longer = [n for n in names if n != exp and n.startswith(exp + '_')]
     out = {}
-    for prof in sorted((p for p in FIGURES.iterdir() if p.is_dir()), key=lambda p: (PROFILE_ORDER + (p.name,)).index(p.name)):
+    for prof in sorted((p for p in FIGURES.iterdir() if p.is_dir() and p.name != 'superseded'),   # figures/superseded: kept, not shown
+                       key=lambda p: (PROFILE_ORDER + (p.name,)).index(p.name)):
         files = [f for f in sorted(prof.iterdir()) if f.is_file() and (f.name == f'{exp}.ipynb' or f.name.startswith(exp + '_'))
                  and not any(f.name.startswith(n + '_') or f.name == f'{n}.ipynb' for n in longer)]
         if files: out[prof.name] = files
