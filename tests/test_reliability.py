@@ -201,6 +201,9 @@ def test_list_carries_on_past_a_damaged_experiment(demo_env):
     assert any(l.startswith('demo ') and 'damaged' in l for l in r.stdout.split('\n')), r.stdout
     r = cli_here('run', 'demo_broken', '--profile', 'smoke')
     assert r.returncode == 2 and 'demo_broken.ipynb is not a readable notebook' in r.stderr, r.stderr
+    r = cli_here('report', '--figures-dir', demo_env / 'figures')
+    assert r.returncode == 2 and 'demo_results.json (JSONDecodeError)' in r.stderr and len(r.stderr.split('\n')) == 2, \
+        r.stderr
 
 def test_papermill_sees_every_parameter_the_notebook_declares():
     "papermill's own reading of each parameters cell finds every parameter, so 'Passed unknown parameter' means it."
@@ -212,3 +215,33 @@ def test_papermill_sees_every_parameter_the_notebook_declares():
         seen = {p.name for p in tr.inspect(cell)}
         missing = [k for k in e.params if k not in seen]
         assert not missing or e.name in pending, (e.name, missing)
+
+def _edges(spec, typ):
+    "(value, inside?) pairs at the edges of a range domain, for a parameter of type `typ` ('int' or 'float')."
+    import re
+    t, step = str(spec).replace(' ', ''), (1 if typ == 'int' else 1e-9)
+    num = (lambda x: int(float(x))) if typ == 'int' else float
+    if t[:1] in '[(':
+        lo, hi = map(num, t[1:-1].split(','))
+        return [(lo, t[0] == '['), (hi, t[-1] == ']'), (lo - step, False), (hi + step, False)]
+    out = []
+    for op, x in re.findall(r'(>=|<=|>|<)(-?[0-9.e]+)', t):
+        x = num(x)
+        out += [(x, '=' in op), (x - step if '>' in op else x + step, False)]
+    return out
+
+def test_domain_edges_pass_or_fail_the_pre_check_in_one_line():
+    "Every numeric parameter of every experiment, at its domain's edges: accepted inside, one ExperimentError outside."
+    from collapse_repro.runner import ExperimentError, _item_type
+    n = 0
+    for e in list_experiments(ROOT / 'nbs' / 'experiments'):
+        for p in e.user_params.values():
+            typ = _item_type(p) if p.type == 'list' else p.type
+            if typ not in ('int', 'float') or p.domain is None or isinstance(p.domain, (list, tuple)): continue
+            for v, inside in _edges(p.domain, typ):
+                text = repr([v]) if p.type == 'list' else repr(v)
+                if inside: assert check_request(e, {p.name: text})[p.name] in (v, [v]), (e.name, p.name, text)
+                else:
+                    with pytest.raises(ExperimentError): check_request(e, {p.name: text})
+                n += 1
+    assert n > 100, n
