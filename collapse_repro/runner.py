@@ -543,12 +543,15 @@ def claim_run_dir(d: Path):
     import fcntl
     f = open(Path(d) / RUN_LOCK, 'a+')
     try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except BlockingIOError:
         f.seek(0)
         holder = f.read().strip() or 'pid unknown'
         f.close()
         raise ExperimentError(f'{d} is in use by another run ({holder}): wait for it to end, '
                               'or choose another --out') from None
+    except OSError as e:                          # a file system without locks (some network mounts): go on, say so
+        print(f'collapse-repro: warning: {d} cannot be locked ({e.strerror}); nothing stops a second run from '
+              'using it at the same time', file=sys.stderr)
     f.seek(0); f.truncate()
     f.write(f"pid {os.getpid()} on {platform.node()} since {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
     f.flush()
@@ -561,7 +564,8 @@ def claim_holder(d: Path) -> str | None:
     if not f.exists(): return None
     with open(f) as fh:
         try: fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError: return fh.read().strip() or 'pid unknown'
+        except BlockingIOError: return fh.read().strip() or 'pid unknown'
+        except OSError: return None               # no locks on this file system: nobody can be seen holding it
         fcntl.flock(fh, fcntl.LOCK_UN)
     return None
 
