@@ -11,8 +11,8 @@ from typing import Any, Mapping, Sequence
 import nbformat
 from .core import CONDITIONS_ENV, SPEED_PARAMS, write_json
 from .runner import (RUN_RECORD, Experiment, ExperimentError, _failure, _open_run, check_request,
-                                   claim_holder, ensure_kernel, get_experiment, read_run_record, resolve_request,
-                                   run_experiment)
+                                   claim_holder, claim_run_dir, ensure_kernel, get_experiment, read_run_record,
+                                   resolve_request, run_experiment)
 
 # %% auto #0
 __all__ = ['COND_DEMO_PARAMS', 'COND_DEMO_BODY', 'EXECUTORS', 'FINAL', 'declared_conditions', 'write_conditions_demo', 'Step',
@@ -240,6 +240,7 @@ def _run_map(job: StepJob) -> dict:
     saved = os.environ.get(CONDITIONS_ENV)
     os.environ[CONDITIONS_ENV] = json.dumps(dict(run=job.step.conditions, declared=job.declared))
     nb_out = jobs_dir(job.run_dir) / f'{job.step.name}.ipynb'
+    claim = claim_run_dir(Path(job.run_dir), shared=True)   # beside the other map jobs; no `run` meanwhile
     try:
         pm.execute_notebook(str(exp.path), str(nb_out),
                             parameters=dict(job.values, profile=job.profile, run_dir=job.run_dir, resume=True),
@@ -249,6 +250,7 @@ def _run_map(job: StepJob) -> dict:
             return dict(step=job.step.name, conditions=job.step.conditions, notebook=str(nb_out))
         raise JobFailed(_failure(e)) from None
     finally:
+        claim.close()
         if saved is None: os.environ.pop(CONDITIONS_ENV, None)
         else: os.environ[CONDITIONS_ENV] = saved
     raise JobFailed(f'{job.experiment} ran to its end without `run.conditions(...)` stopping it: its CONDITIONS '

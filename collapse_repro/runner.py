@@ -536,13 +536,14 @@ def _check_out(d: Path, figures_dir: Path | None = None):
                                   '(e.g. under runs/); published figures come from --publish')
     _check_writable(d, '--out')
 
-def claim_run_dir(d: Path):
+def claim_run_dir(d: Path, shared: bool = False):
     """Claim run folder `d` for this process: an exclusive `fcntl.flock` on `d/run.lock` (`core.RUN_LOCK`), which then
-    names the holder. Returns the open lock file (the claim lasts until it is closed, or the process ends); a folder
-    another process holds is an `ExperimentError` naming its pid."""
+    names the holder (`shared`: a shared one, as the map jobs of one run take it side by side). Returns the open lock
+    file (the claim lasts until it is closed, or the process ends); a folder another process holds is an
+    `ExperimentError` naming its pid."""
     import fcntl
     f = open(Path(d) / RUN_LOCK, 'a+')
-    try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try: fcntl.flock(f, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except BlockingIOError:
         f.seek(0)
         holder = f.read().strip() or 'pid unknown'
@@ -553,7 +554,8 @@ def claim_run_dir(d: Path):
         print(f'collapse-repro: warning: {d} cannot be locked ({e.strerror}); nothing stops a second run from '
               'using it at the same time', file=sys.stderr)
     f.seek(0); f.truncate()
-    f.write(f"pid {os.getpid()} on {platform.node()} since {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
+    f.write(f"pid {os.getpid()} on {platform.node()} since {time.strftime('%Y-%m-%dT%H:%M:%S')}"
+            + (', a map job' if shared else '') + '\n')
     f.flush()
     return f
 
