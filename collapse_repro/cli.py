@@ -6,9 +6,9 @@
 from __future__ import annotations
 import argparse, sys, time
 from pathlib import Path
-from .core import PROFILES, check_profile, project_root
-from .runner import (ExperimentError, list_experiments, get_experiment, check_request, run_experiment,
-                                   experiments_dir, default_figures_dir)
+from .core import PROFILES, UsageError, check_profile, project_root
+from .runner import (ExperimentError, Terminated, list_experiments, get_experiment, check_request,
+                                   run_experiment, experiments_dir, default_figures_dir)
 from . import claims as _claims
 from . import jobs as _jobs
 
@@ -28,10 +28,15 @@ def format_experiment(e) -> str:
 
 # %% ../nbs/02_cli.ipynb #92fd990c
 def _published(fig: Path, name: str) -> dict:
-    "Measured wall time (s) of the published run of `name` at each profile, where one is committed."
+    """Measured wall time (s) of the published run of `name` at each profile, where one is committed ('damaged' where
+    its results file cannot be read)."""
     import json
-    return {prof: _claims.published_wall_s(json.loads(f.read_text()))
-            for prof in PROFILES if (f := fig / prof / f'{name}_results.json').exists()}
+    out = {}
+    for prof in PROFILES:
+        if not (f := fig / prof / f'{name}_results.json').exists(): continue
+        try: out[prof] = _claims.published_wall_s(json.loads(f.read_text()))
+        except (OSError, ValueError, TypeError, AttributeError): out[prof] = 'damaged'
+    return out
 
 def _verdicts(fig: Path) -> dict:
     "Per experiment, the claims ledger's verdict counts ('' when the ledger or the figures are missing)."
@@ -49,7 +54,8 @@ def cmd_list(args) -> int:
         print(format_experiment(e) + f"\n    profiles: {', '.join(e.profiles)} "
                                      "(a parameter shown per profile takes that value unless set with -p)")
         return 0
-    exps, fig = list_experiments(), default_figures_dir()
+    damaged = []
+    exps, fig = list_experiments(damaged=damaged), default_figures_dir()
     verdicts = _verdicts(fig)
     print(f'{len(exps)} experiments in {experiments_dir()}; `collapse-repro list EXP` shows the parameters of one, '
           f'`collapse-repro report` the claims behind the verdicts.\n')
@@ -57,9 +63,11 @@ def cmd_list(args) -> int:
     for e in exps:
         pub = _published(fig, e.name)
         rows.append((e.name, e.figure[:48], '/'.join(e.profiles),
-                     ', '.join(f'{p} {t:.0f}s' if t else p for p, t in pub.items()) or '-', verdicts.get(e.name, '-')))
+                     ', '.join(f'{p} {t}' if isinstance(t, str) else f'{p} {t:.0f}s' if t else p
+                               for p, t in pub.items()) or '-', verdicts.get(e.name, '-')))
     w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows: print('  '.join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip())
+    for name, err in damaged: print(f'{name}: damaged, not listed: {err}')
     return 0
 
 # %% ../nbs/02_cli.ipynb #c06f4fc6
@@ -70,6 +78,7 @@ def _report(r) -> int:
         head = f"; {r.headline['name']} = {_format_value(r.headline.get('value'))}" if r.headline else ''
         print(f'{r.experiment}: ok in {r.wall_time_s:.1f}s{head}\n  run directory: {r.run_dir}')
         for f in r.figures: print(f'  figure: {f}')
+        if r.error: print(f'{r.experiment}: warning: {r.error}', file=sys.stderr)   # e.g. it outlived --time-limit
         return 0
     if r.status == 'stopped':
         print(f'{r.experiment}: stopped after {r.wall_time_s:.1f}s at a checkpoint ({r.error})\n'
@@ -130,9 +139,17 @@ def _run_jobs(args, plans, opts) -> int:
     return 0 if ok else 1
 
 # %% ../nbs/02_cli.ipynb #43a295db
+def _params(pairs) -> dict:
+    "The `-p NAME VALUE` pairs as a dict; a name given twice is refused (which value was meant?)."
+    out = {}
+    for k, v in pairs or []:
+        if k in out: raise ExperimentError(f'-p {k} given twice ({out[k]!r} and {v!r}): give each parameter once')
+        out[k] = v
+    return out
+
 def cmd_run(args) -> int:
     args.profile = check_profile(args.profile)
-    params = dict(args.param or [])
+    params = _params(args.param)
     opts = _cluster_options(args)
     if args.executor != 'inprocess':
         plan = _jobs.plan_run(args.experiment, args.profile, params, out=args.out, resume=args.resume,
@@ -173,12 +190,24 @@ def cmd_figures(args) -> int:
     return 0 if all(r.status == 'ok' for r in reports) else 3 if reports[-1].status == 'stopped' else 1
 
 # %% ../nbs/02_cli.ipynb #e69bb9dc
+def _check_published(fig: Path):
+    "Refuse, in one line naming them, published results files that cannot be read (truncated, not JSON objects)."
+    import json
+    bad = []
+    for f in sorted(fig.glob('*/*_results.json')):
+        try:
+            if not isinstance(json.loads(f.read_text()), dict): bad.append(f'{f} (not a JSON object)')
+        except (OSError, ValueError) as e: bad.append(f'{f} ({type(e).__name__})')
+    if bad: raise ExperimentError(f"damaged published results: {'; '.join(bad)}; restore them from git "
+                                  "(git checkout -- FILE) or publish the experiment again")
+
 def cmd_report(args) -> int:
     "Print the claims ledger; optionally write it as Markdown and refresh README's summary block."
     fig = Path(args.figures_dir or default_figures_dir())
     if not fig.is_dir():
         raise ExperimentError(f'no figures folder at {fig}: run inside a checkout or pass --figures-dir')
     profiles = [args.profile] if args.profile else list(_claims.REPORT_PROFILES)
+    _check_published(fig)
     table = _claims.ledger(fig, profiles)
     print(_claims.format_report(table))
     n = _claims.counts(table)['all']
@@ -274,9 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try: return args.func(args)
-    except (ExperimentError, FileExistsError) as e:
+    except (UsageError, FileExistsError) as e:      # ExperimentError is a UsageError
         print(f'collapse-repro: error: {e}', file=sys.stderr)
         return 2
+    except Terminated as e:
+        where = f' in {e}' if str(e) else ''
+        print(f'collapse-repro: terminated (SIGTERM){where}; the attempt is recorded as terminated, what finished is '
+              'checkpointed: continue with --out DIR --resume', file=sys.stderr)
+        return 143
     except KeyboardInterrupt as e:
         where = f' in {e}' if str(e) else ''
         print(f'collapse-repro: interrupted{where}; what finished is checkpointed: continue with --out DIR --resume',

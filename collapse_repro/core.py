@@ -10,12 +10,14 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 # %% auto #0
-__all__ = ['PROFILES', 'REQUIRED_PROFILES', 'SPEED_PARAMS', 'DEFAULT_PROFILE', 'RUN_RECORD', 'DEADLINE_ENV', 'RUN_OPTIONS',
-           'CONDITIONS_ENV', 'default_profile', 'check_profile', 'AttrDict', 'resolve_params', 'config_from',
-           'seed_everything', 'get_device', 'autocast', 'device_info', 'DataError', 'cache_dir', 'data_dir',
-           'downloads_allowed', 'md5sum', 'data_file', 'project_root', 'git_state', 'git_commit', 'package_versions',
-           'runs_root', 'holds_run', 'new_run_dir', 'TimeLimitReached', 'time_left', 'check_time', 'write_json', 'Run',
-           'runner_values', 'start_run', 'ConditionsDone', 'selected_conditions', 'set_style', 'scale_label']
+__all__ = ['PROFILES', 'REQUIRED_PROFILES', 'SPEED_PARAMS', 'DEFAULT_PROFILE', 'RUN_RECORD', 'RUN_LOCK', 'DEADLINE_ENV',
+           'TIMING_KEYS', 'UNSTABLE', 'RUN_OPTIONS', 'CONDITIONS_ENV', 'UsageError', 'default_profile', 'check_profile',
+           'AttrDict', 'resolve_params', 'config_from', 'seed_everything', 'get_device', 'autocast', 'device_info',
+           'DataError', 'cache_dir', 'data_dir', 'downloads_allowed', 'md5sum', 'data_file', 'project_root',
+           'git_state', 'git_commit', 'package_versions', 'runs_root', 'holds_run', 'new_run_dir', 'TimeLimitReached',
+           'time_left', 'check_time', 'atomic_write', 'write_json', 'split_timing', 'timing_value', 'comparable', 'Run',
+           'runner_values', 'start_run', 'active_params', 'ConditionsDone', 'selected_conditions', 'set_style',
+           'scale_label']
 
 # %% ../nbs/00_core.ipynb #ce94157e
 PROFILES = ('smoke', 'quick', 'gpu', 'paper')
@@ -26,11 +28,17 @@ SPEED_PARAMS = ('device', 'threads', 'progress', 'gen_batch', 'micro_batch', 'ev
 
 DEFAULT_PROFILE = 'quick'
 
+class UsageError(ValueError):
+    "A bad request or setting (a parameter, an option, an environment variable): reported as one line, exit code 2."
+
 def default_profile() -> str:
     """The profile when none is given, for a notebook and the command line alike: `smoke` under `nbdev_test` (IN_TEST),
-    else $COLLAPSE_REPRO_PROFILE, else `DEFAULT_PROFILE`."""
+    else $COLLAPSE_REPRO_PROFILE (an unknown one is a `UsageError` naming the variable), else `DEFAULT_PROFILE`."""
     if os.environ.get('IN_TEST'): return 'smoke'
-    return os.environ.get('COLLAPSE_REPRO_PROFILE') or DEFAULT_PROFILE
+    env = os.environ.get('COLLAPSE_REPRO_PROFILE')
+    if env and env not in PROFILES:
+        raise UsageError(f"COLLAPSE_REPRO_PROFILE={env!r} is not a profile; choose one of {', '.join(PROFILES)}")
+    return env or DEFAULT_PROFILE
 
 def check_profile(profile: str | None) -> str:
     "Validate `profile`; `None` means `default_profile()`."
@@ -225,10 +233,15 @@ RUN_RECORD = 'run.json'
 """What a run directory holds: experiment, profile, every parameter's value, and one entry per attempt (start, end,
 status)."""
 
+RUN_LOCK = 'run.lock'
+"The runner's claim on a run directory: locked (`fcntl.flock`) for the whole attempt, it holds the holder's pid."
+
 def holds_run(d: Path) -> bool:
-    "True if `d` has outputs of a run (anything but the executed notebook and the run record the runner writes first)."
+    """True if `d` has outputs of a run (anything but the executed notebook, the run record and the claim, which the
+    runner writes before the notebook starts)."""
     d = Path(d)
-    return d.is_dir() and any(not p.name.endswith('.ipynb') and p.name != RUN_RECORD for p in d.iterdir())
+    return d.is_dir() and any(not p.name.endswith('.ipynb') and p.name not in (RUN_RECORD, RUN_LOCK)
+                              for p in d.iterdir())
 
 def new_run_dir(experiment: str, profile: str, root: Path | None = None) -> Path:
     "Create and return a fresh `<root>/<experiment>/<timestamp>-<profile>[-k]/`."
@@ -273,13 +286,60 @@ def _jsonable(x):
     if hasattr(x, 'tolist') and callable(x.tolist): return _jsonable(x.tolist())
     return x
 
-def write_json(path: Path, obj) -> Path:
-    "Write `obj` as indented JSON (numpy-aware), atomically, even with other processes writing the same file."
+def atomic_write(path: Path, write) -> Path:
+    """Call `write(tmp)` to write a file at a temporary name beside `path`, flush it to disk, then rename it over
+    `path`: a reader (or a crash, or a full disk) sees the old file or the new one, never a part of it."""
     path = Path(path)
-    tmp = path.with_name(f'{path.name}.{os.getpid()}.tmp')   # per-process: concurrent runs share the kernel spec
-    tmp.write_text(json.dumps(_jsonable(obj), indent=2) + '\n')
-    tmp.replace(path)
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')   # per-process: concurrent runs share the kernel spec
+    try:
+        write(tmp)
+        with open(tmp, 'rb+') as f: os.fsync(f.fileno())
+        tmp.replace(path)
+    finally: tmp.unlink(missing_ok=True)
     return path
+
+def write_json(path: Path, obj) -> Path:
+    "Write `obj` as indented JSON (numpy-aware), atomically (`atomic_write`), even with other processes writing it."
+    text = json.dumps(_jsonable(obj), indent=2) + '\n'
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+# %% ../nbs/00_core.ipynb #bafc5927
+TIMING_KEYS = ('_time_s', 'time_s', 'wall_s', 'per_s', 'ms_per', 'elapsed')
+"Key names (endings or parts) of measured durations and speeds: what differs between two runs of the same numbers."
+
+def split_timing(x) -> tuple[Any, Any]:
+    """`x` (JSON-like) split in two: without the entries whose key names a timing (`TIMING_KEYS`), and those entries
+    alone, at the same place (a list's timings as {index: ...}; None where there are none)."""
+    if isinstance(x, dict):
+        keep, timing = {}, {}
+        for k, v in x.items():
+            if any(t in k for t in TIMING_KEYS): timing[k] = v
+            else:
+                keep[k], t = split_timing(v)
+                if t is not None: timing[k] = t
+        return keep, (timing or None)
+    if isinstance(x, list):
+        parts = [split_timing(v) for v in x]
+        timing = {str(i): t for i, (_, t) in enumerate(parts) if t is not None}
+        return [p for p, _ in parts], (timing or None)
+    return x, None
+
+def timing_value(results: Mapping, *path):
+    """A timing of a results.json `results` in either form: under `timing` (since they were split off) or in place."""
+    for base in ((results.get('timing') or {}).get('results') or {}, results.get('results') or {}):
+        v = base
+        for k in path:
+            v = v.get(str(k)) if isinstance(v, dict) else v[k] if isinstance(v, list) and k < len(v) else None
+            if v is None: break
+        if v is not None: return v
+    return None
+
+UNSTABLE = ('provenance', 'timing', 'runner')
+"The parts of a results.json that differ between two runs of the same request: where and when it ran, how long."
+
+def comparable(results: Mapping) -> str:
+    "A results.json without its `UNSTABLE` parts, as canonical JSON text: two identical runs give the same bytes."
+    return json.dumps({k: v for k, v in results.items() if k not in UNSTABLE}, sort_keys=True, indent=1)
 
 # %% ../nbs/00_core.ipynb #bafc5929
 class Run:
@@ -314,16 +374,20 @@ class Run:
         """Save `fig` as `<run>/<name>.<fmt>` plus a `<name>.json` provenance sidecar (a changed paper profile is
         stamped so)."""
         if self.profile == 'paper' and self.overrides: _stamp(fig, self.scale)
-        for fmt in formats: fig.savefig(self.dir / f'{name}.{fmt}', dpi=dpi, bbox_inches='tight')
+        for fmt in formats:
+            atomic_write(self.dir / f'{name}.{fmt}', lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi,
+                                                                              bbox_inches='tight'))
         write_json(self.dir / f'{name}.json', dict(figure=name, **extra, **self.provenance()))
         self.figures.append(name)
         return self.dir / f'{name}.{formats[0]}'
 
     def save_results(self, results: Mapping[str, Any], headline: tuple[str, float] | None = None) -> Path:
-        "Write `results.json`: the numbers, an optional (name, value) headline, and provenance."
-        out = dict(experiment=self.experiment, profile=self.profile, results=dict(results), figures=self.figures,
+        """Write `results.json`: the numbers, an optional (name, value) headline, the timings measured on the way
+        (moved out of the numbers into `timing`, `split_timing`) and provenance."""
+        numbers, timing = split_timing(_jsonable(dict(results)))
+        out = dict(experiment=self.experiment, profile=self.profile, results=numbers, figures=self.figures,
                    headline=dict(name=headline[0], value=headline[1]) if headline else None,
-                   provenance=self.provenance())
+                   timing=dict(wall_time_s=round(self.elapsed(), 3), results=timing), provenance=self.provenance())
         return write_json(self.dir / 'results.json', out)
 
     def conditions(self, items, tag=None):
@@ -394,7 +458,17 @@ def start_run(experiment: str, profiles: Mapping[str, Mapping], namespace: Mappi
     set_style()
     dev = get_device(device) if _torch_available() else None
     changed = [k for k, v in profiles[P.profile].items() if P[k] != v and k not in SPEED_PARAMS]
+    _ACTIVE.update(dir=Path(d).resolve(), params={k: v for k, v in P.items() if k not in SPEED_PARAMS})
     return Run(experiment, P, d, dev, overrides=changed)
+
+_ACTIVE: dict = {}
+
+def active_params(folder) -> dict:
+    """The parameters that change the numbers (all but `SPEED_PARAMS`) of the run `start_run` opened last in this
+    process, when `folder` lies in its directory ({} otherwise): the shared loop records them with its checkpoints there
+    and refuses to resume a folder that recorded others."""
+    d, f = _ACTIVE.get('dir'), Path(folder).resolve()
+    return dict(_ACTIVE['params']) if d is not None and (f == d or d in f.parents) else {}
 
 def _open_run_dir(experiment: str, profile: str, run_dir: str | None, resume: bool) -> Path:
     """A fresh run directory (under a temporary root under IN_TEST), or `run_dir`, refused if it holds a run and not

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 import nbformat
-from .core import CONDITIONS_ENV, SPEED_PARAMS, holds_run, write_json
+from .core import CONDITIONS_ENV, SPEED_PARAMS, write_json
 from .runner import (RUN_RECORD, Experiment, ExperimentError, _failure, _open_run, check_request,
-                                   ensure_kernel, get_experiment, read_run_record, resolve_request, run_experiment)
+                                   claim_holder, claim_run_dir, ensure_kernel, get_experiment, read_run_record,
+                                   resolve_request, run_experiment)
 
 # %% auto #0
 __all__ = ['COND_DEMO_PARAMS', 'COND_DEMO_BODY', 'EXECUTORS', 'FINAL', 'declared_conditions', 'write_conditions_demo', 'Step',
@@ -239,6 +240,7 @@ def _run_map(job: StepJob) -> dict:
     saved = os.environ.get(CONDITIONS_ENV)
     os.environ[CONDITIONS_ENV] = json.dumps(dict(run=job.step.conditions, declared=job.declared))
     nb_out = jobs_dir(job.run_dir) / f'{job.step.name}.ipynb'
+    claim = claim_run_dir(Path(job.run_dir), shared=True)   # beside the other map jobs; no `run` meanwhile
     try:
         pm.execute_notebook(str(exp.path), str(nb_out),
                             parameters=dict(job.values, profile=job.profile, run_dir=job.run_dir, resume=True),
@@ -248,6 +250,7 @@ def _run_map(job: StepJob) -> dict:
             return dict(step=job.step.name, conditions=job.step.conditions, notebook=str(nb_out))
         raise JobFailed(_failure(e)) from None
     finally:
+        claim.close()
         if saved is None: os.environ.pop(CONDITIONS_ENV, None)
         else: os.environ[CONDITIONS_ENV] = saved
     raise JobFailed(f'{job.experiment} ran to its end without `run.conditions(...)` stopping it: its CONDITIONS '
@@ -302,8 +305,9 @@ def plan_run(name: str, profile: str, values: Mapping[str, Any] | None = None, r
                               f"replace the profile's; drop --publish, or pass --publish-changed to do it anyway")
     steps, declared = job_graph(exp, profile, values), declared_conditions(exp, profile, values)
     jobs = dict(steps=[dict(name=s.name, conditions=s.conditions, after=s.after) for s in steps], conditions=declared)
-    run_dir, _ = _open_run(exp, profile, resolved, values, out, resume, runs_dir,
-                           held=lambda d: holds_run(d) or read_run_record(d), stamp=lambda rec: rec.update(jobs=jobs))
+    run_dir, _, claim = _open_run(exp, profile, resolved, values, out, resume, runs_dir,
+                                  stamp=lambda rec: rec.update(jobs=jobs))
+    claim.close()              # the plan is written; the final job claims the folder again for its own attempt
     finished = tuple(s.name for s in steps
                      if resume and _read(jobs_dir(run_dir) / f'{s.name}.state.json').get('status') == 'finished')
     for s in steps:            # a resubmission starts each step's record afresh (its state file keeps the history)
@@ -447,7 +451,19 @@ def run_status(run_dir) -> dict:
                          attempt=st.get('attempt'), requeues=st.get('requeues', 0), error=st.get('error', ''),
                          log=sub.get('stderr'), stdout=sub.get('stdout'), wall_s=st.get('wall_s'), conditions=conds))
     return dict(experiment=rec.get('experiment'), profile=rec.get('profile'), run_dir=str(run_dir), steps=rows,
-                attempts=rec.get('attempts', []), results=(run_dir / 'results.json').exists())
+                attempts=_attempts(run_dir, rec.get('attempts', [])), results=(run_dir / 'results.json').exists())
+
+def _attempts(run_dir: Path, attempts: list) -> list:
+    """The record's attempts, an open one (no end recorded) marked `running` (with its holder and the seconds since
+    it started) while a process holds the folder (`runner.claim_holder`), else `killed`."""
+    out = [dict(a) for a in attempts if isinstance(a, dict)]
+    for a in out:
+        if a.get('status') is not None: continue
+        holder = claim_holder(run_dir) if a is out[-1] else None
+        try: since = time.time() - time.mktime(time.strptime(a.get('started', ''), '%Y-%m-%dT%H:%M:%S'))
+        except ValueError: since = 0
+        a.update(status=f'running ({holder})' if holder else 'killed', wall_s=round(since) if holder else 0)
+    return out
 
 # %% ../nbs/04_jobs.ipynb #f897485b
 def format_status(st: dict) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
-from .core import check_time, write_json
+from .core import _jsonable, active_params, check_time, write_json
 
 # %% auto #0
 __all__ = ['top_fraction', 'best_of_k', 'random_subset', 'p_star', 'estimate_p_star', 'verifier_stats', 'RoundContext', 'Stages',
@@ -148,26 +148,37 @@ def load_history(folder) -> list[dict]:
 # %% ../nbs/03_loop.ipynb #6b9f8daa
 @dataclass
 class Loop:
-    """One generate–verify–retrain run: its `stages`, number of `rounds` after round 0, `folder` (checkpoints) and
-    `seed`."""
+    """One generate–verify–retrain run: its `stages`, number of `rounds` after round 0, `folder` (checkpoints),
+    `seed` and the `params` that change its numbers (None: those of the run whose directory holds `folder`,
+    `core.active_params`), recorded with the checkpoints and checked on resume."""
     stages: Stages
     rounds: int
     folder: Path
     seed: int = 0
     keep_models: str = 'last'          # 'all' keeps every round's model
+    params: dict | None = None
     def __post_init__(self):
         if self.rounds < 0: raise ValueError(f'rounds must be >= 0, got {self.rounds}')
         if self.keep_models not in ('last', 'all'): raise ValueError("keep_models must be 'last' or 'all'")
         self.stages.check(self.rounds)
         self.folder, self.history, self.model = Path(self.folder), [], None
+        params = active_params(self.folder) if self.params is None else self.params
+        self.params = json.loads(json.dumps(_jsonable(dict(params))))     # as state.json will hold them
 
     def open(self, log: Callable[[str], None] | None = None):
-        "Read the finished rounds and the last model from `folder` (nothing there: a fresh run)."
+        """Read the finished rounds and the last model from `folder` (nothing there: a fresh run); refuse checkpoints
+        of another seed, or of other parameters when both recorded theirs."""
         self.folder.mkdir(parents=True, exist_ok=True)
         state = _read_state(self.folder)
         if state is not None and state['seed'] != self.seed:
             raise ValueError(f"{self.folder} holds a run with seed {state['seed']}, not {self.seed}: "
                              "refusing to mix them")
+        old = (state or {}).get('params') or {}
+        keys = sorted(set(old) | set(self.params)) if old and self.params else []
+        diffs = [f'{k} = {old.get(k)!r} (this run: {self.params.get(k)!r})' for k in keys
+                 if old.get(k) != self.params.get(k)]
+        if diffs: raise ValueError(f"{self.folder} holds checkpoints of a run with {'; '.join(diffs)}: refusing to "
+                                   "mix them; start the run in another folder")
         self.history = state['history'] if state else []
         done = len(self.history) - 1                      # last finished round (-1: none)
         self.model = _load(self.stages.load, self.folder, done) if done >= 0 else None
@@ -189,13 +200,16 @@ class Loop:
         r = ctx.round
         metrics = dict(round=r, **self.stages.evaluate(model, ctx), **made, **(info or {}))
         metrics['round_time_s'] = round(seconds, 3)
-        out = round_dir(self.folder, r)
+        out, saving = round_dir(self.folder, r), self.folder / f'round_{r:03d}.saving'
+        if saving.exists(): shutil.rmtree(saving)
+        saving.mkdir()
+        self.stages.save(model, saving)                   # a crash while saving leaves round_<r>/ as it was
         if out.exists(): shutil.rmtree(out)
-        out.mkdir()
-        self.stages.save(model, out)
+        saving.rename(out)
         self.history.append(metrics)
         self.model = model
-        write_json(self.folder / 'state.json', dict(seed=self.seed, rounds_done=r, history=self.history))
+        write_json(self.folder / 'state.json', dict(seed=self.seed, params=self.params, rounds_done=r,
+                                                    history=self.history))
         shutil.rmtree(ctx.dir, ignore_errors=True)
         if self.keep_models == 'last' and r > 0: shutil.rmtree(round_dir(self.folder, r - 1), ignore_errors=True)
         return metrics
@@ -246,9 +260,10 @@ def run_together(loops: dict[str, Loop], together: dict[str, Callable] | None = 
 # %% ../nbs/03_loop.ipynb #c15be3c5
 def generate_verify_retrain(stages: Stages, rounds: int, folder, seed: int = 0, keep_models: str = 'last',
                             progress: bool = True, desc: str = 'rounds',
-                            log: Callable[[str], None] | None = None) -> list[dict]:
-    "Run round 0 (`init`) and `rounds` generate–verify–retrain rounds in `folder`, resuming from its checkpoints."
-    return run_together({'': Loop(stages, rounds, folder, seed, keep_models)}, progress=progress, desc=desc,
+                            log: Callable[[str], None] | None = None, params: dict | None = None) -> list[dict]:
+    """Run round 0 (`init`) and `rounds` generate–verify–retrain rounds in `folder`, resuming from its checkpoints
+    (`params`: see `Loop`)."""
+    return run_together({'': Loop(stages, rounds, folder, seed, keep_models, params)}, progress=progress, desc=desc,
                         log=log)['']
 
 # %% ../nbs/03_loop.ipynb #b1d2e3f1

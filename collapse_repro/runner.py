@@ -4,25 +4,27 @@
 
 # %% ../nbs/01_runner.ipynb #7d1d77b1
 from __future__ import annotations
-import ast, difflib, json, os, re, shutil, sys, time
+import ast, difflib, json, math, os, platform, re, shutil, signal, sys, tempfile, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 import nbformat
-from .core import (PROFILES, REQUIRED_PROFILES, DEADLINE_ENV, RUN_RECORD, SPEED_PARAMS, cache_dir,
-                                  check_profile, holds_run, new_run_dir, project_root, runs_root, write_json)
+from .core import (PROFILES, REQUIRED_PROFILES, DEADLINE_ENV, RUN_LOCK, RUN_RECORD, SPEED_PARAMS,
+                                  UsageError, atomic_write, cache_dir, check_profile, holds_run, new_run_dir,
+                                  project_root, runs_root, write_json)
 
 # %% auto #0
 __all__ = ['RUNNER_PARAMS', 'KERNEL_NAME', 'WIDGET_MIME', 'DEMO_MD', 'DEMO_PARAMS', 'DEMO_BODY', 'ExperimentError', 'Param',
            'Experiment', 'parse_parameters', 'experiments_dir', 'read_experiment', 'list_experiments', 'get_experiment',
            'declared_params', 'convert_value', 'check_value', 'check_domain', 'check_request', 'resolve_request',
            'ensure_kernel', 'default_figures_dir', 'RunReport', 'slim_notebook', 'publish_notebook', 'publish_figures',
-           'read_run_record', 'check_resume', 'run_experiment', 'write_demo_experiment']
+           'read_run_record', 'check_resume', 'claim_run_dir', 'claim_holder', 'Terminated', 'run_experiment',
+           'write_demo_experiment']
 
 # %% ../nbs/01_runner.ipynb #fe5f068a
 RUNNER_PARAMS = ('profile', 'run_dir', 'resume')  # set by the runner's options, not by -p
 
-class ExperimentError(ValueError):
+class ExperimentError(UsageError):
     "A bad request (unknown experiment or parameter, wrong type): reported as one line before any compute."
 
 @dataclass
@@ -87,6 +89,12 @@ def _literal(node):
 def _type_of(value) -> str | None:
     return None if value is None else _TYPES.get(type(value), 'str')
 
+_NAMED_TYPES = dict(together='bool', progress='bool', workers='int', threads='int', gen_batch='int', micro_batch='int',
+                    eval_batch='int', ckpt_every='int', device='str')
+"""The type of a speed parameter (`core.SPEED_PARAMS`) whose cell gives no value to infer it from (`workers = None`):
+such a parameter means the same in every experiment. An annotation in the cell (`workers: int = None`) says it
+explicitly."""
+
 # %% ../nbs/01_runner.ipynb #9a231bb6
 def parse_parameters(source: str) -> dict[str, Param]:
     "Parse a parameters cell's assignments (and its `PROFILES` table) into `Param`s."
@@ -117,9 +125,11 @@ def parse_parameters(source: str) -> dict[str, Param]:
         _domain_text(spec)                     # a malformed spec fails here, when the notebook is read
         params[k].domain = spec
     if 'seed' in params and params['seed'].domain is None:
-        params['seed'].domain = '>=0'          # NumPy seeds are non-negative
+        params['seed'].domain = '[0, 4294967295]'   # what np.random.seed takes (and torch.manual_seed)
     for p in params.values():
-        if p.type is None: p.type = next((_type_of(v) for v in p.by_profile.values() if v is not None), 'str')
+        if p.type is None:
+            p.type = next((_type_of(v) for v in p.by_profile.values() if v is not None),
+                          _NAMED_TYPES.get(p.name, 'str'))
     return params
 
 # %% ../nbs/01_runner.ipynb #c0dfa07d
@@ -148,7 +158,10 @@ def _field(md: str, key: str) -> str:
 def read_experiment(path: Path) -> Experiment:
     "Read an experiment notebook's name, description and parameters (no kernel needed)."
     path = Path(path)
-    nb = nbformat.read(path, as_version=4)
+    try: nb = nbformat.read(path, as_version=4)
+    except Exception as e:                    # truncated JSON, not a notebook, unreadable: one line naming the file
+        why = (str(e).strip().split('\n') or [''])[0][:200]
+        raise ExperimentError(f'{path} is not a readable notebook ({type(e).__name__}: {why})') from None
     md = next((c.source for c in nb.cells if c.cell_type == 'markdown'), '')
     title = next((l[2:].strip() for l in md.split('\n') if l.startswith('# ')), path.stem)
     desc = next((l[1:].strip() for l in md.split('\n') if l.startswith('>')), '')
@@ -159,15 +172,26 @@ def read_experiment(path: Path) -> Experiment:
     if missing: raise ExperimentError(f'{path}: parameters cell lacks {missing}')
     return Experiment(path.stem, path, title, desc, _field(md, 'Paper'), _field(md, 'Figure'), params)
 
-def list_experiments(folder: Path | None = None) -> list[Experiment]:
-    "Every experiment notebook in `folder` (default `experiments_dir()`), by name."
+def list_experiments(folder: Path | None = None, damaged: list | None = None) -> list[Experiment]:
+    """Every experiment notebook in `folder` (default `experiments_dir()`), by name. With a list `damaged`, a notebook
+    that cannot be read is appended to it as (name, error) and skipped, instead of raising."""
     folder = Path(folder or experiments_dir())
-    return [read_experiment(p) for p in sorted(folder.glob('*.ipynb')) if not p.name.startswith(('_', '.'))]
+    out = []
+    for p in sorted(folder.glob('*.ipynb')):
+        if p.name.startswith(('_', '.')): continue
+        try: out.append(read_experiment(p))
+        except ExperimentError as e:
+            if damaged is None: raise
+            damaged.append((p.stem, str(e)))
+    return out
 
 def get_experiment(name: str, folder: Path | None = None) -> Experiment:
-    "The experiment called `name`, or an error suggesting the closest names."
-    exps = {e.name: e for e in list_experiments(folder)}
+    "The experiment called `name` (read even when another notebook is damaged), or an error suggesting the closest."
+    damaged = []
+    exps = {e.name: e for e in list_experiments(folder, damaged)}
     if name in exps: return exps[name]
+    for n, err in damaged:
+        if n == name: raise ExperimentError(err)
     close = difflib.get_close_matches(name, exps, n=3, cutoff=0.4)
     hint = f"; did you mean {' or '.join(close)}?" if close else f"; known: {', '.join(exps)}"
     raise ExperimentError(f'unknown experiment {name!r}{hint}')
@@ -184,10 +208,17 @@ def declared_params(name: str, folder: Path | None = None) -> list[str]:
 # %% ../nbs/01_runner.ipynb #969f8ee0
 _TRUE, _FALSE = {'true', '1', 'yes', 'on'}, {'false', '0', 'no', 'off'}
 
+def _none_allowed(param: Param) -> bool:
+    "`None` is a value of `param` when its default or a profile's value is `None` (the profile's value, or 'auto')."
+    return param.default is None or any(v is None for v in param.by_profile.values())
+
 def convert_value(param: Param, text: str):
     "Convert command-line `text` to `param`'s type, or raise `ExperimentError`."
     if not isinstance(text, str): return check_value(param, text)
-    if text == 'None': return None
+    if text == 'None':
+        if _none_allowed(param): return None
+        raise ExperimentError(f'parameter {param.name!r} cannot be None '
+                              f'(it is {param.type}, default {param.default!r})')
     t = param.type
     try:
         if t == 'str': return text[1:-1] if len(text) > 1 and text[0] == text[-1] and text[0] in '"\'' else text
@@ -196,21 +227,38 @@ def convert_value(param: Param, text: str):
             if text.lower() in _FALSE: return False
             raise ValueError
         if t == 'int': return int(text)
-        if t == 'float': return float(text)
-        value = ast.literal_eval(text)
+        value = float(text) if t == 'float' else ast.literal_eval(text)
     except (ValueError, SyntaxError):
         raise ExperimentError(f'parameter {param.name!r} expects {t}, got {text!r}') from None
     return check_value(param, value)
 
+_OK = {'int': lambda v: isinstance(v, int) and not isinstance(v, bool),
+       'float': lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+       'bool': lambda v: isinstance(v, bool), 'str': lambda v: isinstance(v, str),
+       'list': lambda v: isinstance(v, (list, tuple)), 'dict': lambda v: isinstance(v, dict)}
+
+def _item_type(param: Param) -> str | None:
+    "The element type of a list parameter: 'int' when every listed value is an int, 'float' when they are all numbers."
+    items = [x for v in [param.default, *param.by_profile.values()] if isinstance(v, (list, tuple)) for x in v]
+    if not items: return None
+    if all(_OK['int'](x) for x in items): return 'int'
+    return 'float' if all(_OK['float'](x) for x in items) else None
+
 def check_value(param: Param, value):
-    "Check a Python `value` against `param`'s type (int is accepted for float, tuple for list)."
+    """Check a Python `value` against `param`'s type (int is accepted for float, tuple for list): floats are finite, a
+    list is not empty and its elements have the type of the notebook's own lists (no 2.5 among integers)."""
     if value is None: return value
-    ok = {'int': lambda v: isinstance(v, int) and not isinstance(v, bool),
-          'float': lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-          'bool': lambda v: isinstance(v, bool), 'str': lambda v: isinstance(v, str),
-          'list': lambda v: isinstance(v, (list, tuple)), 'dict': lambda v: isinstance(v, dict)}[param.type]
-    if not ok(value): raise ExperimentError(f'parameter {param.name!r} expects {param.type}, got {value!r}')
-    return list(value) if param.type == 'list' else value
+    if not _OK[param.type](value):
+        what = 'a finite float' if param.type == 'float' else param.type
+        raise ExperimentError(f'parameter {param.name!r} expects {what}, got {value!r}')
+    if param.type != 'list': return value
+    if not value: raise ExperimentError(f'parameter {param.name!r} needs at least one value, got []')
+    item = _item_type(param)
+    bad = [x for x in value if item and not _OK[item](x)]
+    if bad:
+        what = 'a finite float' if item == 'float' else item
+        raise ExperimentError(f'each value of parameter {param.name!r} must be {what}, got {bad[0]!r}')
+    return list(value)
 
 # %% ../nbs/01_runner.ipynb #e5c277e1
 _BOUND = re.compile(r'(>=|<=|>|<)\s*(-?[0-9.]+(?:e-?[0-9]+)?)$')
@@ -281,14 +329,15 @@ def ensure_kernel() -> str:
     base = cache_dir('jupyter')
     spec = base / 'kernels' / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
-    # log_level=ERROR silences the kernel's own start-up chatter; the notebook's warnings and errors are unaffected
+    # log_level=CRITICAL silences the kernel's own chatter: its start-up messages, and the socket errors it logs when
+    # it is shut down mid-cell (Ctrl-C, SIGTERM); the notebook's warnings and errors are unaffected (they are outputs)
     # exec_lines: text progress bars (tqdm.auto would draw widgets, which a terminal never sees), so the notebook's
     # round / epoch bars stream to the terminal that ran `collapse-repro run`
     text_bars = '--IPKernelApp.exec_lines=["import tqdm.auto, tqdm.std; tqdm.auto.tqdm = tqdm.std.tqdm"]'
     # env: figures are drawn inline into the executed notebook (kept when published) even when the caller exports
     # MPLBACKEND=Agg, which ipykernel would otherwise respect, leaving the notebook without a single plot
     write_json(spec / 'kernel.json', dict(argv=[sys.executable, '-m', 'ipykernel_launcher', '-f', '{connection_file}',
-                                                '--IPKernelApp.log_level=ERROR', text_bars],
+                                                '--IPKernelApp.log_level=CRITICAL', text_bars],
                                           display_name='Python (collapse_repro)', language='python',
                                           env=dict(MPLBACKEND='module://matplotlib_inline.backend_inline')))
     paths = os.environ.get('JUPYTER_PATH', '').split(os.pathsep)
@@ -359,37 +408,50 @@ def slim_notebook(nb, max_lines: int = 200):
 
 # %% ../nbs/01_runner.ipynb #591095f7
 def publish_notebook(src: Path, dest: Path) -> Path:
-    """Write the executed notebook `src`, slimmed (`slim_notebook`), to `dest`: the published run's notebook, outputs
-    kept."""
+    """Write the executed notebook `src`, slimmed (`slim_notebook`), to `dest` (atomically): the published run's
+    notebook, outputs kept."""
     nb = slim_notebook(nbformat.read(src, as_version=4))
-    nbformat.write(nb, dest)
-    return dest
+    return atomic_write(dest, lambda tmp: nbformat.write(nb, tmp))
 
-def publish_figures(run_dir: Path, experiment: str, profile: str, figures_dir: Path, extra: Mapping) -> list[Path]:
-    """Copy each figure of `run_dir` with its sidecar (plus `extra`) and results.json to `figures_dir/<profile>/`, and
-    the run's executed notebook, slimmed, to `figures_dir/<profile>/<experiment>.ipynb` (the sidecars then name it)."""
-    dest = Path(figures_dir) / profile
-    dest.mkdir(parents=True, exist_ok=True)
+def _stage(run_dir: Path, experiment: str, stage: Path, extra: Mapping) -> list[str]:
+    "Write everything a publication of `run_dir` holds into the folder `stage`, under its published names."
     out = []
     executed = Path(run_dir) / f'{experiment}.ipynb'
     if executed.exists():
-        publish_notebook(executed, dest / f'{experiment}.ipynb')
+        publish_notebook(executed, stage / f'{experiment}.ipynb')
         extra = dict(extra, executed_notebook=f'{experiment}.ipynb', run_dir=str(run_dir))
     for side in sorted(run_dir.glob('*.json')):
         if side.name == 'results.json': continue
         images = [p for p in run_dir.glob(side.stem + '.*') if p.suffix in ('.png', '.pdf', '.svg')]
         if not images: continue
         for img in images:
-            shutil.copy2(img, dest / f'{experiment}_{img.name}')
-            out.append(dest / f'{experiment}_{img.name}')
+            shutil.copy2(img, stage / f'{experiment}_{img.name}')
+            out.append(f'{experiment}_{img.name}')
         meta = json.loads(side.read_text())
         meta.update(extra)
-        write_json(dest / f'{experiment}_{side.stem}.json', meta)
+        write_json(stage / f'{experiment}_{side.stem}.json', meta)
     if (run_dir / 'results.json').exists():
         res = json.loads((run_dir / 'results.json').read_text())
         res.update(runner=dict(extra))
-        write_json(dest / f'{experiment}_results.json', res)
+        write_json(stage / f'{experiment}_results.json', res)
     return out
+
+def publish_figures(run_dir: Path, experiment: str, profile: str, figures_dir: Path, extra: Mapping) -> list[Path]:
+    """Copy each figure of `run_dir` with its sidecar (plus `extra`) and results.json to `figures_dir/<profile>/`, and
+    the run's executed notebook, slimmed, to `figures_dir/<profile>/<experiment>.ipynb` (the sidecars then name it).
+    All or nothing: the whole set is staged in a hidden folder beside them and flushed to disk, then each file is
+    renamed into place, `<experiment>_results.json` last; a publication that dies while staging leaves the old set."""
+    dest = Path(figures_dir) / profile
+    dest.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f'.{experiment}.staging-', dir=dest))
+    try:
+        images = _stage(Path(run_dir), experiment, stage, extra)
+        for f in stage.iterdir():
+            with open(f, 'rb+') as fh: os.fsync(fh.fileno())
+        last = f'{experiment}_results.json'
+        for f in sorted(stage.iterdir(), key=lambda f: f.name == last): f.replace(dest / f.name)
+    finally: shutil.rmtree(stage, ignore_errors=True)
+    return [dest / n for n in images]
 
 # %% ../nbs/01_runner.ipynb #f3c0b
 _ANSI = re.compile(r'\x1b\[[0-9;]*m')
@@ -405,11 +467,19 @@ def _failure(err) -> str:
             f"{str(getattr(err, 'evalue', err))[:300]}")
 
 # %% ../nbs/01_runner.ipynb #7de95c9d
+_RECORD_SHAPE = dict(experiment=str, profile=str, params=dict, attempts=list)
+
 def read_run_record(run_dir: Path) -> dict | None:
-    "The run record of `run_dir` (None if it has none); a corrupt one is an `ExperimentError` naming the file."
+    """The run record of `run_dir` (None if it has none); a corrupt one, or one without the shape of a record, is an
+    `ExperimentError` naming the file."""
     f = Path(run_dir) / RUN_RECORD
     if not f.exists(): return None
-    try: return json.loads(f.read_text())
+    try:
+        rec = json.loads(f.read_text())
+        wrong = [k for k, t in _RECORD_SHAPE.items() if not isinstance(rec.get(k), t)] if isinstance(rec, dict) else 0
+        if wrong != []: raise ValueError('not a run record: ' + (f'{wrong} missing or of the wrong type' if wrong
+                                                                 else f'a JSON {type(rec).__name__}, not an object'))
+        return rec
     except (OSError, ValueError) as e:
         raise ExperimentError(f'{f} is unreadable ({e}): it records which run this folder holds; '
                               'restore it or start a fresh --out') from None
@@ -418,12 +488,9 @@ def check_resume(run_dir: Path, exp: Experiment, profile: str, params: Mapping[s
     """Refuse (one `ExperimentError`) to resume `run_dir` with another experiment, profile or parameter value than the
     run it holds; speed-only parameters (`core.SPEED_PARAMS`) may change. Returns the run's record."""
     rec = read_run_record(run_dir)
-    if rec is None:                               # a run from before run records: check what results.json says, if any
-        res = Path(run_dir) / 'results.json'
-        old = json.loads(res.read_text()).get('experiment') if res.exists() else None
-        if old not in (None, exp.name):
-            raise ExperimentError(f'{run_dir} holds a run of {old}, not {exp.name}: refusing to mix them')
-        return None
+    if rec is None:
+        raise ExperimentError(f'{run_dir} has no {RUN_RECORD}: without the record of the run it holds, a resume cannot '
+                              f'prove it continues the same parameters; restore {RUN_RECORD} or start a fresh --out')
     diffs = []
     if rec.get('experiment') != exp.name: diffs.append(f"experiment {rec.get('experiment')} (asked: {exp.name})")
     if rec.get('profile') != profile: diffs.append(f"profile {rec.get('profile')} (asked: {profile})")
@@ -437,12 +504,17 @@ def check_resume(run_dir: Path, exp: Experiment, profile: str, params: Mapping[s
     return rec
 
 # %% ../nbs/01_runner.ipynb #f4c0b
-def _check_figures_dir(d: Path):
-    "Refuse a figures folder that cannot be one, before any compute."
+def _check_writable(d: Path, what: str):
+    "Refuse, before any compute, a folder `d` that cannot be created or written: a file in the way, or no permission."
     for q in [d, *d.parents]:
         if q.exists():
-            if not q.is_dir(): raise ExperimentError(f'--figures-dir {d}: {q} exists and is not a folder')
+            if not q.is_dir(): raise ExperimentError(f'{what} {d}: {q} exists and is not a folder')
+            if not os.access(q, os.W_OK | os.X_OK): raise ExperimentError(f'{what} {d}: {q} is not writable')
             break
+
+def _check_figures_dir(d: Path):
+    "Refuse a figures folder that cannot be one, before any compute."
+    _check_writable(d, '--figures-dir')
 
 def _check_publish(profile: str, changed: list, fig_root: Path, publish_changed: bool):
     """Refuse, before any compute, to publish a run with changed parameters (unless `publish_changed`) or into a
@@ -459,27 +531,101 @@ def _new_attempt(rec: dict, resume: bool, values: dict):
                                                       requested=values)]
 
 # %% ../nbs/01_runner.ipynb #26cd047d
+def _protected(figures_dir: Path | None = None) -> dict:
+    """Folders no run may write into, with what they hold: the package's source, the checkout's nbs/ and figures/
+    (and everything under them), and the experiment notebooks' folder itself."""
+    import collapse_repro
+    out = {default_figures_dir(): 'the published figures',
+           Path(collapse_repro.__file__).resolve().parent: "the package's source"}
+    if figures_dir is not None: out[Path(figures_dir)] = 'the published figures'
+    root = project_root()
+    if root is not None: out |= {root / 'nbs': 'the notebooks', root / 'collapse_repro': "the package's source"}
+    return {Path(k).resolve(): v for k, v in out.items()}
+
+def _check_out(d: Path, figures_dir: Path | None = None):
+    "Refuse an `--out` inside a protected folder (`_protected`), or one that cannot be written, before any compute."
+    d = d.resolve()
+    if d == experiments_dir().resolve():
+        raise ExperimentError(f'--out {d} is the folder of the experiment notebooks: a run there would overwrite '
+                              'them; choose a folder of its own (e.g. under runs/)')
+    for root, what in _protected(figures_dir).items():
+        if d == root or root in d.parents:
+            raise ExperimentError(f'--out {d} lies inside {root} ({what}): a run folder must be a folder of its own '
+                                  '(e.g. under runs/); published figures come from --publish')
+    _check_writable(d, '--out')
+
+def claim_run_dir(d: Path, shared: bool = False):
+    """Claim run folder `d` for this process: an exclusive `fcntl.flock` on `d/run.lock` (`core.RUN_LOCK`), which then
+    names the holder (`shared`: a shared one, as the map jobs of one run take it side by side). Returns the open lock
+    file (the claim lasts until it is closed, or the process ends); a folder another process holds is an
+    `ExperimentError` naming its pid."""
+    import fcntl
+    f = open(Path(d) / RUN_LOCK, 'a+')
+    try: fcntl.flock(f, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or 'pid unknown'
+        f.close()
+        raise ExperimentError(f'{d} is in use by another run ({holder}): wait for it to end, '
+                              'or choose another --out') from None
+    except OSError as e:                          # a file system without locks (some network mounts): go on, say so
+        print(f'collapse-repro: warning: {d} cannot be locked ({e.strerror}); nothing stops a second run from '
+              'using it at the same time', file=sys.stderr)
+    f.seek(0); f.truncate()
+    f.write(f"pid {os.getpid()} on {platform.node()} since {time.strftime('%Y-%m-%dT%H:%M:%S')}"
+            + (', a map job' if shared else '') + '\n')
+    f.flush()
+    return f
+
+def claim_holder(d: Path) -> str | None:
+    "Who holds run folder `d` now (the text `claim_run_dir` wrote: pid, host, start), or None when no process does."
+    import fcntl
+    f = Path(d) / RUN_LOCK
+    if not f.exists(): return None
+    with open(f) as fh:
+        try: fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError: return fh.read().strip() or 'pid unknown'
+        except OSError: return None               # no locks on this file system: nobody can be seen holding it
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return None
+
+def _entries(d: Path) -> list[str]:
+    "What folder `d` holds besides the claim (and hidden temporaries): empty for a folder no run has used."
+    if not d.is_dir(): return []
+    return sorted(p.name for p in d.iterdir() if p.name != RUN_LOCK and not p.name.startswith('.'))
+
 def _open_run(exp: Experiment, profile: str, resolved: dict, values: dict, out, resume: bool, runs_dir,
-              held=holds_run, stamp=None) -> tuple[Path, dict]:
-    """The run directory (a fresh one, or `out`, checked against its record when resuming, `held(out)` telling whether
-    it holds a run) and its run record, updated by `stamp(rec)` (default: a new attempt appended) and written."""
-    rec = None
-    if out is not None:
-        run_dir = Path(out)
-        if held(run_dir):
-            if not resume:
+              stamp=None, figures_dir=None):
+    """The run directory (a fresh one, or `out`: empty or new for a fresh run, holding the same run's record to
+    resume), claimed (`claim_run_dir`), and its run record, updated by `stamp(rec)` (default: a new attempt appended)
+    and written. Returns (folder, record, claim); the caller closes the claim when the attempt ends."""
+    if out is None:
+        if resume: raise ExperimentError('--resume needs --out DIR naming the run to continue')
+        run_dir = new_run_dir(exp.name, profile, runs_dir).resolve()
+        claim, rec = claim_run_dir(run_dir), None
+    else:
+        run_dir = Path(out).resolve()
+        _check_out(run_dir, figures_dir)
+        if resume and not run_dir.is_dir():
+            raise ExperimentError(f'--resume: {run_dir} does not exist; there is no run there to continue')
+        have = _entries(run_dir)
+        if have and not (run_dir / RUN_LOCK).exists() and RUN_RECORD not in have:   # not a run folder at all
+            raise ExperimentError(f"{run_dir} holds files no run recorded ({', '.join(have[:5])}): "
+                                  + ('a resume needs its run.json' if resume else 'choose an empty or new --out'))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        claim = claim_run_dir(run_dir)
+        try:
+            if not resume and _entries(run_dir):
                 raise ExperimentError(f'{run_dir} already holds a run; pass --resume to continue it, '
                                       'or choose another --out')
-            rec = check_resume(run_dir, exp, profile, resolved)
-        run_dir.mkdir(parents=True, exist_ok=True)
-    else:
-        if resume: raise ExperimentError('--resume needs --out DIR naming the run to continue')
-        run_dir = new_run_dir(exp.name, profile, runs_dir)
-    run_dir = run_dir.resolve()
+            rec = check_resume(run_dir, exp, profile, resolved) if resume else None
+        except BaseException:
+            claim.close()
+            raise
     rec = rec or dict(experiment=exp.name, profile=profile, params=resolved, requested=values, attempts=[])
     (stamp or (lambda r: _new_attempt(r, resume, values)))(rec)
     write_json(run_dir / RUN_RECORD, rec)
-    return run_dir, rec
+    return run_dir, rec, claim
 
 # %% ../nbs/01_runner.ipynb #e5a0b3c2
 def _execute(exp: Experiment, run_dir: Path, nb_params: dict, rec: dict, progress: bool, log_output: bool,
@@ -492,7 +638,7 @@ def _execute(exp: Experiment, run_dir: Path, nb_params: dict, rec: dict, progres
     logging.getLogger('papermill.translators').setLevel(logging.ERROR)
     final, scratch = run_dir / f'{exp.name}.ipynb', run_dir / f'{exp.name}.running.ipynb'
     t0 = time.time()
-    status, error = 'ok', ''
+    status, error = 'failed', ''                  # until papermill returns: a dead kernel or a full disk is a failure
     saved = os.environ.get(DEADLINE_ENV)
     if time_limit is not None: os.environ[DEADLINE_ENV] = str(t0 + time_limit)    # the kernel inherits it
     try:
@@ -504,10 +650,16 @@ def _execute(exp: Experiment, run_dir: Path, nb_params: dict, rec: dict, progres
                             cwd=str(run_dir), progress_bar=False, log_output=False,
                             stdout_file=sys.stdout if forward else None, stderr_file=sys.stderr if forward else None,
                             execution_timeout=timeout)
+        status = 'ok'
     except pm.PapermillExecutionError as e:
         status, error = ('stopped', str(e.evalue)) if e.ename == 'TimeLimitReached' else ('failed', _failure(e))
+    except Terminated:
+        status, error = 'terminated', 'terminated (SIGTERM)'
     except KeyboardInterrupt:
         status, error = 'interrupted', 'interrupted (Ctrl-C)'
+    except Exception as e:                        # the kernel died, a timeout, an OSError (disk full), ...
+        first = (str(e).strip().split('\n') or [''])[0][:300]
+        error = f'{type(e).__name__}: {first}' if first else type(e).__name__
     finally:
         if time_limit is not None:
             if saved is None: os.environ.pop(DEADLINE_ENV, None)
@@ -517,7 +669,19 @@ def _execute(exp: Experiment, run_dir: Path, nb_params: dict, rec: dict, progres
         rec['attempts'][-1].update(ended=time.strftime('%Y-%m-%dT%H:%M:%S'), wall_s=round(wall, 2), status=status)
         write_json(run_dir / RUN_RECORD, rec)
     if status == 'interrupted': raise KeyboardInterrupt(str(run_dir))
+    if status == 'terminated': raise Terminated(str(run_dir))
     return status, error, wall
+
+class Terminated(KeyboardInterrupt):
+    "SIGTERM arrived during a run (`_on_sigterm`): the attempt is recorded `terminated` and the command ends."
+
+def _on_sigterm():
+    "Make SIGTERM raise `Terminated` in this (main) thread, as Ctrl-C raises KeyboardInterrupt; the old handler back."
+    import threading
+    if threading.current_thread() is not threading.main_thread(): return lambda: None
+    def raise_(signum, frame): raise Terminated()
+    old = signal.signal(signal.SIGTERM, raise_)
+    return lambda: signal.signal(signal.SIGTERM, old)
 
 # %% ../nbs/01_runner.ipynb #e5a0b3c4
 def run_experiment(name: str, profile: str | None = None, params: Mapping[str, Any] | None = None,
@@ -534,20 +698,43 @@ def run_experiment(name: str, profile: str | None = None, params: Mapping[str, A
     resolved = resolve_request(exp, profile, values)
     changed = sorted(k for k, v in values.items() if v is not None and k not in SPEED_PARAMS)
     fig_root = Path(figures_dir or default_figures_dir())
+    if time_limit is not None and not (math.isfinite(time_limit) and time_limit >= 0):
+        raise ExperimentError(f'--time-limit must be a number of seconds >= 0, got {time_limit!r}')
+    _check_device_env()
     if publish: _check_publish(profile, changed, fig_root, publish_changed)
-    run_dir, rec = _open_run(exp, profile, resolved, values, out, resume, runs_dir)
-    nb_params = dict(values, profile=profile, run_dir=str(run_dir), resume=bool(resume))
-    status, error, wall = _execute(exp, run_dir, nb_params, rec, progress, log_output, timeout, time_limit)
-    headline, figures = None, []
-    if (run_dir / 'results.json').exists() and status == 'ok':
-        headline = json.loads((run_dir / 'results.json').read_text()).get('headline')
-        if publish:
-            total = round(sum(a.get('wall_s', 0) for a in rec['attempts']), 2)
-            extra = dict(run_wall_time_s=total, attempts=rec['attempts'],
-                         executed_notebook=str(run_dir / f'{exp.name}.ipynb'), requested_params=values)
-            figures = publish_figures(run_dir, exp.name, profile, fig_root, extra)
-    elif status == 'ok': status, error = 'failed', 'the notebook finished without writing results.json'
+    run_dir, rec, claim = _open_run(exp, profile, resolved, values, out, resume, runs_dir, figures_dir=fig_root)
+    restore = _on_sigterm()
+    try:
+        nb_params = dict(values, profile=profile, run_dir=str(run_dir), resume=bool(resume))
+        status, error, wall = _execute(exp, run_dir, nb_params, rec, progress, log_output, timeout, time_limit)
+        headline, figures = None, []
+        if (run_dir / 'results.json').exists() and status == 'ok':
+            headline = json.loads((run_dir / 'results.json').read_text()).get('headline')
+            if publish:
+                total = round(sum(a.get('wall_s', 0) for a in rec['attempts']), 2)
+                extra = dict(run_wall_time_s=total, attempts=rec['attempts'],
+                             executed_notebook=str(run_dir / f'{exp.name}.ipynb'), requested_params=values)
+                figures = publish_figures(run_dir, exp.name, profile, fig_root, extra)
+        elif status == 'ok': status, error = 'failed', 'the notebook finished without writing results.json'
+        if status == 'ok' and time_limit is not None and wall > time_limit:
+            error = (f'finished after {wall:.0f} s, past its time limit of {time_limit:.0f} s: the notebook reached no '
+                     'checkpoint where it could stop')
+    finally:
+        restore()
+        claim.close()
     return RunReport(exp.name, status, run_dir, wall, headline, error, figures)
+
+def _check_device_env():
+    "Refuse, before any compute, a $COLLAPSE_REPRO_DEVICE that torch does not know or this machine does not have."
+    name = os.environ.get('COLLAPSE_REPRO_DEVICE')
+    if not name: return
+    try:
+        from .core import get_device
+        get_device(name)
+    except ImportError: return
+    except (RuntimeError, ValueError) as e:
+        why = (str(e).splitlines() or [''])[0][:200]
+        raise ExperimentError(f'COLLAPSE_REPRO_DEVICE={name!r} cannot be used: {why}') from None
 
 # %% ../nbs/01_runner.ipynb #27bb03ab
 DEMO_MD = ('# Demo: seeded noise\n> Mean of x seeded normal draws; a template for experiment notebooks.\n\n'

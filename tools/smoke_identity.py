@@ -3,12 +3,14 @@
     python tools/smoke_identity.py SNAPSHOT.json [EXP ...]            # run, record the results
     python tools/smoke_identity.py --compare SNAPSHOT.json [EXP ...]  # run again, report every difference
     python tools/smoke_identity.py --compare SNAPSHOT.json --runs DIR # compare runs already in DIR/<EXP>/
+    python tools/smoke_identity.py --twice [EXP ...]                  # two fresh runs each: byte-identical?
 
 Each experiment runs through the front door (`collapse-repro run EXP --profile smoke --out DIR --no-progress`).
 From its results.json only the `results` part is kept, without what differs between identical runs: wall and
 round times, speeds, timestamps, paths and provenance. Numbers are compared exactly (no tolerance). Exit code 1 when
 anything differs or a run fails. With `--profile quick` and `--against figures/quick` it compares fresh quick runs
-with the published results instead of a snapshot.
+with the published results instead of a snapshot. `--twice` runs each experiment twice afresh and requires the two
+results.json to be byte-identical once `core.UNSTABLE` (provenance, timing) is dropped (`core.comparable`).
 """
 import argparse, json, os, subprocess, sys, tempfile
 from pathlib import Path
@@ -58,12 +60,31 @@ def run(exp, out, profile):
     return stable(json.loads((Path(out) / 'results.json').read_text())['results'])
 
 
+def twice(exps, runs: Path, profile: str) -> int:
+    "Run each of `exps` twice afresh; exit code 1 unless each pair of results.json is byte-identical (`comparable`)."
+    from collapse_repro.core import comparable
+    bad = []
+    for exp in exps:
+        texts = []
+        for i in (1, 2):
+            if run(exp, runs / f'{exp}-{i}', profile) is None: break
+            texts.append(comparable(json.loads((runs / f'{exp}-{i}' / 'results.json').read_text())))
+        same = len(texts) == 2 and texts[0] == texts[1]
+        print(f'{exp}: ' + ('identical' if same else 'failed' if len(texts) < 2 else 'DIFFERENT'), flush=True)
+        if not same:
+            bad.append(exp)
+            if len(texts) == 2: print('   ', *diff(json.loads(texts[0]), json.loads(texts[1]))[:20], sep='\n    ')
+    print('all identical' if not bad else f'differ or failed: {", ".join(bad)}')
+    return 1 if bad else 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('snapshot', nargs='?', help='snapshot file to write (without --compare)')
     ap.add_argument('experiments', nargs='*', help='default: every experiment')
     ap.add_argument('--compare', metavar='SNAPSHOT', help='compare with this snapshot instead of writing one')
     ap.add_argument('--against', metavar='DIR', help='compare with DIR/<EXP>_results.json (e.g. figures/quick)')
+    ap.add_argument('--twice', action='store_true', help='run each experiment twice; the results must be identical')
     ap.add_argument('--profile', default='smoke')
     ap.add_argument('--runs', metavar='DIR', help='where the runs go (default: a temporary folder); '
                     'existing DIR/<EXP>/results.json are reused, not re-run')
@@ -71,6 +92,7 @@ def main(argv=None):
     exps = ([a.snapshot] if a.snapshot and (a.compare or a.against) else []) + a.experiments
     exps = exps or experiments()
     runs = Path(a.runs or tempfile.mkdtemp(prefix='smoke_identity_'))
+    if a.twice: return twice([a.snapshot] + a.experiments if a.snapshot else exps, runs, a.profile)
     new, bad = {}, []
     for exp in exps:
         done = runs / exp / 'results.json'
