@@ -13,11 +13,11 @@ import numpy as np
 __all__ = ['PROFILES', 'REQUIRED_PROFILES', 'SPEED_PARAMS', 'DEFAULT_PROFILE', 'RUN_RECORD', 'RUN_LOCK', 'DEADLINE_ENV',
            'TIMING_KEYS', 'UNSTABLE', 'RUN_OPTIONS', 'CONDITIONS_ENV', 'UsageError', 'default_profile', 'check_profile',
            'AttrDict', 'resolve_params', 'config_from', 'seed_everything', 'get_device', 'autocast', 'device_info',
-           'DataError', 'cache_dir', 'data_dir', 'downloads_allowed', 'md5sum', 'data_file', 'project_root',
-           'git_state', 'git_commit', 'package_versions', 'runs_root', 'holds_run', 'new_run_dir', 'TimeLimitReached',
-           'time_left', 'check_time', 'atomic_write', 'write_json', 'split_timing', 'timing_value', 'comparable', 'Run',
-           'runner_values', 'start_run', 'active_params', 'ConditionsDone', 'selected_conditions', 'set_style',
-           'scale_label']
+           'DataError', 'cache_dir', 'data_dir', 'downloads_allowed', 'load_cached', 'md5sum', 'data_file',
+           'project_root', 'git_state', 'git_commit', 'package_versions', 'runs_root', 'holds_run', 'new_run_dir',
+           'TimeLimitReached', 'time_left', 'check_time', 'atomic_write', 'write_json', 'split_timing', 'timing_value',
+           'comparable', 'Run', 'runner_values', 'start_run', 'active_params', 'ConditionsDone', 'selected_conditions',
+           'set_style', 'scale_label']
 
 # %% ../nbs/00_core.ipynb #ce94157e
 PROFILES = ('smoke', 'quick', 'gpu', 'paper')
@@ -147,6 +147,15 @@ def downloads_allowed() -> bool:
     "False when COLLAPSE_REPRO_OFFLINE or HF_HUB_OFFLINE is set to a true value."
     return not any(os.environ.get(k, '').lower() in ('1', 'true', 'yes')
                    for k in ('COLLAPSE_REPRO_OFFLINE', 'HF_HUB_OFFLINE'))
+
+# %% ../nbs/00_core.ipynb #3c0d1e52
+def load_cached(path, map_location='cpu', what: str = 'a cached model'):
+    "`torch.load` of the state dict at `path`, or a `DataError` naming the file when it cannot be read."
+    import torch
+    try: return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:
+        raise DataError(f'{path} ({what}) is unreadable ({type(e).__name__}): delete it, and the next run trains it '
+                        'again') from None
 
 # %% ../nbs/00_core.ipynb #4995413f
 def md5sum(path: Path, chunk: int = 1 << 20) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
-from .core import cache_dir, get_device, write_json
+from .core import cache_dir, get_device, load_cached, write_json
 from .loop import Stages, RoundContext, Measured, top_fraction, verifier_stats, load_round, load_history
 from .mnist import load_mnist, balanced_subset, official_subset, to_tensor
 
@@ -460,7 +460,7 @@ def cached_cvae(data: MnistData, size: int, cfg: TrainConfig, seed: int = 0, dat
     pt, js = d / f'{key}.pt', d / f'{key}.json'
     model = CVAE().to(data.device)
     if pt.exists() and js.exists():
-        model.load_state_dict(torch.load(pt, map_location=data.device))
+        model.load_state_dict(load_cached(pt, data.device, 'a cached round-0 CVAE'))
         return model.eval(), json.loads(js.read_text())
     idx = torch.as_tensor(SUBSETS[subset](data.ytr, size, seed=data_seed), device=data.device)
     t0 = time.time()

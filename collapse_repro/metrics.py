@@ -8,7 +8,7 @@ import json, os, time, warnings
 from functools import lru_cache
 import numpy as np
 from scipy import linalg
-from .core import cache_dir, get_device, write_json
+from .core import cache_dir, get_device, load_cached, write_json
 from .mnist import load_mnist, to_tensor
 
 # %% auto #0
@@ -96,7 +96,7 @@ def _classifier(size: str, seed: int, device: str):
     dev = torch.device(device)
     net = FeatureNet().to(dev)
     if stem.with_suffix('.pt').exists() and stem.with_suffix('.json').exists():
-        net.load_state_dict(torch.load(stem.with_suffix('.pt'), map_location=dev))
+        net.load_state_dict(load_cached(stem.with_suffix('.pt'), dev, 'the cached feature classifier'))
         net.eval()
         info = json.loads(stem.with_suffix('.json').read_text())
     else:
