@@ -160,6 +160,9 @@ def _read_jsonl(path: Path, keys=('id', 'document', 'summary')) -> list[dict]:
             try: row = json.loads(line)
             except ValueError as e:
                 raise DataError(f'{path}, line {i}: not valid JSON ({e}); replace the file with a fresh copy') from None
+            if not isinstance(row, dict):
+                raise DataError(f'{path}, line {i}: a {type(row).__name__}, not a JSON object; replace the file with a '
+                                'fresh copy')
             missing = [k for k in keys if k not in row]
             if missing:
                 raise DataError(f'{path}, line {i}: the row has no {", ".join(missing)}; '
