@@ -8,7 +8,9 @@ DISC_EPOCHS epochs. Prints and writes MNIST-FID (our weights of the authors' net
 
 ARMS: 'f' filtered, 'u' unfiltered, 'fu' both. Runs resume from DIR/TAG_<arm> (the shared loop's checkpoints), so a
 finished point is read back without training. `--merge FILE` adds the point (by TAG and arm) to a JSON file of points,
-e.g. bench/results/cvae_quick_search_<date>.json, which `yi_cvae_schedule` renders.
+e.g. bench/results/cvae_quick_search_<date>.json, which `yi_cvae_schedule` renders. `--collect` trains nothing: it
+reads the rounds finished so far from DIR/TAG_<arm> (e.g. a long study still running, or stopped for now and resumed
+later with the same command) and writes or merges them, marked `rounds_done`.
 """
 import argparse, json, time
 from pathlib import Path
@@ -16,6 +18,7 @@ from types import SimpleNamespace
 import torch
 from collapse_repro.core import git_state, write_json
 from collapse_repro.cvae import MnistData, MnistLoopConfig, run_mnist
+from collapse_repro.loop import load_history
 
 KEYS = ('round', 'fid', 'fid_se', 'nelbo', 'gen_error', 'p', 'p_star', 'kept_precision', 'cvae_epochs', 'cvae_stop', 'cvae_loss',
         'disc_epochs', 'disc_stop', 'verify_time_s', 'round_time_s')
@@ -27,19 +30,25 @@ def main():
     ap.add_argument('arms', choices=['f', 'u', 'fu'])
     ap.add_argument('--out', default='runs/cvae_quick_search')
     ap.add_argument('--merge', help='JSON file of search points to add this one to')
+    ap.add_argument('--collect', action='store_true', help='train nothing: read the rounds finished so far')
+    ap.add_argument('--note', help='recorded with the point, e.g. which commit ran rounds that --collect reads')
     a = ap.parse_args()
-    data = MnistData('cpu', fid='mnist_v2')
+    data = None if a.collect else MnistData('cpu', fid='mnist_v2')
     out = dict(tag=a.tag, cvae_epochs=a.epochs, n_verifier=a.nv, disc_epochs=a.disc_epochs, kept=a.kept, rounds=a.rounds,
                commit=git_state(), torch_threads=torch.get_num_threads(), arms={})
+    if a.collect: out['collected'] = True
+    if a.note: out['note'] = a.note
     for filt in [c == 'f' for c in a.arms]:
         # the same reading of run parameters as the experiment notebooks (MnistLoopConfig.from_params)
         P = SimpleNamespace(cvae_epochs=a.epochs, init_epochs=200, patience=5, batch_size=128, disc_epochs=a.disc_epochs,
                             n_verifier=a.nv, score_batch=6000, n_fid=3000, n_test=2000)
         cfg = MnistLoopConfig.from_params(P, schedule=[a.kept] * a.rounds, filtered=filt)
         t0 = time.time()
-        h = run_mnist(cfg, data, Path(a.out) / f"{a.tag}_{'filtered' if filt else 'unfiltered'}", progress=False)
+        folder = Path(a.out) / f"{a.tag}_{'filtered' if filt else 'unfiltered'}"
+        h = load_history(folder) if a.collect else run_mnist(cfg, data, folder, progress=False)
         arm = 'filtered' if filt else 'unfiltered'
         out['arms'][arm] = [{k: r[k] for k in KEYS if k in r} for r in h]
+        out.setdefault('rounds_done', {})[arm] = len(h) - 1
         print(a.tag, arm, f'{time.time() - t0:.0f} s', flush=True)
         for r in out['arms'][arm]: print('  ', {k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}, flush=True)
     write_json(Path(a.out) / f'{a.tag}.json', out)
