@@ -126,7 +126,7 @@ def _find(d: Mapping, *parts: str) -> str:
     if len(keys) != 1: raise KeyError(f'{parts} matches {keys} of {list(d)}')
     return keys[0]
 
-# %% ../nbs/60_claims.ipynb #db39cd66
+# %% ../nbs/60_claims.ipynb #0d66200b
 LEVEL, N_BOOT = 0.95, 2000
 
 def bootstrap_interval(stat: Callable, items: Sequence, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float]:
@@ -435,9 +435,9 @@ def scaling_oracle_margin(doc) -> Ours:
     f = panel['final_accuracy']
     o = f['oracle verification']
     k = max((k for k in f if k != 'oracle verification'), key=f.get)
-    where = (f"theory's setting (flip rate p = {panel['flip_rate']:.3f}; optimum Φ(‖μ‖) = {panel['optimum']:.3f}): "
+    where = (f"theory's setting (flip rate p = {panel['flip_rate']:.3f}; optimum Φ(‖μ‖) = {panel['optimum']:.4f}): "
              if 'theory' in R else 'linear generator: ')
-    return Ours(o - f[k], where + f'oracle {o:.3f} vs {k} {f[k]:.3f}', *_seed_diff(panel, 'oracle verification', k))
+    return Ours(o - f[k], where + f'oracle {o:.4f} vs {k} {f[k]:.4f}', *_seed_diff(panel, 'oracle verification', k))
 
 @extractor
 def p_star_spearman(doc) -> Ours:
