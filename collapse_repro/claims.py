@@ -126,7 +126,7 @@ def _find(d: Mapping, *parts: str) -> str:
     if len(keys) != 1: raise KeyError(f'{parts} matches {keys} of {list(d)}')
     return keys[0]
 
-# %% ../nbs/60_claims.ipynb #0d66200b
+# %% ../nbs/60_claims.ipynb #09e67c7e
 LEVEL, N_BOOT = 0.95, 2000
 
 def bootstrap_interval(stat: Callable, items: Sequence, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float]:
@@ -315,7 +315,7 @@ def _items(row: Mapping) -> np.ndarray | None:
     return None if v is None else np.asarray(v, dtype=float)
 
 def _boot(stat: Callable, rows: Sequence[Mapping]) -> tuple:
-    "(interval, spread) of `stat` over the rows' per-article ROUGE-1, bootstrapped over articles; (None, '') without them."
+    "(interval, spread) of `stat` of the rows' per-article ROUGE-1, bootstrapped over articles; (None, '') without."
     items = [_items(r) for r in rows]
     if any(i is None for i in items): return None, ''
     return bootstrap_interval(stat, items), f'95 % bootstrap over {len(items[0])} evaluation articles'
@@ -649,7 +649,8 @@ _YI_CVAE = (
     Claim('yi.cvae.filtered_below', _CV,
           'Filtered runs stay below their unfiltered counterparts at every round, for every schedule.',
           'filtered below unfiltered, every round', 'solid below dashed', 'paper figure',
-          'yi_cvae_schedule', 'cvae_filtered_margin', dict(direction=('>', 0)), same_metric=False, comparative=True, note=_SMALL_FID),
+          'yi_cvae_schedule', 'cvae_filtered_margin', dict(direction=('>', 0)), same_metric=False, comparative=True,
+          note=_SMALL_FID),
     Claim('yi.cvae.budget', _CV,
           'A larger synthetic budget per round gives a lower final FID (≈85 / 60 / 30 at 2k / 5k / 20k kept per '
           'round).',
@@ -694,7 +695,8 @@ _YI_CVAE_VERIFIER = (
     Claim('yi.cvae_vq.strong_improves', _VQ,
           'Strong verifiers keep improving over all 40 rounds (60k: ≈108 at round 1 → ≈29).',
           'strongest verifier keeps improving', '108 → 29 (rounds 1 → 40)', 'paper figure (read off)',
-          'yi_cvae_verifier_quality', 'cvae_vq_strongest_change', dict(direction=('<', 0)), same_metric=False, comparative=True,
+          'yi_cvae_verifier_quality', 'cvae_vq_strongest_change', dict(direction=('<', 0)), same_metric=False,
+          comparative=True,
           note=_SMALL_FID),
 )
 
@@ -703,7 +705,8 @@ _YI_CVAE_INIT = (
     Claim('yi.cvae_init.small_improves', _IS,
           'From a small real start, filtered retraining lowers FID (1k images: ≈62 → ≈27–30 by round 40).',
           'small start: filtered FID falls', '62 → 27–30 (1k start)', 'paper figure (read off)',
-          'yi_cvae_initial_size', 'cvae_init_small_change', dict(direction=('<', 0)), same_metric=False, comparative=True,
+          'yi_cvae_initial_size', 'cvae_init_small_change', dict(direction=('<', 0)), same_metric=False,
+          comparative=True,
           note=_SMALL_FID),
     Claim('yi.cvae_init.reversal', _IS,
           'From the 60k-image start, better than the verifier\'s knowledge, filtered retraining makes FID worse (17.6 '
@@ -843,7 +846,8 @@ _FENG_SUMMARIZATION = (
           'Without verification (a random choice among candidates), the model trained on synthesized summaries is '
           'worse than its generator.',
           'no verification < generator', 'below the generator', 'paper text (§6.2)',
-          'feng_summarization_verifiers', 'summ_gap', dict(holds=('<', 0)), args=dict(verifier='random'), comparative=True,
+          'feng_summarization_verifiers', 'summ_gap', dict(holds=('<', 0)), args=dict(verifier='random'),
+          comparative=True,
           note='Ours: ROUGE-1, random verifier minus generator, at the largest n. Where every verifier, the oracle '
                'included, also ends below the generator, this says little.'),
     Claim('feng.summ.self', _SU, 'Self-verification (the generator picks by its own score) beats the generator.',
@@ -983,7 +987,8 @@ def summary_markdown(table: Sequence[Sequence[Row]], link: str = 'figures/CLAIMS
     papers = [k for k in n if k != 'all']
     lines = [f'{len(table)} claims of the two papers are checked against the committed results by '
              f'`collapse-repro report` (the full table, with each paper value, our value per profile and its '
-             f'interval, the rule, commit and device: [{link}]({link})). Each claim counts once, with its verdict at the largest profile that ran '
+             f'interval, the rule, commit and device: [{link}]({link})). Each claim counts once, with its verdict at '
+             'the largest profile that ran '
              '(paper, else gpu, else quick):', '',
              '| verdict | ' + ' | '.join(papers) + ' | all |', '|---|' + '---:|' * (len(papers) + 1)]
     lines += [f'| {v} | ' + ' | '.join(str(n[p][v]) for p in papers) + f" | {n['all'][v]} |" for v in VERDICTS]
