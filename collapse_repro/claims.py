@@ -4,7 +4,7 @@
 
 # %% ../nbs/60_claims.ipynb #16763dfe
 from __future__ import annotations
-import json, math, operator, re
+import json, math, operator, re, warnings
 import numpy as np
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,7 +126,7 @@ def _find(d: Mapping, *parts: str) -> str:
     if len(keys) != 1: raise KeyError(f'{parts} matches {keys} of {list(d)}')
     return keys[0]
 
-# %% ../nbs/60_claims.ipynb #09e67c7e
+# %% ../nbs/60_claims.ipynb #153fe26a
 LEVEL, N_BOOT = 0.95, 2000
 
 def bootstrap_interval(stat: Callable, items: Sequence, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float]:
@@ -375,8 +375,10 @@ def summ_spearman(doc) -> Ours:
     ps = [v['p_star'] for v in V.values()]
     rho = R['spearman_pstar_final_rouge1']
     def stat(*fin):
-        r = spearmanr(ps, [f.mean() for f in fin]).statistic
-        return -1.0 if r != r else r     # a resample with tied final means: no correlation shown
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')      # a resample whose final means all tie: no correlation (0)
+            r = spearmanr(ps, [f.mean() for f in fin]).statistic
+        return 0.0 if r != r else r
     return Ours(rho, ', '.join(f'{k}: p_* {v["p_star"]:.2f}' for k, v in V.items()),
                 *_boot(stat, [v['history'][-1] for v in V.values()]))
 

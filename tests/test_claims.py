@@ -129,3 +129,24 @@ def test_committed_claims_markdown_is_current():
     "figures/CLAIMS.md is what `collapse-repro report --markdown figures/CLAIMS.md` writes."
     assert (FIGURES / 'CLAIMS.md').read_text(encoding='utf-8') == C.format_markdown(TABLE), \
         'figures/CLAIMS.md is stale: run collapse-repro report --markdown figures/CLAIMS.md'
+
+def test_llm_eigen_and_scaling_claims_carry_an_interval():
+    "Item 3 of issue 25: the comparative claims of these experiments are decided on an interval, not a point."
+    exps = {'yi_xsum_rounds', 'feng_summarization_verifiers', 'feng_scaling'}
+    for rows in TABLE:
+        c = rows[0].claim
+        if c.experiment in exps or (c.experiment == 'feng_eigen' and c.file == 'seeds'):
+            assert c.comparative, c.id
+            for r in rows:
+                if r.ours is not None: assert r.ours.interval is not None and r.ours.spread, (c.id, r.profile)
+
+def test_cvae_extractors_use_fid_se_when_present():
+    "The CVAE histories may carry `fid_se` per round (issue 25, item 1): the change then gets an interval."
+    h = {'a|filtered': [dict(round=0, fid=10.0, fid_se=0.5), dict(round=1, fid=8.0, fid_se=0.5)],
+         'a|unfiltered': [dict(round=0, fid=10.0, fid_se=0.5), dict(round=1, fid=12.0, fid_se=0.5)]}
+    doc = dict(results=dict(history=h))
+    o = C.cvae_change(doc, ('a', '|filtered'))
+    assert o.interval is not None and o.interval[0] < -2 < o.interval[1] < 0
+    assert C.verdict(dict(direction=('<', 0)), o.value, o.interval) == 'direction only'
+    for r in h['a|filtered']: del r['fid_se']
+    assert C.cvae_change(doc, ('a', '|filtered')).interval is None
