@@ -4,27 +4,31 @@
 
 # %% ../nbs/60_claims.ipynb #16763dfe
 from __future__ import annotations
-import json, math, operator, re
+import json, math, operator, re, warnings
+import numpy as np
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 from .core import PROFILES
 
 # %% auto #0
-__all__ = ['VERDICTS', 'REPORT_PROFILES', 'EXTRACTORS', 'YI', 'FENG', 'CLAIMS', 'README_START', 'README_END', 'EXPERIMENTS_START',
-           'EXPERIMENTS_END', 'DEVICE_START', 'DEVICE_END', 'passes', 'verdict', 'describe_rule', 'resolve', 'as_value',
-           'Ours', 'extractor', 'longrun_rate_order', 'longrun_unbiased', 'longrun_mild', 'toolkit_synthetic_share',
-           'toolkit_unfiltered_from', 'NotTestable', 'cvae_change', 'cvae_rebound', 'cvae_filtered_margin',
-           'cvae_unfiltered_change', 'cvae_budget_order', 'cvae_vq_strongest_change', 'cvae_init_small_change',
-           'cvae_init_contrast', 'xsum_gain', 'xsum_margin', 'xsum_control_drift', 'summ_gap', 'summ_diff',
-           'phase_sharpening', 'accuracy_at', 'scaling_verified_gain', 'scaling_oracle_margin', 'p_star_spearman',
-           'p_star_rule', 'eigen_between', 'eigen_threshold_rule', 'Claim', 'provenance', 'Row', 'results_path',
-           'evaluate', 'headline', 'format_value', 'ledger', 'format_report', 'counts', 'summary_markdown',
+__all__ = ['NOT_RESOLVED', 'VERDICTS', 'REPORT_PROFILES', 'EXTRACTORS', 'LEVEL', 'N_BOOT', 'YI', 'FENG', 'CLAIMS', 'NO_INTERVAL',
+           'README_START', 'README_END', 'EXPERIMENTS_START', 'EXPERIMENTS_END', 'DEVICE_START', 'DEVICE_END', 'passes',
+           'fails_all', 'verdict', 'describe_rule', 'resolve', 'as_value', 'Ours', 'extractor', 'bootstrap_interval',
+           'seed_interval', 'seed_spread', 'se_interval', 'longrun_rate_order', 'longrun_unbiased', 'longrun_mild',
+           'toolkit_synthetic_share', 'toolkit_unfiltered_from', 'NotTestable', 'cvae_change', 'cvae_rebound',
+           'cvae_filtered_margin', 'cvae_unfiltered_change', 'cvae_budget_order', 'cvae_vq_strongest_change',
+           'cvae_init_small_change', 'cvae_init_contrast', 'xsum_gain', 'xsum_margin', 'xsum_control_drift', 'summ_gap',
+           'summ_diff', 'summ_spearman', 'phase_sharpening', 'accuracy_at', 'scaling_unverified_gap',
+           'scaling_verified_gain', 'scaling_oracle_margin', 'p_star_spearman', 'p_star_rule', 'eigen_seed_gap',
+           'eigen_between', 'eigen_threshold_rule', 'Claim', 'provenance', 'Row', 'results_path', 'evaluate',
+           'headline', 'format_value', 'format_interval', 'ledger', 'format_report', 'counts', 'summary_markdown',
            'format_markdown', 'readme_block', 'published_wall_s', 'experiments_markdown', 'generation_rates',
            'device_markdown', 'update_readme']
 
 # %% ../nbs/60_claims.ipynb #a1864c8c
-VERDICTS = ('reproduced', 'direction only', 'not reproduced', 'not run')
+NOT_RESOLVED = 'not resolved at this profile'
+VERDICTS = ('reproduced', 'direction only', 'not reproduced', NOT_RESOLVED, 'not run')
 REPORT_PROFILES = ('quick', 'gpu', 'paper')   # the published profiles, smallest first (smoke is never published)
 _OPS = {'<': operator.lt, '<=': operator.le, '>': operator.gt, '>=': operator.ge, '==': operator.eq}
 
@@ -37,11 +41,29 @@ def passes(test: tuple, x) -> bool:
     return bool(_OPS[op](x, bound))
 
 # %% ../nbs/60_claims.ipynb #0b36c7e1
-def verdict(rule: Mapping, x) -> str:
-    "The verdict of `rule` on our value `x`."
-    if 'target' in rule: ok = passes(('in', [rule['target'] - rule['tol'], rule['target'] + rule['tol']]), x)
-    else: ok = 'holds' in rule and passes(rule['holds'], x)
-    if ok: return 'reproduced'
+def _holds_test(rule: Mapping) -> tuple | None:
+    if 'target' in rule: return ('in', [rule['target'] - rule['tol'], rule['target'] + rule['tol']])
+    return rule.get('holds')
+
+def fails_all(test: tuple, interval: tuple) -> bool:
+    "Does every value of `interval` = (lo, hi) fail `test`, i.e. does the opposite of the test hold beyond it?"
+    op, bound = test
+    lo, hi = interval
+    if op == 'in': return hi < bound[0] or lo > bound[1]
+    return not passes(test, lo) and not passes(test, hi)    # a half-line: both ends outside, the interval too
+
+def verdict(rule: Mapping, x, interval: tuple | None = None) -> str:
+    """The verdict of `rule` on our value `x`. Given the `interval` (lo, hi) of our value's uncertainty, the rule is
+    applied to the whole interval: `reproduced` (or `direction only`) only if every value in it passes, `not
+    reproduced` only if every value fails the claim's decisive test (its `direction`, else its `holds`/target test),
+    and otherwise `not resolved at this profile`."""
+    hold = _holds_test(rule)
+    if interval is not None and not any(v is None or v != v for v in interval):
+        if hold is not None and passes(hold, tuple(interval)): return 'reproduced'
+        if 'direction' in rule and passes(rule['direction'], tuple(interval)): return 'direction only'
+        decisive = rule.get('direction', hold)
+        return 'not reproduced' if decisive is not None and fails_all(decisive, interval) else NOT_RESOLVED
+    if hold is not None and passes(hold, x): return 'reproduced'
     if 'direction' in rule and passes(rule['direction'], x): return 'direction only'
     return 'not reproduced'
 
@@ -52,8 +74,8 @@ def _test_text(test) -> str:
     if b is True: return 'holds'
     return f'{op} {b:g}'
 
-def describe_rule(rule: Mapping) -> str:
-    "The rule in words, as the report prints it."
+def describe_rule(rule: Mapping, comparative: bool = False) -> str:
+    "The rule in words, as the report prints it (a comparative claim's rule applies to its whole interval)."
     parts = []
     if 'target' in rule:
         t = rule['target']
@@ -61,6 +83,8 @@ def describe_rule(rule: Mapping) -> str:
         parts.append(f"reproduced if |ours − {t}| ≤ {rule['tol']:g}")
     if 'holds' in rule: parts.append(f"reproduced if ours {_test_text(rule['holds'])}")
     if 'direction' in rule: parts.append(f"direction only if ours {_test_text(rule['direction'])}")
+    if comparative: parts.append('with an interval: every value in it must pass; not reproduced only if every value '
+                                 f'fails; otherwise {NOT_RESOLVED}')
     return '; '.join(parts)
 
 # %% ../nbs/60_claims.ipynb #9b1cea4b
@@ -81,9 +105,12 @@ def as_value(x):
 # %% ../nbs/60_claims.ipynb #6876ade1
 @dataclass(frozen=True)
 class Ours:
-    "Our value for a claim, and the text that explains it."
+    """Our value for a claim, the text that explains it, and (for a comparative claim whose results allow it) the
+    `interval` (lo, hi) of its uncertainty with a few words on how it was measured (`spread`)."""
     value: Any
     text: str = ''
+    interval: tuple | None = None
+    spread: str = ''
 
 EXTRACTORS: dict[str, Callable] = {}
 def extractor(f):
@@ -98,6 +125,37 @@ def _find(d: Mapping, *parts: str) -> str:
     keys = [k for k in d if all(p in k for p in parts)]
     if len(keys) != 1: raise KeyError(f'{parts} matches {keys} of {list(d)}')
     return keys[0]
+
+# %% ../nbs/60_claims.ipynb #153fe26a
+LEVEL, N_BOOT = 0.95, 2000
+
+def bootstrap_interval(stat: Callable, items: Sequence, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float]:
+    """Percentile interval of `stat(*arrays)` when the evaluation items (the last axis of every array in `items`, the
+    same items in each) are resampled with replacement."""
+    arrays = [np.asarray(a, dtype=float) for a in items]
+    n = arrays[0].shape[-1]
+    if any(a.shape[-1] != n for a in arrays): raise ValueError('every array must hold the same evaluation items')
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    vals = np.array([stat(*(a[..., i] for a in arrays)) for i in idx])
+    q = (1 - LEVEL) / 2
+    return float(np.quantile(vals, q)), float(np.quantile(vals, 1 - q))
+
+def seed_interval(per_seed: Sequence[float]) -> tuple[float, float]:
+    "The range of per-seed values (with three or fewer seeds), else mean ± t·s.e.m. over seeds."
+    v = np.asarray(per_seed, dtype=float)
+    if len(v) <= 3: return float(v.min()), float(v.max())
+    from scipy.stats import t
+    h = t.ppf(1 - (1 - LEVEL) / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+    return float(v.mean() - h), float(v.mean() + h)
+
+def seed_spread(n: int) -> str:
+    return f'range over {n} seeds' if n <= 3 else f'mean ± t·s.e.m. over {n} seeds (95 %)'
+
+def se_interval(x: float, *ses: float) -> tuple[float, float] | None:
+    "x ± 1.96·√Σ se² (None when a standard error is missing)."
+    if any(s is None for s in ses): return None
+    h = 1.959964 * math.sqrt(sum(s * s for s in ses))
+    return x - h, x + h
 
 # %% ../nbs/60_claims.ipynb #c39b35db
 @extractor
@@ -152,7 +210,13 @@ def cvae_change(doc, run: Sequence[str], metric: str = 'fid', at: str = 'final')
     rows = h[key]
     best = rows[-1] if at == 'final' else min(rows[1:], key=lambda r: r[metric])
     d = best[metric] - rows[0][metric]
-    return Ours(d, f"{key}: {_f(rows[0][metric])} → {_f(best[metric])} at round {best['round']} ({d:+.3g})")
+    return Ours(d, f"{key}: {_f(rows[0][metric])} → {_f(best[metric])} at round {best['round']} ({d:+.3g})",
+                *_se_pair(d, rows[0], best, metric))
+
+def _se_pair(d: float, a: Mapping, b: Mapping, metric: str) -> tuple:
+    "(interval, spread) of the difference `d` = b − a from the rounds' standard errors, or (None, '')."
+    iv = se_interval(d, a.get(f'{metric}_se'), b.get(f'{metric}_se'))
+    return (iv, f'±1.96·s.e. ({metric}_se of both rounds)') if iv else (None, '')
 
 @extractor
 def cvae_rebound(doc, run: Sequence[str], metric: str = 'nelbo') -> Ours:
@@ -161,29 +225,38 @@ def cvae_rebound(doc, run: Sequence[str], metric: str = 'nelbo') -> Ours:
     key = _find(h, *run)
     ys = [r[metric] for r in h[key]]
     i = min(range(1, len(ys)), key=ys.__getitem__)
-    up = max(ys[i:]) - ys[i]
-    return Ours(up, f'{key}: minimum {_f(ys[i])} at round {i}, then up by {up:.3g}')
+    j = max(range(i, len(ys)), key=ys.__getitem__)
+    up = ys[j] - ys[i]
+    return Ours(up, f'{key}: minimum {_f(ys[i])} at round {i}, then up by {up:.3g}',
+                *_se_pair(up, h[key][i], h[key][j], metric))
 
 # %% ../nbs/60_claims.ipynb #846d572f
 @extractor
 def cvae_filtered_margin(doc, metric: str = 'fid', rounds: str = 'all') -> Ours:
     "Smallest margin unfiltered − filtered over every schedule (or start) and every round ≥ 1 (`all`) or the last."
     h = doc['results']['history']
-    m = []
+    m, ivs = [], []
     for k in h:
         if not k.endswith('|filtered'): continue
         f, u = h[k][1:], h[k[:-len('filtered')] + 'unfiltered'][1:]
         if rounds == 'final': f, u = f[-1:], u[-1:]
         m += [b[metric] - a[metric] for a, b in zip(f, u)]
-    return Ours(min(m), f"unfiltered − filtered ≥ {min(m):.3g} ({metric}, {len(m)} run-rounds)")
+        ivs += [_se_pair(b[metric] - a[metric], a, b, metric)[0] for a, b in zip(f, u)]
+    iv = None if any(i is None for i in ivs) else (min(i[0] for i in ivs), min(i[1] for i in ivs))
+    return Ours(min(m), f"unfiltered − filtered ≥ {min(m):.3g} ({metric}, {len(m)} run-rounds)", iv,
+                f'the smallest margin, each ±1.96·s.e. ({metric}_se)' if iv else '')
 
 @extractor
 def cvae_unfiltered_change(doc, metric: str = 'fid') -> Ours:
     "Smallest change from round 0 to the last round over the unfiltered runs."
     h = doc['results']['history']
-    d = {k: h[k][-1][metric] - h[k][0][metric] for k in h if k.endswith('|unfiltered')}
+    ks = [k for k in h if k.endswith('|unfiltered')]
+    d = {k: h[k][-1][metric] - h[k][0][metric] for k in ks}
+    ivs = [_se_pair(d[k], h[k][0], h[k][-1], metric)[0] for k in ks]
+    iv = None if any(i is None for i in ivs) else (min(i[0] for i in ivs), min(i[1] for i in ivs))
     k = min(d, key=d.get)
-    return Ours(d[k], f'every unfiltered run rises by ≥ {d[k]:.3g} ({k})' if d[k] > 0 else f'{k}: {d[k]:+.3g}')
+    return Ours(d[k], f'every unfiltered run rises by ≥ {d[k]:.3g} ({k})' if d[k] > 0 else f'{k}: {d[k]:+.3g}', iv,
+                f'the smallest change, each ±1.96·s.e. ({metric}_se)' if iv else '')
 
 @extractor
 def cvae_budget_order(doc) -> Ours:
@@ -204,13 +277,20 @@ def cvae_vq_strongest_change(doc) -> Ours:
     if len(h[k]) < 3:
         raise NotTestable(f'a trend from round 1 needs two rounds or more after round 0; this run has {len(h[k]) - 1}')
     a, b = h[k][1]['fid'], h[k][-1]['fid']
-    return Ours(b - a, f'N_v = {k}: {_f(a)} (round 1) → {_f(b)} (round {h[k][-1]["round"]})')
+    return Ours(b - a, f'N_v = {k}: {_f(a)} (round 1) → {_f(b)} (round {h[k][-1]["round"]})',
+                *_se_pair(b - a, h[k][1], h[k][-1], 'fid'))
 
 def _init_runs(doc):
     h = doc['results']['history']
     sizes = sorted({int(k.split('|')[0]) for k in h})
     rel = {s: h[f'{s}|filtered'][-1]['fid'] / h[f'{s}|filtered'][0]['fid'] - 1 for s in sizes}
     return sizes, rel
+
+def _rel_se(rows) -> float | None:
+    "Standard error of last/first − 1 over a run's FIDs (delta method), or None without `fid_se`."
+    a, b = rows[0], rows[-1]
+    if a.get('fid_se') is None or b.get('fid_se') is None: return None
+    return b['fid'] / a['fid'] * math.hypot(a['fid_se'] / a['fid'], b['fid_se'] / b['fid'])
 
 @extractor
 def cvae_init_small_change(doc) -> Ours:
@@ -223,44 +303,84 @@ def cvae_init_contrast(doc) -> Ours:
     "Relative FID change of the largest start minus that of the smallest (> 0: the largest start loses more)."
     sizes, rel = _init_runs(doc)
     d = rel[sizes[-1]] - rel[sizes[0]]
+    h = doc['results']['history']
+    iv = se_interval(d, *(_rel_se(h[f'{s}|filtered']) for s in (sizes[0], sizes[-1])))
     return Ours(d, f'relative FID change {sizes[-1]:,} start {rel[sizes[-1]]:+.0%}, '
-                   f'{sizes[0]:,} start {rel[sizes[0]]:+.0%}')
+                   f'{sizes[0]:,} start {rel[sizes[0]]:+.0%}', iv, '±1.96·s.e. (fid_se, delta method)' if iv else '')
 
 # %% ../nbs/60_claims.ipynb #9476ff67
+def _items(row: Mapping) -> np.ndarray | None:
+    "A history row's per-article ROUGE-1 (`rouge1_items`), or None where the run did not save them."
+    v = row.get('rouge1_items')
+    return None if v is None else np.asarray(v, dtype=float)
+
+def _boot(stat: Callable, rows: Sequence[Mapping]) -> tuple:
+    "(interval, spread) of `stat` of the rows' per-article ROUGE-1, bootstrapped over articles; (None, '') without."
+    items = [_items(r) for r in rows]
+    if any(i is None for i in items): return None, ''
+    return bootstrap_interval(stat, items), f'95 % bootstrap over {len(items[0])} evaluation articles'
+
 @extractor
 def xsum_gain(doc) -> Ours:
-    "Filtered run's ROUGE-1 at its last round minus round 0."
+    "Filtered run's ROUGE-1 at its last round minus round 0 (paired over evaluation articles)."
     f = doc['results']['filtered']
     d = f[-1]['rouge1'] - f[0]['rouge1']
-    return Ours(d, f"ROUGE-1 {f[0]['rouge1']:.4f} → {f[-1]['rouge1']:.4f} (round {f[-1]['round']})")
+    return Ours(d, f"ROUGE-1 {f[0]['rouge1']:.4f} → {f[-1]['rouge1']:.4f} (round {f[-1]['round']})",
+                *_boot(lambda a, b: (b - a).mean(), [f[0], f[-1]]))
 
 @extractor
 def xsum_margin(doc) -> Ours:
     "Smallest filtered − control ROUGE-1 over rounds ≥ 1."
     R = doc['results']
-    m = [a['rouge1'] - b['rouge1'] for a, b in zip(R['filtered'][1:], R['control'][1:])]
-    return Ours(min(m), 'filtered − control per round: ' + ', '.join(f'{x:+.4f}' for x in m))
+    F, C = R['filtered'][1:], R['control'][1:]
+    m = [a['rouge1'] - b['rouge1'] for a, b in zip(F, C)]
+    k = len(m)
+    stat = lambda *x: min((x[i] - x[k + i]).mean() for i in range(k))
+    return Ours(min(m), 'filtered − control per round: ' + ', '.join(f'{x:+.4f}' for x in m), *_boot(stat, F + C))
 
 @extractor
 def xsum_control_drift(doc) -> Ours:
     "Largest |control − round 0| ROUGE-1 over rounds ≥ 1."
     c = doc['results']['control']
     d = [r['rouge1'] - c[0]['rouge1'] for r in c[1:]]
-    return Ours(max(map(abs, d)), 'control − round 0: ' + ', '.join(f'{x:+.4f}' for x in d))
+    stat = lambda c0, *cs: max(abs((x - c0).mean()) for x in cs)
+    return Ours(max(map(abs, d)), 'control − round 0: ' + ', '.join(f'{x:+.4f}' for x in d), *_boot(stat, c))
+
+def _generator_row(R: Mapping) -> Mapping:
+    "The generator's evaluation row: round 0 of any verifier's history."
+    return next(iter(R['per_verifier'].values()))['history'][0]
 
 @extractor
 def summ_gap(doc, verifier: str) -> Ours:
-    "Final ROUGE-1 of the model trained on `verifier`'s selection minus the generator's."
+    "Final ROUGE-1 of the model trained on `verifier`'s selection minus the generator's (paired over articles)."
     R = doc['results']
     a, g = R['per_verifier'][verifier]['rouge1'][-1], R['generator_rouge1']
-    return Ours(a - g, f'{verifier} {a:.4f} vs generator {g:.4f}')
+    return Ours(a - g, f'{verifier} {a:.4f} vs generator {g:.4f}',
+                *_boot(lambda g, a: (a - g).mean(), [_generator_row(R), R['per_verifier'][verifier]['history'][-1]]))
 
 @extractor
 def summ_diff(doc, a: str, b: str) -> Ours:
-    "Final ROUGE-1 of verifier `a`'s model minus verifier `b`'s."
+    "Final ROUGE-1 of verifier `a`'s model minus verifier `b`'s (paired over articles)."
     V = doc['results']['per_verifier']
     x, y = V[a]['rouge1'][-1], V[b]['rouge1'][-1]
-    return Ours(x - y, f'{a} {x:.4f} vs {b} {y:.4f}')
+    return Ours(x - y, f'{a} {x:.4f} vs {b} {y:.4f}',
+                *_boot(lambda x, y: (x - y).mean(), [V[a]['history'][-1], V[b]['history'][-1]]))
+
+@extractor
+def summ_spearman(doc) -> Ours:
+    "Spearman(p_*, final ROUGE-1) over the verifiers, as the run saved it; its interval resamples the articles."
+    from scipy.stats import spearmanr
+    R = doc['results']
+    V = R['per_verifier']
+    ps = [v['p_star'] for v in V.values()]
+    rho = R['spearman_pstar_final_rouge1']
+    def stat(*fin):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')      # a resample whose final means all tie: no correlation (0)
+            r = spearmanr(ps, [f.mean() for f in fin]).statistic
+        return 0.0 if r != r else r
+    return Ours(rho, ', '.join(f'{k}: p_* {v["p_star"]:.2f}' for k, v in V.items()),
+                *_boot(stat, [v['history'][-1] for v in V.values()]))
 
 # %% ../nbs/60_claims.ipynb #0cb100ea
 @extractor
@@ -281,6 +401,23 @@ def accuracy_at(doc, verifier: str, p: float) -> Ours:
     return Ours(R['accuracy_mean'][-1][i][j], f"p = {R['p_grid'][i]:g}, n = {R['n'][-1]:,}")
 
 # %% ../nbs/60_claims.ipynb #6215b964
+def _seed_diff(panel: Mapping, a: str, b: str | float) -> tuple:
+    """(interval, spread) over seeds of curve `a`'s final accuracy minus curve `b`'s (or minus the number `b`), from
+    the panel's `accuracy_per_seed` (seed × n × curve); (None, '') where the run did not save it."""
+    A = panel.get('accuracy_per_seed')
+    if A is None: return None, ''
+    A, names = np.asarray(A, dtype=float)[:, -1], list(panel['names'])
+    d = A[:, names.index(a)] - (b if _is_num(b) else A[:, names.index(b)])
+    return seed_interval(d), seed_spread(len(d))
+
+@extractor
+def scaling_unverified_gap(doc) -> Ours:
+    "Final accuracy without verification minus the generator's (the linear generator's panel)."
+    R = doc['results']
+    d = R['unverified_minus_generator']
+    return Ours(d, f"without verification {R['final_accuracy']['without verification']:.3f} vs generator "
+                   f"{R['generator_accuracy']:.3f}", *_seed_diff(R, 'without verification', R['generator_accuracy']))
+
 @extractor
 def scaling_verified_gain(doc) -> Ours:
     "Smallest final accuracy over the verified curves minus the generator's."
@@ -288,15 +425,21 @@ def scaling_verified_gain(doc) -> Ours:
     f = {k: v for k, v in R['final_accuracy'].items() if k != 'without verification'}
     k = min(f, key=f.get)
     return Ours(f[k] - R['generator_accuracy'],
-                f"lowest verified curve: {k} {f[k]:.3f} vs generator {R['generator_accuracy']:.3f}")
+                f"lowest verified curve: {k} {f[k]:.3f} vs generator {R['generator_accuracy']:.3f}",
+                *_seed_diff(R, k, R['generator_accuracy']))
 
 @extractor
 def scaling_oracle_margin(doc) -> Ours:
-    "Final accuracy of oracle verification minus the best other curve."
-    f = doc['results']['final_accuracy']
+    """Final accuracy of oracle verification minus the best other curve, in the theory's setting (`results.theory`:
+    labels flipped independently of x) where the run has it, else on the linear generator's panel."""
+    R = doc['results']
+    panel = R.get('theory', R)
+    f = panel['final_accuracy']
     o = f['oracle verification']
     k = max((k for k in f if k != 'oracle verification'), key=f.get)
-    return Ours(o - f[k], f'oracle {o:.3f} vs {k} {f[k]:.3f}')
+    where = (f"theory's setting (flip rate p = {panel['flip_rate']:.3f}; optimum Φ(‖μ‖) = {panel['optimum']:.4f}): "
+             if 'theory' in R else 'linear generator: ')
+    return Ours(o - f[k], where + f'oracle {o:.4f} vs {k} {f[k]:.4f}', *_seed_diff(panel, 'oracle verification', k))
 
 @extractor
 def p_star_spearman(doc) -> Ours:
@@ -314,11 +457,22 @@ def p_star_rule(doc) -> Ours:
 
 # %% ../nbs/60_claims.ipynb #8b055909
 @extractor
+def eigen_seed_gap(doc, key: str) -> Ours:
+    "Mean over seeds of the across-seed summary's margin `key` (one value per seed); its interval is their spread."
+    g = doc['summary']['claims'][key]['gap']
+    return Ours(float(np.mean(g)), 'per seed: ' + ', '.join(f'{x:+.3f}' for x in g), seed_interval(g),
+                seed_spread(len(g)))
+
+@extractor
 def eigen_between(doc) -> Ours:
-    "Range, over seeds and imperfect verifiers, of the margin inside [no verification, oracle] (> 0: between)."
+    """Per seed, the smallest margin inside [no verification, oracle] over the imperfect verifiers (> 0: all
+    between); our value is its mean over seeds, its interval the spread over seeds."""
     C = doc['summary']['claims']
-    g = [x for k, c in C.items() if k.startswith('E3_') and k.endswith('_between') for x in c['gap']]
-    return Ours((min(g), max(g)), f'{len(g)} verifier-seed pairs, margins {min(g):.3f} to {max(g):.3f}')
+    gaps = [c['gap'] for k, c in C.items() if k.startswith('E3_') and k.endswith('_between')]
+    per_seed = [min(g[s] for g in gaps) for s in range(len(gaps[0]))]
+    return Ours(float(np.mean(per_seed)), f'{len(gaps)} verifiers; smallest margin per seed: '
+                + ', '.join(f'{x:+.3f}' for x in per_seed), seed_interval(per_seed), seed_spread(len(per_seed)))
+
 
 @extractor
 def eigen_threshold_rule(doc) -> Ours:
@@ -347,6 +501,7 @@ class Claim:
     profiles: tuple = REPORT_PROFILES          # profiles whose configuration can test the claim
     same_metric: bool = True    # False: our metric is not the paper's; no `reproduced` test allowed
     note: str = ''
+    comparative: bool = False   # compares runs (or a run with its round 0): its value needs an interval
 
     @property
     def paper(self) -> str: return self.where.split(' (')[0]
@@ -487,21 +642,22 @@ _YI_CVAE = (
           f'paper figure; exact values as printed in the {_YI_CODE}, MNIST/plots/plot.ipynb (repository history)',
           'yi_cvae_schedule', 'cvae_change', dict(direction=('<', 0)),
           args=dict(run=('linear', '|filtered'), metric='fid'),
-          same_metric=False, note=_SMALL_FID),
+          same_metric=False, comparative=True, note=_SMALL_FID),
     Claim('yi.cvae.unfiltered_rises', _CV,
           'Without a verifier FID rises for every schedule (≈200 at round 1, ≈260–330 at round 40).',
           'unfiltered runs: FID rises', '156 → 260–330', 'paper figure (dashed curves, read off)',
-          'yi_cvae_schedule', 'cvae_unfiltered_change', dict(direction=('>', 0)), same_metric=False,
+          'yi_cvae_schedule', 'cvae_unfiltered_change', dict(direction=('>', 0)), same_metric=False, comparative=True,
           note=_SMALL_FID + ' Where the filtered runs rise too, this says little.'),
     Claim('yi.cvae.filtered_below', _CV,
           'Filtered runs stay below their unfiltered counterparts at every round, for every schedule.',
           'filtered below unfiltered, every round', 'solid below dashed', 'paper figure',
-          'yi_cvae_schedule', 'cvae_filtered_margin', dict(direction=('>', 0)), same_metric=False, note=_SMALL_FID),
+          'yi_cvae_schedule', 'cvae_filtered_margin', dict(direction=('>', 0)), same_metric=False, comparative=True,
+          note=_SMALL_FID),
     Claim('yi.cvae.budget', _CV,
           'A larger synthetic budget per round gives a lower final FID (≈85 / 60 / 30 at 2k / 5k / 20k kept per '
           'round).',
           'larger budget, lower final FID', '85 > 60 > 30 (2k, 5k, 20k)', 'paper figure (read off at round 40)',
-          'yi_cvae_schedule', 'cvae_budget_order', dict(direction=('==', True)), same_metric=False,
+          'yi_cvae_schedule', 'cvae_budget_order', dict(direction=('==', True)), same_metric=False, comparative=True,
           note=_SMALL_FID + ' Ours: the fixed-budget schedules of the profile.'),
     Claim('yi.cvae.nelbo_round0', _NE, 'The CVAE trained on 500 real images has test NELBO 121.04 nats per image.',
           'round-0 test NELBO (500 images)', '121.04 nats',
@@ -512,14 +668,15 @@ _YI_CVAE = (
           'filtered linear run: NELBO below round 0', '−8.0 nats (121.04 → 113.04)',
           f'{_YI_CODE}: printed in MNIST/plots/plot.ipynb (repository history)',
           'yi_cvae_schedule', 'cvae_change', dict(target=-8.0, tol=1.0, direction=('<', 0)),
-          args=dict(run=('linear', '|filtered'), metric='nelbo', at='min'), note='Ours: best round of the run.'),
+          args=dict(run=('linear', '|filtered'), metric='nelbo', at='min'), comparative=True,
+          note='Ours: best round of the run.'),
     Claim('yi.cvae.nelbo_reversal', _NE,
           'After its minimum the filtered NELBO rises again (113.04 at round 11 → 116.97 at round 27): a gain, then a '
           'partial reversal.',
           'NELBO rises again after its minimum', '+3.9 nats after round 11',
           f'{_YI_CODE}: printed in MNIST/plots/plot.ipynb (repository history)',
           'yi_cvae_schedule', 'cvae_rebound', dict(target=3.93, tol=1.0, direction=('>', 0)),
-          args=dict(run=('linear', '|filtered'), metric='nelbo'), profiles=('paper',),
+          args=dict(run=('linear', '|filtered'), metric='nelbo'), profiles=('paper',), comparative=True,
           note='Needs ≥ 27 rounds: only the paper profile (40 rounds) can test it.'),
     Claim('yi.cvae.full_data_nelbo', _NE,
           'A CVAE trained on all 60k real images, the figure\'s upper bound, has test NELBO 92.12.',
@@ -535,12 +692,13 @@ _YI_CVAE_VERIFIER = (
           'Final FID falls with the verifier\'s real-image budget: ≈131 (500 images) … ≈29 (60k) at round 40.',
           'stronger verifier, lower final FID', '131 → 29 (monotone)', 'paper figure (read off at round 40)',
           'yi_cvae_verifier_quality', ('results', 'spearman_nv_vs_final_fid'), dict(direction=('<', 0)),
-          same_metric=False,
+          same_metric=False, comparative=True,
           note=_SMALL_FID + ' Ours: Spearman(N_v, final FID); the paper\'s is −1.'),
     Claim('yi.cvae_vq.strong_improves', _VQ,
           'Strong verifiers keep improving over all 40 rounds (60k: ≈108 at round 1 → ≈29).',
           'strongest verifier keeps improving', '108 → 29 (rounds 1 → 40)', 'paper figure (read off)',
           'yi_cvae_verifier_quality', 'cvae_vq_strongest_change', dict(direction=('<', 0)), same_metric=False,
+          comparative=True,
           note=_SMALL_FID),
 )
 
@@ -550,12 +708,13 @@ _YI_CVAE_INIT = (
           'From a small real start, filtered retraining lowers FID (1k images: ≈62 → ≈27–30 by round 40).',
           'small start: filtered FID falls', '62 → 27–30 (1k start)', 'paper figure (read off)',
           'yi_cvae_initial_size', 'cvae_init_small_change', dict(direction=('<', 0)), same_metric=False,
+          comparative=True,
           note=_SMALL_FID),
     Claim('yi.cvae_init.reversal', _IS,
           'From the 60k-image start, better than the verifier\'s knowledge, filtered retraining makes FID worse (17.6 '
           '→ ≈22–27): the reversal regime.',
           '60k start: filtering makes FID worse', '17.6 → 22–27', 'paper figure (read off)',
-          'yi_cvae_initial_size', 'cvae_init_contrast', dict(direction=('>', 0)), same_metric=False,
+          'yi_cvae_initial_size', 'cvae_init_contrast', dict(direction=('>', 0)), same_metric=False, comparative=True,
           note=_SMALL_FID + ' Ours: relative change of the largest start minus that of the smallest, since a start '
           'that '
                'gets worse is only the reversal regime if smaller starts do better.'),
@@ -563,7 +722,7 @@ _YI_CVAE_INIT = (
           'For every initial size, unfiltered runs end far above filtered ones (≈133–163 vs ≈27–30 at round 40).',
           'filtered below unfiltered, every start', '27–30 vs 133–163', 'paper figure (read off)',
           'yi_cvae_initial_size', 'cvae_filtered_margin', dict(direction=('>', 0)), args=dict(rounds='final'),
-          same_metric=False, note=_SMALL_FID),
+          same_metric=False, comparative=True, note=_SMALL_FID),
 )
 
 # %% ../nbs/60_claims.ipynb #a4ee0aa3
@@ -572,18 +731,18 @@ _YI_XSUM = (
           'Retraining on the model\'s top-12.5 % summaries by ROUGE-1 raises validation ROUGE-1 over the first rounds, '
           'then it stabilizes.',
           'filtered run: ROUGE-1 rises', 'rises (no value printed)', 'paper figure (qualitative)',
-          'yi_xsum_rounds', 'xsum_gain', dict(holds=('>', 0.01)),
-          note='A rise must exceed one ROUGE-1 point (0.01) to count; smaller moves are within the noise of a few '
-          'evaluation articles.'),
+          'yi_xsum_rounds', 'xsum_gain', dict(holds=('>', 0)), comparative=True,
+          note='Ours: paired over the evaluation articles; the interval decides whether the rise is beyond their '
+               'noise.'),
     Claim('yi.xsum.above_control', _XS,
           'The filtered run stays above the random-12.5 % control at every round after round 0.',
           'filtered above control, every round', 'filtered > control', 'paper figure (qualitative)',
-          'yi_xsum_rounds', 'xsum_margin', dict(holds=('>', 0))),
+          'yi_xsum_rounds', 'xsum_margin', dict(holds=('>', 0)), comparative=True),
     Claim('yi.xsum.control_flat', _XS,
           'The random-12.5 % control fluctuates around its round-0 ROUGE-1, with no significant gain.',
           'control stays near round 0', 'flat (no value printed)', 'paper figure (qualitative)',
-          'yi_xsum_rounds', 'xsum_control_drift', dict(holds=('<=', 0.01)),
-          note='Flat: within one ROUGE-1 point of round 0.'),
+          'yi_xsum_rounds', 'xsum_control_drift', dict(holds=('<=', 0.01)), comparative=True,
+          note='Flat: within one ROUGE-1 point of round 0, over the whole interval.'),
 )
 
 # %% ../nbs/60_claims.ipynb #6b4488ea
@@ -618,14 +777,18 @@ _FENG_SCALING = (
           'collapse).',
           'no verification: stalls at the generator', 'at or below the generator',
           'paper figure (schematic, no numbers)',
-          'feng_scaling', ('results', 'unverified_minus_generator'), dict(holds=('<=', 0), direction=('<=', 0.02)),
-          note='Ours: final accuracy minus the generator\'s; direction: stalls within 0.02 above it.'),
+          'feng_scaling', 'scaling_unverified_gap', dict(holds=('<=', 0), direction=('<=', 0.02)), comparative=True,
+          note='Ours: final accuracy minus the generator\'s (linear generator); direction: stalls within 0.02 above '
+               'it.'),
     Claim('feng.scaling.verified', _SC, 'With model or oracle verification, accuracy saturates above the generator.',
           'verified data beat the generator', 'above the generator', 'paper figure (schematic, no numbers)',
-          'feng_scaling', 'scaling_verified_gain', dict(holds=('>', 0))),
+          'feng_scaling', 'scaling_verified_gain', dict(holds=('>', 0)), comparative=True,
+          note='Ours: the linear generator\'s panel.'),
     Claim('feng.scaling.oracle_top', _SC, 'Oracle verification saturates highest, above model verification.',
           'oracle verification highest', 'oracle > model verifier', 'paper figure (schematic, no numbers)',
-          'feng_scaling', 'scaling_oracle_margin', dict(holds=('>', 0))),
+          'feng_scaling', 'scaling_oracle_margin', dict(holds=('>', 0)), comparative=True,
+          note='Ours: the theory\'s setting (labels flipped at rate p independently of x, selection at rates φ, ψ); '
+               'results without that panel: the linear generator\'s.'),
 )
 
 # %% ../nbs/60_claims.ipynb #6625283a
@@ -647,32 +810,35 @@ _FENG_EIGEN = (
     Claim('feng.eigen.E1_self', _EV,
           'Training on unverified synthetic data (the generator\'s top beam) ends at or below the generator.',
           'top beam (no verification) ≤ generator', 'below the generator', 'paper text and figure (qualitative)',
-          'feng_eigen', ('summary', 'claims', 'E1_self_at_or_below_generator', 'gap'), dict(holds=('>=', 0)),
+          'feng_eigen', 'eigen_seed_gap', dict(holds=('>=', 0)), args=dict(key='E1_self_at_or_below_generator'),
+          comparative=True,
           file='seeds',
-          note='Ours: generator − model accuracy (τ = 5 %), one value per seed.'),
+          note='Ours: generator − model accuracy (τ = 5 %), mean over seeds; interval: their range.'),
     Claim('feng.eigen.E1_random', _EV, 'Training on randomly chosen beams ends at or below the generator.',
           'random beam ≤ generator', 'below the generator', 'paper text and figure (qualitative)',
-          'feng_eigen', ('summary', 'claims', 'E1_random_at_or_below_generator', 'gap'), dict(holds=('>=', 0)),
+          'feng_eigen', 'eigen_seed_gap', dict(holds=('>=', 0)), args=dict(key='E1_random_at_or_below_generator'),
+          comparative=True,
           file='seeds',
-          note='Ours: generator − model accuracy (τ = 5 %), one value per seed.'),
+          note='Ours: generator − model accuracy (τ = 5 %), mean over seeds; interval: their range.'),
     Claim('feng.eigen.E2', _EV, 'Training on oracle-verified synthetic data ends above the generator.',
           'oracle-verified > generator', 'above the generator', 'paper text and figure (qualitative)',
-          'feng_eigen', ('summary', 'claims', 'E2_oracle_above_generator', 'gap'), dict(holds=('>', 0)), file='seeds',
-          note='Ours: model − generator accuracy (τ = 5 %), one value per seed.'),
+          'feng_eigen', 'eigen_seed_gap', dict(holds=('>', 0)), args=dict(key='E2_oracle_above_generator'),
+          file='seeds', comparative=True,
+          note='Ours: model − generator accuracy (τ = 5 %), mean over seeds; interval: their range.'),
     Claim('feng.eigen.E3', _EV, 'Imperfect verifiers land between no verification and the oracle.',
           'imperfect verifiers in between', 'between', 'paper text and figure (qualitative)',
-          'feng_eigen', 'eigen_between', dict(holds=('>', 0)), file='seeds'),
+          'feng_eigen', 'eigen_between', dict(holds=('>', 0)), file='seeds', comparative=True),
     Claim('feng.eigen.spearman', _EV,
           'Verifiers with a higher p_* give a more accurate model (strong p_*–accuracy correlation).',
           'p_* correlates with accuracy', 'strong positive correlation', 'paper text (RQ2)',
-          'feng_eigen', ('summary', 'claims', 'E3_spearman_positive', 'gap'),
-          dict(holds=('>=', 0.7), direction=('>', 0)),
-          file='seeds', note='Ours: Spearman over the five verifiers, one value per seed; strong: ≥ 0.7.'),
+          'feng_eigen', 'eigen_seed_gap', dict(holds=('>=', 0.7), direction=('>', 0)),
+          args=dict(key='E3_spearman_positive'), file='seeds', comparative=True,
+          note='Ours: Spearman over the five verifiers, one value per seed; strong: ≥ 0.7.'),
     Claim('feng.eigen.threshold', _EV,
           'A verifier lifts the model above the generator exactly when the generator\'s error p is below its p_*.',
           'beats generator iff p < p_*', 'p < p_* ⇔ above the generator',
           'paper theorem, applied to the transformer task',
-          'feng_eigen', 'eigen_threshold_rule', dict(holds=('==', 1.0), direction=('>', 0.5)),
+          'feng_eigen', 'eigen_threshold_rule', dict(holds=('==', 1.0), direction=('>', 0.5)), comparative=True,
           note='Ours: seed 0 only.'),
 )
 
@@ -683,21 +849,23 @@ _FENG_SUMMARIZATION = (
           'worse than its generator.',
           'no verification < generator', 'below the generator', 'paper text (§6.2)',
           'feng_summarization_verifiers', 'summ_gap', dict(holds=('<', 0)), args=dict(verifier='random'),
+          comparative=True,
           note='Ours: ROUGE-1, random verifier minus generator, at the largest n. Where every verifier, the oracle '
                'included, also ends below the generator, this says little.'),
     Claim('feng.summ.self', _SU, 'Self-verification (the generator picks by its own score) beats the generator.',
           'self-verification > generator', 'above the generator', 'paper text (§6.2)',
-          'feng_summarization_verifiers', 'summ_gap', dict(holds=('>', 0)), args=dict(verifier='self')),
+          'feng_summarization_verifiers', 'summ_gap', dict(holds=('>', 0)), args=dict(verifier='self'),
+          comparative=True),
     Claim('feng.summ.other_model', _SU,
           'Another model as verifier (Llama-3, a better summarizer) does about as well as random selection.',
           'other-model verifier ≈ random', '≈ random selection', 'paper text (§6.2)',
           'feng_summarization_verifiers', 'summ_diff', dict(target=0.0, tol=0.01), args=dict(a='other', b='random'),
-          note='About equal: within one ROUGE-1 point.'),
+          comparative=True, note='About equal: within one ROUGE-1 point, over the whole interval.'),
     Claim('feng.summ.p_star', _SU,
           'The verifiers\' p_* predicts their ranking: a stronger model is not automatically a better verifier.',
           'p_* ranks the verifiers', 'strong positive correlation', 'paper text (RQ2, §6.2)',
-          'feng_summarization_verifiers', ('results', 'spearman_pstar_final_rouge1'),
-          dict(holds=('>=', 0.7), direction=('>', 0))),
+          'feng_summarization_verifiers', 'summ_spearman', dict(holds=('>=', 0.7), direction=('>', 0)),
+          comparative=True),
 )
 
 # %% ../nbs/60_claims.ipynb #288cca2f
@@ -758,7 +926,7 @@ def evaluate(claim: Claim, figures_dir: Path, profiles: Sequence[str] = REPORT_P
         except (KeyError, IndexError, TypeError, ValueError) as e:
             rows.append(Row(claim, p, None, 'not run', commit, device, f'{type(e).__name__}: {e}'))
             continue
-        rows.append(Row(claim, p, o, verdict(claim.rule, o.value), commit, device))
+        rows.append(Row(claim, p, o, verdict(claim.rule, o.value, o.interval), commit, device))
     if rows: return rows
     can = [p for p in profiles if p in claim.profiles]
     return [Row(claim, None, missing=f"no {'/'.join(can)} results" if can else f"needs {'/'.join(claim.profiles)}")]
@@ -776,13 +944,23 @@ def format_value(x) -> str:
     if _is_num(x): return f'{x:.4g}' if abs(x) >= 1e-3 or x == 0 else f'{x:.2e}'
     return 'n/a' if x is None else str(x)
 
+NO_INTERVAL = 'no interval measured'
+
+def format_interval(row: Row) -> str:
+    """The interval of a row's value as the tables show it: `[lo, hi]`, `no interval measured` for a comparative claim
+    whose results gave none, '' otherwise."""
+    o = row.ours
+    if o is None: return ''
+    if o.interval is not None: return f'[{format_value(o.interval[0])}, {format_value(o.interval[1])}]'
+    return NO_INTERVAL if row.claim.comparative else ''
+
 def ledger(figures_dir: Path, profiles: Sequence[str] = REPORT_PROFILES) -> list[list[Row]]:
     "Every claim evaluated at `profiles`."
     return [evaluate(c, figures_dir, profiles) for c in CLAIMS]
 
 def format_report(table: Sequence[Sequence[Row]]) -> str:
     "The ledger as a plain-text table, one line per claim and profile."
-    head = ('claim', 'in short', 'paper', 'profile', 'ours', 'verdict', 'commit', 'device')
+    head = ('claim', 'in short', 'paper', 'profile', 'ours', 'interval', 'verdict', 'commit', 'device')
     lines = []
     for rows in table:
         for i, r in enumerate(rows):
@@ -790,7 +968,7 @@ def format_report(table: Sequence[Sequence[Row]]) -> str:
             first = i == 0
             ours = format_value(r.ours.value) if r.ours else r.error.split(':')[0] if r.error else r.missing
             lines.append((c.id if first else '', c.short if first else '', c.paper_value if first else '',
-                          r.profile or '-', ours, r.verdict, r.commit, r.device))
+                          r.profile or '-', ours, format_interval(r), r.verdict, r.commit, r.device))
     w = [max(len(x[i]) for x in [head] + lines) for i in range(len(head))]
     fmt = lambda x: '  '.join(s.ljust(w[i]) for i, s in enumerate(x)).rstrip()
     return '\n'.join([fmt(head), fmt(['-' * n for n in w])] + [fmt(x) for x in lines])
@@ -810,8 +988,9 @@ def summary_markdown(table: Sequence[Sequence[Row]], link: str = 'figures/CLAIMS
     n = counts(table)
     papers = [k for k in n if k != 'all']
     lines = [f'{len(table)} claims of the two papers are checked against the committed results by '
-             f'`collapse-repro report` (the full table, with each paper value, our value per profile, the rule, commit '
-             f'and device: [{link}]({link})). Each claim counts once, with its verdict at the largest profile that ran '
+             f'`collapse-repro report` (the full table, with each paper value, our value per profile and its '
+             f'interval, the rule, commit and device: [{link}]({link})). Each claim counts once, with its verdict at '
+             'the largest profile that ran '
              '(paper, else gpu, else quick):', '',
              '| verdict | ' + ' | '.join(papers) + ' | all |', '|---|' + '---:|' * (len(papers) + 1)]
     lines += [f'| {v} | ' + ' | '.join(str(n[p][v]) for p in papers) + f" | {n['all'][v]} |" for v in VERDICTS]
@@ -835,7 +1014,12 @@ def format_markdown(table: Sequence[Sequence[Row]], profiles: Sequence[str] = RE
            summary_markdown(table, 'CLAIMS.md').replace('[CLAIMS.md](CLAIMS.md)', 'below'), '',
            'Verdicts: `reproduced` — within the tolerance of the paper\'s number, or the paper\'s qualitative '
            'statement holds in its own metric; `direction only` — only the direction holds (the number is missed, or '
-           'our metric is not the paper\'s); `not reproduced`; `not run` — no committed result can test it. Each '
+           'our metric is not the paper\'s); `not reproduced`; `not resolved at this profile` — the interval of our '
+           'value reaches both sides of the rule; `not run` — no committed result can test it. A comparative claim '
+           '(one run against another) shows the 95 % interval of our value in brackets, `[lo, hi]`, and how it was '
+           'measured; its rule applies to the whole interval: reproduced only if every value in it passes, not '
+           'reproduced only if every value fails, otherwise not resolved. Where its results give no interval, the '
+           'cell says `no interval measured` and the verdict is the point value\'s. Each '
            'profile\'s cell gives our value, its verdict, and the commit and device it came from; — marks a profile '
            'the experiment does not have, or one too small to test the claim.', '',
            '| claim | where | the claim | paper value | experiment: ours | rule | ' + ' | '.join(profiles)
@@ -850,11 +1034,15 @@ def format_markdown(table: Sequence[Sequence[Row]], profiles: Sequence[str] = RE
             if r is None: cells.append('not run' if p in c.profiles and p in _profiles_of(c.experiment) else '—')
             elif r.error: cells.append(f'not run ({_md(r.error)})')
             else:
-                t = f' ({_md(r.ours.text)})' if r.ours.text else ''
-                cells.append(f'{format_value(r.ours.value)}{t}: **{r.verdict}** · {r.commit}, {r.device}')
+                iv = format_interval(r)
+                t = '; '.join(x for x in (r.ours.text, f'interval: {r.ours.spread}' if r.ours.spread else '',
+                                          NO_INTERVAL if iv == NO_INTERVAL else '') if x)
+                iv = f' {iv}' if iv.startswith('[') else ''
+                cells.append(f'{format_value(r.ours.value)}{iv}{f" ({_md(t)})" if t else ""}: **{r.verdict}** · '
+                             f'{r.commit}, {r.device}')
         note = f' {c.note}' if c.note else ''
         out.append(f'| `{c.id}` | {_md(c.where)} | {_md(c.claim)} | {_md(c.paper_value)}<br>source: {_md(c.source)} | '
-                   f'`{c.experiment}`: `{_md(c.how())}`{_md(note)} | {_md(describe_rule(c.rule))} | '
+                   f'`{c.experiment}`: `{_md(c.how())}`{_md(note)} | {_md(describe_rule(c.rule, c.comparative))} | '
                    + ' | '.join(cells)
                    + f' | **{headline(rows)}** |')
     return '\n'.join(out) + '\n'

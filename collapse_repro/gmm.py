@@ -13,7 +13,8 @@ from tqdm.auto import tqdm
 __all__ = ['make_mu', 'sample_gmm', 'exact_accuracy', 'bayes_accuracy', 'flip_generator', 'linear_generator', 'direction',
            'independent_pruner', 'oracle_pruner', 'no_pruner', 'random_pruner', 'linear_verifier',
            'linear_verifier_rates', 'ridge_solve', 'fit_linear', 'NormalEquations', 'linear_verifier_moment',
-           'independent_sweep', 'simulate_accuracy', 'simulate_views', 'p_star', 'estimate_p_star', 'verifier_stats']
+           'independent_sweep', 'simulate_accuracy', 'simulate_views', 'limit_accuracy', 'p_star', 'estimate_p_star',
+           'verifier_stats']
 
 # %% ../nbs/20_gmm.ipynb #77386775
 def _check_d(d) -> int:
@@ -336,3 +337,13 @@ def simulate_views(d: int, mu_norm: float, generator: Callable, pruners: Mapping
                optimum=bayes_accuracy(mu_norm), d=d, mu_norm=mu_norm, seeds=seeds, ridge=ridge)
     if real: out['real'] = real_acc
     return out
+
+# %% ../nbs/20_gmm.ipynb #10cf57d8
+def limit_accuracy(mu_norm: float, p: float, phi: float, psi: float) -> float:
+    """The large-n accuracy of ridge on labels flipped at rate `p` independently of x and kept at rates (φ, ψ):
+    Φ(‖μ‖) when p < p_* = φ/(φ+ψ), 1 − Φ(‖μ‖) when p > p_*, ½ at p = p_*."""
+    p = float(_check_prob('p (the generator error rate)', p))
+    phi, psi = _check_verifiers(phi, psi)
+    margin = float((1 - p) * phi[0] - p * psi[0])
+    opt = bayes_accuracy(mu_norm)
+    return opt if margin > 0 else 1 - opt if margin < 0 else 0.5

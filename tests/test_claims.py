@@ -51,6 +51,31 @@ def test_rules_on_hand_made_values():
     assert C.verdict(dict(holds=('==', True)), False) == 'not reproduced'
     assert C.describe_rule(r) == 'reproduced if |ours − (-0.692)| ≤ 0.02; direction only if ours <= -0.48'
 
+def test_rules_with_an_interval():
+    "The rule applies to the whole interval: reproduced or not reproduced only beyond it, otherwise not resolved."
+    up = dict(holds=('>', 0))
+    assert [C.verdict(up, 0.02, iv) for iv in ((0.001, 0.04), (-0.01, 0.05), (-0.04, -0.001))] == \
+        ['reproduced', C.NOT_RESOLVED, 'not reproduced']
+    assert C.verdict(up, -0.01, (-0.03, 0.01)) == C.NOT_RESOLVED      # the point value alone would say not reproduced
+    flat = dict(holds=('<=', 0.01))
+    assert [C.verdict(flat, 0.005, iv) for iv in ((0.0, 0.008), (0.0, 0.03), (0.02, 0.05))] == \
+        ['reproduced', C.NOT_RESOLVED, 'not reproduced']
+    strong = dict(holds=('>=', 0.7), direction=('>', 0))
+    assert [C.verdict(strong, 0.5, iv) for iv in ((0.72, 0.9), (0.2, 0.8), (-0.2, 0.8), (-0.5, -0.1))] == \
+        ['reproduced', 'direction only', C.NOT_RESOLVED, 'not reproduced']
+    assert C.verdict(dict(target=0.0, tol=0.01), 0.0, (-0.02, 0.005)) == C.NOT_RESOLVED
+    assert 'not resolved' in C.describe_rule(up, comparative=True) and 'not resolved' not in C.describe_rule(up)
+
+def test_comparative_claims_show_their_interval_or_say_there_is_none(tmp_path):
+    md = C.format_markdown(TABLE)
+    for rows in TABLE:
+        for r in rows:
+            if not (r.claim.comparative and r.ours): continue
+            line = next(l for l in md.splitlines() if l.startswith(f'| `{r.claim.id}`'))
+            shown = C.format_interval(r)
+            assert shown and shown in line, (r.claim.id, shown)
+            assert (shown == C.NO_INTERVAL) == (r.ours.interval is None)
+
 def test_headline_verdict_is_the_largest_profile_that_ran():
     c = C.CLAIMS[0]
     rows = [C.Row(c, 'quick', C.Ours(1), 'not reproduced'), C.Row(c, 'gpu', C.Ours(1), 'reproduced')]
@@ -82,7 +107,8 @@ def test_report_prints_a_verdict_for_every_claim():
     for c in C.CLAIMS:
         (line,) = [l for l in lines if l.startswith(c.id + ' ')]
         assert any(f'  {v}' in line for v in C.VERDICTS), line
-    assert re.search(rf'{len(C.CLAIMS)} claims: \d+ reproduced, \d+ direction only, \d+ not reproduced, \d+ not run', p.stdout)
+    assert re.search(rf'{len(C.CLAIMS)} claims: \d+ reproduced, \d+ direction only, \d+ not reproduced, '
+                     rf'\d+ not resolved at this profile, \d+ not run', p.stdout)
 
 def test_report_one_profile_and_markdown(tmp_path):
     p = cli('report', '--profile', 'gpu', '--markdown', tmp_path / 'c.md')
@@ -103,3 +129,24 @@ def test_committed_claims_markdown_is_current():
     "figures/CLAIMS.md is what `collapse-repro report --markdown figures/CLAIMS.md` writes."
     assert (FIGURES / 'CLAIMS.md').read_text(encoding='utf-8') == C.format_markdown(TABLE), \
         'figures/CLAIMS.md is stale: run collapse-repro report --markdown figures/CLAIMS.md'
+
+def test_llm_eigen_and_scaling_claims_carry_an_interval():
+    "Item 3 of issue 25: the comparative claims of these experiments are decided on an interval, not a point."
+    exps = {'yi_xsum_rounds', 'feng_summarization_verifiers', 'feng_scaling'}
+    for rows in TABLE:
+        c = rows[0].claim
+        if c.experiment in exps or (c.experiment == 'feng_eigen' and c.file == 'seeds'):
+            assert c.comparative, c.id
+            for r in rows:
+                if r.ours is not None: assert r.ours.interval is not None and r.ours.spread, (c.id, r.profile)
+
+def test_cvae_extractors_use_fid_se_when_present():
+    "The CVAE histories may carry `fid_se` per round (issue 25, item 1): the change then gets an interval."
+    h = {'a|filtered': [dict(round=0, fid=10.0, fid_se=0.5), dict(round=1, fid=8.0, fid_se=0.5)],
+         'a|unfiltered': [dict(round=0, fid=10.0, fid_se=0.5), dict(round=1, fid=12.0, fid_se=0.5)]}
+    doc = dict(results=dict(history=h))
+    o = C.cvae_change(doc, ('a', '|filtered'))
+    assert o.interval is not None and o.interval[0] < -2 < o.interval[1] < 0
+    assert C.verdict(dict(direction=('<', 0)), o.value, o.interval) == 'direction only'
+    for r in h['a|filtered']: del r['fid_se']
+    assert C.cvae_change(doc, ('a', '|filtered')).interval is None

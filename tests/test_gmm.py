@@ -158,3 +158,24 @@ def test_bad_building_block_inputs():
 def test_chunk_size_is_validated():
     with pytest.raises(ValueError, match='chunk'): independent_sweep(3, 1.0, [0.1], [1.0], [1.0], [10], chunk=0)
     with pytest.raises(ValueError, match='chunk'): simulate_views(3, 1.0, flip_generator(0.1), dict(none=no_pruner()), [10], chunk=0)
+
+
+def test_limit_accuracy_is_the_theorys_large_n_limit():
+    from collapse_repro.gmm import limit_accuracy, bayes_accuracy
+    opt = bayes_accuracy(1.0)
+    assert limit_accuracy(1.0, 0.3, 0.8, 0.3) == opt and limit_accuracy(1.0, 0.8, 0.8, 0.3) == 1 - opt
+    assert limit_accuracy(1.0, 0.5, 1, 1) == 0.5
+    with pytest.raises(ValueError, match='phi'): limit_accuracy(1.0, 0.3, 0, 0)
+
+
+def test_oracle_tops_and_reaches_the_optimum_in_the_theorys_setting():
+    "Flips independent of x and independent selection: the oracle converges to Φ(‖μ‖) fastest (feng.scaling.oracle_top)."
+    from collapse_repro.gmm import (simulate_views, flip_generator, no_pruner, oracle_pruner, independent_pruner,
+                                    linear_verifier_rates, direction, make_mu, bayes_accuracy)
+    d = 20
+    rates = linear_verifier_rates(direction(d, -20), make_mu(d))
+    res = simulate_views(d, 1.0, flip_generator(0.24), dict(none=no_pruner(), sel=independent_pruner(*rates),
+                                                            oracle=oracle_pruner()), [1_000, 20_000], seeds=4)
+    final = res['acc'][:, -1]                                   # seed × curve, paired draws
+    assert (final[:, 2] >= final[:, :2].max(1)).all()
+    assert bayes_accuracy(1.0) - final[:, 2].mean() < 0.002
