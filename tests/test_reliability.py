@@ -209,12 +209,11 @@ def test_papermill_sees_every_parameter_the_notebook_declares():
     "papermill's own reading of each parameters cell finds every parameter, so 'Passed unknown parameter' means it."
     from papermill.translators import papermill_translators
     tr = papermill_translators.find_translator('python', 'python')
-    pending = {'feng_scaling'}      # its `ridge` comment holds an '=', which papermill's line parser cannot read
     for e in list_experiments(ROOT / 'nbs' / 'experiments'):
         cell = next(c for c in nbformat.read(e.path, as_version=4).cells if 'parameters' in c.metadata.get('tags', []))
         seen = {p.name for p in tr.inspect(cell)}
         missing = [k for k in e.params if k not in seen]
-        assert not missing or e.name in pending, (e.name, missing)
+        assert not missing, (e.name, missing)
 
 def _edges(spec, typ):
     "(value, inside?) pairs at the edges of a range domain, for a parameter of type `typ` ('int' or 'float')."
