@@ -920,7 +920,12 @@ def evaluate(claim: Claim, figures_dir: Path, profiles: Sequence[str] = REPORT_P
     for p in profiles:
         f = results_path(figures_dir, p, claim)
         if p not in claim.profiles or not f.exists(): continue
-        doc = json.loads(f.read_text())
+        try:
+            doc = json.loads(f.read_text())
+            if not isinstance(doc, dict): raise ValueError('not a JSON object')
+        except (OSError, ValueError) as e:              # a damaged file: this claim is marked, the others go on
+            rows.append(Row(claim, p, None, 'not run', error=f'damaged results file {f.name} ({type(e).__name__})'))
+            continue
         commit, device = provenance(doc, Path(figures_dir))
         try: o = claim.value(doc)
         except (KeyError, IndexError, TypeError, ValueError) as e:

@@ -190,16 +190,15 @@ def cmd_figures(args) -> int:
     return 0 if all(r.status == 'ok' for r in reports) else 3 if reports[-1].status == 'stopped' else 1
 
 # %% ../nbs/02_cli.ipynb #e69bb9dc
-def _check_published(fig: Path):
-    "Refuse, in one line naming them, published results files that cannot be read (truncated, not JSON objects)."
+def _damaged_published(fig: Path) -> list[str]:
+    "The published results files under `fig` that cannot be read (truncated, not JSON objects), each with why."
     import json
     bad = []
     for f in sorted(fig.glob('*/*_results.json')):
         try:
             if not isinstance(json.loads(f.read_text()), dict): bad.append(f'{f} (not a JSON object)')
         except (OSError, ValueError) as e: bad.append(f'{f} ({type(e).__name__})')
-    if bad: raise ExperimentError(f"damaged published results: {'; '.join(bad)}; restore them from git "
-                                  "(git checkout -- FILE) or publish the experiment again")
+    return bad
 
 def cmd_report(args) -> int:
     "Print the claims ledger; optionally write it as Markdown and refresh README's summary block."
@@ -207,7 +206,9 @@ def cmd_report(args) -> int:
     if not fig.is_dir():
         raise ExperimentError(f'no figures folder at {fig}: run inside a checkout or pass --figures-dir')
     profiles = [args.profile] if args.profile else list(_claims.REPORT_PROFILES)
-    _check_published(fig)
+    if bad := _damaged_published(fig):        # one line; the ledger marks the claims those files hold and goes on
+        print(f"warning: damaged published results, left out of the ledger: {'; '.join(bad)}; restore them from git "
+              "(git checkout -- FILE) or publish the experiment again", file=sys.stderr)
     table = _claims.ledger(fig, profiles)
     print(_claims.format_report(table))
     n = _claims.counts(table)['all']
