@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
-from .core import cache_dir, get_device, load_cached, write_json
+from .core import _jsonable, active_params, cache_dir, get_device, load_cached, write_json
 from .loop import Stages, RoundContext, Measured, top_fraction, verifier_stats, load_round, load_history
 from .mnist import load_mnist, balanced_subset, official_subset, to_tensor
 
@@ -641,7 +641,11 @@ def reuse_condition(folder, key: str, tag: str = '') -> bool:
     folder.mkdir(parents=True, exist_ok=True)
     for p in src.iterdir():
         if p.is_dir(): shutil.copytree(p, folder / p.name, dirs_exist_ok=True)
-        else: shutil.copy2(p, folder / p.name)
+        elif p.name != 'state.json': shutil.copy2(p, folder / p.name)
+    # the loop checks a folder's recorded run parameters on resume: the copy records this run's (the key guarantees
+    # that everything which changes the condition's numbers agrees), its rounds and history stay as they were
+    state = json.loads((src / 'state.json').read_text())
+    write_json(folder / 'state.json', dict(state, params=_jsonable(active_params(folder))))
     print(f'{tag or folder.name}: {len(load_history(folder)) - 1} rounds reused from the cache ({src})')
     return True
 
