@@ -238,6 +238,8 @@ def cmd_status(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog='collapse-repro', description='Run the experiments of collapse_repro '
                                  '(parameterised notebooks) and regenerate figures.')
+    from collapse_repro import __version__
+    ap.add_argument('--version', action='version', version=f'collapse-repro {__version__}')
     sub = ap.add_subparsers(dest='command', required=True)
     ls = sub.add_parser('list', help='one line per experiment (figure, profiles, published runs, ledger verdicts); '
                         'with EXP, its parameters')
