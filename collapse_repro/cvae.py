@@ -431,12 +431,14 @@ class MnistData:
         xtr, self.ytr = load_mnist('train')
         xte, self.yte = load_mnist('test')
         self.xtr, self.xte = to_tensor(xtr, self.device), to_tensor(xte, self.device)
-        if fid_ref is None: fid_ref = fid_reference(fid or default_fid_net(profile), self.xte, device=self.device)
+        # the smoke profile trains nothing full-size: its small CNN is the one trained on 2,000 images for seconds
+        size = 'smoke' if profile == 'smoke' else None
+        if fid_ref is None: fid_ref = fid_reference(fid or default_fid_net(profile), self.xte, self.device, size)
         self.fid = fid_ref
         self.fid_net = self.fid.kind      # recorded with every round's metrics
         # label decisions (gen_error, correctness of every candidate) always come from the small CNN: the verify stage
         # classifies ~10x the kept set, and the MNIST-FID network costs ~15x more per image on a CPU
-        self.classifier = self.fid.net if self.fid.kind == 'cnn' else feature_classifier(device=self.device)
+        self.classifier = self.fid.net if self.fid.kind == 'cnn' else feature_classifier(size, device=self.device)
     @torch.no_grad()
     def classify(self, x) -> np.ndarray:
         from collapse_repro.metrics import predict

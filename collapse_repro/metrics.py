@@ -291,11 +291,11 @@ def default_fid_net(profile: str | None = None) -> str:
     "'cnn' under IN_TEST or for the smoke profile (seconds matter there), else 'mnist_v2' (the paper's MNIST-FID)."
     return 'cnn' if os.environ.get('IN_TEST') or profile == 'smoke' else 'mnist_v2'
 
-def fid_reference(fid: str = 'mnist_v2', ref=None, device=None) -> FIDReference:
+def fid_reference(fid: str = 'mnist_v2', ref=None, device=None, size: str | None = None) -> FIDReference:
     """An `FIDReference` on the network `fid` ('mnist_v2' or 'cnn') with reference images `ref` (default: the 10,000
-    test images)."""
+    test images); `size`: the small CNN's training budget (`CLASSIFIER_SIZES`; None: `feature_classifier`'s default)."""
     if fid not in FID_NETS: raise ValueError(f'fid must be one of {FID_NETS}, got {fid!r}')
-    return FIDReference(mnist_v2_net(device) if fid == 'mnist_v2' else feature_classifier(device=device), ref)
+    return FIDReference(mnist_v2_net(device) if fid == 'mnist_v2' else feature_classifier(size, device=device), ref)
 
 # %% ../nbs/32_metrics.ipynb #e82aecc9
 def inception_fid(generated, reference, device=None, batch_size: int = 256) -> float:
