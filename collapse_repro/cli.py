@@ -8,7 +8,7 @@ import argparse, sys, time
 from pathlib import Path
 from .core import PROFILES, UsageError, check_profile, project_root
 from .runner import (ExperimentError, Terminated, list_experiments, get_experiment, check_request,
-                                   run_experiment, experiments_dir, default_figures_dir)
+                                   check_needs, missing_extras, run_experiment, experiments_dir, default_figures_dir)
 from . import claims as _claims
 from . import jobs as _jobs
 
@@ -162,6 +162,12 @@ def cmd_run(args) -> int:
     return _report(r)
 
 # %% ../nbs/02_cli.ipynb #44c40bb2
+def _needs_line(e) -> str:
+    "What `check_needs` says about experiment `e`."
+    try: check_needs(e)
+    except ExperimentError as err: return str(err)
+    return ''
+
 def cmd_figures(args) -> int:
     args.profile = check_profile(args.profile)
     exps = [get_experiment(n) for n in args.only] if args.only else list_experiments()
@@ -169,6 +175,9 @@ def cmd_figures(args) -> int:
         skip = [e.name for e in exps if args.profile not in e.profiles]
         if skip: print(f"skipping {', '.join(skip)}: no {args.profile!r} profile", flush=True)
         exps = [e for e in exps if args.profile in e.profiles]
+        for e in (e for e in exps if missing_extras(e)):          # e.g. the LLM experiments on a base install
+            print(f'skipping {e.name}: it needs an extra that is not installed ({_needs_line(e)})', flush=True)
+        exps = [e for e in exps if not missing_extras(e)]
     for e in exps:
         check_request(e, {})
         e.check_profile(args.profile)

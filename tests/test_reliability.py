@@ -254,3 +254,11 @@ def test_domain_edges_pass_or_fail_the_pre_check_in_one_line():
                     with pytest.raises(ExperimentError): check_request(e, {p.name: text})
                 n += 1
     assert n > 100, n
+
+def test_an_experiment_whose_extra_is_missing_is_refused_before_compute(monkeypatch):
+    "An LLM experiment on an install without the llm extra: one line saying what to install, exit 2, nothing run."
+    from collapse_repro import runner
+    monkeypatch.setitem(runner.EXTRAS, 'llm', ('no_such_module_here',))
+    r = cli_here('run', 'yi_xsum_rounds', '--profile', 'smoke', '--no-progress')
+    assert r.returncode == 2 and "yi_xsum_rounds needs: pip install 'collapse_repro[llm]'" in r.stderr, r.stderr
+    assert len(r.stderr.strip().split('\n')) == 1, r.stderr
