@@ -8,7 +8,7 @@ import argparse, sys, time
 from pathlib import Path
 from .core import PROFILES, UsageError, check_profile, project_root
 from .runner import (ExperimentError, Terminated, list_experiments, get_experiment, check_request,
-                                   check_needs, missing_extras, run_experiment, experiments_dir, default_figures_dir)
+                                   check_needs, missing_extras, run_experiment, experiments_dir, results_dir)
 from . import claims as _claims
 from . import jobs as _jobs
 
@@ -55,7 +55,8 @@ def cmd_list(args) -> int:
                                      "(a parameter shown per profile takes that value unless set with -p)")
         return 0
     damaged = []
-    exps, fig = list_experiments(damaged=damaged), default_figures_dir()
+    exps, (fig, shipped) = list_experiments(damaged=damaged), results_dir()
+    if shipped: print(f'published results: the ones shipped with the package ({fig}); runs you publish go to ./figures')
     verdicts = _verdicts(fig)
     print(f'{len(exps)} experiments in {experiments_dir()}; `collapse-repro list EXP` shows the parameters of one, '
           f'`collapse-repro report` the claims behind the verdicts.\n')
@@ -211,7 +212,8 @@ def _damaged_published(fig: Path) -> list[str]:
 
 def cmd_report(args) -> int:
     "Print the claims ledger; optionally write it as Markdown and refresh README's summary block."
-    fig = Path(args.figures_dir or default_figures_dir())
+    fig, shipped = (Path(args.figures_dir), False) if args.figures_dir else results_dir()
+    if shipped: print(f'(the results shipped with the package, {fig}: no ./figures here)\n')
     if not fig.is_dir():
         raise ExperimentError(f'no figures folder at {fig}: run inside a checkout or pass --figures-dir')
     profiles = [args.profile] if args.profile else list(_claims.REPORT_PROFILES)

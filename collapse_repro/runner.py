@@ -15,11 +15,12 @@ from .core import (PROFILES, REQUIRED_PROFILES, DEADLINE_ENV, RUN_LOCK, RUN_RECO
 
 # %% auto #0
 __all__ = ['RUNNER_PARAMS', 'EXTRAS', 'EXTRA_HINTS', 'KERNEL_NAME', 'WIDGET_MIME', 'DEMO_MD', 'DEMO_PARAMS', 'DEMO_BODY',
-           'ExperimentError', 'Param', 'Experiment', 'parse_parameters', 'experiments_dir', 'read_experiment',
-           'list_experiments', 'get_experiment', 'declared_params', 'convert_value', 'check_value', 'check_domain',
-           'missing_extras', 'check_needs', 'check_request', 'resolve_request', 'ensure_kernel', 'default_figures_dir',
-           'RunReport', 'slim_notebook', 'publish_notebook', 'publish_figures', 'read_run_record', 'check_resume',
-           'claim_run_dir', 'claim_holder', 'Terminated', 'run_experiment', 'write_demo_experiment']
+           'ExperimentError', 'Param', 'Experiment', 'parse_parameters', 'package_data', 'experiments_dir',
+           'read_experiment', 'list_experiments', 'get_experiment', 'declared_params', 'convert_value', 'check_value',
+           'check_domain', 'missing_extras', 'check_needs', 'check_request', 'resolve_request', 'ensure_kernel',
+           'default_figures_dir', 'results_dir', 'RunReport', 'slim_notebook', 'publish_notebook', 'publish_figures',
+           'read_run_record', 'check_resume', 'claim_run_dir', 'claim_holder', 'Terminated', 'run_experiment',
+           'write_demo_experiment']
 
 # %% ../nbs/01_runner.ipynb #fe5f068a
 RUNNER_PARAMS = ('profile', 'run_dir', 'resume')  # set by the runner's options, not by -p
@@ -134,13 +135,22 @@ def parse_parameters(source: str) -> dict[str, Param]:
     return params
 
 # %% ../nbs/01_runner.ipynb #c0dfa07d
+def package_data(name: str) -> Path | None:
+    """The folder `name` shipped inside the installed package (`experiments`, `published`), found through
+    `importlib.resources` whatever the kind of install (wheel, `--user`, `--target`, `--prefix`); None if absent."""
+    from importlib.resources import files
+    try: d = Path(str(files('collapse_repro') / name))
+    except (ModuleNotFoundError, TypeError): return None
+    return d if d.is_dir() else None
+
 def experiments_dir() -> Path:
-    "The folder holding the experiment notebooks."
+    """The folder holding the experiment notebooks: $COLLAPSE_REPRO_EXPERIMENTS, else the checkout's, else the ones
+    the package ships."""
     if os.environ.get('COLLAPSE_REPRO_EXPERIMENTS'): return Path(os.environ['COLLAPSE_REPRO_EXPERIMENTS'])
     root = project_root()
     if root is not None and (root / 'nbs' / 'experiments').is_dir(): return root / 'nbs' / 'experiments'
-    shared = Path(sys.prefix) / 'share' / 'collapse_repro' / 'experiments'
-    if shared.is_dir(): return shared
+    for d in (package_data('experiments'), Path(sys.prefix) / 'share' / 'collapse_repro' / 'experiments'):
+        if d is not None and any(d.glob('*.ipynb')): return d
     raise ExperimentError('no experiment notebooks found: run from a collapse_repro checkout, install the package, '
                           'or set COLLAPSE_REPRO_EXPERIMENTS')
 
@@ -370,6 +380,14 @@ def default_figures_dir() -> Path:
     "`figures/` of the checkout (or of the cwd outside one); override with $COLLAPSE_REPRO_FIGURES."
     if os.environ.get('COLLAPSE_REPRO_FIGURES'): return Path(os.environ['COLLAPSE_REPRO_FIGURES'])
     return (project_root() or Path.cwd()) / 'figures'
+
+def results_dir() -> tuple[Path, bool]:
+    """Where `list` and `report` read published results: `default_figures_dir()` when it exists, else the committed
+    results the package ships (read-only; the flag says so)."""
+    d = default_figures_dir()
+    if d.is_dir() or os.environ.get('COLLAPSE_REPRO_FIGURES'): return d, False
+    shipped = package_data('published')
+    return (shipped, True) if shipped is not None else (d, False)
 
 @dataclass
 class RunReport:

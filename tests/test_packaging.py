@@ -1,16 +1,26 @@
 "A wheel carries the module, the console command and the experiment notebooks (so `collapse-repro run` works outside a checkout)."
-import subprocess, sys, zipfile
+import os, subprocess, sys, zipfile
+import pytest
 from pathlib import Path
 from conftest import ROOT
 
-def test_wheel_ships_module_command_and_experiments(tmp_path):
-    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', str(ROOT), '-w', str(tmp_path)],
+@pytest.fixture(scope='module')
+def whl(tmp_path_factory):
+    "The wheel built from this checkout (once for the module)."
+    d = tmp_path_factory.mktemp('wheel')
+    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', str(ROOT), '-w', str(d)],
                    check=True, capture_output=True, cwd=ROOT)
-    (whl,) = tmp_path.glob('collapse_repro-*.whl')
+    (w,) = d.glob('collapse_repro-*.whl')
+    return w
+
+def test_wheel_ships_module_command_and_experiments(whl):
     names = zipfile.ZipFile(whl).namelist()
     for mod in ('core', 'runner', 'cli', 'loop', 'claims'): assert f'collapse_repro/{mod}.py' in names
-    shipped = {Path(n).name for n in names if '/share/collapse_repro/experiments/' in n}
+    shipped = {Path(n).name for n in names if n.startswith('collapse_repro/experiments/')}
     assert shipped == {p.name for p in (ROOT / 'nbs' / 'experiments').glob('*.ipynb')}
+    results = {n.split('published/', 1)[1] for n in names if n.startswith('collapse_repro/published/')}
+    ledger_inputs = [f for p in ('quick', 'gpu', 'paper') for g in ('*.json', '*/*.json') for f in (ROOT / 'figures' / p).glob(g)]
+    assert results == {str(p.relative_to(ROOT / 'figures')) for p in ledger_inputs} | {'CLAIMS.md'}
     entry = next(n for n in names if n.endswith('entry_points.txt'))
     assert 'collapse-repro = collapse_repro.cli:main' in zipfile.ZipFile(whl).read(entry).decode()
     meta = zipfile.ZipFile(whl).read(next(n for n in names if n.endswith('METADATA'))).decode()
@@ -24,3 +34,29 @@ def test_version_flag(capsys):
     from collapse_repro.cli import main
     with pytest.raises(SystemExit) as e: main(['--version'])
     assert e.value.code == 0 and capsys.readouterr().out.strip() == f'collapse-repro {__version__}'
+
+def test_target_install_lists_reports_and_runs_from_an_empty_folder(whl, tmp_path):
+    """`pip install --target` into a folder on PYTHONPATH, used from an empty directory: `list` finds the shipped
+    experiments and results, `report` shows the ledger, and a smoke run finishes. A sitecustomize there hides this
+    checkout's editable install (a meta-path finder that would otherwise win), in the kernel too."""
+    site, work = tmp_path / 'site', tmp_path / 'empty'
+    work.mkdir()
+    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps', '--target', str(site), str(whl)],
+                   check=True, capture_output=True)
+    (site / 'sitecustomize.py').write_text(
+        "import sys\nsys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n")
+    env = {k: v for k, v in os.environ.items() if k not in ('COLLAPSE_REPRO_EXPERIMENTS', 'COLLAPSE_REPRO_FIGURES')}
+    env['PYTHONPATH'] = str(site)
+    def cr(*args):
+        return subprocess.run([sys.executable, '-c', 'import sys; from collapse_repro.cli import main; '
+                               'sys.exit(main(sys.argv[1:]))', *args], cwd=work, env=env, capture_output=True, text=True)
+    where = subprocess.run([sys.executable, '-c', 'import collapse_repro; print(collapse_repro.__file__)'], cwd=work,
+                           env=env, capture_output=True, text=True).stdout
+    assert where.startswith(str(site)), where
+    r = cr('list')
+    assert r.returncode == 0 and str(site / 'collapse_repro' / 'experiments') in r.stdout, (r.stdout, r.stderr)
+    assert 'shipped with the package' in r.stdout and 'feng_phase_transition' in r.stdout, r.stdout
+    r = cr('report')
+    assert r.returncode == 0 and 'claims:' in r.stdout and 'reproduced' in r.stdout, (r.stdout[-500:], r.stderr)
+    r = cr('run', 'feng_phase_transition', '--profile', 'smoke', '--no-progress', '--out', 'runs/fpt')
+    assert r.returncode == 0 and (work / 'runs' / 'fpt' / 'results.json').exists(), (r.stdout[-800:], r.stderr[-800:])
