@@ -434,6 +434,7 @@ def slim_notebook(nb, max_lines: int = 200):
         if c.cell_type != 'code': continue
         outs = []
         for o in c.get('outputs', []):
+            if isinstance(o.get('text'), list): o['text'] = ''.join(o['text'])   # as a notebook's JSON may store it
             if WIDGET_MIME in o.get('data', {}): continue
             if o.get('output_type') == 'stream' and outs and outs[-1].get('output_type') == 'stream' \
                and outs[-1].get('name') == o.get('name'):

@@ -93,6 +93,7 @@ def test_round0_training_follows_the_paper_rule(monkeypatch):
 class _FakeFID:
     kind, net = 'fake', None
     def score(self, x): return 0.0, np.zeros(len(x), int)
+    def score_se(self, x, n_boot=20, seed=0): return 0.0, 0.0, np.zeros(len(x), int)
 
 
 def _fake_data(n=200):
