@@ -39,7 +39,7 @@ READING_ORDER = ('yi_linreg_one_round', 'yi_linreg_long_run', 'yi_gaussian_toolk
 PARTS = (('Yi et al.: verification escapes collapse (theory)',
           ('10_linreg', 'yi_linreg_one_round', 'yi_linreg_long_run', 'yi_gaussian_toolkit')),
          ('Feng et al.: the breakdown point (theory)',
-          ('20_gmm', 'feng_phase_transition', 'feng_scaling', 'feng_p_star_proxy')),
+          ('20_gmm', 'feng_phase_transition', 'feng_scaling', 'feng_p_star_proxy', '70_own_verifier')),
          ('Neural experiments', ('30_mnist', '31_cvae', '32_metrics', 'yi_cvae_schedule', 'yi_cvae_verifier_quality',
                                  'yi_cvae_initial_size', '40_eigen', 'feng_eigen', '50_llm', 'yi_xsum_rounds',
                                  'feng_summarization_verifiers')),
