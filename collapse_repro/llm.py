@@ -6,7 +6,7 @@
 from __future__ import annotations
 import functools, json, math, os, shutil, sys, time, warnings
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -21,7 +21,7 @@ __all__ = ['MODEL_ID', 'GGUF_NAME', 'CONVERTED', 'TINY_NOTE', 'XSUM_FILES', 'XSU
            'prompt_ids', 'summary_ids', 'train_example', 'collate', 'supervised_rows', 'supervised_logits', 'finetune',
            'decode_new', 'generate', 'example_logprob', 'summary_logprob', 'cpu_count', 'rouge', 'SumConfig',
            'bf16_checkpoints', 'LLMTask', 'round0', 'yi_stages', 'candidate_scores', 'SharedGenerator', 'feng_stages',
-           'main']
+           'eval_items', 'with_items', 'main']
 
 # %% ../nbs/50_llm.ipynb #e96751c7
 MODEL_ID = 'HuggingFaceTB/SmolLM2-135M-Instruct'
@@ -685,6 +685,22 @@ def feng_stages(task: LLMTask, shared: Path, verifier: str, n_values: Sequence[i
         if model is not None: task.save(model, path)
     def load(path): return task.load(path) if (path / 'config.json').exists() else None
     return Stages(init, generate_, verify, retrain, evaluate, save, load)
+
+# %% ../nbs/50_llm.ipynb #5d1e7a02
+def eval_items(task: LLMTask, model, cache) -> list[float]:
+    "Each evaluation article's ROUGE-1 for `model`'s greedy summary (generated into `cache`, or read back from it)."
+    c = task.cfg
+    preds = generate(model, task.tok, task.eval_prompts, max_new_tokens=c.max_new_tokens, batch_size=c.gen_batch,
+                     bf16=c.bf16, cache=cache, accelerator=task.acc, progress=False)
+    r1 = rouge(preds, [x['summary'] for x in task.eval_rows], types=('rouge1',), workers=c.rouge_workers)['rouge1']
+    return [round(float(x), 6) for x in r1]
+
+def with_items(task: LLMTask, st: Stages) -> Stages:
+    "The stages `st` of `task`, whose evaluation of a round after 0 also returns each article's ROUGE-1 (`rouge1_items`)."
+    def evaluate(model, ctx):
+        m = st.evaluate(model, ctx)
+        return m if ctx.round == 0 else dict(m, rouge1_items=eval_items(task, model, ctx.dir / 'eval'))
+    return replace(st, evaluate=evaluate)
 
 # %% ../nbs/50_llm.ipynb #05d726e2
 def main(argv=None):
