@@ -12,12 +12,12 @@ import numpy as np
 # %% auto #0
 __all__ = ['PROFILES', 'REQUIRED_PROFILES', 'SPEED_PARAMS', 'DEFAULT_PROFILE', 'RUN_RECORD', 'RUN_LOCK', 'DEADLINE_ENV',
            'TIMING_KEYS', 'UNSTABLE', 'RUN_OPTIONS', 'CONDITIONS_ENV', 'UsageError', 'default_profile', 'check_profile',
-           'AttrDict', 'resolve_params', 'config_from', 'seed_everything', 'get_device', 'autocast', 'device_info',
-           'DataError', 'cache_dir', 'data_dir', 'downloads_allowed', 'load_cached', 'md5sum', 'data_file',
-           'project_root', 'git_state', 'git_commit', 'package_versions', 'runs_root', 'holds_run', 'new_run_dir',
-           'TimeLimitReached', 'time_left', 'check_time', 'atomic_write', 'write_json', 'split_timing', 'timing_value',
-           'comparable', 'Run', 'runner_values', 'start_run', 'active_params', 'ConditionsDone', 'selected_conditions',
-           'set_style', 'scale_label']
+           'AttrDict', 'resolve_params', 'check_constraints', 'config_from', 'seed_everything', 'get_device',
+           'autocast', 'device_info', 'DataError', 'cache_dir', 'data_dir', 'downloads_allowed', 'load_cached',
+           'md5sum', 'data_file', 'project_root', 'git_state', 'git_commit', 'package_versions', 'runs_root',
+           'holds_run', 'new_run_dir', 'TimeLimitReached', 'time_left', 'check_time', 'atomic_write', 'write_json',
+           'split_timing', 'timing_value', 'comparable', 'Run', 'runner_values', 'start_run', 'active_params',
+           'ConditionsDone', 'selected_conditions', 'set_style', 'scale_label']
 
 # %% ../nbs/00_core.ipynb #ce94157e
 PROFILES = ('smoke', 'quick', 'gpu', 'paper')
@@ -68,6 +68,19 @@ def resolve_params(profiles: Mapping[str, Mapping], profile: str | None, **param
     out = AttrDict(profile=profile)
     for k, v in params.items(): out[k] = table[k] if v is None and k in table else v
     return out
+
+# %% ../nbs/00_core.ipynb #c4ec0002
+_CHECK_BUILTINS = dict(min=min, max=max, len=len, abs=abs, all=all, any=any, int=int, float=float, sum=sum)
+
+def check_constraints(checks: Sequence[str], values: Mapping[str, Any]):
+    "Raise `UsageError` naming the first expression of `checks` that is false for `values` (with the values it reads)."
+    import ast
+    for expr in checks or ():
+        names = sorted({n.id for n in ast.walk(ast.parse(expr, mode='eval')) if isinstance(n, ast.Name)} & set(values))
+        if None in (values[n] for n in names): continue              # a value chosen later ('auto'): nothing to check
+        if not eval(expr, {'__builtins__': _CHECK_BUILTINS}, dict(values)):
+            got = ', '.join(f'{n}={values[n]!r}' for n in names)
+            raise UsageError(f'parameters must satisfy {expr} (got {got})')
 
 # %% ../nbs/00_core.ipynb #c0f1a9e2
 def config_from(cls, params: Mapping[str, Any], **overrides):
@@ -215,9 +228,9 @@ def git_state(root: Path | None = None) -> dict:
         return dict(commit=sha, dirty_files=sorted(l[3:] for l in st.splitlines() if l.strip()))
     except (OSError, subprocess.CalledProcessError): return {}
 
-def git_commit(root: Path | None = None) -> str | None:
-    "HEAD's sha of the checkout, with '-dirty' if tracked files changed; None outside git."
-    st = git_state(root)
+def git_commit(root: Path | None = None, state: dict | None = None) -> str | None:
+    "HEAD's sha of the checkout (or of a `git_state` read earlier), with '-dirty' if tracked files changed; None outside git."
+    st = git_state(root) if state is None else state
     return (st['commit'] + ('-dirty' if st['dirty_files'] else '')) if st else None
 
 _PACKAGES = ('collapse_repro', 'numpy', 'scipy', 'torch', 'matplotlib', 'transformers', 'datasets', 'rouge-score',
@@ -353,10 +366,12 @@ def comparable(results: Mapping) -> str:
 # %% ../nbs/00_core.ipynb #bafc5929
 class Run:
     """One execution of an experiment: its directory, resolved parameters, device and provenance. `overrides` names the
-    profile-table parameters this run changed: a paper-profile run with any of them is not labelled paper scale."""
+    profile-table parameters this run changed: a paper-profile run with any of them is not labelled paper scale. The
+    checkout's state (commit, changed files) is read when the run starts, when its code is imported: a file edited
+    while a long run goes on does not make its record say `-dirty`."""
     def __init__(self, experiment: str, params: AttrDict, dir: Path, device=None, overrides: Sequence[str] = ()):
         self.experiment, self.params, self.dir, self.device = experiment, params, Path(dir), device
-        self.overrides = tuple(overrides)
+        self.overrides, self.git = tuple(overrides), git_state()
         self.t0, self.figures = time.time(), []
         self.started = _dt.datetime.now().isoformat(timespec='seconds')
 
@@ -374,8 +389,9 @@ class Run:
 
     def provenance(self) -> dict:
         return dict(experiment=self.experiment, profile=self.profile, params=dict(self.params), started=self.started,
-                    wall_time_s=round(self.elapsed(), 3), git_commit=git_commit(),
-                    git_dirty_files=git_state().get('dirty_files'), packages=package_versions(),
+                    wall_time_s=round(self.elapsed(), 3),
+                    git_commit=git_commit(state=self.git),
+                    git_dirty_files=self.git.get('dirty_files'), packages=package_versions(),
                     device=device_info(self.device), run_dir=str(self.dir), overrides=list(self.overrides),
                     scale=self.scale)
 
@@ -448,9 +464,11 @@ def runner_values(namespace: Mapping[str, Any], names: Sequence[str]) -> tuple[d
 # %% ../nbs/00_core.ipynb #5a7e0c05
 def start_run(experiment: str, profiles: Mapping[str, Mapping], namespace: Mapping[str, Any] | None = None, *,
               declared: Sequence[str] | None = None, profile: str | None = None, seed: int = 0,
-              run_dir: str | None = None, resume: bool = False, device: str | None = None, **params) -> Run:
-    """Resolve parameters, seed everything, set the plot style and open the run directory. With `namespace` (the
-    notebook's `globals()`), the parameters are the names `declared` in the experiment's parameters cell."""
+              run_dir: str | None = None, resume: bool = False, device: str | None = None,
+              checks: Sequence[str] = (), **params) -> Run:
+    """Resolve parameters, check them against `checks` (the notebook's `CHECKS`, see `check_constraints`), seed
+    everything, set the plot style and open the run directory. With `namespace` (the notebook's `globals()`), the
+    parameters are the names `declared` in the experiment's parameters cell."""
     if namespace is not None:
         if params:
             raise TypeError(f'start_run: pass the parameters either as globals() or as keywords, '
@@ -460,8 +478,9 @@ def start_run(experiment: str, profiles: Mapping[str, Mapping], namespace: Mappi
             from .runner import declared_params
             declared = declared_params(experiment)
         opts, params = runner_values(namespace, declared)
-        return start_run(experiment, profiles, **opts, **params)
+        return start_run(experiment, profiles, checks=namespace.get('CHECKS', ()), **opts, **params)
     P = resolve_params(profiles, profile, seed=seed, **params)
+    check_constraints(checks, P)
     d = _open_run_dir(experiment, P.profile, run_dir, resume)
     seed_everything(seed)
     set_style()

@@ -10,17 +10,17 @@ from pathlib import Path
 from typing import Any, Mapping
 import nbformat
 from .core import (PROFILES, REQUIRED_PROFILES, DEADLINE_ENV, RUN_LOCK, RUN_RECORD, SPEED_PARAMS,
-                                  UsageError, atomic_write, cache_dir, check_profile, holds_run, new_run_dir,
-                                  project_root, runs_root, write_json)
+                                  UsageError, atomic_write, cache_dir, check_constraints, check_profile, holds_run,
+                                  new_run_dir, project_root, runs_root, write_json)
 
 # %% auto #0
 __all__ = ['RUNNER_PARAMS', 'EXTRAS', 'EXTRA_HINTS', 'KERNEL_NAME', 'WIDGET_MIME', 'DEMO_MD', 'DEMO_PARAMS', 'DEMO_BODY',
            'ExperimentError', 'Param', 'Experiment', 'parse_parameters', 'package_data', 'experiments_dir',
-           'read_experiment', 'list_experiments', 'get_experiment', 'declared_params', 'convert_value', 'check_value',
-           'check_domain', 'missing_extras', 'check_needs', 'check_request', 'resolve_request', 'ensure_kernel',
-           'default_figures_dir', 'results_dir', 'RunReport', 'slim_notebook', 'publish_notebook', 'publish_figures',
-           'read_run_record', 'check_resume', 'claim_run_dir', 'claim_holder', 'Terminated', 'run_experiment',
-           'write_demo_experiment']
+           'read_experiment', 'parameter_checks', 'list_experiments', 'get_experiment', 'declared_params',
+           'convert_value', 'check_value', 'check_domain', 'missing_extras', 'check_needs', 'check_request',
+           'resolve_request', 'ensure_kernel', 'default_figures_dir', 'results_dir', 'RunReport', 'slim_notebook',
+           'publish_notebook', 'publish_figures', 'read_run_record', 'check_resume', 'claim_run_dir', 'claim_holder',
+           'Terminated', 'run_experiment', 'write_demo_experiment']
 
 # %% ../nbs/01_runner.ipynb #fe5f068a
 RUNNER_PARAMS = ('profile', 'run_dir', 'resume')  # set by the runner's options, not by -p
@@ -57,6 +57,7 @@ class Experiment:
     figure: str = ''
     params: dict = field(default_factory=dict)
     needs: tuple = ()   # the package's extras the notebook imports (frontmatter `- needs: "llm"`; see `EXTRAS`)
+    checks: tuple = ()  # rules between parameters (the cell's `CHECKS`; see `core.check_constraints`)
 
     @property
     def user_params(self) -> dict: return {k: p for k, p in self.params.items() if k not in RUNNER_PARAMS}
@@ -114,7 +115,7 @@ def parse_parameters(source: str) -> dict[str, Param]:
         if name == 'DOMAINS':
             domains = _evaluate(value)
             continue
-        if name == 'CONDITIONS': continue       # the job graph's declaration, read by `jobs.declared_conditions`
+        if name in ('CONDITIONS', 'CHECKS'): continue   # the job graph (`jobs.declared_conditions`); `parameter_checks`
         comment = lines[node.lineno - 1].partition('#')[2].strip() if '#' in lines[node.lineno - 1] else ''
         default = _literal(value)
         params[name] = Param(name, default, ann if ann in _TYPES.values() else _type_of(default), comment)
@@ -182,7 +183,15 @@ def read_experiment(path: Path) -> Experiment:
     missing = [k for k in RUNNER_PARAMS + ('seed',) if k not in params]
     if missing: raise ExperimentError(f'{path}: parameters cell lacks {missing}')
     needs = tuple(x.strip() for x in _field(md, 'Needs').split(',') if x.strip())
-    return Experiment(path.stem, path, title, desc, _field(md, 'Paper'), _field(md, 'Figure'), params, needs)
+    return Experiment(path.stem, path, title, desc, _field(md, 'Paper'), _field(md, 'Figure'), params, needs,
+                      parameter_checks(cell.source))
+
+def parameter_checks(source: str) -> tuple:
+    "The expressions of a parameters cell's `CHECKS` list (rules between parameters), or ()."
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and [getattr(t, 'id', None) for t in node.targets] == ['CHECKS']:
+            return tuple(_evaluate(node.value))
+    return ()
 
 def list_experiments(folder: Path | None = None, damaged: list | None = None) -> list[Experiment]:
     """Every experiment notebook in `folder` (default `experiments_dir()`), by name. With a list `damaged`, a notebook
@@ -274,23 +283,35 @@ def check_value(param: Param, value):
 
 # %% ../nbs/01_runner.ipynb #e5c277e1
 _BOUND = re.compile(r'(>=|<=|>|<)\s*(-?[0-9.]+(?:e-?[0-9]+)?)$')
+_STEP = re.compile(r'%([0-9]+)$')          # '%10': a multiple of 10
+_RISING = 'increasing'                      # a list whose values rise strictly
+
+def _split_domain(spec) -> tuple[str, int | None, bool]:
+    "A range spec's bounds part, its step (None: any value) and whether a list must rise: '>=10,%10,increasing'."
+    parts = str(spec).replace(' ', '').split(',')
+    rising = _RISING in parts
+    steps = [int(m.group(1)) for m in map(_STEP.match, parts) if m]
+    rest = [q for q in parts if q != _RISING and not _STEP.match(q)]
+    return ','.join(rest), (steps[0] if steps else None), rising
 
 def _domain_text(spec) -> str:
     "How a domain reads in an error message; raises `ExperimentError` for a malformed spec."
     if isinstance(spec, (list, tuple)): return 'one of ' + ', '.join(map(repr, spec))
-    t = str(spec).replace(' ', '')
+    t, step, rising = _split_domain(spec)
+    more = (f', a multiple of {step}' if step else '') + (', strictly increasing' if rising else '')
     if t[:1] in '[(' and t[-1:] in '])' and t.count(',') == 1:
         lo, hi = t[1:-1].split(',')
         float(lo), float(hi)
-        return f'in {t}'
-    if all(_BOUND.match(part) for part in t.split(',')): return ' and '.join(t.split(','))
-    raise ExperimentError(f'malformed domain {spec!r}: use a range like ">=1", "(0, 1]", ">0,<1" '
-                          'or a list of choices')
+        return f'in {t}' + more
+    if t and all(_BOUND.match(part) for part in t.split(',')): return ' and '.join(t.split(',')) + more
+    raise ExperimentError(f'malformed domain {spec!r}: use a range like ">=1", "(0, 1]", ">0,<1" (with "%10" '
+                          'for multiples of 10 and "increasing" for rising lists) or a list of choices')
 
 def _in_domain(v, spec) -> bool:
     if isinstance(spec, (list, tuple)): return v in spec
     if isinstance(v, bool) or not isinstance(v, (int, float)): return False
-    t = str(spec).replace(' ', '')
+    t, step, _ = _split_domain(spec)
+    if step and v % step: return False
     if t[:1] in '[(' and t[-1:] in '])':
         lo, hi = map(float, t[1:-1].split(','))
         return (v >= lo if t[0] == '[' else v > lo) and (v <= hi if t[-1] == ']' else v < hi)
@@ -298,8 +319,9 @@ def _in_domain(v, spec) -> bool:
     return all(ops[m.group(1)](float(v), float(m.group(2))) for m in map(_BOUND.match, t.split(',')))
 
 def check_domain(param: Param, value):
-    """`value` if it lies in `param.domain` (every element, for a list, which must not be empty), else an
-    `ExperimentError` saying what is allowed. `None` (the profile's value) always passes."""
+    """`value` if it lies in `param.domain` (every element, for a list, which must not be empty, and rising where the
+    domain says `increasing`), else an `ExperimentError` saying what is allowed. `None` (the profile's value) always
+    passes."""
     if value is None or param.domain is None: return value
     items = value if param.type == 'list' else [value]
     if param.type == 'list' and not items:
@@ -308,6 +330,9 @@ def check_domain(param: Param, value):
     if bad:
         what = 'each value of ' if param.type == 'list' else ''
         raise ExperimentError(f'{what}parameter {param.name!r} must be {_domain_text(param.domain)}, got {bad[0]!r}')
+    if not isinstance(param.domain, (list, tuple)) and _split_domain(param.domain)[2] \
+            and any(b <= a for a, b in zip(items, items[1:])):
+        raise ExperimentError(f'parameter {param.name!r} must be strictly increasing, got {value!r}')
     return value
 
 # %% ../nbs/01_runner.ipynb #7e0a11c2
@@ -344,12 +369,14 @@ def check_request(exp: Experiment, overrides: Mapping[str, Any]) -> dict:
 
 def resolve_request(exp: Experiment, profile: str, values: Mapping[str, Any]) -> dict:
     """Every user parameter's value for a run of `exp` at `profile` with the checked request `values` (statically, no
-    kernel)."""
+    kernel), refused in one line if it breaks one of the notebook's `CHECKS`."""
     out = {}
     for k, p in exp.user_params.items():
         v = values.get(k)
         out[k] = (v if v is not None else
                   p.by_profile[profile] if p.default is None and profile in p.by_profile else p.default)
+    try: check_constraints(exp.checks, out)
+    except UsageError as e: raise ExperimentError(f'{exp.name}: {e}') from None
     return out
 
 # %% ../nbs/01_runner.ipynb #ded03aa9

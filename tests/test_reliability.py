@@ -1,7 +1,7 @@
 """Issue 26: no run loses another's results, records a crash as ok, mixes parameters on resume, writes into the source
 tree, or publishes a half-written set; typed parameters are parsed to their type. Collision and crash cases use real
 subprocesses (and `kill -9`); the refusals run the CLI in-process."""
-import json, os, signal, subprocess, sys, time
+import ast, json, os, signal, subprocess, sys, time
 from pathlib import Path
 import nbformat, pytest
 from conftest import cli, cli_here, ROOT
@@ -228,7 +228,8 @@ def test_papermill_sees_every_parameter_the_notebook_declares():
 def _edges(spec, typ):
     "(value, inside?) pairs at the edges of a range domain, for a parameter of type `typ` ('int' or 'float')."
     import re
-    t, step = str(spec).replace(' ', ''), (1 if typ == 'int' else 1e-9)
+    from collapse_repro.runner import _split_domain
+    t, step = _split_domain(spec)[0], (1 if typ == 'int' else 1e-9)
     num = (lambda x: int(float(x))) if typ == 'int' else float
     if t[:1] in '[(':
         lo, hi = map(num, t[1:-1].split(','))
@@ -262,3 +263,42 @@ def test_an_experiment_whose_extra_is_missing_is_refused_before_compute(monkeypa
     r = cli_here('run', 'yi_xsum_rounds', '--profile', 'smoke', '--no-progress')
     assert r.returncode == 2 and "yi_xsum_rounds needs: pip install 'collapse_repro[llm]'" in r.stderr, r.stderr
     assert len(r.stderr.strip().split('\n')) == 1, r.stderr
+
+_NOT_EDGED = {'seed', 'workers', 'threads', 'init_seed'}   # what they change is tested elsewhere (speed, the seed's range)
+
+def edge_request(e) -> dict:
+    """Every numeric parameter of experiment `e` at its domain's lowest allowed value (a list: that value, or the two
+    lowest allowed where the domain says `increasing`), as `-p` texts; a value that would break one of the notebook's
+    `CHECKS` goes back to the profile's."""
+    from collapse_repro.runner import _item_type, _split_domain, resolve_request, ExperimentError
+    out = {}
+    for p in e.user_params.values():
+        typ = _item_type(p) if p.type == 'list' else p.type
+        if p.name in _NOT_EDGED or typ not in ('int', 'float') or p.domain is None or isinstance(p.domain, (list, tuple)):
+            continue
+        lo = next((v for v, inside in _edges(p.domain, typ) if inside), None)
+        if lo is None: continue                                         # an open lower bound: no lowest value
+        _, step, rising = _split_domain(p.domain)
+        out[p.name] = repr([lo, lo + (step or 1)] if rising else [lo]) if p.type == 'list' else repr(lo)
+    def ok(req):
+        try: return bool(resolve_request(e, 'smoke', check_request(e, req)))
+        except ExperimentError: return False
+    for expr in e.checks:
+        if ok(out): break
+        names = [n.id for n in ast.walk(ast.parse(expr, mode='eval')) if isinstance(n, ast.Name) and n.id in out]
+        out = next(({k: v for k, v in out.items() if k != n} for n in names if ok({k: v for k, v in out.items() if k != n})),
+                   {k: v for k, v in out.items() if k not in names})
+    return out
+
+@pytest.mark.parametrize('name', [e.name for e in list_experiments(ROOT / 'nbs' / 'experiments')])
+def test_smoke_notebook_runs_at_its_domain_edges(name, tmp_path, monkeypatch):
+    """Each experiment's notebook, run end to end at the smoke profile with every numeric parameter at the lowest value
+    its domain allows: the domains describe what the code accepts (a value they let through never fails in the kernel)."""
+    monkeypatch.setenv('COLLAPSE_REPRO_FIGURES', str(tmp_path / 'figures')); monkeypatch.delenv('IN_TEST', raising=False)
+    e = get_experiment(name)
+    if e.needs: pytest.importorskip('transformers')
+    req = edge_request(e)
+    assert req, f'{name} declares no numeric domain to test'
+    args = [a for k, v in req.items() for a in ('-p', k, v)]
+    r = cli_here('run', name, '--profile', 'smoke', '--no-progress', '--out', tmp_path / 'run', *args)
+    assert r.returncode == 0, (name, args, r.stderr[-2000:])
