@@ -103,3 +103,63 @@ def test_landing_table_and_verdict_boxes_come_from_the_ledger_and_show_new_field
             if r.ours else r for r in table[0]]
     html = mod.claim_rows_html([rows])
     assert 'interval: 0.1 to 0.2' in html and 'verdict-not-resolved-at-this-profile' in html
+
+# ---- what every staged page says, read statically (no Sphinx, no browser): maths notation ----------
+import re, pytest
+
+@pytest.fixture(scope='module')
+def staged(tmp_path_factory):
+    "The site's pages as `make docs` stages them from the committed figures/ (once, for the checks below)."
+    spec = importlib.util.spec_from_file_location('docs_stage_once', ROOT / 'docs' / 'stage.py')
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    dest = tmp_path_factory.mktemp('site') / 'src'
+    mod.stage(dest)
+    return dest
+
+def _pages(dest):
+    "page -> list of (what, text): each markdown cell, each code cell's source and each output's text on a staged page."
+    out = {}
+    for f in sorted(dest.rglob('*')):
+        if f.suffix in ('.md', '.rst'): out[str(f.relative_to(dest))] = [('markdown' if f.suffix == '.md' else 'rst', f.read_text())]
+        elif f.suffix == '.ipynb':
+            parts = []
+            for c in nbformat.read(f, as_version=4).cells:
+                generated = 'injected-parameters' in c.metadata.get('tags', [])   # papermill's, not the author's
+                parts.append(('generated' if generated else c.cell_type, c.source))
+                for o in c.get('outputs', []):
+                    if 'text' in o: parts.append(('output', ''.join(o['text'])))
+                    for k, v in (o.get('data') or {}).items():
+                        if k.startswith('text/'): parts.append(('markdown' if k == 'text/markdown' else 'output', ''.join(v)))
+            out[str(f.relative_to(dest))] = parts
+    return out
+
+_CODE_AND_MATHS = re.compile(r'```.*?```|`[^`\n]*`|\$\$.*?\$\$|(?<![\\$])\$[^$]+?\$|<code>.*?</code>', re.S)
+
+def prose(markdown: str) -> str:
+    "Markdown without its code (fenced, inline, <code>) and its maths ($…$, $$…$$): the text a reader sees as text."
+    return _CODE_AND_MATHS.sub(' ', markdown)
+
+def test_prose_is_stripped_of_code_and_maths_only():
+    assert prose('a $\\hat\\theta_{k+1}$ b `x_{1}` c $$\ne^{x}\n$$ d') == 'a   b   c   d'
+    assert '_{' in prose('θ̂_{k+1} outside maths') and '^{' in prose('e^{(β²−α²)/2}')
+
+def test_no_tex_fragment_in_plain_text_on_any_staged_page(staged):
+    "Every formula is MathJax: no `_{`/`^{` left in the prose or the Markdown outputs of a staged page."
+    bad = {p: hits[:3] for p, parts in _pages(staged).items()
+           if (hits := [m for w, t in parts if w == 'markdown' for m in re.findall(r'.{0,25}[_^]\{.{0,25}', prose(t))])}
+    assert not bad, bad
+
+# Unicode pseudo-maths: a hat (U+0302), sub- or superscript digits and ᵀ, or `x_k`-style subscripts written as text
+PSEUDO_MATHS = re.compile(r'.{0,20}(?:\u0302|[₀-₉⁰-⁹ᵀ]|(?<![\w/.-])[A-Za-zα-ωΑ-Ω]_[A-Za-z0-9*](?![\w/.-])).{0,20}')
+
+def test_theory_chapters_and_experiment_notebooks_write_formulas_in_mathjax():
+    """The notebooks whose prose is all maths-bearing (Yi et al.'s and Feng et al.'s theory chapters and every
+    experiment) write formulas as `$…$`: no Unicode pseudo-maths (θ̂_k, m₂, Xᵀ) in their prose. The title cell is
+    exempt: its title and one-line description are what `collapse-repro list` prints, as plain text."""
+    nbs = [ROOT / 'nbs/10_linreg.ipynb', ROOT / 'nbs/20_gmm.ipynb', *sorted((ROOT / 'nbs/experiments').glob('*.ipynb'))]
+    bad = {}
+    for p in nbs:
+        cells = [c for c in nbformat.read(p, as_version=4).cells if c.cell_type == 'markdown'][1:]
+        hits = [h for c in cells for h in PSEUDO_MATHS.findall(prose(c.source))]
+        if hits: bad[p.name] = hits[:3]
+    assert not bad, bad
