@@ -178,10 +178,13 @@ def clean_outputs(nb, alt: str):
     return nb
 
 def collapse_parameters(nb):
-    "The parameters cell (tag `parameters`) collapsed behind a toggle: a reader starts with the claims, not 40 lines."
+    """The parameters cell (tag `parameters`) and papermill's injected one collapsed behind a toggle: a reader starts
+    with the claims, not 40 lines; the injected `run_dir` without the machine's folders (`machine_paths_removed`)."""
     for c in nb.cells:
-        if c.cell_type == 'code' and 'parameters' in c.metadata.get('tags', []):
-            c.metadata['tags'] = list(dict.fromkeys(c.metadata['tags'] + ['hide-input']))
+        tags = c.metadata.get('tags', [])
+        if c.cell_type == 'code' and ('parameters' in tags or 'injected-parameters' in tags):
+            c.metadata['tags'] = list(dict.fromkeys(tags + ['hide-input']))
+            if 'injected-parameters' in tags: c.source = machine_paths_removed(c.source)
     return nb
 
 P_STAR = re.compile(r'(?<![\w\\$])p_\*')

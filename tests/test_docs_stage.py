@@ -104,7 +104,7 @@ def test_landing_table_and_verdict_boxes_come_from_the_ledger_and_show_new_field
     html = mod.claim_rows_html([rows])
     assert 'interval: 0.1 to 0.2' in html and 'verdict-not-resolved-at-this-profile' in html
 
-# ---- what every staged page says, read statically (no Sphinx, no browser): maths notation ----------
+# ---- what every staged page says, read statically (no Sphinx, no browser): maths notation and machine paths ----------
 import re, pytest
 
 @pytest.fixture(scope='module')
@@ -162,4 +162,24 @@ def test_theory_chapters_and_experiment_notebooks_write_formulas_in_mathjax():
         cells = [c for c in nbformat.read(p, as_version=4).cells if c.cell_type == 'markdown'][1:]
         hits = [h for c in cells for h in PSEUDO_MATHS.findall(prose(c.source))]
         if hits: bad[p.name] = hits[:3]
+    assert not bad, bad
+
+# A path of the machine a run or build was made on: /tmp/…, /work/…, a home directory, macOS's /private/var or a
+# Windows user folder (a path inside a URL, or `~/.cache`, is not one)
+MACHINE_PATH = re.compile(r'(?<![\w.~-])/(?:tmp|work|root|home|Users|scratch|private/var)/[^\s\'"<>)]*|[A-Za-z]:\\Users\\')
+
+def test_no_machine_path_on_any_staged_page(staged):
+    """No page shows where a run or the build happened: the staged pages' prose, outputs and papermill's injected
+    parameters (`run_dir`), and the built HTML when present. Code the authors wrote (an example command's
+    `--out /tmp/x`) is not a machine's path."""
+    def shown(what, text): return prose(text) if what in ('markdown', 'rst') else '' if what == 'code' else text
+    bad = {p: hits[:3] for p, parts in _pages(staged).items()
+           if (hits := [m for w, t in parts for m in MACHINE_PATH.findall(shown(w, t))])}
+    html = ROOT / '_docs' / 'html'                      # `make docs` output, when this checkout has built it
+    for f in sorted(html.rglob('*.html')) if html.exists() else []:
+        if str(f.relative_to(html)).startswith('_static'): continue
+        page = re.sub(r'<script.*?</script>', '', f.read_text(errors='replace'), flags=re.S)
+        page = re.sub(r'<div class="highlight-(?!none|myst-ansi)[^"]*notranslate">.*?</div>', '', page, flags=re.S)  # authors' code
+        if hits := MACHINE_PATH.findall(page):
+            bad[f'html/{f.relative_to(html)}'] = hits[:3]
     assert not bad, bad
