@@ -11,13 +11,15 @@ def _stage_module(figures, monkeypatch):
 
 def test_stage_lays_out_every_page_in_reading_order(tmp_path, monkeypatch):
     figs = tmp_path / 'figures'; shutil.copytree(ROOT / 'figures', figs)
-    # one experiment with a kept executed notebook at smoke (as publish_figures writes it), the others without
+    # a smoke run of feng_scaling that kept its executed notebook (as publish_figures writes it), beside the committed ones
     nb = nbformat.read(ROOT / 'nbs/experiments/feng_scaling.ipynb', as_version=4)
     code = next(c for c in nb.cells if c.cell_type == 'code')
     code.outputs = [nbformat.v4.new_output('stream', name='stdout', text='ran at smoke\n')]
     (figs / 'smoke').mkdir(exist_ok=True); nbformat.write(nb, figs / 'smoke' / 'feng_scaling.ipynb')
-    # and one quick run published before runs kept their notebooks (the committed ones all keep theirs now)
+    # and runs published before runs kept their notebooks: one beside a kept paper run, one the experiment's only run
     (figs / 'quick' / 'yi_gaussian_toolkit.ipynb').unlink(missing_ok=True)
+    (figs / 'quick' / 'feng_eigen.ipynb').unlink(missing_ok=True)
+    assert not any((figs / p / 'feng_eigen.ipynb').exists() for p in ('smoke', 'gpu', 'paper'))
     mod = _stage_module(figs, monkeypatch)
     toc = mod.stage(tmp_path / 'src')
     from collapse_repro.runner import list_experiments
@@ -26,24 +28,31 @@ def test_stage_lays_out_every_page_in_reading_order(tmp_path, monkeypatch):
     claims_md = (tmp_path / 'src/claims.md').read_text()          # the ledger, per experiment, with +dirty explained
     assert toc['results'] == ['claims'] and 'id="dirty-commits"' in claims_md
     assert all(f'## {n}' in claims_md for n in names)
-    assert 'experiments/feng_scaling-smoke' in toc['experiments']
-    for n in names: assert any(p.startswith(f'experiments/{n}') for p in toc['experiments']), n
-    # experiments in the reading order (by paper, then as in README's table), which names each of them once
+    # one page per experiment, in the reading order (by paper, then as in README's table), which names each once
     assert sorted(mod.READING_ORDER) == sorted(names)
-    first_page = [next(i for i, p in enumerate(toc['experiments']) if p.split('/')[1].split('-')[0] == n) for n in mod.READING_ORDER]
-    assert first_page == sorted(first_page)
-    page = nbformat.read(tmp_path / 'src/experiments/feng_scaling-smoke.ipynb', as_version=4)
+    assert toc['experiments'] == [f'experiments/{n}' for n in mod.READING_ORDER]
+    assert not [f for f in (tmp_path / 'src/experiments').glob('*.ipynb') if f.stem not in names]
+    # feng_scaling: claims and verdicts, then the figures of every profile that ran (largest first), then the paper
+    # run's notebook, and at the end what the smoke run printed
+    page = nbformat.read(tmp_path / 'src/experiments/feng_scaling.ipynb', as_version=4)
+    text = '\n'.join(c.source for c in page.cells if c.cell_type == 'markdown')
+    head = '\n'.join(c.source for c in page.cells[:4])   # title, markers' legend, verdict box, figures
+    assert 'class="verdict-box"' in head and '## Our figures' in head and 'the <code>paper</code> run executed' in head
+    assert head.index('### The paper run') < head.index('### The quick run') < head.index('### The smoke run')
+    assert '(figures/quick/feng_scaling_accuracy_vs_n.png)' in head and '(figures/paper/feng_scaling_accuracy_vs_n.png)' in head
+    assert "## The smoke run's numbers" in text and 'href="#the-smoke-run-s-numbers"' in head
     assert any(o.get('text') == 'ran at smoke\n' for c in page.cells for o in c.get('outputs', []))   # outputs kept
-    text = '\n'.join(c.source for c in page.cells[:4])
-    assert 'executed by the committed <code>smoke</code> run' in text and 'class="verdict-box"' in text
     assert 'hide-input' in next(c for c in page.cells if 'parameters' in c.metadata.get('tags', [])).metadata['tags']
-    # a quick run published before runs kept their notebooks: its source page says so and shows the published PNGs
-    bare = next(n for n in names if (figs / 'quick' / f'{n}_results.json').exists() and not (figs / 'quick' / f'{n}.ipynb').exists())
-    png = sorted((figs / 'quick').glob(f'{bare}_*.png'))[0].name
-    src = nbformat.read(tmp_path / f'src/experiments/{bare}.ipynb', as_version=4)
+    # a quick run published before runs kept their notebooks, beside a kept paper run: its figures, and it says so
+    src = nbformat.read(tmp_path / 'src/experiments/yi_gaussian_toolkit.ipynb', as_version=4)
     text = '\n'.join(c.source for c in src.cells if c.cell_type == 'markdown')
-    assert 'is absent' in text and f'(figures/quick/{png})' in text
+    png = sorted((figs / 'quick').glob('yi_gaussian_toolkit_*.png'))[0].name
+    assert f'(figures/quick/{png})' in text and 'executed notebook was not kept' in text
     assert (tmp_path / f'src/experiments/figures/quick/{png}').exists()
+    # an experiment whose only run kept no notebook: the source, not executed, saying so, and that run's figures
+    src = nbformat.read(tmp_path / 'src/experiments/feng_eigen.ipynb', as_version=4)
+    text = '\n'.join(c.source for c in src.cells if c.cell_type == 'markdown')
+    assert 'are absent' in text and '(figures/quick/feng_eigen_scaling.png)' in text
     assert all(not c.outputs for c in src.cells if c.cell_type == 'code')
     index = nbformat.read(tmp_path / 'src/index.ipynb', as_version=4).cells[-1].source
     # the papers' order: Yi's theory and its experiments, Feng's, the neural ones, the ledger, then the package, the API
