@@ -174,6 +174,27 @@ def clean_outputs(nb, alt: str):
             c.metadata.setdefault('mystnb', {})['image'] = dict(alt=f'{alt}: figure {what}')
     return nb
 
+def _plain(markdown: str) -> str:
+    "Markdown as plain words for alt text: no headings' #, emphasis, code ticks, maths dollars or link targets."
+    t = re.sub(r'\[([^\]]*)\]\([^)]*\)', r'\1', markdown).replace('p_*', '\0')
+    t = re.sub(r'[`*$]|^#+\s*|\\(?=[a-zA-Z])', '', t, flags=re.M)
+    return ' '.join(t.replace('\0', 'p*').split())
+
+def figure_alts(nb):
+    """Library pages: every figure a code cell draws gets alt text saying what it shows, taken from the prose just
+    above the cell (its first sentence), under the chapter's title (myst-nb's `mystnb.image.alt` cell metadata)."""
+    title = _plain(next((l for l in nb.cells[title_cell(nb)].source.split('\n') if l.startswith('# ')), ''))
+    above = ''
+    for c in nb.cells:
+        if c.cell_type == 'markdown':
+            body = [l for l in c.source.split('\n') if l.strip() and not l.startswith('#')]
+            above = _plain(' '.join(body)) or _plain(c.source)
+        elif c.cell_type == 'code' and 'alt' not in c.metadata.get('mystnb', {}).get('image', {}):
+            first = re.split(r'(?<=[.:;])\s', above, maxsplit=1)[0].rstrip(':;')[:200] if above else ''
+            c.metadata.setdefault('mystnb', {}).setdefault('image', {})['alt'] = (
+                f'{title}: figure: {first}' if first else f'{title}: figure drawn by this cell')
+    return nb
+
 def collapse_parameters(nb):
     """The parameters cell (tag `parameters`) and papermill's injected one collapsed behind a toggle: a reader starts
     with the claims, not 40 lines; the injected `run_dir` without the machine's folders (`machine_paths_removed`)."""
@@ -454,7 +475,7 @@ def stage(dest: Path) -> dict[str, list[str]]:
     for p in library_notebooks():
         nb = prepare_library(nbformat.read(p, as_version=4))
         if kept_outputs(nb, p): slim_notebook(nb)
-        legend_markers(nb); explain_dirty(nb); one_notation(nb)
+        legend_markers(nb); explain_dirty(nb); one_notation(nb); figure_alts(nb)
         write_nb(nb, dest / 'lib' / p.name)
         lib.append(f'lib/{p.stem}')
         if (mod := module_of(p)):

@@ -192,3 +192,15 @@ def test_no_machine_path_on_any_staged_page(staged):
         if hits := MACHINE_PATH.findall(page):
             bad[f'html/{f.relative_to(html)}'] = hits[:3]
     assert not bad, bad
+
+def test_library_figures_get_alt_text_from_the_prose_above(staged):
+    "A figure drawn in a library chapter gets alt text from the chapter's prose just above it (no `show` helper needed)."
+    missing = {}
+    for f in sorted((staged / 'lib').glob('*.ipynb')):
+        cells = [c for c in nbformat.read(f, as_version=4).cells if c.cell_type == 'code']
+        bad = [c.get('id') for c in cells if len(c.metadata.get('mystnb', {}).get('image', {}).get('alt', '').split()) < 4]
+        if bad: missing[f.name] = bad[:3]
+    assert not missing, missing
+    own = nbformat.read(staged / 'lib/70_own_verifier.ipynb', as_version=4)
+    plot = next(c for c in own.cells if c.cell_type == 'code' and 'plt.subplots' in c.source)
+    assert 'Accuracy per round with your verifier' in plot.metadata['mystnb']['image']['alt']
