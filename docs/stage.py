@@ -60,8 +60,6 @@ def write_if_changed(path: Path, data) -> Path:
 
 def write_nb(nb, path: Path) -> Path: return write_if_changed(path, nbformat.writes(nb) + '\n')
 
-def copy_if_changed(src: Path, dest: Path) -> Path: return write_if_changed(dest, src.read_bytes())
-
 def md(text: str): return nbformat.v4.new_markdown_cell(text)
 
 def library_notebooks() -> list[Path]:
@@ -311,6 +309,17 @@ def figure_alt(exp: str, prof: str, f: Path) -> str:
     "A published figure's alt text: the experiment, the run and what the figure's file name says it shows."
     return f'{exp}, {prof} run: figure {f.stem.removeprefix(exp + "_").replace("_", " ")}'
 
+def site_png(src: Path) -> bytes:
+    """A published figure as the site serves it: full size, on white, in a 256-colour palette without dithering (a
+    matplotlib plot has few colours: it looks the same at ~40 % of the bytes; the repository keeps the original)."""
+    from PIL import Image
+    import io
+    im = Image.open(src).convert('RGBA')
+    im = Image.alpha_composite(Image.new('RGBA', im.size, 'white'), im).convert('RGB')
+    buf = io.BytesIO()
+    im.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(buf, 'PNG', optimize=True)
+    return buf.getvalue()
+
 def figures_section(exp: str, pub: dict, dest: Path, main: str | None) -> str:
     """'Our figures': for every profile that ran (largest first), its provenance line, how to rerun it and the PNGs it
     published (copied beside the page; click to enlarge). `main` is the run whose notebook the page shows below."""
@@ -326,7 +335,7 @@ def figures_section(exp: str, pub: dict, dest: Path, main: str | None) -> str:
                    if executed and main and prof != main else '') + '.</p>']
         imgs = [f for f in pub[prof] if f.suffix == '.png']
         for f in imgs:
-            copy_if_changed(f, dest / 'figures' / prof / f.name)
+            write_if_changed(dest / 'figures' / prof / f.name, site_png(f))
             text.append(f'![{figure_alt(exp, prof, f)}](figures/{prof}/{f.name})')
         if not imgs: text.append('(this run published no figure)')
         out.append('\n\n'.join(text))
