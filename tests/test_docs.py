@@ -232,6 +232,12 @@ def test_figures_are_large_or_enlarge_and_have_alt_text(crawl):
                                  and (len(i['alt'].split()) < 3 or NO_ALT.search(i['alt']))][:3])
     assert not small and not alt, dict(small=small, alt=alt)
 
+def test_no_machine_path_on_any_page():
+    "No page shows the folders of the machine a run or this build was made on (/tmp/…, /work/…, a home directory)."
+    from test_docs_stage import machine_paths_in_html
+    bad = machine_paths_in_html(SITE)
+    assert not bad, bad
+
 def test_markers_are_explained_where_they_are_used(crawl):
     bad = [p for p, t in crawl['text'].items() if re.search(r'\[(R|V|M|\?)\]', t) and not crawl['seen'][p]['legend']]
     assert not bad, bad

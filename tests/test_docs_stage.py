@@ -184,14 +184,18 @@ def test_no_machine_path_on_any_staged_page(staged):
     def shown(what, text): return prose(text) if what in ('markdown', 'rst') else '' if what == 'code' else text
     bad = {p: hits[:3] for p, parts in _pages(staged).items()
            if (hits := [m for w, t in parts for m in MACHINE_PATH.findall(shown(w, t))])}
-    html = ROOT / '_docs' / 'html'                      # `make docs` output, when this checkout has built it
+    bad.update(machine_paths_in_html(ROOT / '_docs' / 'html'))   # `make docs` output, when this checkout has built it
+    assert not bad, bad
+
+def machine_paths_in_html(html) -> dict:
+    "page -> machine paths in a built site's HTML (outside scripts and the authors' code blocks); {} if not built."
+    bad = {}
     for f in sorted(html.rglob('*.html')) if html.exists() else []:
         if str(f.relative_to(html)).startswith('_static'): continue
         page = re.sub(r'<script.*?</script>', '', f.read_text(errors='replace'), flags=re.S)
         page = re.sub(r'<div class="highlight-(?!none|myst-ansi)[^"]*notranslate">.*?</div>', '', page, flags=re.S)  # authors' code
-        if hits := MACHINE_PATH.findall(page):
-            bad[f'html/{f.relative_to(html)}'] = hits[:3]
-    assert not bad, bad
+        if hits := MACHINE_PATH.findall(page): bad[f'html/{f.relative_to(html)}'] = hits[:3]
+    return bad
 
 def test_library_figures_get_alt_text_from_the_prose_above(staged):
     "A figure drawn in a library chapter gets alt text from the chapter's prose just above it (no `show` helper needed)."
