@@ -72,13 +72,17 @@ def _last_bar_states(text: str) -> str:
         keep.append(l)
     return '\n'.join(reversed(keep))
 
+sys.path.insert(0, str(ROOT / 'docs'))
+from stage import machine_paths_removed        # /tmp/…/runs/x -> runs/x, as staging does for published runs
+
 def _drop_bar_frames(app, doctree, docname):
     """Outputs of the library notebooks executed for the site (their published runs are slimmed already): a library's
-    own bars (transformers' `Writing model shards`) ignore TQDM_DISABLE, so their frames are dropped here."""
+    own bars (transformers' `Writing model shards`) ignore TQDM_DISABLE, so their frames are dropped here; and the
+    temporary folders and caches of the machine that built the site are not shown (`machine_paths_removed`)."""
     from docutils import nodes
     for n in doctree.findall(nodes.literal_block):
         if 'output' not in n.get('classes', []): continue
-        text = n.astext(); new = _last_bar_states(text)
+        text = n.astext(); new = machine_paths_removed(_last_bar_states(text))
         if new != text: n.children = [nodes.Text(new)]; n.rawsource = new
 
 def setup(app):

@@ -8,11 +8,12 @@ package works" (core, runner, command line, loop, jobs, claims) and the API refe
 - `index`: nbs/index.ipynb, the landing page, with the experiment table generated from the ledger (`landing_table`);
 - `lib/NN_name`: the library notebooks nbs/NN_*.ipynb, with the outputs `make test` kept for them
   (tools/nbdev_test_keep.py, while their code is unchanged), else executed by myst-nb during the build (IN_TEST: smoke);
-- `experiments/EXP-PROFILE` (experiments in READING_ORDER): the notebook as executed by the committed PROFILE run,
-  figures/PROFILE/EXP.ipynb (never re-run), opening with the paper's claims and their verdicts (`verdict_box`, from the
-  claims ledger), one provenance line, its parameters cell collapsed, no machine path in its outputs;
-  `experiments/EXP`: the cleaned source notebook plus its published figures, for an experiment that has
-  published runs without a kept executed notebook (or no published run at all), saying so;
+- `experiments/EXP` (experiments in READING_ORDER), one page per experiment: its title, the paper's claims and their
+  verdicts (`verdict_box`, from the claims ledger), the figures of every profile that ran, each with one provenance
+  line (`figures_section`; figures/superseded/ is not read), then the notebook as executed by the largest committed
+  run that kept it, figures/PROFILE/EXP.ipynb (never re-run; parameters collapsed, no machine path in its outputs), and
+  at the end what the other executed runs printed (`run_numbers`); without any kept executed notebook, the cleaned
+  source notebook, saying so;
 - `claims`: the claims ledger, grouped by experiment (`claims_page`; figures/CLAIMS.md has the full table);
 - `api/MODULE`: the API reference of each exported module (sphinx autodoc), in notebook order.
 
@@ -59,8 +60,6 @@ def write_if_changed(path: Path, data) -> Path:
 
 def write_nb(nb, path: Path) -> Path: return write_if_changed(path, nbformat.writes(nb) + '\n')
 
-def copy_if_changed(src: Path, dest: Path) -> Path: return write_if_changed(dest, src.read_bytes())
-
 def md(text: str): return nbformat.v4.new_markdown_cell(text)
 
 def library_notebooks() -> list[Path]:
@@ -106,10 +105,6 @@ def tidy_frontmatter(nb):
     i = title_cell(nb)
     nb.cells[i].source = re.sub(r'^- (\w+): "(.*)"\s*$', lambda m: f'- **{m.group(1)}:** ' + m.group(2).replace('\\"', '"'),
                                 nb.cells[i].source, flags=re.M)
-
-def retitle(nb, suffix: str):
-    i = title_cell(nb)
-    nb.cells[i].source = re.sub(r'^(#\s+.*)$', lambda m: m.group(1) + suffix, nb.cells[i].source, count=1, flags=re.M)
 
 def published_files(exp: str, names: list[str]) -> dict[str, list[Path]]:
     "profile -> the top-level files figures/<profile>/ publishes for `exp` (not those of a longer experiment name)."
@@ -177,11 +172,35 @@ def clean_outputs(nb, alt: str):
             c.metadata.setdefault('mystnb', {})['image'] = dict(alt=f'{alt}: figure {what}')
     return nb
 
-def collapse_parameters(nb):
-    "The parameters cell (tag `parameters`) collapsed behind a toggle: a reader starts with the claims, not 40 lines."
+def _plain(markdown: str) -> str:
+    "Markdown as plain words for alt text: no headings' #, emphasis, code ticks, maths dollars or link targets."
+    t = re.sub(r'\[([^\]]*)\]\([^)]*\)', r'\1', markdown).replace('p_*', '\0')
+    t = re.sub(r'[`*$]|^#+\s*|\\(?=[a-zA-Z])', '', t, flags=re.M)
+    return ' '.join(t.replace('\0', 'p*').split())
+
+def figure_alts(nb):
+    """Library pages: every figure a code cell draws gets alt text saying what it shows, taken from the prose just
+    above the cell (its first sentence), under the chapter's title (myst-nb's `mystnb.image.alt` cell metadata)."""
+    title = _plain(next((l for l in nb.cells[title_cell(nb)].source.split('\n') if l.startswith('# ')), ''))
+    above = ''
     for c in nb.cells:
-        if c.cell_type == 'code' and 'parameters' in c.metadata.get('tags', []):
-            c.metadata['tags'] = list(dict.fromkeys(c.metadata['tags'] + ['hide-input']))
+        if c.cell_type == 'markdown':
+            body = [l for l in c.source.split('\n') if l.strip() and not l.startswith('#')]
+            above = _plain(' '.join(body)) or _plain(c.source)
+        elif c.cell_type == 'code' and 'alt' not in c.metadata.get('mystnb', {}).get('image', {}):
+            first = re.split(r'(?<=[.:;])\s', above, maxsplit=1)[0].rstrip(':;')[:200] if above else ''
+            c.metadata.setdefault('mystnb', {}).setdefault('image', {})['alt'] = (
+                f'{title}: figure: {first}' if first else f'{title}: figure drawn by this cell')
+    return nb
+
+def collapse_parameters(nb):
+    """The parameters cell (tag `parameters`) and papermill's injected one collapsed behind a toggle: a reader starts
+    with the claims, not 40 lines; the injected `run_dir` without the machine's folders (`machine_paths_removed`)."""
+    for c in nb.cells:
+        tags = c.metadata.get('tags', [])
+        if c.cell_type == 'code' and ('parameters' in tags or 'injected-parameters' in tags):
+            c.metadata['tags'] = list(dict.fromkeys(tags + ['hide-input']))
+            if 'injected-parameters' in tags: c.source = machine_paths_removed(c.source)
     return nb
 
 P_STAR = re.compile(r'(?<![\w\\$])p_\*')
@@ -286,57 +305,91 @@ def verdict_counts(exp: str, table) -> str:
     return ', '.join(f'{vs.count(v)} {verdict_badge(v)}' for v in dict.fromkeys(vs)) or 'no claim in the ledger'
 
 
+def figure_alt(exp: str, prof: str, f: Path) -> str:
+    "A published figure's alt text: the experiment, the run and what the figure's file name says it shows."
+    return f'{exp}, {prof} run: figure {f.stem.removeprefix(exp + "_").replace("_", " ")}'
+
+def site_png(src: Path) -> bytes:
+    """A published figure as the site serves it: full size, on white, in a 256-colour palette without dithering (a
+    matplotlib plot has few colours: it looks the same at ~40 % of the bytes; the repository keeps the original)."""
+    from PIL import Image
+    import io
+    im = Image.open(src).convert('RGBA')
+    im = Image.alpha_composite(Image.new('RGBA', im.size, 'white'), im).convert('RGB')
+    buf = io.BytesIO()
+    im.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(buf, 'PNG', optimize=True)
+    return buf.getvalue()
+
+def figures_section(exp: str, pub: dict, dest: Path, main: str | None) -> str:
+    """'Our figures': for every profile that ran (largest first), its provenance line, how to rerun it and the PNGs it
+    published (copied beside the page; click to enlarge). `main` is the run whose notebook the page shows below."""
+    out = ['## Our figures\n\nEvery published run of this experiment, the largest profile first (click a figure to see '
+           'it at full size).' + (f' The notebook below is the one the <code>{main}</code> run executed.' if main else '')]
+    for prof in sorted(pub, key=lambda p: -PROFILE_ORDER.index(p) if p in PROFILE_ORDER else 0):
+        prov = provenance_line(FIGURES / prof / f'{exp}_results.json')
+        executed = (FIGURES / prof / f'{exp}.ipynb').exists()
+        text = [f'### The {prof} run', f'<p class="provenance">{prov + "; " if prov else ""}rerun: '
+                f'<code>collapse-repro run {exp} --profile {prof}</code>'
+                + ('' if executed else '; its executed notebook was not kept (published before the runner kept it)')
+                + (f'; its printed numbers are <a href="#the-{prof}-run-s-numbers">at the end of this page</a>'
+                   if executed and main and prof != main else '') + '.</p>']
+        imgs = [f for f in pub[prof] if f.suffix == '.png']
+        for f in imgs:
+            write_if_changed(dest / 'figures' / prof / f.name, site_png(f))
+            text.append(f'![{figure_alt(exp, prof, f)}](figures/{prof}/{f.name})')
+        if not imgs: text.append('(this run published no figure)')
+        out.append('\n\n'.join(text))
+    return '\n\n'.join(out)
+
+def run_numbers(nb, prof: str) -> list:
+    """Another profile's executed notebook reduced to what it printed (Markdown statements and stdout), without its
+    code, figures (shown under 'Our figures') or logs: the cells of a section at the end of the page."""
+    cells = [md(f"## The {prof} run's numbers\n\nWhat the same notebook printed when the committed <code>{prof}</code> "
+                'run executed it (the code is the code above; its figures are under "Our figures").')]
+    for c in nb.cells:
+        if c.cell_type != 'code': continue
+        outs = [o for o in c.outputs if 'text/markdown' in (o.get('data') or {})
+                or (o.output_type == 'stream' and o.get('name') == 'stdout')]
+        if outs:
+            c.outputs = outs
+            c.metadata['tags'] = [t for t in c.metadata.get('tags', []) if t not in ('parameters', 'hide-input')] + ['remove-input']
+            c['id'] = f"{c.get('id') or len(cells)}-{prof}"[:64]                 # unique beside the main run's cells
+            cells.append(c)
+    return cells if len(cells) > 1 else []
+
 def stage_experiment(exp, names, dest: Path, table=()) -> list[str]:
-    "The pages of one experiment (their docnames): one per profile with an executed notebook, else/also the source page."
-    pub = published_files(exp.name, names); pages = []
-    missing = [p for p, files in pub.items() if not any(f.suffix == '.ipynb' for f in files)]
+    """One page per experiment, `experiments/EXP`: its title, the paper's claims and their verdicts (`verdict_box`),
+    the figures of every profile that ran (`figures_section`), then the notebook as executed by the largest profile
+    whose executed notebook was kept (never re-run), and at the end what the other executed runs printed. An experiment
+    without any kept executed notebook shows its source notebook, not executed, and says so."""
+    pub = published_files(exp.name, names)
+    executed = [p for p in pub if (FIGURES / p / f'{exp.name}.ipynb').exists()]
+    main = max(executed, key=lambda p: PROFILE_ORDER.index(p) if p in PROFILE_ORDER else -1, default=None)
     box = verdict_box(exp.name, table)
-    for prof, files in pub.items():
-        executed = FIGURES / prof / f'{exp.name}.ipynb'
-        if not executed.exists(): continue
-        nb = current_prose(nbformat.read(executed, as_version=4), exp.path)
-        retitle(nb, f' ({prof} run)'); tidy_frontmatter(nb); one_notation(nb)
-        clean_outputs(nb, f'{exp.name}, {prof} run'); collapse_parameters(nb)
-        prov = provenance_line(FIGURES / prof / f'{exp.name}_results.json')
-        i = title_cell(nb) + 1
-        nb.cells[i:i] = [md(box)] if box else []
-        nb.cells.insert(i + bool(box), md(
-            f'<p class="provenance">The notebook as executed by the committed <code>{prof}</code> run'
-            f'{" (" + prov + ")" if prov else ""}, not re-run for this site; rerun: '
-            f'<code>collapse-repro run {exp.name} --profile {prof}</code>.'
-            + ''.join(f' The <a href="{exp.name}-{o}.html">{o} run</a>.' for o in pub if o != prof
-                      and (FIGURES / o / f'{exp.name}.ipynb').exists()) + '</p>'))
-        legend_markers(nb)
-        write_nb(nb, dest / f'{exp.name}-{prof}.ipynb'); pages.append(f'experiments/{exp.name}-{prof}')
-    if missing or not pub:
+    if main:
+        nb = current_prose(nbformat.read(FIGURES / main / f'{exp.name}.ipynb', as_version=4), exp.path)
+        tidy_frontmatter(nb); one_notation(nb); clean_outputs(nb, f'{exp.name}, {main} run'); collapse_parameters(nb)
+        head = []
+    else:
         nb = nbformat.read(exp.path, as_version=4)
         tidy_frontmatter(nb); collapse_parameters(nb); one_notation(nb)
         for c in nb.cells:
             if c.cell_type == 'code': c.outputs, c.execution_count = [], None
-        if pub:
-            which = ', '.join(f'`{p}`' for p in missing)
-            note = (f'The executed notebook of the published {which} run{"s" if len(missing) > 1 else ""} of this experiment is '
-                    f'absent (`figures/<profile>/{exp.name}.ipynb`: published before the runner kept it). Below is the '
-                    f'source notebook, not executed, and at the end the figures that run published.')
-        else: note = 'No run of this experiment is published yet. Below is the source notebook, not executed.'
-        i = title_cell(nb) + 1
-        nb.cells[i:i] = ([md(box)] if box else []) + [md(f'```{{warning}}\n{note}\n```')]
-        if missing:
-            nb.cells.append(md('## Published figures\n\nThe figures of the published runs (`figures/<profile>/`), '
-                               'with their provenance sidecars beside them in the repository.'))
-            for prof in missing:
-                imgs = [f for f in pub[prof] if f.suffix == '.png']
-                prov = provenance_line(FIGURES / prof / f'{exp.name}_results.json')
-                text = [f'### Profile `{prof}`' + (f'\n\n<p class="provenance">{prov}.</p>' if prov else '')]
-                for f in imgs:
-                    copy_if_changed(f, dest / 'figures' / prof / f.name)
-                    what = f.stem.removeprefix(exp.name + '_').replace('_', ' ')
-                    text.append(f'![{exp.name}, {prof} run: figure {what}](figures/{prof}/{f.name})')
-                if not imgs: text.append('(no figure)')
-                nb.cells.append(md('\n\n'.join(text)))
-        legend_markers(nb)
-        write_nb(nb, dest / f'{exp.name}.ipynb'); pages.append(f'experiments/{exp.name}')
-    return pages
+        note = ('No run of this experiment is published yet. Below is the source notebook, not executed.' if not pub else
+                'The executed notebooks of this experiment\'s published runs are absent (`figures/<profile>/'
+                f'{exp.name}.ipynb`: published before the runner kept them). Below is the source notebook, not executed; '
+                'the figures the runs published are above.')
+        head = [md(f'```{{warning}}\n{note}\n```')]
+    i = title_cell(nb) + 1
+    nb.cells[i:i] = ([md(box)] if box else []) + ([md(figures_section(exp.name, pub, dest, main))] if pub else []) + head
+    for prof in executed:
+        if prof != main:
+            other = current_prose(nbformat.read(FIGURES / prof / f'{exp.name}.ipynb', as_version=4), exp.path)
+            one_notation(other); clean_outputs(other, f'{exp.name}, {prof} run')
+            nb.cells += run_numbers(other, prof)
+    legend_markers(nb)
+    write_nb(nb, dest / f'{exp.name}.ipynb')
+    return [f'experiments/{exp.name}']
 
 def api_page(module: str, nb_page: str) -> str:
     head = f'``collapse_repro.{module}``'
@@ -351,10 +404,8 @@ def toctree(caption: str, pages: list[str]) -> str:
     return f'```{{toctree}}\n:caption: {caption}\n:maxdepth: 1\n\n' + '\n'.join(pages) + '\n```'
 
 def main_page(exp_pages: list[str], name: str) -> str | None:
-    "An experiment's page to link first: its largest profile's executed run, else its source page."
-    mine = [p for p in exp_pages if p.split('/')[1].split('-')[0] == name]
-    return max(mine, key=lambda p: PROFILE_ORDER.index(p.rsplit('-', 1)[1]) if '-' in p.split('/')[1] else -1,
-               default=None)
+    "An experiment's page (one per experiment), or None when it has none."
+    return f'experiments/{name}' if f'experiments/{name}' in exp_pages else None
 
 THUMB_PX = 150                                   # the landing page's thumbnails: their width in the table's column
 
@@ -433,7 +484,7 @@ def stage(dest: Path) -> dict[str, list[str]]:
     for p in library_notebooks():
         nb = prepare_library(nbformat.read(p, as_version=4))
         if kept_outputs(nb, p): slim_notebook(nb)
-        legend_markers(nb); explain_dirty(nb); one_notation(nb)
+        legend_markers(nb); explain_dirty(nb); one_notation(nb); figure_alts(nb)
         write_nb(nb, dest / 'lib' / p.name)
         lib.append(f'lib/{p.stem}')
         if (mod := module_of(p)):
@@ -444,15 +495,14 @@ def stage(dest: Path) -> dict[str, list[str]]:
     for e in exps: exp_pages += stage_experiment(e, names, dest / 'experiments', table)
     write_if_changed(dest / 'claims.md', claims_page(table, exps))
     toc = dict(lib=lib, experiments=exp_pages, results=['claims'], api=api)
-    # the reading order: each part's library chapters and experiments (all of an experiment's pages, largest run first)
+    # the reading order: each part's library chapters and experiments
     parts, placed = [], set()
     for caption, items in PARTS:
         pages = []
         for it in items:
             if f'lib/{it}' in lib: pages.append(f'lib/{it}')
             elif it == 'claims': pages.append('claims')
-            else: pages += sorted((p for p in exp_pages if p.split('/')[1].split('-')[0] == it),
-                                  key=lambda p: p != main_page(exp_pages, it))
+            elif (page := main_page(exp_pages, it)): pages.append(page)
         placed.update(pages); parts.append([caption, pages])
     rest = [p for p in lib + exp_pages if p not in placed]
     parts[-1] = [parts[-1][0], parts[-1][1] + rest]

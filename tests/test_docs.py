@@ -111,7 +111,21 @@ def test_the_site_has_every_part_of_the_tutorial():
     assert sum(p.startswith('lib/') for p in ps) >= 12 and sum(p.startswith('api/') for p in ps) >= 12
     from collapse_repro.runner import list_experiments
     for e in list_experiments():
-        assert any(re.fullmatch(rf'experiments/{e.name}(-\w+)?\.html', p) for p in ps), e.name
+        assert f'experiments/{e.name}.html' in ps, e.name
+
+def test_one_page_per_experiment_with_a_section_per_profile_that_ran(crawl):
+    "Each experiment is one page, with a section (and its figures) for every profile that published a run."
+    from collapse_repro.runner import list_experiments
+    figures = Path(os.environ.get('COLLAPSE_REPRO_FIGURES') or ROOT / 'figures')
+    names = [e.name for e in list_experiments()]
+    assert sorted(p for p in crawl['ids'] if p.startswith('experiments/')) == sorted(f'experiments/{n}.html' for n in names)
+    missing = []
+    for n in names:
+        for prof in sorted(d.name for d in figures.iterdir() if d.is_dir() and d.name != 'superseded'):
+            ran = [f for f in (figures / prof).iterdir() if f.is_file() and (f.name == f'{n}.ipynb' or f.name.startswith(n + '_'))
+                   and not any(f.name.startswith(m + '_') for m in names if m != n and m.startswith(n + '_'))]
+            if ran and f'the-{prof}-run' not in crawl['ids'][f'experiments/{n}.html']: missing.append(f'{n}: {prof}')
+    assert not missing, missing
 
 def test_every_page_loads_without_console_errors(crawl):
     assert not crawl['errors'], crawl['errors']
@@ -218,6 +232,12 @@ def test_figures_are_large_or_enlarge_and_have_alt_text(crawl):
                                  and (len(i['alt'].split()) < 3 or NO_ALT.search(i['alt']))][:3])
     assert not small and not alt, dict(small=small, alt=alt)
 
+def test_no_machine_path_on_any_page():
+    "No page shows the folders of the machine a run or this build was made on (/tmp/…, /work/…, a home directory)."
+    from test_docs_stage import machine_paths_in_html
+    bad = machine_paths_in_html(SITE)
+    assert not bad, bad
+
 def test_markers_are_explained_where_they_are_used(crawl):
     bad = [p for p, t in crawl['text'].items() if re.search(r'\[(R|V|M|\?)\]', t) and not crawl['seen'][p]['legend']]
     assert not bad, bad
@@ -253,7 +273,7 @@ def test_landing_table_and_verdict_boxes_follow_the_ledger(site, browser):
         for v in dict.fromkeys(vs):
             if f'{vs.count(v)} {v}' not in landing[e.name]: bad.append(f'landing {e.name}: no "{vs.count(v)} {v}"')
         want = {r[0].claim.id: claims.headline(r) for r in rows}
-        for rel in [p for p in pages() if re.fullmatch(rf'experiments/{e.name}(-\w+)?\.html', p)]:
+        for rel in [f'experiments/{e.name}.html']:
             page.goto(f'{site}/{rel}', wait_until='load')
             box = page.eval_on_selector_all('.verdict-box [data-claim]', 'es => Object.fromEntries(es.map(e => '
                                             '[e.dataset.claim, e.dataset.verdict]))')

@@ -11,13 +11,15 @@ def _stage_module(figures, monkeypatch):
 
 def test_stage_lays_out_every_page_in_reading_order(tmp_path, monkeypatch):
     figs = tmp_path / 'figures'; shutil.copytree(ROOT / 'figures', figs)
-    # one experiment with a kept executed notebook at smoke (as publish_figures writes it), the others without
+    # a smoke run of feng_scaling that kept its executed notebook (as publish_figures writes it), beside the committed ones
     nb = nbformat.read(ROOT / 'nbs/experiments/feng_scaling.ipynb', as_version=4)
     code = next(c for c in nb.cells if c.cell_type == 'code')
     code.outputs = [nbformat.v4.new_output('stream', name='stdout', text='ran at smoke\n')]
     (figs / 'smoke').mkdir(exist_ok=True); nbformat.write(nb, figs / 'smoke' / 'feng_scaling.ipynb')
-    # and one quick run published before runs kept their notebooks (the committed ones all keep theirs now)
+    # and runs published before runs kept their notebooks: one beside a kept paper run, one the experiment's only run
     (figs / 'quick' / 'yi_gaussian_toolkit.ipynb').unlink(missing_ok=True)
+    (figs / 'quick' / 'feng_eigen.ipynb').unlink(missing_ok=True)
+    assert not any((figs / p / 'feng_eigen.ipynb').exists() for p in ('smoke', 'gpu', 'paper'))
     mod = _stage_module(figs, monkeypatch)
     toc = mod.stage(tmp_path / 'src')
     from collapse_repro.runner import list_experiments
@@ -26,24 +28,31 @@ def test_stage_lays_out_every_page_in_reading_order(tmp_path, monkeypatch):
     claims_md = (tmp_path / 'src/claims.md').read_text()          # the ledger, per experiment, with +dirty explained
     assert toc['results'] == ['claims'] and 'id="dirty-commits"' in claims_md
     assert all(f'## {n}' in claims_md for n in names)
-    assert 'experiments/feng_scaling-smoke' in toc['experiments']
-    for n in names: assert any(p.startswith(f'experiments/{n}') for p in toc['experiments']), n
-    # experiments in the reading order (by paper, then as in README's table), which names each of them once
+    # one page per experiment, in the reading order (by paper, then as in README's table), which names each once
     assert sorted(mod.READING_ORDER) == sorted(names)
-    first_page = [next(i for i, p in enumerate(toc['experiments']) if p.split('/')[1].split('-')[0] == n) for n in mod.READING_ORDER]
-    assert first_page == sorted(first_page)
-    page = nbformat.read(tmp_path / 'src/experiments/feng_scaling-smoke.ipynb', as_version=4)
+    assert toc['experiments'] == [f'experiments/{n}' for n in mod.READING_ORDER]
+    assert not [f for f in (tmp_path / 'src/experiments').glob('*.ipynb') if f.stem not in names]
+    # feng_scaling: claims and verdicts, then the figures of every profile that ran (largest first), then the paper
+    # run's notebook, and at the end what the smoke run printed
+    page = nbformat.read(tmp_path / 'src/experiments/feng_scaling.ipynb', as_version=4)
+    text = '\n'.join(c.source for c in page.cells if c.cell_type == 'markdown')
+    head = '\n'.join(c.source for c in page.cells[:4])   # title, markers' legend, verdict box, figures
+    assert 'class="verdict-box"' in head and '## Our figures' in head and 'the <code>paper</code> run executed' in head
+    assert head.index('### The paper run') < head.index('### The quick run') < head.index('### The smoke run')
+    assert '(figures/quick/feng_scaling_accuracy_vs_n.png)' in head and '(figures/paper/feng_scaling_accuracy_vs_n.png)' in head
+    assert "## The smoke run's numbers" in text and 'href="#the-smoke-run-s-numbers"' in head
     assert any(o.get('text') == 'ran at smoke\n' for c in page.cells for o in c.get('outputs', []))   # outputs kept
-    text = '\n'.join(c.source for c in page.cells[:4])
-    assert 'executed by the committed <code>smoke</code> run' in text and 'class="verdict-box"' in text
     assert 'hide-input' in next(c for c in page.cells if 'parameters' in c.metadata.get('tags', [])).metadata['tags']
-    # a quick run published before runs kept their notebooks: its source page says so and shows the published PNGs
-    bare = next(n for n in names if (figs / 'quick' / f'{n}_results.json').exists() and not (figs / 'quick' / f'{n}.ipynb').exists())
-    png = sorted((figs / 'quick').glob(f'{bare}_*.png'))[0].name
-    src = nbformat.read(tmp_path / f'src/experiments/{bare}.ipynb', as_version=4)
+    # a quick run published before runs kept their notebooks, beside a kept paper run: its figures, and it says so
+    src = nbformat.read(tmp_path / 'src/experiments/yi_gaussian_toolkit.ipynb', as_version=4)
     text = '\n'.join(c.source for c in src.cells if c.cell_type == 'markdown')
-    assert 'is absent' in text and f'(figures/quick/{png})' in text
+    png = sorted((figs / 'quick').glob('yi_gaussian_toolkit_*.png'))[0].name
+    assert f'(figures/quick/{png})' in text and 'executed notebook was not kept' in text
     assert (tmp_path / f'src/experiments/figures/quick/{png}').exists()
+    # an experiment whose only run kept no notebook: the source, not executed, saying so, and that run's figures
+    src = nbformat.read(tmp_path / 'src/experiments/feng_eigen.ipynb', as_version=4)
+    text = '\n'.join(c.source for c in src.cells if c.cell_type == 'markdown')
+    assert 'are absent' in text and '(figures/quick/feng_eigen_scaling.png)' in text
     assert all(not c.outputs for c in src.cells if c.cell_type == 'code')
     index = nbformat.read(tmp_path / 'src/index.ipynb', as_version=4).cells[-1].source
     # the papers' order: Yi's theory and its experiments, Feng's, the neural ones, the ledger, then the package, the API
@@ -103,3 +112,99 @@ def test_landing_table_and_verdict_boxes_come_from_the_ledger_and_show_new_field
             if r.ours else r for r in table[0]]
     html = mod.claim_rows_html([rows])
     assert 'interval: 0.1 to 0.2' in html and 'verdict-not-resolved-at-this-profile' in html
+
+# ---- what every staged page says, read statically (no Sphinx, no browser): maths notation and machine paths ----------
+import re, pytest
+
+@pytest.fixture(scope='module')
+def staged(tmp_path_factory):
+    "The site's pages as `make docs` stages them from the committed figures/ (once, for the checks below)."
+    spec = importlib.util.spec_from_file_location('docs_stage_once', ROOT / 'docs' / 'stage.py')
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    dest = tmp_path_factory.mktemp('site') / 'src'
+    mod.stage(dest)
+    return dest
+
+def _pages(dest):
+    "page -> list of (what, text): each markdown cell, each code cell's source and each output's text on a staged page."
+    out = {}
+    for f in sorted(dest.rglob('*')):
+        if f.suffix in ('.md', '.rst'): out[str(f.relative_to(dest))] = [('markdown' if f.suffix == '.md' else 'rst', f.read_text())]
+        elif f.suffix == '.ipynb':
+            parts = []
+            for c in nbformat.read(f, as_version=4).cells:
+                generated = 'injected-parameters' in c.metadata.get('tags', [])   # papermill's, not the author's
+                parts.append(('generated' if generated else c.cell_type, c.source))
+                for o in c.get('outputs', []):
+                    if 'text' in o: parts.append(('output', ''.join(o['text'])))
+                    for k, v in (o.get('data') or {}).items():
+                        if k.startswith('text/'): parts.append(('markdown' if k == 'text/markdown' else 'output', ''.join(v)))
+            out[str(f.relative_to(dest))] = parts
+    return out
+
+_CODE_AND_MATHS = re.compile(r'```.*?```|`[^`\n]*`|\$\$.*?\$\$|(?<![\\$])\$[^$]+?\$|<code>.*?</code>', re.S)
+
+def prose(markdown: str) -> str:
+    "Markdown without its code (fenced, inline, <code>) and its maths ($…$, $$…$$): the text a reader sees as text."
+    return _CODE_AND_MATHS.sub(' ', markdown)
+
+def test_prose_is_stripped_of_code_and_maths_only():
+    assert prose('a $\\hat\\theta_{k+1}$ b `x_{1}` c $$\ne^{x}\n$$ d') == 'a   b   c   d'
+    assert '_{' in prose('θ̂_{k+1} outside maths') and '^{' in prose('e^{(β²−α²)/2}')
+
+def test_no_tex_fragment_in_plain_text_on_any_staged_page(staged):
+    "Every formula is MathJax: no `_{`/`^{` left in the prose or the Markdown outputs of a staged page."
+    bad = {p: hits[:3] for p, parts in _pages(staged).items()
+           if (hits := [m for w, t in parts if w == 'markdown' for m in re.findall(r'.{0,25}[_^]\{.{0,25}', prose(t))])}
+    assert not bad, bad
+
+# Unicode pseudo-maths: a hat (U+0302), sub- or superscript digits and ᵀ, or `x_k`-style subscripts written as text
+PSEUDO_MATHS = re.compile(r'.{0,20}(?:\u0302|[₀-₉⁰-⁹ᵀ]|(?<![\w/.-])[A-Za-zα-ωΑ-Ω]_[A-Za-z0-9*](?![\w/.-])).{0,20}')
+
+def test_theory_chapters_and_experiment_notebooks_write_formulas_in_mathjax():
+    """The notebooks whose prose is all maths-bearing (Yi et al.'s and Feng et al.'s theory chapters and every
+    experiment) write formulas as `$…$`: no Unicode pseudo-maths (θ̂_k, m₂, Xᵀ) in their prose. The title cell is
+    exempt: its title and one-line description are what `collapse-repro list` prints, as plain text."""
+    nbs = [ROOT / 'nbs/10_linreg.ipynb', ROOT / 'nbs/20_gmm.ipynb', *sorted((ROOT / 'nbs/experiments').glob('*.ipynb'))]
+    bad = {}
+    for p in nbs:
+        cells = [c for c in nbformat.read(p, as_version=4).cells if c.cell_type == 'markdown'][1:]
+        hits = [h for c in cells for h in PSEUDO_MATHS.findall(prose(c.source))]
+        if hits: bad[p.name] = hits[:3]
+    assert not bad, bad
+
+# A path of the machine a run or build was made on: /tmp/…, /work/…, a home directory, macOS's /private/var or a
+# Windows user folder (a path inside a URL, or `~/.cache`, is not one)
+MACHINE_PATH = re.compile(r'(?<![\w.~-])/(?:tmp|work|root|home|Users|scratch|private/var)/[^\s\'"<>)]*|[A-Za-z]:\\Users\\')
+
+def test_no_machine_path_on_any_staged_page(staged):
+    """No page shows where a run or the build happened: the staged pages' prose, outputs and papermill's injected
+    parameters (`run_dir`), and the built HTML when present. Code the authors wrote (an example command's
+    `--out /tmp/x`) is not a machine's path."""
+    def shown(what, text): return prose(text) if what in ('markdown', 'rst') else '' if what == 'code' else text
+    bad = {p: hits[:3] for p, parts in _pages(staged).items()
+           if (hits := [m for w, t in parts for m in MACHINE_PATH.findall(shown(w, t))])}
+    bad.update(machine_paths_in_html(ROOT / '_docs' / 'html'))   # `make docs` output, when this checkout has built it
+    assert not bad, bad
+
+def machine_paths_in_html(html) -> dict:
+    "page -> machine paths in a built site's HTML (outside scripts and the authors' code blocks); {} if not built."
+    bad = {}
+    for f in sorted(html.rglob('*.html')) if html.exists() else []:
+        if str(f.relative_to(html)).startswith('_static'): continue
+        page = re.sub(r'<script.*?</script>', '', f.read_text(errors='replace'), flags=re.S)
+        page = re.sub(r'<div class="highlight-(?!none|myst-ansi)[^"]*notranslate">.*?</div>', '', page, flags=re.S)  # authors' code
+        if hits := MACHINE_PATH.findall(page): bad[f'html/{f.relative_to(html)}'] = hits[:3]
+    return bad
+
+def test_library_figures_get_alt_text_from_the_prose_above(staged):
+    "A figure drawn in a library chapter gets alt text from the chapter's prose just above it (no `show` helper needed)."
+    missing = {}
+    for f in sorted((staged / 'lib').glob('*.ipynb')):
+        cells = [c for c in nbformat.read(f, as_version=4).cells if c.cell_type == 'code']
+        bad = [c.get('id') for c in cells if len(c.metadata.get('mystnb', {}).get('image', {}).get('alt', '').split()) < 4]
+        if bad: missing[f.name] = bad[:3]
+    assert not missing, missing
+    own = nbformat.read(staged / 'lib/70_own_verifier.ipynb', as_version=4)
+    plot = next(c for c in own.cells if c.cell_type == 'code' and 'plt.subplots' in c.source)
+    assert 'Accuracy per round with your verifier' in plot.metadata['mystnb']['image']['alt']
