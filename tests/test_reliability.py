@@ -142,7 +142,7 @@ def test_typed_parameters_are_parsed_to_their_type():
 
 def test_every_parameter_has_a_declared_type():
     "No parameter of a real experiment falls back to 'str' for want of a value to infer its type from."
-    from collapse_repro.runner import _NAMED_TYPES
+    from collapse_repro.params import _NAMED_TYPES
     for e in list_experiments(ROOT / 'nbs' / 'experiments'):
         for p in e.user_params.values():
             inferred = [v for v in [p.default, *p.by_profile.values()] if v is not None]
@@ -241,7 +241,7 @@ def _edges(spec, typ):
 
 def test_domain_edges_pass_or_fail_the_pre_check_in_one_line():
     "Every numeric parameter of every experiment, at its domain's edges: accepted inside, one ExperimentError outside."
-    from collapse_repro.runner import ExperimentError, _item_type
+    from collapse_repro.params import ExperimentError, _item_type
     n = 0
     for e in list_experiments(ROOT / 'nbs' / 'experiments'):
         for p in e.user_params.values():
