@@ -28,12 +28,13 @@ def _projections_for(check: Path, m: dict) -> tuple[str, dict, str]:
         if Path(pr['measurements']).name == check.name: return f.name, pr['projections_h'], pr['projected_at_commit']
     return check.name, m.get('projections_h', {}), m.get('git_commit')
 
-
+# %% ../nbs/05_devicecheck.ipynb #796a2cea
 def generation_rates(llm: dict) -> dict[int, float]:
     "A device check's generation rates, {batch size: tokens/s}, from its `llm` stage (`generate_tokens_per_s_batchN`)."
     key = 'generate_tokens_per_s_batch'
     return {int(k[len(key):]): v for k, v in sorted(llm.items()) if k.startswith(key)}
 
+# %% ../nbs/05_devicecheck.ipynb #f741b968
 def _check_lines(m: dict) -> list[str]:
     "The device check's measurements, one phrase per stage that ran."
     out, c, e, l = [], m.get('cvae', {}), m.get('eigen', {}), m.get('llm', {})
@@ -57,6 +58,7 @@ def _check_lines(m: dict) -> list[str]:
     if 'rouge' in m: out.append(f"ROUGE {m['rouge']['pairs_per_s']:,.0f} pairs/s")
     return out
 
+# %% ../nbs/05_devicecheck.ipynb #d379193b
 def device_markdown(results_dir: Path) -> str:
     """README's device block: the newest device check in `results_dir` (`gpu_check_*.json`) and its projections
     (`_projections_for`), each number read from those files."""

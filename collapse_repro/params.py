@@ -275,6 +275,7 @@ def convert_value(param: Param, text: str):
         raise ExperimentError(f'parameter {param.name!r} expects {t}, got {text!r}') from None
     return check_value(param, value)
 
+# %% ../nbs/01_params.ipynb #0fd3af1f
 _OK = {'int': lambda v: isinstance(v, int) and not isinstance(v, bool),
        'float': lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
        'bool': lambda v: isinstance(v, bool), 'str': lambda v: isinstance(v, str),

@@ -187,6 +187,7 @@ def _boot(stat: Callable, rows: Sequence[Mapping]) -> tuple:
     if any(i is None for i in items): return None, ''
     return bootstrap_interval(stat, items), f'95 % bootstrap over {len(items[0])} evaluation articles'
 
+# %% ../../nbs/62_claims_extract.ipynb #103e1984
 @extractor
 def xsum_gain(doc) -> Ours:
     "Filtered run's ROUGE-1 at its last round minus round 0 (paired over evaluation articles)."
@@ -213,6 +214,7 @@ def xsum_control_drift(doc) -> Ours:
     stat = lambda c0, *cs: max(abs((x - c0).mean()) for x in cs)
     return Ours(max(map(abs, d)), 'control − round 0: ' + ', '.join(f'{x:+.4f}' for x in d), *_boot(stat, c))
 
+# %% ../../nbs/62_claims_extract.ipynb #a010288b
 def _generator_row(R: Mapping) -> Mapping:
     "The generator's evaluation row: round 0 of any verifier's history."
     return next(iter(R['per_verifier'].values()))['history'][0]
@@ -295,6 +297,7 @@ def scaling_verified_gain(doc) -> Ours:
                 f"lowest verified curve: {k} {f[k]:.3f} vs generator {R['generator_accuracy']:.3f}",
                 *_seed_diff(R, k, R['generator_accuracy']))
 
+# %% ../../nbs/62_claims_extract.ipynb #2ba97f28
 @extractor
 def scaling_oracle_margin(doc) -> Ours:
     """Final accuracy of oracle verification minus the best other curve, in the theory's setting (`results.theory`:
@@ -308,6 +311,7 @@ def scaling_oracle_margin(doc) -> Ours:
              if 'theory' in R else 'linear generator: ')
     return Ours(o - f[k], where + f'oracle {o:.4f} vs {k} {f[k]:.4f}', *_seed_diff(panel, 'oracle verification', k))
 
+# %% ../../nbs/62_claims_extract.ipynb #3aa3df4d
 @extractor
 def p_star_spearman(doc) -> Ours:
     "Smaller of the two panels' Spearman(p_*, accuracy) at the largest n."

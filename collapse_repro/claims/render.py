@@ -81,6 +81,7 @@ def _profiles_of(experiment: str) -> tuple:
     try: return tuple(get_experiment(experiment).profiles)
     except Exception: return REPORT_PROFILES
 
+# %% ../../nbs/64_claims_render.ipynb #603d46a2
 def format_markdown(table: Sequence[Sequence[Row]], profiles: Sequence[str] = REPORT_PROFILES) -> str:
     "The full ledger as Markdown (figures/CLAIMS.md)."
     out = ['# Claims ledger', '',
