@@ -269,7 +269,7 @@ def generation_rate(llm: dict, rows: int) -> tuple[float, int]:
     """Generated tokens/s for batches of `rows` sequences, from the measured batch sizes: the largest measured batch
     not above `rows` (generation is launch-bound, so a larger batch is at least as fast: a floor), or the smallest one
     scaled down in proportion; and the batch it was read from."""
-    from collapse_repro.claims import generation_rates      # the reader of this script's JSON
+    from collapse_repro.devicecheck import generation_rates   # the reader of this script's JSON
     rates = generation_rates(llm)
     below = [b for b in rates if b <= rows]
     if below: return rates[max(below)], max(below)

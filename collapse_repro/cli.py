@@ -10,6 +10,7 @@ from .core import PROFILES, UsageError, check_profile, project_root
 from .runner import (ExperimentError, Terminated, list_experiments, get_experiment, check_request,
                                    check_needs, missing_extras, run_experiment, experiments_dir, results_dir)
 from . import claims as _claims
+from .devicecheck import device_markdown
 from . import jobs as _jobs
 
 # %% auto #0
@@ -233,7 +234,7 @@ def cmd_report(args) -> int:
         if not readme.exists(): raise ExperimentError(f'no README.md at {readme}')
         full = table if not args.profile else _claims.ledger(fig)      # README always summarises every profile
         exps = _claims.experiments_markdown(list_experiments(), fig, full)
-        device = _claims.device_markdown(readme.parent / 'bench' / 'results')
+        device = device_markdown(readme.parent / 'bench' / 'results')
         readme.write_text(_claims.update_readme(readme.read_text(encoding='utf-8'), full, exps, device),
                           encoding='utf-8')
         print(f'updated the claims summary, experiments table and device measurements in {readme}')

@@ -8,43 +8,17 @@ import datetime as _dt, hashlib, json, os, platform, random, shutil, subprocess,
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 import numpy as np
+from .params import (PROFILES, REQUIRED_PROFILES, SPEED_PARAMS, DEFAULT_PROFILE, UsageError,
+                                    check_profile, declared_params, default_profile, project_root)
 
 # %% auto #0
-__all__ = ['PROFILES', 'REQUIRED_PROFILES', 'SPEED_PARAMS', 'DEFAULT_PROFILE', 'RUN_RECORD', 'RUN_LOCK', 'DEADLINE_ENV',
-           'TIMING_KEYS', 'UNSTABLE', 'RUN_OPTIONS', 'CONDITIONS_ENV', 'UsageError', 'default_profile', 'check_profile',
-           'AttrDict', 'resolve_params', 'check_constraints', 'config_from', 'seed_everything', 'get_device',
-           'autocast', 'device_info', 'DataError', 'cache_dir', 'data_dir', 'downloads_allowed', 'load_cached',
-           'md5sum', 'data_file', 'project_root', 'git_state', 'git_commit', 'package_versions', 'runs_root',
-           'holds_run', 'new_run_dir', 'TimeLimitReached', 'time_left', 'check_time', 'atomic_write', 'write_json',
-           'split_timing', 'timing_value', 'comparable', 'Run', 'runner_values', 'start_run', 'active_params',
-           'ConditionsDone', 'selected_conditions', 'set_style', 'scale_label']
-
-# %% ../nbs/00_core.ipynb #ce94157e
-PROFILES = ('smoke', 'quick', 'gpu', 'paper')
-REQUIRED_PROFILES = ('smoke', 'quick', 'paper')   # every experiment's table defines these; `gpu` is optional
-SPEED_PARAMS = ('device', 'threads', 'progress', 'gen_batch', 'micro_batch', 'eval_batch', 'workers', 'together',
-               'compile', 'ckpt_every')
-"Parameters that change only how fast (or where) a run computes, never what: changing one keeps a profile's label."
-
-DEFAULT_PROFILE = 'quick'
-
-class UsageError(ValueError):
-    "A bad request or setting (a parameter, an option, an environment variable): reported as one line, exit code 2."
-
-def default_profile() -> str:
-    """The profile when none is given, for a notebook and the command line alike: `smoke` under `nbdev_test` (IN_TEST),
-    else $COLLAPSE_REPRO_PROFILE (an unknown one is a `UsageError` naming the variable), else `DEFAULT_PROFILE`."""
-    if os.environ.get('IN_TEST'): return 'smoke'
-    env = os.environ.get('COLLAPSE_REPRO_PROFILE')
-    if env and env not in PROFILES:
-        raise UsageError(f"COLLAPSE_REPRO_PROFILE={env!r} is not a profile; choose one of {', '.join(PROFILES)}")
-    return env or DEFAULT_PROFILE
-
-def check_profile(profile: str | None) -> str:
-    "Validate `profile`; `None` means `default_profile()`."
-    if profile is None: return default_profile()
-    if profile not in PROFILES: raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    return profile
+__all__ = ['RUN_RECORD', 'RUN_LOCK', 'DEADLINE_ENV', 'TIMING_KEYS', 'UNSTABLE', 'RUN_OPTIONS', 'CONDITIONS_ENV', 'AttrDict',
+           'resolve_params', 'check_constraints', 'config_from', 'seed_everything', 'get_device', 'autocast',
+           'device_info', 'DataError', 'cache_dir', 'data_dir', 'downloads_allowed', 'load_cached', 'md5sum',
+           'data_file', 'git_state', 'git_commit', 'package_versions', 'runs_root', 'holds_run', 'new_run_dir',
+           'TimeLimitReached', 'time_left', 'check_time', 'atomic_write', 'write_json', 'split_timing', 'timing_value',
+           'comparable', 'Run', 'runner_values', 'start_run', 'active_params', 'ConditionsDone', 'selected_conditions',
+           'set_style', 'scale_label']
 
 # %% ../nbs/00_core.ipynb #ee50f3c0
 class AttrDict(dict):
@@ -202,15 +176,6 @@ def data_file(relpath: str, md5: str | None = None, urls: Sequence[str] = ()) ->
     return path
 
 # %% ../nbs/00_core.ipynb #681f8c17
-def project_root(start: Path | None = None) -> Path | None:
-    "The checkout holding collapse_repro's settings.ini: searched up from `start` (default cwd), then from the package."
-    here = Path(__file__).resolve().parent if '__file__' in globals() else Path.cwd()
-    for base in ([Path(start)] if start else []) + [Path.cwd(), here]:
-        for d in [base.resolve(), *base.resolve().parents]:
-            ini = d / 'settings.ini'
-            if ini.exists() and 'lib_name = collapse_repro' in ini.read_text(): return d
-    return None
-
 def git_state(root: Path | None = None) -> dict:
     """HEAD's sha of the checkout and the tracked files that differ from it (empty outside git). $COLLAPSE_REPRO_COMMIT
     ('<sha>' or '<sha>-dirty'), when set, wins: a working tree copied to a GPU machine may carry no `.git`, or a stale
@@ -473,10 +438,7 @@ def start_run(experiment: str, profiles: Mapping[str, Mapping], namespace: Mappi
         if params:
             raise TypeError(f'start_run: pass the parameters either as globals() or as keywords, '
                             f'not both ({sorted(params)})')
-        if declared is None:
-            # the runner parses the parameters cell; core cannot import it at the top
-            from .runner import declared_params
-            declared = declared_params(experiment)
+        if declared is None: declared = declared_params(experiment)   # its parameters cell (`params`)
         opts, params = runner_values(namespace, declared)
         return start_run(experiment, profiles, checks=namespace.get('CHECKS', ()), **opts, **params)
     P = resolve_params(profiles, profile, seed=seed, **params)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 import nbformat
 from .core import CONDITIONS_ENV, SPEED_PARAMS, write_json
-from .runner import (RUN_RECORD, Experiment, ExperimentError, _failure, _open_run, check_request,
+from .runner import (RUN_RECORD, Experiment, ExperimentError, failure_line, open_run, check_request,
                                    claim_holder, claim_run_dir, ensure_kernel, get_experiment, read_run_record,
                                    resolve_request, run_experiment)
 
@@ -248,7 +248,7 @@ def _run_map(job: StepJob) -> dict:
     except pm.PapermillExecutionError as e:
         if e.ename == 'ConditionsDone':
             return dict(step=job.step.name, conditions=job.step.conditions, notebook=str(nb_out))
-        raise JobFailed(_failure(e)) from None
+        raise JobFailed(failure_line(e)) from None
     finally:
         claim.close()
         if saved is None: os.environ.pop(CONDITIONS_ENV, None)
@@ -305,7 +305,7 @@ def plan_run(name: str, profile: str, values: Mapping[str, Any] | None = None, r
                               f"replace the profile's; drop --publish, or pass --publish-changed to do it anyway")
     steps, declared = job_graph(exp, profile, values), declared_conditions(exp, profile, values)
     jobs = dict(steps=[dict(name=s.name, conditions=s.conditions, after=s.after) for s in steps], conditions=declared)
-    run_dir, _, claim = _open_run(exp, profile, resolved, values, out, resume, runs_dir,
+    run_dir, _, claim = open_run(exp, profile, resolved, values, out, resume, runs_dir,
                                   stamp=lambda rec: rec.update(jobs=jobs))
     claim.close()              # the plan is written; the final job claims the folder again for its own attempt
     finished = tuple(s.name for s in steps

@@ -9,331 +9,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 import nbformat
-from .core import (PROFILES, REQUIRED_PROFILES, DEADLINE_ENV, RUN_LOCK, RUN_RECORD, SPEED_PARAMS,
-                                  UsageError, atomic_write, cache_dir, check_constraints, check_profile, holds_run,
-                                  new_run_dir, project_root, runs_root, write_json)
+from .params import (PROFILES, REQUIRED_PROFILES, SPEED_PARAMS, UsageError, check_profile, project_root,
+                                    RUNNER_PARAMS, ExperimentError, Param, Experiment, parse_parameters, package_data,
+                                    experiments_dir, read_experiment, list_experiments, get_experiment, declared_params,
+                                    convert_value, check_value, check_domain)
+from .core import (DEADLINE_ENV, RUN_LOCK, RUN_RECORD, atomic_write, cache_dir, check_constraints,
+                                  holds_run, new_run_dir, runs_root, write_json)
 
 # %% auto #0
-__all__ = ['RUNNER_PARAMS', 'EXTRAS', 'EXTRA_HINTS', 'KERNEL_NAME', 'WIDGET_MIME', 'DEMO_MD', 'DEMO_PARAMS', 'DEMO_BODY',
-           'ExperimentError', 'Param', 'Experiment', 'parse_parameters', 'package_data', 'experiments_dir',
-           'read_experiment', 'parameter_checks', 'list_experiments', 'get_experiment', 'declared_params',
-           'convert_value', 'check_value', 'check_domain', 'missing_extras', 'check_needs', 'check_request',
-           'resolve_request', 'ensure_kernel', 'default_figures_dir', 'results_dir', 'RunReport', 'slim_notebook',
-           'publish_notebook', 'publish_figures', 'read_run_record', 'check_resume', 'claim_run_dir', 'claim_holder',
-           'Terminated', 'run_experiment', 'write_demo_experiment']
-
-# %% ../nbs/01_runner.ipynb #fe5f068a
-RUNNER_PARAMS = ('profile', 'run_dir', 'resume')  # set by the runner's options, not by -p
-
-class ExperimentError(UsageError):
-    "A bad request (unknown experiment or parameter, wrong type): reported as one line before any compute."
-
-@dataclass
-class Param:
-    "One parameter of an experiment notebook."
-    name: str
-    default: Any
-    type: str          # 'int', 'float', 'bool', 'str', 'list', 'dict'
-    help: str = ''
-    by_profile: dict = field(default_factory=dict)  # profile -> value, for profile-dependent parameters
-    domain: Any = None # allowed values: a range such as '>=1', '(0, 1]', '>0,<1', or a list of choices
-                       # (see `check_domain`)
-
-    def describe(self) -> str:
-        "The default as shown by `collapse-repro list`."
-        if self.default is None and self.by_profile:
-            return '  '.join(f'{p}={self.by_profile[p]!r}' for p in PROFILES if p in self.by_profile)
-        return repr(self.default)
-
-# %% ../nbs/01_runner.ipynb #b196ab78
-@dataclass
-class Experiment:
-    "An experiment notebook and what its first markdown and parameters cells say."
-    name: str
-    path: Path
-    title: str = ''
-    description: str = ''
-    paper: str = ''
-    figure: str = ''
-    params: dict = field(default_factory=dict)
-    needs: tuple = ()   # the package's extras the notebook imports (frontmatter `- needs: "llm"`; see `EXTRAS`)
-    checks: tuple = ()  # rules between parameters (the cell's `CHECKS`; see `core.check_constraints`)
-
-    @property
-    def user_params(self) -> dict: return {k: p for k, p in self.params.items() if k not in RUNNER_PARAMS}
-
-    @property
-    def profiles(self) -> tuple:
-        "The profiles its `PROFILES` table defines (every experiment has smoke, quick and paper; neural ones also gpu)."
-        have = {prof for p in self.params.values() for prof in p.by_profile}
-        return tuple(p for p in PROFILES if p in have) or REQUIRED_PROFILES
-
-    def check_profile(self, profile: str) -> str:
-        "`profile` if this experiment defines it, else an `ExperimentError` naming the ones it has."
-        if profile not in self.profiles:
-            raise ExperimentError(f"{self.name} has no {profile!r} profile (profiles: {', '.join(self.profiles)})")
-        return profile
-
-# %% ../nbs/01_runner.ipynb #a4183a21
-_TYPES = {bool: 'bool', int: 'int', float: 'float', str: 'str', list: 'list', tuple: 'list', dict: 'dict'}
-
-def _evaluate(node):
-    "Evaluate a literal, allowing `dict(key=...)` calls (nested), as used in PROFILES tables."
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == 'dict' and not node.args:
-        return {kw.arg: _evaluate(kw.value) for kw in node.keywords}
-    if isinstance(node, ast.Dict): return {_evaluate(k): _evaluate(v) for k, v in zip(node.keys, node.values)}
-    if isinstance(node, (ast.List, ast.Tuple)): return [_evaluate(e) for e in node.elts]
-    return ast.literal_eval(node)
-
-def _literal(node):
-    try: return _evaluate(node)
-    except ValueError: return ast.unparse(node)
-
-def _type_of(value) -> str | None:
-    return None if value is None else _TYPES.get(type(value), 'str')
-
-_NAMED_TYPES = dict(together='bool', progress='bool', workers='int', threads='int', gen_batch='int', micro_batch='int',
-                    eval_batch='int', ckpt_every='int', device='str')
-"""The type of a speed parameter (`core.SPEED_PARAMS`) whose cell gives no value to infer it from (`workers = None`):
-such a parameter means the same in every experiment. An annotation in the cell (`workers: int = None`) says it
-explicitly."""
-
-# %% ../nbs/01_runner.ipynb #9a231bb6
-def parse_parameters(source: str) -> dict[str, Param]:
-    "Parse a parameters cell's assignments (and its `PROFILES` table) into `Param`s."
-    tree, lines = ast.parse(source), source.split('\n')
-    params, table, domains = {}, {}, {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            name, value, ann = node.targets[0].id, node.value, None
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
-            name, value, ann = node.target.id, node.value, ast.unparse(node.annotation)
-        else: continue
-        if name == 'PROFILES':
-            table = _evaluate(value)
-            continue
-        if name == 'DOMAINS':
-            domains = _evaluate(value)
-            continue
-        if name in ('CONDITIONS', 'CHECKS'): continue   # the job graph (`jobs.declared_conditions`); `parameter_checks`
-        comment = lines[node.lineno - 1].partition('#')[2].strip() if '#' in lines[node.lineno - 1] else ''
-        default = _literal(value)
-        params[name] = Param(name, default, ann if ann in _TYPES.values() else _type_of(default), comment)
-    for prof, values in table.items():
-        for k, v in values.items():
-            if k not in params: raise ExperimentError(f'PROFILES[{prof!r}] sets {k!r}, which is not a parameter')
-            params[k].by_profile[prof] = v
-    for k, spec in domains.items():
-        if k not in params: raise ExperimentError(f'DOMAINS sets {k!r}, which is not a parameter')
-        _domain_text(spec)                     # a malformed spec fails here, when the notebook is read
-        params[k].domain = spec
-    if 'seed' in params and params['seed'].domain is None:
-        params['seed'].domain = '[0, 4294967295]'   # what np.random.seed takes (and torch.manual_seed)
-    for p in params.values():
-        if p.type is None:
-            p.type = next((_type_of(v) for v in p.by_profile.values() if v is not None),
-                          _NAMED_TYPES.get(p.name, 'str'))
-    return params
-
-# %% ../nbs/01_runner.ipynb #c0dfa07d
-def package_data(name: str) -> Path | None:
-    """The folder `name` shipped inside the installed package (`experiments`, `published`), found through
-    `importlib.resources` whatever the kind of install (wheel, `--user`, `--target`, `--prefix`); None if absent."""
-    from importlib.resources import files
-    try: d = Path(str(files('collapse_repro') / name))
-    except (ModuleNotFoundError, TypeError): return None
-    return d if d.is_dir() else None
-
-def experiments_dir() -> Path:
-    """The folder holding the experiment notebooks: $COLLAPSE_REPRO_EXPERIMENTS, else the checkout's, else the ones
-    the package ships."""
-    if os.environ.get('COLLAPSE_REPRO_EXPERIMENTS'): return Path(os.environ['COLLAPSE_REPRO_EXPERIMENTS'])
-    root = project_root()
-    if root is not None and (root / 'nbs' / 'experiments').is_dir(): return root / 'nbs' / 'experiments'
-    for d in (package_data('experiments'), Path(sys.prefix) / 'share' / 'collapse_repro' / 'experiments'):
-        if d is not None and any(d.glob('*.ipynb')): return d
-    raise ExperimentError('no experiment notebooks found: run from a collapse_repro checkout, install the package, '
-                          'or set COLLAPSE_REPRO_EXPERIMENTS')
-
-# %% ../nbs/01_runner.ipynb #1586993d
-def _field(md: str, key: str) -> str:
-    "Value of a frontmatter line `- key: value` (nbdev's YAML frontmatter; quotes optional) in markdown `md`."
-    m = re.search(rf'^-\s*(?:\*\*)?{key}(?::\*\*|\*\*:|:)\s*(.+)$', md, re.M | re.I)
-    if not m: return ''
-    v = m.group(1).strip()
-    if len(v) > 1 and v[0] == v[-1] == '"':
-        try: return json.loads(v)                  # YAML double quotes escape like JSON
-        except ValueError: pass
-    return v[1:-1] if len(v) > 1 and v[0] == v[-1] and v[0] in '"\'' else v
-
-# %% ../nbs/01_runner.ipynb #917f115f
-def read_experiment(path: Path) -> Experiment:
-    "Read an experiment notebook's name, description and parameters (no kernel needed)."
-    path = Path(path)
-    try: nb = nbformat.read(path, as_version=4)
-    except Exception as e:                    # truncated JSON, not a notebook, unreadable: one line naming the file
-        why = (str(e).strip().split('\n') or [''])[0][:200]
-        raise ExperimentError(f'{path} is not a readable notebook ({type(e).__name__}: {why})') from None
-    md = next((c.source for c in nb.cells if c.cell_type == 'markdown'), '')
-    title = next((l[2:].strip() for l in md.split('\n') if l.startswith('# ')), path.stem)
-    desc = next((l[1:].strip() for l in md.split('\n') if l.startswith('>')), '')
-    cell = next((c for c in nb.cells if 'parameters' in c.get('metadata', {}).get('tags', [])), None)
-    if cell is None: raise ExperimentError(f'{path} has no cell tagged "parameters"')
-    params = parse_parameters(cell.source)
-    missing = [k for k in RUNNER_PARAMS + ('seed',) if k not in params]
-    if missing: raise ExperimentError(f'{path}: parameters cell lacks {missing}')
-    needs = tuple(x.strip() for x in _field(md, 'Needs').split(',') if x.strip())
-    return Experiment(path.stem, path, title, desc, _field(md, 'Paper'), _field(md, 'Figure'), params, needs,
-                      parameter_checks(cell.source))
-
-def parameter_checks(source: str) -> tuple:
-    "The expressions of a parameters cell's `CHECKS` list (rules between parameters), or ()."
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign) and [getattr(t, 'id', None) for t in node.targets] == ['CHECKS']:
-            return tuple(_evaluate(node.value))
-    return ()
-
-def list_experiments(folder: Path | None = None, damaged: list | None = None) -> list[Experiment]:
-    """Every experiment notebook in `folder` (default `experiments_dir()`), by name. With a list `damaged`, a notebook
-    that cannot be read is appended to it as (name, error) and skipped, instead of raising."""
-    folder = Path(folder or experiments_dir())
-    out = []
-    for p in sorted(folder.glob('*.ipynb')):
-        if p.name.startswith(('_', '.')): continue
-        try: out.append(read_experiment(p))
-        except ExperimentError as e:
-            if damaged is None: raise
-            damaged.append((p.stem, str(e)))
-    return out
-
-def get_experiment(name: str, folder: Path | None = None) -> Experiment:
-    "The experiment called `name` (read even when another notebook is damaged), or an error suggesting the closest."
-    damaged = []
-    exps = {e.name: e for e in list_experiments(folder, damaged)}
-    if name in exps: return exps[name]
-    for n, err in damaged:
-        if n == name: raise ExperimentError(err)
-    close = difflib.get_close_matches(name, exps, n=3, cutoff=0.4)
-    hint = f"; did you mean {' or '.join(close)}?" if close else f"; known: {', '.join(exps)}"
-    raise ExperimentError(f'unknown experiment {name!r}{hint}')
-
-# %% ../nbs/01_runner.ipynb #d3c1a7e2
-def declared_params(name: str, folder: Path | None = None) -> list[str]:
-    "The names assigned in experiment `name`'s parameters cell (runner options and `seed` included), in order."
-    path = Path(folder or experiments_dir()) / f'{name}.ipynb'
-    if not path.exists():
-        raise ExperimentError(f'no notebook {path} to read the parameters of {name!r} from; '
-                              'pass them to start_run as keywords')
-    return list(read_experiment(path).params)
-
-# %% ../nbs/01_runner.ipynb #969f8ee0
-_TRUE, _FALSE = {'true', '1', 'yes', 'on'}, {'false', '0', 'no', 'off'}
-
-def _none_allowed(param: Param) -> bool:
-    "`None` is a value of `param` when its default or a profile's value is `None` (the profile's value, or 'auto')."
-    return param.default is None or any(v is None for v in param.by_profile.values())
-
-def convert_value(param: Param, text: str):
-    "Convert command-line `text` to `param`'s type, or raise `ExperimentError`."
-    if not isinstance(text, str): return check_value(param, text)
-    if text == 'None':
-        if _none_allowed(param): return None
-        raise ExperimentError(f'parameter {param.name!r} cannot be None '
-                              f'(it is {param.type}, default {param.default!r})')
-    t = param.type
-    try:
-        if t == 'str': return text[1:-1] if len(text) > 1 and text[0] == text[-1] and text[0] in '"\'' else text
-        if t == 'bool':
-            if text.lower() in _TRUE: return True
-            if text.lower() in _FALSE: return False
-            raise ValueError
-        if t == 'int': return int(text)
-        value = float(text) if t == 'float' else ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        raise ExperimentError(f'parameter {param.name!r} expects {t}, got {text!r}') from None
-    return check_value(param, value)
-
-_OK = {'int': lambda v: isinstance(v, int) and not isinstance(v, bool),
-       'float': lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
-       'bool': lambda v: isinstance(v, bool), 'str': lambda v: isinstance(v, str),
-       'list': lambda v: isinstance(v, (list, tuple)), 'dict': lambda v: isinstance(v, dict)}
-
-def _item_type(param: Param) -> str | None:
-    "The element type of a list parameter: 'int' when every listed value is an int, 'float' when they are all numbers."
-    items = [x for v in [param.default, *param.by_profile.values()] if isinstance(v, (list, tuple)) for x in v]
-    if not items: return None
-    if all(_OK['int'](x) for x in items): return 'int'
-    return 'float' if all(_OK['float'](x) for x in items) else None
-
-def check_value(param: Param, value):
-    """Check a Python `value` against `param`'s type (int is accepted for float, tuple for list): floats are finite, a
-    list is not empty and its elements have the type of the notebook's own lists (no 2.5 among integers)."""
-    if value is None: return value
-    if not _OK[param.type](value):
-        what = 'a finite float' if param.type == 'float' else param.type
-        raise ExperimentError(f'parameter {param.name!r} expects {what}, got {value!r}')
-    if param.type != 'list': return value
-    if not value: raise ExperimentError(f'parameter {param.name!r} needs at least one value, got []')
-    item = _item_type(param)
-    bad = [x for x in value if item and not _OK[item](x)]
-    if bad:
-        what = 'a finite float' if item == 'float' else item
-        raise ExperimentError(f'each value of parameter {param.name!r} must be {what}, got {bad[0]!r}')
-    return list(value)
-
-# %% ../nbs/01_runner.ipynb #e5c277e1
-_BOUND = re.compile(r'(>=|<=|>|<)\s*(-?[0-9.]+(?:e-?[0-9]+)?)$')
-_STEP = re.compile(r'%([0-9]+)$')          # '%10': a multiple of 10
-_RISING = 'increasing'                      # a list whose values rise strictly
-
-def _split_domain(spec) -> tuple[str, int | None, bool]:
-    "A range spec's bounds part, its step (None: any value) and whether a list must rise: '>=10,%10,increasing'."
-    parts = str(spec).replace(' ', '').split(',')
-    rising = _RISING in parts
-    steps = [int(m.group(1)) for m in map(_STEP.match, parts) if m]
-    rest = [q for q in parts if q != _RISING and not _STEP.match(q)]
-    return ','.join(rest), (steps[0] if steps else None), rising
-
-def _domain_text(spec) -> str:
-    "How a domain reads in an error message; raises `ExperimentError` for a malformed spec."
-    if isinstance(spec, (list, tuple)): return 'one of ' + ', '.join(map(repr, spec))
-    t, step, rising = _split_domain(spec)
-    more = (f', a multiple of {step}' if step else '') + (', strictly increasing' if rising else '')
-    if t[:1] in '[(' and t[-1:] in '])' and t.count(',') == 1:
-        lo, hi = t[1:-1].split(',')
-        float(lo), float(hi)
-        return f'in {t}' + more
-    if t and all(_BOUND.match(part) for part in t.split(',')): return ' and '.join(t.split(',')) + more
-    raise ExperimentError(f'malformed domain {spec!r}: use a range like ">=1", "(0, 1]", ">0,<1" (with "%10" '
-                          'for multiples of 10 and "increasing" for rising lists) or a list of choices')
-
-def _in_domain(v, spec) -> bool:
-    if isinstance(spec, (list, tuple)): return v in spec
-    if isinstance(v, bool) or not isinstance(v, (int, float)): return False
-    t, step, _ = _split_domain(spec)
-    if step and v % step: return False
-    if t[:1] in '[(' and t[-1:] in '])':
-        lo, hi = map(float, t[1:-1].split(','))
-        return (v >= lo if t[0] == '[' else v > lo) and (v <= hi if t[-1] == ']' else v < hi)
-    ops = {'>=': float.__ge__, '<=': float.__le__, '>': float.__gt__, '<': float.__lt__}
-    return all(ops[m.group(1)](float(v), float(m.group(2))) for m in map(_BOUND.match, t.split(',')))
-
-def check_domain(param: Param, value):
-    """`value` if it lies in `param.domain` (every element, for a list, which must not be empty, and rising where the
-    domain says `increasing`), else an `ExperimentError` saying what is allowed. `None` (the profile's value) always
-    passes."""
-    if value is None or param.domain is None: return value
-    items = value if param.type == 'list' else [value]
-    if param.type == 'list' and not items:
-        raise ExperimentError(f'parameter {param.name!r} needs at least one value, got []')
-    bad = [v for v in items if not _in_domain(v, param.domain)]
-    if bad:
-        what = 'each value of ' if param.type == 'list' else ''
-        raise ExperimentError(f'{what}parameter {param.name!r} must be {_domain_text(param.domain)}, got {bad[0]!r}')
-    if not isinstance(param.domain, (list, tuple)) and _split_domain(param.domain)[2] \
-            and any(b <= a for a, b in zip(items, items[1:])):
-        raise ExperimentError(f'parameter {param.name!r} must be strictly increasing, got {value!r}')
-    return value
+__all__ = ['EXTRAS', 'EXTRA_HINTS', 'KERNEL_NAME', 'WIDGET_MIME', 'DEMO_MD', 'DEMO_PARAMS', 'DEMO_BODY', 'missing_extras',
+           'check_needs', 'check_request', 'resolve_request', 'ensure_kernel', 'default_figures_dir', 'results_dir',
+           'RunReport', 'slim_notebook', 'publish_notebook', 'publish_figures', 'failure_line', 'read_run_record',
+           'check_resume', 'claim_run_dir', 'claim_holder', 'open_run', 'Terminated', 'run_experiment',
+           'write_demo_experiment']
 
 # %% ../nbs/01_runner.ipynb #7e0a11c2
 EXTRAS = dict(llm=('transformers', 'gguf', 'rouge_score', 'accelerate'))
@@ -523,7 +211,7 @@ def publish_figures(run_dir: Path, experiment: str, profile: str, figures_dir: P
 # %% ../nbs/01_runner.ipynb #f3c0b
 _ANSI = re.compile(r'\x1b\[[0-9;]*m')
 
-def _failure(err) -> str:
+def failure_line(err) -> str:
     "One readable line from a papermill execution error: the cell, the line in it that raised, and the error."
     cell = getattr(err, 'exec_count', None)
     tb = [_ANSI.sub('', t) for t in (getattr(err, 'traceback', None) or [])]
@@ -661,7 +349,7 @@ def _entries(d: Path) -> list[str]:
     if not d.is_dir(): return []
     return sorted(p.name for p in d.iterdir() if p.name != RUN_LOCK and not p.name.startswith('.'))
 
-def _open_run(exp: Experiment, profile: str, resolved: dict, values: dict, out, resume: bool, runs_dir,
+def open_run(exp: Experiment, profile: str, resolved: dict, values: dict, out, resume: bool, runs_dir,
               stamp=None, figures_dir=None):
     """The run directory (a fresh one, or `out`: empty or new for a fresh run, holding the same run's record to
     resume), claimed (`claim_run_dir`), and its run record, updated by `stamp(rec)` (default: a new attempt appended)
@@ -719,7 +407,7 @@ def _execute(exp: Experiment, run_dir: Path, nb_params: dict, rec: dict, progres
                             execution_timeout=timeout)
         status = 'ok'
     except pm.PapermillExecutionError as e:
-        status, error = ('stopped', str(e.evalue)) if e.ename == 'TimeLimitReached' else ('failed', _failure(e))
+        status, error = ('stopped', str(e.evalue)) if e.ename == 'TimeLimitReached' else ('failed', failure_line(e))
     except Terminated:
         status, error = 'terminated', 'terminated (SIGTERM)'
     except KeyboardInterrupt:
@@ -769,7 +457,7 @@ def run_experiment(name: str, profile: str | None = None, params: Mapping[str, A
         raise ExperimentError(f'--time-limit must be a number of seconds >= 0, got {time_limit!r}')
     _check_device_env()
     if publish: _check_publish(profile, changed, fig_root, publish_changed)
-    run_dir, rec, claim = _open_run(exp, profile, resolved, values, out, resume, runs_dir, figures_dir=fig_root)
+    run_dir, rec, claim = open_run(exp, profile, resolved, values, out, resume, runs_dir, figures_dir=fig_root)
     restore = _on_sigterm()
     try:
         nb_params = dict(values, profile=profile, run_dir=str(run_dir), resume=bool(resume))

@@ -121,7 +121,8 @@ def test_readme_block_is_current():
     "README's summary is what `collapse-repro report --update-readme` writes (run it after results change)."
     text = (ROOT / 'README.md').read_text(encoding='utf-8')
     exps = C.experiments_markdown(list_experiments(), FIGURES, TABLE)
-    device = C.device_markdown(ROOT / 'bench' / 'results')
+    from collapse_repro.devicecheck import device_markdown
+    device = device_markdown(ROOT / 'bench' / 'results')
     assert C.update_readme(text, TABLE, exps, device) == text, \
         'README claims summary, experiments table or device block is stale: run collapse-repro report --update-readme'
 

@@ -142,7 +142,7 @@ def test_typed_parameters_are_parsed_to_their_type():
 
 def test_every_parameter_has_a_declared_type():
     "No parameter of a real experiment falls back to 'str' for want of a value to infer its type from."
-    from collapse_repro.runner import _NAMED_TYPES
+    from collapse_repro.params import _NAMED_TYPES
     for e in list_experiments(ROOT / 'nbs' / 'experiments'):
         for p in e.user_params.values():
             inferred = [v for v in [p.default, *p.by_profile.values()] if v is not None]
@@ -228,7 +228,7 @@ def test_papermill_sees_every_parameter_the_notebook_declares():
 def _edges(spec, typ):
     "(value, inside?) pairs at the edges of a range domain, for a parameter of type `typ` ('int' or 'float')."
     import re
-    from collapse_repro.runner import _split_domain
+    from collapse_repro.params import _split_domain
     t, step = _split_domain(spec)[0], (1 if typ == 'int' else 1e-9)
     num = (lambda x: int(float(x))) if typ == 'int' else float
     if t[:1] in '[(':
@@ -242,7 +242,7 @@ def _edges(spec, typ):
 
 def test_domain_edges_pass_or_fail_the_pre_check_in_one_line():
     "Every numeric parameter of every experiment, at its domain's edges: accepted inside, one ExperimentError outside."
-    from collapse_repro.runner import ExperimentError, _item_type
+    from collapse_repro.params import ExperimentError, _item_type
     n = 0
     for e in list_experiments(ROOT / 'nbs' / 'experiments'):
         for p in e.user_params.values():
@@ -270,7 +270,8 @@ def edge_request(e) -> dict:
     """Every numeric parameter of experiment `e` at its domain's lowest allowed value (a list: that value, or the two
     lowest allowed where the domain says `increasing`), as `-p` texts; a value that would break one of the notebook's
     `CHECKS` goes back to the profile's."""
-    from collapse_repro.runner import _item_type, _split_domain, resolve_request, ExperimentError
+    from collapse_repro.params import _item_type, _split_domain, ExperimentError
+    from collapse_repro.runner import resolve_request
     out = {}
     for p in e.user_params.values():
         typ = _item_type(p) if p.type == 'list' else p.type

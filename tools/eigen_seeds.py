@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     prov = dict(tool='tools/eigen_seeds.py', git_commit=git_commit(), packages=package_versions(), profile=profile, inputs=inputs)
     write_json(a.out / f'{a.name}.json', dict(summary=summ, provenance=prov))
     for k, c in summ['claims'].items(): print(f"{k:36s} {c['verdict']:17s} gaps {[round(x, 3) for x in c['gap']]}")
-    print('\nthe claims ledger on this summary (its rule over the spread of the seeds: nbs/60_claims.ipynb):')
+    print('\nthe claims ledger on this summary (its rule over the spread of the seeds: nbs/62_claims_extract.ipynb):')
     from collapse_repro import claims
     doc = dict(summary=summ, provenance=prov)
     for c in claims.CLAIMS:
