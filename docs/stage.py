@@ -45,7 +45,9 @@ PARTS = (('Yi et al.: verification escapes collapse (theory)',
                                  'yi_cvae_initial_size', '40_eigen', 'feng_eigen', '50_llm', 'yi_xsum_rounds',
                                  'feng_summarization_verifiers')),
          ('Does it reproduce?', ('claims',)),
-         ('How the package works', ('00_core', '01_runner', '02_cli', '03_loop', '04_jobs', '60_claims')))
+         ('How the package works', ('00_core', '01_params', '01_runner', '02_cli', '03_loop', '04_jobs', '05_devicecheck',
+                                    '60_claims', '61_claims_rules', '62_claims_extract', '63_claims_papers',
+                                    '64_claims_render', '65_claims_reports')))
 # [V]/[R]/[M]/[?] mark how sure a statement about a paper is; a page that uses them gets this legend
 MARKERS = re.compile(r'\[(?:V|R|M|\?)\]')
 MARKER_LEGEND = ('<div class="marker-legend"><b>Markers:</b> <b>[V]</b> verified: read from the paper or a cited '

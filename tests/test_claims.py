@@ -151,3 +151,27 @@ def test_cvae_extractors_use_fid_se_when_present():
     assert C.verdict(dict(direction=('<', 0)), o.value, o.interval) == 'direction only'
     for r in h['a|filtered']: del r['fid_se']
     assert C.cvae_change(doc, ('a', '|filtered')).interval is None
+
+
+def _paper_numbers(text: str) -> set:
+    """The measured values in `text`: decimals with two significant digits or more (0.735, 121.04, 17.6) and read-off
+    values (≈131); not settings (0.8, 12.5 %), sizes, round counts or section numbers (Thm 3.1)."""
+    import re
+    t = re.sub(r'(Thm|Theorem|§|Fig\.|Figure|Table|Eq\.|Assumption|App\.|v)\s*[A-Z]?\d+(\.\d+)*', ' ', text.replace('−', '-'))
+    t = re.sub(r'\d+(\.\d+)?\s*%', ' ', t)
+    dec = {d for d in re.findall(r'(?<![\w.])\d+\.\d+(?![\d])', t) if len(d.replace('.', '').lstrip('0')) >= 2}
+    return dec | set(re.findall(r'≈\s*(\d+(?:\.\d+)?)', t))
+
+def test_no_experiment_notebook_types_a_paper_number():
+    """Each paper number is typed once, in the ledger (`claims.papers`, `claims.reports`): the experiment notebooks'
+    prose renders it from there instead of retyping it."""
+    import json
+    from collapse_repro.claims.reports import PAPER_REPORTS
+    typed = []
+    for nb in sorted((ROOT / 'nbs' / 'experiments').glob('*.ipynb')):
+        ledger = set().union(*[_paper_numbers(c.paper_value + ' ' + c.claim) for c in C.CLAIMS if c.experiment == nb.stem],
+                             *[_paper_numbers(v) for k, v in PAPER_REPORTS.items() if k.startswith(nb.stem)])
+        for cell in json.loads(nb.read_text())['cells']:
+            if cell['cell_type'] == 'markdown':
+                typed += [(nb.stem, n) for n in sorted(_paper_numbers(''.join(cell['source'])) & ledger)]
+    assert not typed, typed
