@@ -20,6 +20,7 @@ def random_symmetric(n: int, d: int = 5, coeff: float = 10.0, rng=None) -> np.nd
     a = rng.uniform(-coeff, coeff, (n, d, d))
     return np.tril(a) + np.swapaxes(np.tril(a, -1), 1, 2)
 
+# %% ../../nbs/41_eigen_encoding.ipynb #b373bc3c
 def eigenvalues(A) -> np.ndarray:
     "Eigenvalues of symmetric matrices, in descending order (numpy `eigvalsh`)."
     return np.linalg.eigvalsh(A)[..., ::-1].copy()
@@ -85,11 +86,13 @@ def round_p1000(x) -> np.ndarray:
 # %% ../../nbs/41_eigen_encoding.ipynb #29aed0e6
 def to_tokens(ids) -> list[str]: return [VOCAB[i] for i in ids]
 
+# %% ../../nbs/41_eigen_encoding.ipynb #860ab33a
 def encode_numbers(x) -> np.ndarray:
     "Token ids of numbers `x` (any shape) in P1000: shape x.shape + (3,) = (sign, mantissa, exponent)."
     s, m, e = p1000_parts(x)
     return np.stack([np.where(s == 1, MINUS, PLUS), N0 + m, E0 + e], -1)
 
+# %% ../../nbs/41_eigen_encoding.ipynb #e57e50e0
 def encode_matrices(A) -> np.ndarray:
     "LAWT encoding of a batch of matrices (n, r, c): `V{r} V{c}` then the entries row-major, 2 + 3rc ids each."
     A = np.asarray(A, dtype=float)
@@ -99,6 +102,7 @@ def encode_matrices(A) -> np.ndarray:
     head = np.broadcast_to(np.array([V0 + r, V0 + c]), (n, 2))
     return np.concatenate([head, encode_numbers(A).reshape(n, 3 * r * c)], 1).astype(np.int64)
 
+# %% ../../nbs/41_eigen_encoding.ipynb #a036074e
 def encode_targets(lam) -> np.ndarray:
     "Decoder sequences for eigenvalue vectors (n, d): `<bos> V{d} V1 λ1 … λd <eos>`, 3d + 4 ids each."
     lam = np.asarray(lam, dtype=float)
@@ -129,6 +133,7 @@ def decode_targets(ids, d: int):
     val = p1000_value(s == MINUS, m - N0, e - E0)
     return np.where(ok[:, None], val, np.nan), ok
 
+# %% ../../nbs/41_eigen_encoding.ipynb #ff63fb1b
 def decode(tokens, d: int | None = None):
     "Decode a token-string sequence `V{d} V1 s N E … <eos>` (a leading `<bos>` is skipped) to an array, or `INVALID`."
     toks = list(tokens)
@@ -150,6 +155,7 @@ def rel_l1(pred, true) -> np.ndarray:
     err = np.where(den == 0, np.where(num == 0, 0.0, np.inf), err)
     return np.where(np.isnan(err), np.inf, err)
 
+# %% ../../nbs/41_eigen_encoding.ipynb #d2310e4f
 def within_tolerance(pred, lam, tau: float = 0.05) -> np.ndarray:
     """LAWT's correctness check: Σ|λ̂ − t| / Σ|t| < τ against the P1000-rounded target t = `round_p1000(lam)`; malformed
     (NaN) predictions are wrong."""

@@ -20,6 +20,7 @@ def _dim(src) -> int:
     "Matrix size d from the `V{d}` header of encoded inputs."
     return int(np.asarray(src)[0, 0] - V0)
 
+# %% ../../nbs/44_eigen_inference.ipynb #30261891
 @torch.no_grad()
 def greedy_decode(model, src, batch: int = 1024, device='cpu') -> np.ndarray:
     """Greedy decoding with a key/value cache: generated ids (n, 3d + 3) after `<bos>` (fixed length: every valid answer
@@ -73,6 +74,7 @@ def beam_batch(device, k: int) -> int:
     `BEAM_ROWS_CUDA // k` on a GPU."""
     return max(1, BEAM_ROWS_CUDA // k) if torch.device(device).type == 'cuda' else 256
 
+# %% ../../nbs/44_eigen_inference.ipynb #830bf549
 @torch.no_grad()
 def beam_search(model, src, k: int, batch: int | None = None, device='cpu',
                 progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -113,6 +115,7 @@ def sequence_logprob(model, src, gen, batch: int = 1024, device='cpu', repeat: i
         out.append(lp.gather(-1, g[..., None])[..., 0].sum(1).cpu().numpy())
     return np.concatenate(out)
 
+# %% ../../nbs/44_eigen_inference.ipynb #36a5e29b
 def evaluate_model(model, A, lam=None, taus=(0.05, 0.02, 0.01), device='cpu') -> dict:
     "Greedy test accuracy at each tolerance τ, plus the share of malformed outputs."
     lam = eigenvalues(A) if lam is None else lam

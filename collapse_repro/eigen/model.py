@@ -25,6 +25,7 @@ class ModelConfig:
     max_len: int = 128
     vocab: int = len(VOCAB)
 
+# %% ../../nbs/42_eigen_model.ipynb #dbfdc63b
 class MHA(nn.Module):
     def __init__(self, d, h):
         super().__init__()
@@ -56,6 +57,7 @@ class EncoderLayer(nn.Module):
         x = x + self.att(h, *self.att.keys_values(h))
         return x + self.ff(self.ln2(x))
 
+# %% ../../nbs/42_eigen_model.ipynb #8876b519
 class DecoderLayer(nn.Module):
     def __init__(self, c):
         super().__init__()
@@ -122,6 +124,7 @@ def storage_dtype(model) -> torch.dtype:
     "How `save_model` stores `model`: bf16 when its float32 weights exceed 16 MiB, else float32."
     return torch.bfloat16 if 4 * sum(t.numel() for t in model.state_dict().values()) > SHARD_BYTES else torch.float32
 
+# %% ../../nbs/42_eigen_model.ipynb #1f9224a4
 @torch.no_grad()
 def round_to_storage_(model):
     """Round `model`'s weights in place to the precision `save_model` stores (a no-op for float32 models); returns the
@@ -155,6 +158,7 @@ def save_model(model, path):
         part = dict(config=config, dtype='bfloat16', shard=i, shards=len(shards), state=part)
         save_atomic(part, path / f'model-{i:05d}.pt')
 
+# %% ../../nbs/42_eigen_model.ipynb #c8282e9f
 def load_model(path, device='cpu'):
     "Load a model saved by `save_model` (one `model.pt`, or bf16 shards) as float32 on `device`, in eval mode."
     path = Path(path)

@@ -19,6 +19,7 @@ def _verdict(gaps, tol: float = 0.0) -> str:
     gaps = np.asarray(gaps, float)
     return 'holds' if (gaps > -tol).all() else 'holds on average' if gaps.mean() > -tol else 'does not hold'
 
+# %% ../../nbs/47_eigen_seeds.ipynb #19bfc621
 def seed_summary(results: list[dict], tol: float = 0.01) -> dict:
     """Mean and range over seeds of every model's final accuracy (τ = 5 %), and the E1–E3 verdicts on the per-seed gaps.
     `results`: the `results` dicts of `feng_eigen` runs (one per seed). `tol`: the slack the single-run checks allow."""

@@ -44,6 +44,7 @@ def verifier_scores(name: str, pool: dict, tau: float = 0.05, tol: float = 0.05,
     else: raise ValueError(f'unknown verifier {name!r}; choose from {EIGEN_VERIFIERS}')
     return np.where(valid, score, -np.inf), accept & valid
 
+# %% ../../nbs/45_eigen_verify.ipynb #aaf55181
 def select(name: str, pool: dict, tau: float = 0.05, tol: float = 0.05, rng=None, oracle_tol: float | None = None):
     """Best-of-k selection (`loop.best_of_k`) plus pruning: chosen beam per matrix (n,), whether it is kept (n,), and
     the one-hot keep matrix (n, k)."""
