@@ -19,6 +19,7 @@ __all__ = ['one_hot', 'CVAE', 'cvae_loss_parts', 'cvae_loss', 'fit', 'TrainConfi
 # %% ../../nbs/32_mnist_cvae.ipynb #3c6e8534
 def one_hot(y, n: int = 10): return nn.functional.one_hot(torch.as_tensor(y).long(), n).float()
 
+# %% ../../nbs/32_mnist_cvae.ipynb #fb29e1d4
 class CVAE(nn.Module):
     "Yi et al.'s conv conditional VAE (latent 20, one-hot labels)."
     def __init__(self, latent: int = 20, n_classes: int = 10):
@@ -41,6 +42,7 @@ class CVAE(nn.Module):
         z = mu + (torch.randn_like(mu) if eps is None else eps) * (0.5 * logvar).exp()
         return self.decode(z, y1h), mu, logvar
 
+# %% ../../nbs/32_mnist_cvae.ipynb #8f3e5fd0
 def cvae_loss_parts(model: CVAE, x, y, eps=None) -> tuple[torch.Tensor, torch.Tensor]:
     "Per-image reconstruction loss (BCE-with-logits summed over pixels) and KL(q(z|x,y) || N(0, I)), one z draw."
     y1h = one_hot(y, model.n_classes).to(x.device)
@@ -105,6 +107,7 @@ class TrainConfig:
         if not self.min_steps: return self.epochs
         return max(self.epochs, math.ceil(self.min_steps / math.ceil(n / self.batch_size)))
 
+# %% ../../nbs/32_mnist_cvae.ipynb #eb335eae
 def train_cvae(x, y, cfg: TrainConfig = TrainConfig(), seed: int = 0, progress: bool = False) -> tuple[CVAE, dict]:
     "A fresh CVAE trained on images `x` (n, 1, 28, 28) in [0, 1] and labels `y`, both on the target device."
     torch.manual_seed(seed)
@@ -135,6 +138,7 @@ def sample(model: CVAE, labels, binary: bool = False, batch_size: int = 10000) -
         out.append(torch.bernoulli(p) if binary else p)
     return torch.cat(out) if out else torch.empty(0, 1, 28, 28, device=dev)
 
+# %% ../../nbs/32_mnist_cvae.ipynb #43985fa9
 @torch.no_grad()
 def test_nelbo(model: CVAE, x, y, batch_size: int = 5000) -> dict:
     "Mean per-image NELBO, reconstruction and KL of `model` on images `x`, labels `y`."

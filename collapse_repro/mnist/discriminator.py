@@ -22,6 +22,7 @@ class Discriminator(nn.Module):
         self.net = nn.Sequential(nn.Flatten(), *layers, nn.Linear(64, 1))
     def forward(self, x): return self.net((x > 0.5).float()).squeeze(1)
 
+# %% ../../nbs/33_mnist_discriminator.ipynb #90fecfe1
 def _disc_loss(model, x, t): return nn.functional.binary_cross_entropy_with_logits(model(x), t, reduction='sum')
 
 def disc_dataset(real, fake) -> tuple[torch.Tensor, torch.Tensor]:
@@ -29,6 +30,7 @@ def disc_dataset(real, fake) -> tuple[torch.Tensor, torch.Tensor]:
     x = torch.cat([real, fake])
     return x, torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).to(x.device)
 
+# %% ../../nbs/33_mnist_discriminator.ipynb #321c2fb2
 def train_discriminator(real, fake, cfg: TrainConfig = TrainConfig(epochs=80), seed: int = 0, progress: bool = False):
     "A fresh discriminator trained on `real` (label 1) vs `fake` (label 0) images, on their device."
     x, t = disc_dataset(real, fake)

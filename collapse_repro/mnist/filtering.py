@@ -45,10 +45,12 @@ def select_per_digit(scores, labels, quota: int, batch: int, frac: float = 0.1, 
             filled[c] += len(kc)
     return flag
 
+# %% ../../nbs/35_mnist_filtering.ipynb #9a6ac26c
 def score_batches(score, x, per_batch: int) -> np.ndarray:
     "`score` applied to `x` one scoring batch (`per_batch` images) at a time, as the filter scores them."
     return np.concatenate([np.asarray(score(x[i:i + per_batch]), float) for i in range(0, len(x), per_batch)])
 
+# %% ../../nbs/35_mnist_filtering.ipynb #851c7663
 def keep_flags(x, labels, quota: int, score=None, frac: float = 0.1, score_batch: int = 6000,
                n_classes: int = 10) -> np.ndarray:
     """Keep flags of candidates `x` drawn by `draw_candidates`: all without `score`, else per digit the top `frac` of
