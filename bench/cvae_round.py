@@ -2,7 +2,7 @@
 
     python bench/cvae_round.py [--n 2000] [--epochs 3] [--device cpu]
 
-1. Training throughput (images/s): `cvae.train_cvae` (data as one tensor on the device, batches gathered by index from a
+1. Training throughput (images/s): `mnist.train_cvae` (data as one tensor on the device, batches gathered by index from a
    seeded permutation) vs the textbook `DataLoader(TensorDataset(x, y), batch_size=128, shuffle=True)` loop, same model,
    loss, optimiser and number of epochs (early stopping off).
 2. Seconds per round: one full generate–verify–retrain round of the shared loop (`run_mnist`, 1 round, filtered) with
@@ -11,9 +11,9 @@
    device-resident design removes. On a CPU the convolutions dominate, so (1) and (2) are close to 1; on a GPU the
    per-item Python work of the DataLoader is what limits small-image training.
 4. Conditions trained together (`--conditions K`): K fresh CVAEs, each on its own training set, trained one after another
-   with `train_cvae` vs all at once with `train_cvaes` (one vmapped step for all, `cvae.fit_together`); the same for K
+   with `train_cvae` vs all at once with `train_cvaes` (one vmapped step for all, `mnist.fit_together`); the same for K
    discriminators (`train_discriminators`); then one lockstep round of K filtered conditions through
-   `loop.run_together`, with and without the batched stages (`cvae.MNIST_TOGETHER`). Images/s for both and the ratio.
+   `loop.run_together`, with and without the batched stages (`mnist.MNIST_TOGETHER`). Images/s for both and the ratio.
 Prints the numbers and the ratios.
 """
 import argparse, dataclasses, tempfile, time

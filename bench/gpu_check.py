@@ -9,7 +9,7 @@ step time and MFU (against a bf16 matrix product measured in the same run), beam
 learnability probe, SmolLM2-135M-shaped generation tokens/s and fine-tune MFU (random weights of the real
 architecture: the cost does not depend on the weights), and ROUGE pairs/s. Last, it projects each profile's wall time
 from those costs (`projections`; for the CVAE experiments also with their conditions trained together, as
-`cvae.run_conditions` does on CUDA): a projection, not a measurement, and printed as such.
+`mnist.run_conditions` does on CUDA): a projection, not a measurement, and printed as such.
 """
 from __future__ import annotations
 import argparse, json, math, os, sys, tempfile, time, traceback
