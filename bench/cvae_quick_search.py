@@ -17,7 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 import torch
 from collapse_repro.core import git_state, write_json
-from collapse_repro.cvae import MnistData, MnistLoopConfig, run_mnist
+from collapse_repro.mnist import MnistData, MnistLoopConfig, run_mnist
 from collapse_repro.loop import load_history
 
 KEYS = ('round', 'fid', 'fid_se', 'nelbo', 'gen_error', 'p', 'p_star', 'kept_precision', 'cvae_epochs', 'cvae_stop', 'cvae_loss',

@@ -2,7 +2,7 @@
 
     python bench/cvae_round.py [--n 2000] [--epochs 3] [--device cpu]
 
-1. Training throughput (images/s): `cvae.train_cvae` (data as one tensor on the device, batches gathered by index from a
+1. Training throughput (images/s): `mnist.train_cvae` (data as one tensor on the device, batches gathered by index from a
    seeded permutation) vs the textbook `DataLoader(TensorDataset(x, y), batch_size=128, shuffle=True)` loop, same model,
    loss, optimiser and number of epochs (early stopping off).
 2. Seconds per round: one full generate–verify–retrain round of the shared loop (`run_mnist`, 1 round, filtered) with
@@ -11,9 +11,9 @@
    device-resident design removes. On a CPU the convolutions dominate, so (1) and (2) are close to 1; on a GPU the
    per-item Python work of the DataLoader is what limits small-image training.
 4. Conditions trained together (`--conditions K`): K fresh CVAEs, each on its own training set, trained one after another
-   with `train_cvae` vs all at once with `train_cvaes` (one vmapped step for all, `cvae.fit_together`); the same for K
+   with `train_cvae` vs all at once with `train_cvaes` (one vmapped step for all, `mnist.fit_together`); the same for K
    discriminators (`train_discriminators`); then one lockstep round of K filtered conditions through
-   `loop.run_together`, with and without the batched stages (`cvae.MNIST_TOGETHER`). Images/s for both and the ratio.
+   `loop.run_together`, with and without the batched stages (`mnist.MNIST_TOGETHER`). Images/s for both and the ratio.
 Prints the numbers and the ratios.
 """
 import argparse, dataclasses, tempfile, time
@@ -23,9 +23,10 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from collapse_repro.core import get_device
 from collapse_repro.mnist import load_mnist, balanced_subset, to_tensor
-from collapse_repro.cvae import (CVAE, Discriminator, cvae_loss, train_cvae, TrainConfig, MnistLoopConfig, MnistData, mnist_stages,
-                                 _disc_loss, train_discriminator, train_cvaes, train_discriminators, MNIST_TOGETHER)
-from collapse_repro import cvae as cvae_mod
+from collapse_repro.mnist import (CVAE, Discriminator, cvae_loss, train_cvae, TrainConfig, MnistLoopConfig, MnistData, mnist_stages,
+                                  train_discriminator, train_cvaes, train_discriminators, MNIST_TOGETHER)
+from collapse_repro.mnist.discriminator import _disc_loss
+from collapse_repro.mnist import stages as stages_mod   # where the verify stage calls train_discriminator
 from collapse_repro.loop import generate_verify_retrain, Loop, run_together
 
 
@@ -106,10 +107,10 @@ def main():
         h = generate_verify_retrain(st, 1, tempfile.mkdtemp(), progress=False)
         return h[1]['round_time_s']
     s_pkg = one_round(stages)
-    orig = cvae_mod.train_discriminator
-    cvae_mod.train_discriminator = dl_train_disc
+    orig = stages_mod.train_discriminator
+    stages_mod.train_discriminator = dl_train_disc
     try: s_dl = one_round(dataclasses.replace(mnist_stages(rc, data), retrain=dl_retrain))
-    finally: cvae_mod.train_discriminator = orig
+    finally: stages_mod.train_discriminator = orig
     print(f'seconds per round ({a.kept:,} kept, verifier N_v=2,000, incl. evaluation): package {s_pkg:.2f} s | DataLoader {s_dl:.2f} s | ratio x{s_dl / s_pkg:.2f}')
     together(a, dev, X, Y, cfg)
 

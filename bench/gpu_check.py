@@ -9,7 +9,7 @@ step time and MFU (against a bf16 matrix product measured in the same run), beam
 learnability probe, SmolLM2-135M-shaped generation tokens/s and fine-tune MFU (random weights of the real
 architecture: the cost does not depend on the weights), and ROUGE pairs/s. Last, it projects each profile's wall time
 from those costs (`projections`; for the CVAE experiments also with their conditions trained together, as
-`cvae.run_conditions` does on CUDA): a projection, not a measurement, and printed as such.
+`mnist.run_conditions` does on CUDA): a projection, not a measurement, and printed as such.
 """
 from __future__ import annotations
 import argparse, json, math, os, sys, tempfile, time, traceback
@@ -45,7 +45,8 @@ def matmul_tflops(dev, n: int) -> float:
 
 # ---------------------------------------------------------------------------------------------------------------- CVAE
 def check_cvae(dev, tiny: bool) -> dict:
-    from collapse_repro.cvae import CVAE, Discriminator, cvae_loss, fit, sample, _disc_loss
+    from collapse_repro.mnist import CVAE, Discriminator, cvae_loss, fit, sample
+    from collapse_repro.mnist.discriminator import _disc_loss
     out = {}
     n = 128 * (8 if tiny else 400)
     x = torch.rand(n, 1, 28, 28, device=dev).round(); y = torch.randint(0, 10, (n,), device=dev)
@@ -58,7 +59,7 @@ def check_cvae(dev, tiny: bool) -> dict:
     s = timed(lambda: fit(Discriminator().to(dev), _disc_loss, (x, t), epochs=1, patience=1), dev)
     out['disc_ms_per_step'] = 1e3 * s / math.ceil(n / 128)
     # conditions trained together (cvae.fit_together): one lockstep step advances K models, each on its own batch
-    from collapse_repro.cvae import TrainConfig, train_cvaes, train_discriminators
+    from collapse_repro.mnist import TrainConfig, train_cvaes, train_discriminators
     K, one = 8, TrainConfig(epochs=1, patience=1)
     sets = [(x, y)] * K
     train_cvaes([(x[:256], y[:256])] * 2, one, seeds=[0, 1])                         # warm-up
@@ -76,7 +77,7 @@ def check_cvae(dev, tiny: bool) -> dict:
 
 def check_cvae_resume(dev, tiny: bool) -> dict:
     "The MNIST loop stopped after round 1 and resumed to round 2 gives the same history as an uninterrupted run."
-    from collapse_repro.cvae import MnistLoopConfig, MnistData, run_mnist
+    from collapse_repro.mnist import MnistLoopConfig, MnistData, run_mnist
     data = MnistData(dev)
     cfg = MnistLoopConfig(schedule=[100, 100], init_size=100, n_verifier=300, score_batch=100, n_fid=200, n_test=200,
                           cvae=dict(epochs=2, patience=1), disc=dict(epochs=2, patience=1))
@@ -234,7 +235,7 @@ def projections(m: dict) -> dict:
                 h += max(s for s, _ in steps) * ct + max(d for _, d in steps) * dt
             return h
         from collapse_repro.runner import get_experiment
-        from collapse_repro.cvae import linear_schedule
+        from collapse_repro.mnist import linear_schedule
         def prof(exp, p): return {k: v.by_profile[p] for k, v in get_experiment(exp).params.items() if p in v.by_profile}
         for p in ('paper', 'gpu'):
             q = prof('yi_cvae_schedule', p)

@@ -57,7 +57,7 @@ def test_stage_lays_out_every_page_in_reading_order(tmp_path, monkeypatch):
     index = nbformat.read(tmp_path / 'src/index.ipynb', as_version=4).cells[-1].source
     # the papers' order: Yi's theory and its experiments, Feng's, the neural ones, the ledger, then the package, the API
     order = ['lib/10_linreg', 'experiments/yi_linreg_one_round', 'lib/20_gmm', 'experiments/feng_phase_transition',
-             'lib/31_cvae', 'experiments/yi_cvae_schedule', '\nclaims\n', 'lib/00_core', 'lib/60_claims', 'api/core']
+             'lib/30_mnist', 'experiments/yi_cvae_schedule', '\nclaims\n', 'lib/00_core', 'lib/60_claims', 'api/core']
     assert [index.index(x) for x in order] == sorted(index.index(x) for x in order)
     assert [c for c, _ in toc['parts']][-1] == 'How the package works'
     assert json.loads((tmp_path / 'src/toc.json').read_text()) == toc

@@ -129,7 +129,7 @@ def test_oracle_true_control_trains_on_oracle_kept_matrices_with_true_labels(tmp
     def fake_fit(spec, src, tgt, seed, *a, **kw):
         seen['src'], seen['tgt'] = src, tgt
         return EigenTransformer(spec.config), {}
-    monkeypatch.setattr(eigen, 'train_transformer', fake_fit)
+    monkeypatch.setattr(eigen.pipeline, 'train_transformer', fake_fit)   # where verifier_curve calls it
     spec = eigen.TrainSpec(eigen.ModelConfig(d_model=16, enc_layers=1, dec_layers=1, heads=2), steps=1)
     gen = EigenTransformer(spec.config)
     hist = eigen.verifier_curve('oracle_true', gen, pool, eigen.real_data(5, 2, 0), [100], tmp_path, spec, progress=False,
@@ -161,7 +161,7 @@ def test_real_model_stops_once_validation_accuracy_reaches_the_target(tmp_path, 
     real_evaluate = eigen.evaluate_model
     def fake_evaluate(model, A, lam=None, taus=(0.05, 0.02, 0.01), device='cpu'):
         return dict(acc_5=next(val_accs)) if taus == (0.05,) else real_evaluate(model, A, lam, taus, device)
-    monkeypatch.setattr(eigen, 'evaluate_model', fake_evaluate)
+    monkeypatch.setattr(eigen.pipeline, 'evaluate_model', fake_evaluate)   # where real_model calls it
     spec = eigen.TrainSpec(eigen.ModelConfig(d_model=16, enc_layers=1, dec_layers=1, heads=2), steps=50, batch=8, warmup=2)
     test = eigen.real_data(10, 2, 0)
     _, metrics = eigen.real_model(tmp_path / 'g', spec, 40, 2, test, progress=False, target_acc=0.4, n_val=10, check_every=2)
@@ -235,7 +235,7 @@ def test_real_model_resumes_mid_training_inside_the_round_partial_folder(tmp_pat
     def stop_once(needed, what=''):
         calls.append(what)
         if len(calls) == 2: raise TimeLimitReached('stopped')
-    monkeypatch.setattr(eigen, 'check_time', stop_once)                    # killed right after the checkpoint at step 10
+    monkeypatch.setattr(eigen.train, 'check_time', stop_once)                    # killed right after the checkpoint at step 10
     with pytest.raises(TimeLimitReached): eigen.real_model(tmp_path / 'g', spec, 40, 2, test, progress=False, target_acc=0.99, n_val=10, check_every=3)
     partial = tmp_path / 'g' / 'round_000.partial'
     assert torch.load(partial / 'train' / eigen.TRAIN_STATE, weights_only=True)['step'] == 10 and (partial / 'val_acc.json').exists()

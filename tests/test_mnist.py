@@ -9,10 +9,11 @@ from torch import nn
 
 from collapse_repro.core import DataError
 from collapse_repro.mnist import read_idx, mnist_file, load_mnist, balanced_subset, official_subset, to_tensor, MNIST_MD5
-import collapse_repro.cvae as cvae_mod
-from collapse_repro.cvae import (CVAE, cvae_loss_parts, one_hot, filter_per_digit, MnistLoopConfig, MnistData, run_mnist,
+import collapse_repro.mnist.cvae as cvae_mod
+import collapse_repro.mnist.stages as stages_mod
+from collapse_repro.mnist import (CVAE, cvae_loss_parts, one_hot, filter_per_digit, MnistLoopConfig, MnistData, run_mnist,
                                  train_cvae, TrainConfig, linear_schedule, fit)
-from collapse_repro.metrics import (frechet_distance, gaussian_stats, feature_classifier, FIDReference, mnist_v2_net, asset_dir,
+from collapse_repro.mnist import (frechet_distance, gaussian_stats, feature_classifier, FIDReference, mnist_v2_net, asset_dir,
                                     sha256sum, MNIST_V2_FILE, fid_reference, default_fid_net)
 
 
@@ -107,7 +108,7 @@ def _fake_data(n=200):
 def test_bernoulli_training_data_and_fresh_init_every_round(tmp_path, monkeypatch):
     monkeypatch.setenv('COLLAPSE_REPRO_CACHE', str(tmp_path / 'cache'))
     calls, starts = [], []
-    real_train, real_fit = cvae_mod.train_cvae, cvae_mod.fit
+    real_train, real_fit = stages_mod.train_cvae, cvae_mod.fit
     def train_spy(x, y, cfg=TrainConfig(), seed=0, progress=False):
         m, log = real_train(x, y, cfg, seed=seed, progress=progress)
         calls.append(dict(x=x.clone(), y=torch.as_tensor(y).clone(), cfg=cfg, seed=seed, start=starts[-1],
@@ -116,7 +117,7 @@ def test_bernoulli_training_data_and_fresh_init_every_round(tmp_path, monkeypatc
     def fit_spy(model, loss_fn, tensors, **kw):
         if isinstance(model, CVAE): starts.append({k: v.clone() for k, v in model.state_dict().items()})
         return real_fit(model, loss_fn, tensors, **kw)
-    monkeypatch.setattr(cvae_mod, 'train_cvae', train_spy); monkeypatch.setattr(cvae_mod, 'fit', fit_spy)
+    monkeypatch.setattr(stages_mod, 'train_cvae', train_spy); monkeypatch.setattr(cvae_mod, 'fit', fit_spy)
     data = _fake_data()
     small = dict(init_size=100, n_verifier=100, score_batch=100, n_fid=20, n_test=20, cvae=dict(epochs=2, patience=1),
                  disc=dict(epochs=1, patience=1))
@@ -216,8 +217,7 @@ def test_mnist_v2_asset_is_checksummed_and_measures_fid(tmp_path, monkeypatch):
     f = [ref.score((x + s * torch.randn(x.shape, generator=g)).clamp(0, 1)) for s in (0, 0.2)]
     assert f[0][0] < 1e-3 < f[1][0] and (f[0][1] == yt[:500]).mean() > 0.97
     # a round measured on it records the network; label decisions stay with the small CNN
-    from collapse_repro.cvae import evaluate_cvae
-    from collapse_repro.metrics import predict
+    from collapse_repro.mnist import evaluate_cvae, predict
     clf = feature_classifier('smoke', device='cpu')
     data = SimpleNamespace(device=torch.device('cpu'), fid=ref, classifier=clf, classify=lambda z: predict(clf, z)[1],
                            xte=x[:20], yte=yt[:20])

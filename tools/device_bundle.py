@@ -200,7 +200,7 @@ def ensure_cache(cache: Path, log=print):
     env = {'COLLAPSE_REPRO_CACHE': str(cache)}
     if not all((cache / 'mnist_classifier' / f).exists() for f in CLASSIFIER):
         log('training the MNIST feature classifier (full) on the CPU ...')
-        _python("from collapse_repro.metrics import feature_classifier; feature_classifier('full', device='cpu')", env)
+        _python("from collapse_repro.mnist import feature_classifier; feature_classifier('full', device='cpu')", env)
     if not (cache / TOKENIZER / 'tokenizer_config.json').exists():
         log('saving the SmolLM2 tokenizer ...')
         try: _python('from collapse_repro.llm import load_tokenizer; load_tokenizer()', {**env, 'HF_HUB_OFFLINE': '1'})
