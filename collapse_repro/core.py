@@ -357,10 +357,12 @@ class Run:
         self.overrides, self.git = tuple(overrides), git_state()
         self.t0, self.figures = time.time(), []
         self.started = _dt.datetime.now().isoformat(timespec='seconds')
+
     @property
     def profile(self) -> str: return self.params.profile
     def path(self, name: str) -> Path: return self.dir / name
     def elapsed(self) -> float: return time.time() - self.t0
+
     def __repr__(self): return f'Run({self.experiment!r}, profile={self.profile!r}, dir={str(self.dir)!r})'
 
 # %% ../nbs/00_core.ipynb #a11336af
