@@ -39,6 +39,7 @@ def _published(fig: Path, name: str) -> dict:
         except (OSError, ValueError, TypeError, AttributeError): out[prof] = 'damaged'
     return out
 
+# %% ../nbs/02_cli.ipynb #9ef0d8d5
 def _verdicts(fig: Path) -> dict:
     "Per experiment, the claims ledger's verdict counts ('' when the ledger or the figures are missing)."
     from collapse_repro import claims
@@ -49,6 +50,7 @@ def _verdicts(fig: Path) -> dict:
         out.setdefault(rows[0].claim.experiment, []).append(claims.headline(rows))
     return {e: ', '.join(f'{vs.count(v)} {v}' for v in claims.VERDICTS if vs.count(v)) for e, vs in out.items()}
 
+# %% ../nbs/02_cli.ipynb #ab822955
 def cmd_list(args) -> int:
     if args.experiment:                          # one experiment: every parameter
         e = get_experiment(args.experiment)
@@ -75,6 +77,7 @@ def cmd_list(args) -> int:
 # %% ../nbs/02_cli.ipynb #c06f4fc6
 def _format_value(v) -> str: return f'{v:.4g}' if isinstance(v, (int, float)) else (str(v) if v is not None else 'n/a')
 
+# %% ../nbs/02_cli.ipynb #bf871eb7
 def _report(r) -> int:
     if r.status == 'ok':
         head = f"; {r.headline['name']} = {_format_value(r.headline.get('value'))}" if r.headline else ''
@@ -91,6 +94,7 @@ def _report(r) -> int:
           file=sys.stderr)
     return 1
 
+# %% ../nbs/02_cli.ipynb #1240f62c
 def format_summary(reports) -> str:
     "The table printed after `collapse-repro figures`."
     rows = [('experiment', 'status', 'wall time', 'headline')]
@@ -121,6 +125,7 @@ def _cluster_options(args) -> _jobs.ClusterOptions:
                               'it, and it resumes)')
     return opts
 
+# %% ../nbs/02_cli.ipynb #5e270a2b
 def _run_jobs(args, plans, opts) -> int:
     "Run or submit the job graphs of `plans`; print job ids, then (local, or slurm --wait) a summary."
     for p in plans:
@@ -149,6 +154,7 @@ def _params(pairs) -> dict:
         out[k] = v
     return out
 
+# %% ../nbs/02_cli.ipynb #00602143
 def cmd_run(args) -> int:
     args.profile = check_profile(args.profile)
     params = _params(args.param)
@@ -170,6 +176,7 @@ def _needs_line(e) -> str:
     except ExperimentError as err: return str(err)
     return ''
 
+# %% ../nbs/02_cli.ipynb #282ea15f
 def cmd_figures(args) -> int:
     args.profile = check_profile(args.profile)
     exps = [get_experiment(n) for n in args.only] if args.only else list_experiments()
@@ -211,6 +218,7 @@ def _damaged_published(fig: Path) -> list[str]:
         except (OSError, ValueError) as e: bad.append(f'{f} ({type(e).__name__})')
     return bad
 
+# %% ../nbs/02_cli.ipynb #c411adf6
 def cmd_report(args) -> int:
     "Print the claims ledger; optionally write it as Markdown and refresh README's summary block."
     fig, shipped = (Path(args.figures_dir), False) if args.figures_dir else results_dir()
@@ -240,6 +248,7 @@ def cmd_report(args) -> int:
         print(f'updated the claims summary, experiments table and device measurements in {readme}')
     return 0
 
+# %% ../nbs/02_cli.ipynb #81d4b577
 def cmd_status(args) -> int:
     "Print the state of a run's jobs; exit code 1 if one failed or was lost."
     st = _jobs.run_status(Path(args.run_dir))

@@ -5,6 +5,7 @@
 # %% ../nbs/00_core.ipynb #5e090c2b
 from __future__ import annotations
 import datetime as _dt, hashlib, json, os, platform, random, shutil, subprocess, sys, tempfile, time, urllib.request
+from fastcore.basics import patch
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 import numpy as np
@@ -28,6 +29,7 @@ class AttrDict(dict):
         except KeyError: raise AttributeError(k) from None
     def __setattr__(self, k, v): self[k] = v
 
+# %% ../nbs/00_core.ipynb #250a5184
 def resolve_params(profiles: Mapping[str, Mapping], profile: str | None, **params) -> AttrDict:
     "Merge `params` with `profiles[profile]`: a `None` parameter takes the profile's value."
     profile = check_profile(profile)
@@ -91,6 +93,7 @@ def get_device(prefer: str | None = None):
         return torch.device('mps')
     return torch.device('cpu')
 
+# %% ../nbs/00_core.ipynb #19cbe03a
 def autocast(device, bf16: bool | str = 'auto'):
     """A bf16 autocast context on `device` when `bf16` (or, for 'auto', when the device supports bf16), else a null
     context."""
@@ -101,6 +104,7 @@ def autocast(device, bf16: bool | str = 'auto'):
         else: bf16 = dev.type == 'cpu' and torch.cpu._is_avx512_bf16_supported()
     return torch.autocast(dev.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
+# %% ../nbs/00_core.ipynb #8421b469
 def device_info(device=None) -> dict:
     "What ran the computation: device type and name, CPU threads, host."
     info = dict(host=platform.node(), machine=platform.machine(), cpu_count=os.cpu_count())
@@ -116,6 +120,7 @@ def device_info(device=None) -> dict:
 class DataError(FileNotFoundError):
     "A data file is missing or corrupt; the message says where it was looked for and how to supply it."
 
+# %% ../nbs/00_core.ipynb #ccfc07dc
 def cache_dir(*parts: str) -> Path:
     """$COLLAPSE_REPRO_CACHE, else $XDG_CACHE_HOME/collapse_repro (default ~/.cache/collapse_repro); `parts` appended
     and created."""
@@ -125,11 +130,13 @@ def cache_dir(*parts: str) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     return d
 
+# %% ../nbs/00_core.ipynb #06e8dd6d
 def data_dir() -> Path:
     "$COLLAPSE_REPRO_DATA, else `cache_dir()/data` (default ~/.cache/collapse_repro/data)."
     if os.environ.get('COLLAPSE_REPRO_DATA'): return Path(os.environ['COLLAPSE_REPRO_DATA']).expanduser()
     return cache_dir('data')
 
+# %% ../nbs/00_core.ipynb #f6e7f06a
 def downloads_allowed() -> bool:
     "False when COLLAPSE_REPRO_OFFLINE or HF_HUB_OFFLINE is set to a true value."
     return not any(os.environ.get(k, '').lower() in ('1', 'true', 'yes')
@@ -152,6 +159,7 @@ def md5sum(path: Path, chunk: int = 1 << 20) -> str:
         for b in iter(lambda: f.read(chunk), b''): h.update(b)
     return h.hexdigest()
 
+# %% ../nbs/00_core.ipynb #1e8dcccf
 def data_file(relpath: str, md5: str | None = None, urls: Sequence[str] = ()) -> Path:
     "Path of `relpath` inside `data_dir()`, checked against `md5`; downloaded from `urls` if missing and allowed."
     root = data_dir()
@@ -193,11 +201,13 @@ def git_state(root: Path | None = None) -> dict:
         return dict(commit=sha, dirty_files=sorted(l[3:] for l in st.splitlines() if l.strip()))
     except (OSError, subprocess.CalledProcessError): return {}
 
+# %% ../nbs/00_core.ipynb #7f1b1abf
 def git_commit(root: Path | None = None, state: dict | None = None) -> str | None:
     "HEAD's sha of the checkout (or of a `git_state` read earlier), with '-dirty' if tracked files changed; None outside git."
     st = git_state(root) if state is None else state
     return (st['commit'] + ('-dirty' if st['dirty_files'] else '')) if st else None
 
+# %% ../nbs/00_core.ipynb #ac4e007a
 _PACKAGES = ('collapse_repro', 'numpy', 'scipy', 'torch', 'matplotlib', 'transformers', 'datasets', 'rouge-score',
              'papermill')
 
@@ -216,6 +226,7 @@ def runs_root() -> Path:
     if os.environ.get('COLLAPSE_REPRO_RUNS'): return Path(os.environ['COLLAPSE_REPRO_RUNS'])
     return (project_root() or Path.cwd()) / 'runs'
 
+# %% ../nbs/00_core.ipynb #55ee2c70
 RUN_RECORD = 'run.json'
 """What a run directory holds: experiment, profile, every parameter's value, and one entry per attempt (start, end,
 status)."""
@@ -230,6 +241,7 @@ def holds_run(d: Path) -> bool:
     return d.is_dir() and any(not p.name.endswith('.ipynb') and p.name not in (RUN_RECORD, RUN_LOCK)
                               for p in d.iterdir())
 
+# %% ../nbs/00_core.ipynb #35738e22
 def new_run_dir(experiment: str, profile: str, root: Path | None = None) -> Path:
     "Create and return a fresh `<root>/<experiment>/<timestamp>-<profile>[-k]/`."
     base = Path(root or runs_root()) / experiment
@@ -247,6 +259,7 @@ def new_run_dir(experiment: str, profile: str, root: Path | None = None) -> Path
 class TimeLimitReached(RuntimeError):
     "The run stopped at a checkpoint because its time limit would be exceeded; continue it with `--resume`."
 
+# %% ../nbs/00_core.ipynb #5dfea7ee
 DEADLINE_ENV = 'COLLAPSE_REPRO_DEADLINE'
 
 def time_left() -> float | None:
@@ -254,6 +267,7 @@ def time_left() -> float | None:
     v = os.environ.get(DEADLINE_ENV)
     return float(v) - time.time() if v else None
 
+# %% ../nbs/00_core.ipynb #0ed2d8a9
 def check_time(needed: float, what: str = 'the next step'):
     "Raise `TimeLimitReached` when fewer than `needed` seconds remain before the deadline (no deadline: never)."
     left = time_left()
@@ -273,6 +287,7 @@ def _jsonable(x):
     if hasattr(x, 'tolist') and callable(x.tolist): return _jsonable(x.tolist())
     return x
 
+# %% ../nbs/00_core.ipynb #6c93edea
 def atomic_write(path: Path, write) -> Path:
     """Call `write(tmp)` to write a file at a temporary name beside `path`, flush it to disk, then rename it over
     `path`: a reader (or a crash, or a full disk) sees the old file or the new one, never a part of it."""
@@ -285,6 +300,7 @@ def atomic_write(path: Path, write) -> Path:
     finally: tmp.unlink(missing_ok=True)
     return path
 
+# %% ../nbs/00_core.ipynb #49f7f9bf
 def write_json(path: Path, obj) -> Path:
     "Write `obj` as indented JSON (numpy-aware), atomically (`atomic_write`), even with other processes writing it."
     text = json.dumps(_jsonable(obj), indent=2) + '\n'
@@ -311,6 +327,7 @@ def split_timing(x) -> tuple[Any, Any]:
         return [p for p, _ in parts], (timing or None)
     return x, None
 
+# %% ../nbs/00_core.ipynb #85776f41
 def timing_value(results: Mapping, *path):
     """A timing of a results.json `results` in either form: under `timing` (since they were split off) or in place."""
     for base in ((results.get('timing') or {}).get('results') or {}, results.get('results') or {}):
@@ -321,6 +338,7 @@ def timing_value(results: Mapping, *path):
         if v is not None: return v
     return None
 
+# %% ../nbs/00_core.ipynb #6b759b85
 UNSTABLE = ('provenance', 'timing', 'runner')
 "The parts of a results.json that differ between two runs of the same request: where and when it ran, how long."
 
@@ -328,7 +346,7 @@ def comparable(results: Mapping) -> str:
     "A results.json without its `UNSTABLE` parts, as canonical JSON text: two identical runs give the same bytes."
     return json.dumps({k: v for k, v in results.items() if k not in UNSTABLE}, sort_keys=True, indent=1)
 
-# %% ../nbs/00_core.ipynb #bafc5929
+# %% ../nbs/00_core.ipynb #51976ac9
 class Run:
     """One execution of an experiment: its directory, resolved parameters, device and provenance. `overrides` names the
     profile-table parameters this run changed: a paper-profile run with any of them is not labelled paper scale. The
@@ -345,74 +363,85 @@ class Run:
     def path(self, name: str) -> Path: return self.dir / name
     def elapsed(self) -> float: return time.time() - self.t0
 
-    @property
-    def scale(self) -> str:
-        if self.profile != 'paper': return f'{self.profile} profile (scaled down, not paper scale)'
-        if self.overrides:
-            return f'paper profile with {", ".join(self.overrides)} changed (not the paper configuration)'
-        return 'paper scale'
-
-    def provenance(self) -> dict:
-        return dict(experiment=self.experiment, profile=self.profile, params=dict(self.params), started=self.started,
-                    wall_time_s=round(self.elapsed(), 3),
-                    git_commit=git_commit(state=self.git),
-                    git_dirty_files=self.git.get('dirty_files'), packages=package_versions(),
-                    device=device_info(self.device), run_dir=str(self.dir), overrides=list(self.overrides),
-                    scale=self.scale)
-
-    def savefig(self, fig, name: str, formats: Sequence[str] = ('png',), dpi: int = 150, **extra) -> Path:
-        """Save `fig` as `<run>/<name>.<fmt>` plus a `<name>.json` provenance sidecar (a changed paper profile is
-        stamped so)."""
-        if self.profile == 'paper' and self.overrides: _stamp(fig, self.scale)
-        for fmt in formats:
-            atomic_write(self.dir / f'{name}.{fmt}', lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi,
-                                                                              bbox_inches='tight'))
-        write_json(self.dir / f'{name}.json', dict(figure=name, **extra, **self.provenance()))
-        self.figures.append(name)
-        return self.dir / f'{name}.{formats[0]}'
-
-    def save_results(self, results: Mapping[str, Any], headline: tuple[str, float] | None = None) -> Path:
-        """Write `results.json`: the numbers, an optional (name, value) headline, the timings measured on the way
-        (moved out of the numbers into `timing`, `split_timing`) and provenance."""
-        numbers, timing = split_timing(_jsonable(dict(results)))
-        out = dict(experiment=self.experiment, profile=self.profile, results=numbers, figures=self.figures,
-                   headline=dict(name=headline[0], value=headline[1]) if headline else None,
-                   timing=dict(wall_time_s=round(self.elapsed(), 3), results=timing), provenance=self.provenance())
-        return write_json(self.dir / 'results.json', out)
-
-    def conditions(self, items, tag=None):
-        """Iterate over the independent conditions of this experiment (`items`, named by `tag(item)`, default
-        `str(item)`). In-process, every condition in turn. Under a job runner ($COLLAPSE_REPRO_CONDITIONS, set by
-        `collapse_repro.jobs`) only the selected ones; once they are done, `ConditionsDone` ends the notebook there (a
-        map step, not a failure)."""
-        items = list(items)
-        tags = [str(tag(x) if tag else x) for x in items]
-        if len(set(tags)) != len(tags): raise ValueError(f'condition tags must be unique, got {tags}')
-        sel = selected_conditions()
-        if sel is None:
-            yield from items
-            return
-        if sel.get('declared') is not None and list(sel['declared']) != tags:
-            raise ValueError(f"the notebook's conditions {tags} differ from its CONDITIONS declaration "
-                             f"{list(sel['declared'])}: make the two agree "
-                             f"(the job graph is built from the declaration)")
-        unknown = [t for t in sel['run'] if t not in tags]
-        if unknown: raise ValueError(f'unknown conditions {unknown} selected; this run has {tags}')
-        for x, t in zip(items, tags):
-            if t not in sel['run']: continue
-            self._condition_event(t, 'running')
-            yield x
-            self._condition_event(t, 'finished')
-        raise ConditionsDone(f"conditions {', '.join(sel['run'])} finished; the reduce step assembles the results")
-
-    def _condition_event(self, tag: str, status: str):
-        d = self.dir / 'jobs'
-        d.mkdir(exist_ok=True)
-        at = _dt.datetime.now().isoformat(timespec='seconds')
-        write_json(d / f'condition_{tag}.json', dict(condition=tag, status=status, at=at, host=platform.node(),
-                                                    pid=os.getpid()))
-
     def __repr__(self): return f'Run({self.experiment!r}, profile={self.profile!r}, dir={str(self.dir)!r})'
+
+# %% ../nbs/00_core.ipynb #a11336af
+@patch(as_prop=True)
+def scale(self: Run) -> str:
+    if self.profile != 'paper': return f'{self.profile} profile (scaled down, not paper scale)'
+    if self.overrides:
+        return f'paper profile with {", ".join(self.overrides)} changed (not the paper configuration)'
+    return 'paper scale'
+
+# %% ../nbs/00_core.ipynb #145213fa
+@patch
+def provenance(self: Run) -> dict:
+    return dict(experiment=self.experiment, profile=self.profile, params=dict(self.params), started=self.started,
+                wall_time_s=round(self.elapsed(), 3),
+                git_commit=git_commit(state=self.git),
+                git_dirty_files=self.git.get('dirty_files'), packages=package_versions(),
+                device=device_info(self.device), run_dir=str(self.dir), overrides=list(self.overrides),
+                scale=self.scale)
+
+# %% ../nbs/00_core.ipynb #f83f113a
+@patch
+def savefig(self: Run, fig, name: str, formats: Sequence[str] = ('png',), dpi: int = 150, **extra) -> Path:
+    """Save `fig` as `<run>/<name>.<fmt>` plus a `<name>.json` provenance sidecar (a changed paper profile is
+    stamped so)."""
+    if self.profile == 'paper' and self.overrides: _stamp(fig, self.scale)
+    for fmt in formats:
+        atomic_write(self.dir / f'{name}.{fmt}', lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi,
+                                                                          bbox_inches='tight'))
+    write_json(self.dir / f'{name}.json', dict(figure=name, **extra, **self.provenance()))
+    self.figures.append(name)
+    return self.dir / f'{name}.{formats[0]}'
+
+# %% ../nbs/00_core.ipynb #39ba83d8
+@patch
+def save_results(self: Run, results: Mapping[str, Any], headline: tuple[str, float] | None = None) -> Path:
+    """Write `results.json`: the numbers, an optional (name, value) headline, the timings measured on the way
+    (moved out of the numbers into `timing`, `split_timing`) and provenance."""
+    numbers, timing = split_timing(_jsonable(dict(results)))
+    out = dict(experiment=self.experiment, profile=self.profile, results=numbers, figures=self.figures,
+               headline=dict(name=headline[0], value=headline[1]) if headline else None,
+               timing=dict(wall_time_s=round(self.elapsed(), 3), results=timing), provenance=self.provenance())
+    return write_json(self.dir / 'results.json', out)
+
+# %% ../nbs/00_core.ipynb #9a7b5b92
+@patch
+def conditions(self: Run, items, tag=None):
+    """Iterate over the independent conditions of this experiment (`items`, named by `tag(item)`, default
+    `str(item)`). In-process, every condition in turn. Under a job runner ($COLLAPSE_REPRO_CONDITIONS, set by
+    `collapse_repro.jobs`) only the selected ones; once they are done, `ConditionsDone` ends the notebook there (a
+    map step, not a failure)."""
+    items = list(items)
+    tags = [str(tag(x) if tag else x) for x in items]
+    if len(set(tags)) != len(tags): raise ValueError(f'condition tags must be unique, got {tags}')
+    sel = selected_conditions()
+    if sel is None:
+        yield from items
+        return
+    if sel.get('declared') is not None and list(sel['declared']) != tags:
+        raise ValueError(f"the notebook's conditions {tags} differ from its CONDITIONS declaration "
+                         f"{list(sel['declared'])}: make the two agree "
+                         f"(the job graph is built from the declaration)")
+    unknown = [t for t in sel['run'] if t not in tags]
+    if unknown: raise ValueError(f'unknown conditions {unknown} selected; this run has {tags}')
+    for x, t in zip(items, tags):
+        if t not in sel['run']: continue
+        self._condition_event(t, 'running')
+        yield x
+        self._condition_event(t, 'finished')
+    raise ConditionsDone(f"conditions {', '.join(sel['run'])} finished; the reduce step assembles the results")
+
+# %% ../nbs/00_core.ipynb #151fdc56
+@patch
+def _condition_event(self: Run, tag: str, status: str):
+    d = self.dir / 'jobs'
+    d.mkdir(exist_ok=True)
+    at = _dt.datetime.now().isoformat(timespec='seconds')
+    write_json(d / f'condition_{tag}.json', dict(condition=tag, status=status, at=at, host=platform.node(),
+                                                pid=os.getpid()))
 
 # %% ../nbs/00_core.ipynb #5a7e0c02
 RUN_OPTIONS = ('profile', 'run_dir', 'resume', 'device')
@@ -451,6 +480,7 @@ def start_run(experiment: str, profiles: Mapping[str, Mapping], namespace: Mappi
     _ACTIVE.update(dir=Path(d).resolve(), params={k: v for k, v in P.items() if k not in SPEED_PARAMS})
     return Run(experiment, P, d, dev, overrides=changed)
 
+# %% ../nbs/00_core.ipynb #04f99bbe
 _ACTIVE: dict = {}
 
 def active_params(folder) -> dict:
@@ -460,6 +490,7 @@ def active_params(folder) -> dict:
     d, f = _ACTIVE.get('dir'), Path(folder).resolve()
     return dict(_ACTIVE['params']) if d is not None and (f == d or d in f.parents) else {}
 
+# %% ../nbs/00_core.ipynb #0a8d26b6
 def _open_run_dir(experiment: str, profile: str, run_dir: str | None, resume: bool) -> Path:
     """A fresh run directory (under a temporary root under IN_TEST), or `run_dir`, refused if it holds a run and not
     `resume`."""
@@ -472,6 +503,7 @@ def _open_run_dir(experiment: str, profile: str, run_dir: str | None, resume: bo
     d.mkdir(parents=True, exist_ok=True)
     return d
 
+# %% ../nbs/00_core.ipynb #e67413f8
 def _torch_available() -> bool:
     from importlib.util import find_spec
     return find_spec('torch') is not None
@@ -482,6 +514,7 @@ CONDITIONS_ENV = 'COLLAPSE_REPRO_CONDITIONS'
 class ConditionsDone(Exception):
     "A map step (`Run.conditions` with a selection) finished its conditions: the notebook stops here, successfully."
 
+# %% ../nbs/00_core.ipynb #06b8db92
 def selected_conditions() -> dict | None:
     """The job runner's selection, {'run': [tags], 'declared': [tags] or None}, from $COLLAPSE_REPRO_CONDITIONS; None:
     run all."""
@@ -500,12 +533,7 @@ def set_style():
         'axes.prop_cycle': mpl.cycler(color=['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9',
                                              '#F0E442', '#000000'])})
 
-def scale_label(fig, profile: str, note: str = ''):
-    "Stamp `fig` with its profile unless it is paper scale (and an optional note, e.g. the data subset used)."
-    text = '' if profile == 'paper' else f'{profile} profile: scaled down, not paper scale'
-    if note: text += ('; ' if profile != 'paper' else '') + note
-    if text: _stamp(fig, text)
-
+# %% ../nbs/00_core.ipynb #4134274c
 def _stamp(fig, text: str):
     """Write `text` small in the bottom-right corner of `fig`, one line above any earlier stamp, and keep the plots
     clear of it."""
@@ -517,3 +545,10 @@ def _stamp(fig, text: str):
         strip = min((0.3 + 0.14 * n) / fig.get_figheight(), 0.25)   # ~0.3 inch (plus a line per extra stamp) kept free
         engine.set(rect=(0, strip, 1, 1 - strip))
     fig.text(0.995, 0.005 + 0.14 * n / fig.get_figheight(), text, ha='right', va='bottom', fontsize=7, color='0.35')
+
+# %% ../nbs/00_core.ipynb #ea60b8b5
+def scale_label(fig, profile: str, note: str = ''):
+    "Stamp `fig` with its profile unless it is paper scale (and an optional note, e.g. the data subset used)."
+    text = '' if profile == 'paper' else f'{profile} profile: scaled down, not paper scale'
+    if note: text += ('; ' if profile != 'paper' else '') + note
+    if text: _stamp(fig, text)

@@ -19,6 +19,7 @@ def _newest_first(folder: Path, pattern: str) -> list[Path]:
     "The files matching `pattern` in `folder`, newest first by the date in their names (YYYYMMDD)."
     return sorted(Path(folder).glob(pattern), key=lambda f: (re.findall(r'\d{8}', f.name)[-1:], f.name), reverse=True)
 
+# %% ../nbs/05_devicecheck.ipynb #62f3c890
 def _projections_for(check: Path, m: dict) -> tuple[str, dict, str]:
     """What to show as `check`'s projections: the newest `gpu_projections_*.json` made from its measurements
     (`bench/gpu_check.py --project-from`), else the ones the check printed itself; (file, projections, commit whose

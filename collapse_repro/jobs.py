@@ -104,6 +104,7 @@ class Step:
     conditions: list | None = None
     after: list = field(default_factory=list)
 
+# %% ../nbs/04_jobs.ipynb #230949ae
 def job_graph(exp: Experiment, profile: str, values: Mapping[str, Any] | None = None) -> list[Step]:
     """`all` for an experiment without conditions; else the first condition alone, the others side by side, then
     `reduce`."""
@@ -170,26 +171,31 @@ def check_executor(executor: str, opts: ClusterOptions) -> None:
 # %% ../nbs/04_jobs.ipynb #a0b1c2e4
 def _now() -> str: return _dt.datetime.now().isoformat(timespec='seconds')
 
+# %% ../nbs/04_jobs.ipynb #f05319b5
 def jobs_dir(run_dir) -> Path:
     d = Path(run_dir) / 'jobs'
     d.mkdir(parents=True, exist_ok=True)
     return d
 
+# %% ../nbs/04_jobs.ipynb #c9a44919
 def _read(path: Path) -> dict:
     try: return json.loads(path.read_text())
     except (OSError, ValueError): return {}
 
+# %% ../nbs/04_jobs.ipynb #46913faf
 def _update(path: Path, **kw) -> dict:
     rec = _read(path)
     rec.update(kw)
     write_json(path, rec)
     return rec
 
+# %% ../nbs/04_jobs.ipynb #5045ca59
 def _job_id() -> str:
     import submitit
     try: return str(submitit.JobEnvironment().job_id)
     except RuntimeError: return f'pid{os.getpid()}'           # called outside submitit (in-process tests)
 
+# %% ../nbs/04_jobs.ipynb #ffb4938b
 class JobFailed(RuntimeError):
     "A step's notebook failed: the message is one line (cell, line, error)."
 
@@ -291,6 +297,7 @@ class RunPlan:
     publish_changed: bool = False
     finished: tuple = ()               # steps a resumed run finished in an earlier submission: not submitted again
 
+# %% ../nbs/04_jobs.ipynb #c2e2381e
 def plan_run(name: str, profile: str, values: Mapping[str, Any] | None = None, runs_dir=None, out=None,
              resume: bool = False, publish: bool = True, publish_changed: bool = False) -> RunPlan:
     """Check the request and open the run directory of one experiment's job graph (nothing is submitted). With
@@ -333,6 +340,7 @@ def _executor(kind: str, folder: Path, opts: ClusterOptions, name: str):
     ex.update_parameters(**p)
     return ex
 
+# %% ../nbs/04_jobs.ipynb #2dc32fca
 def _submit_step(kind: str, plan: RunPlan, step: Step, opts: ClusterOptions, figures_dir, deps: Sequence[str] = ()):
     ex = _executor(kind, jobs_dir(plan.run_dir) / 'logs', opts, f'{plan.experiment}:{step.name}')
     if deps:
@@ -411,12 +419,14 @@ def _queued(job_ids: Sequence[str]) -> set | None:
     r = subprocess.run(['squeue', '-h', '-o', '%i'], capture_output=True, text=True)
     return {l.strip() for l in r.stdout.split()} if r.returncode == 0 else None
 
+# %% ../nbs/04_jobs.ipynb #6fdde56c
 def _alive(pid) -> bool:
     try:
         os.kill(int(pid), 0)
         return True
     except (OSError, TypeError, ValueError): return False
 
+# %% ../nbs/04_jobs.ipynb #533c0715
 def condition_rounds(run_dir, tag: str) -> int | None:
     """Rounds finished by condition `tag` (its loop's `state.json` in the folder named `tag` or `*_tag`), None if none
     yet."""
@@ -453,6 +463,7 @@ def run_status(run_dir) -> dict:
     return dict(experiment=rec.get('experiment'), profile=rec.get('profile'), run_dir=str(run_dir), steps=rows,
                 attempts=_attempts(run_dir, rec.get('attempts', [])), results=(run_dir / 'results.json').exists())
 
+# %% ../nbs/04_jobs.ipynb #818f1a3f
 def _attempts(run_dir: Path, attempts: list) -> list:
     """The record's attempts, an open one (no end recorded) marked `running` (with its holder and the seconds since
     it started) while a process holds the folder (`runner.claim_holder`), else `killed`."""

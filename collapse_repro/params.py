@@ -28,6 +28,7 @@ DEFAULT_PROFILE = 'quick'
 class UsageError(ValueError):
     "A bad request or setting (a parameter, an option, an environment variable): reported as one line, exit code 2."
 
+# %% ../nbs/01_params.ipynb #057710d5
 def default_profile() -> str:
     """The profile when none is given, for a notebook and the command line alike: `smoke` under `nbdev_test` (IN_TEST),
     else $COLLAPSE_REPRO_PROFILE (an unknown one is a `UsageError` naming the variable), else `DEFAULT_PROFILE`."""
@@ -37,6 +38,7 @@ def default_profile() -> str:
         raise UsageError(f"COLLAPSE_REPRO_PROFILE={env!r} is not a profile; choose one of {', '.join(PROFILES)}")
     return env or DEFAULT_PROFILE
 
+# %% ../nbs/01_params.ipynb #cfbb36e9
 def check_profile(profile: str | None) -> str:
     "Validate `profile`; `None` means `default_profile()`."
     if profile is None: return default_profile()
@@ -49,6 +51,7 @@ RUNNER_PARAMS = ('profile', 'run_dir', 'resume')  # set by the runner's options,
 class ExperimentError(UsageError):
     "A bad request (unknown experiment or parameter, wrong type): reported as one line before any compute."
 
+# %% ../nbs/01_params.ipynb #67b617a9
 @dataclass
 class Param:
     "One parameter of an experiment notebook."
@@ -106,10 +109,12 @@ def _evaluate(node):
     if isinstance(node, (ast.List, ast.Tuple)): return [_evaluate(e) for e in node.elts]
     return ast.literal_eval(node)
 
+# %% ../nbs/01_params.ipynb #f28a5779
 def _literal(node):
     try: return _evaluate(node)
     except ValueError: return ast.unparse(node)
 
+# %% ../nbs/01_params.ipynb #25726249
 def _type_of(value) -> str | None:
     return None if value is None else _TYPES.get(type(value), 'str')
 
@@ -175,6 +180,7 @@ def package_data(name: str) -> Path | None:
     except (ModuleNotFoundError, TypeError): return None
     return d if d.is_dir() else None
 
+# %% ../nbs/01_params.ipynb #1459184a
 def experiments_dir() -> Path:
     """The folder holding the experiment notebooks: $COLLAPSE_REPRO_EXPERIMENTS, else the checkout's, else the ones
     the package ships."""
@@ -217,6 +223,7 @@ def read_experiment(path: Path) -> Experiment:
     return Experiment(path.stem, path, title, desc, _field(md, 'Paper'), _field(md, 'Figure'), params, needs,
                       parameter_checks(cell.source))
 
+# %% ../nbs/01_params.ipynb #9ef7b9bf
 def parameter_checks(source: str) -> tuple:
     "The expressions of a parameters cell's `CHECKS` list (rules between parameters), or ()."
     for node in ast.parse(source).body:
@@ -224,6 +231,7 @@ def parameter_checks(source: str) -> tuple:
             return tuple(_evaluate(node.value))
     return ()
 
+# %% ../nbs/01_params.ipynb #e7fd1e1d
 def list_experiments(folder: Path | None = None, damaged: list | None = None) -> list[Experiment]:
     """Every experiment notebook in `folder` (default `experiments_dir()`), by name. With a list `damaged`, a notebook
     that cannot be read is appended to it as (name, error) and skipped, instead of raising."""
@@ -237,6 +245,7 @@ def list_experiments(folder: Path | None = None, damaged: list | None = None) ->
             damaged.append((p.stem, str(e)))
     return out
 
+# %% ../nbs/01_params.ipynb #0adc6401
 def get_experiment(name: str, folder: Path | None = None) -> Experiment:
     "The experiment called `name` (read even when another notebook is damaged), or an error suggesting the closest."
     damaged = []
@@ -264,6 +273,7 @@ def _none_allowed(param: Param) -> bool:
     "`None` is a value of `param` when its default or a profile's value is `None` (the profile's value, or 'auto')."
     return param.default is None or any(v is None for v in param.by_profile.values())
 
+# %% ../nbs/01_params.ipynb #25b904b2
 def convert_value(param: Param, text: str):
     "Convert command-line `text` to `param`'s type, or raise `ExperimentError`."
     if not isinstance(text, str): return check_value(param, text)
@@ -297,6 +307,7 @@ def _item_type(param: Param) -> str | None:
     if all(_OK['int'](x) for x in items): return 'int'
     return 'float' if all(_OK['float'](x) for x in items) else None
 
+# %% ../nbs/01_params.ipynb #729c1cdb
 def check_value(param: Param, value):
     """Check a Python `value` against `param`'s type (int is accepted for float, tuple for list): floats are finite, a
     list is not empty and its elements have the type of the notebook's own lists (no 2.5 among integers)."""
@@ -326,6 +337,7 @@ def _split_domain(spec) -> tuple[str, int | None, bool]:
     rest = [q for q in parts if q != _RISING and not _STEP.match(q)]
     return ','.join(rest), (steps[0] if steps else None), rising
 
+# %% ../nbs/01_params.ipynb #ddf9f69d
 def _domain_text(spec) -> str:
     "How a domain reads in an error message; raises `ExperimentError` for a malformed spec."
     if isinstance(spec, (list, tuple)): return 'one of ' + ', '.join(map(repr, spec))
@@ -339,6 +351,7 @@ def _domain_text(spec) -> str:
     raise ExperimentError(f'malformed domain {spec!r}: use a range like ">=1", "(0, 1]", ">0,<1" (with "%10" '
                           'for multiples of 10 and "increasing" for rising lists) or a list of choices')
 
+# %% ../nbs/01_params.ipynb #482661ad
 def _in_domain(v, spec) -> bool:
     if isinstance(spec, (list, tuple)): return v in spec
     if isinstance(v, bool) or not isinstance(v, (int, float)): return False
@@ -350,6 +363,7 @@ def _in_domain(v, spec) -> bool:
     ops = {'>=': float.__ge__, '<=': float.__le__, '>': float.__gt__, '<': float.__lt__}
     return all(ops[m.group(1)](float(v), float(m.group(2))) for m in map(_BOUND.match, t.split(',')))
 
+# %% ../nbs/01_params.ipynb #9345a742
 def check_domain(param: Param, value):
     """`value` if it lies in `param.domain` (every element, for a list, which must not be empty, and rising where the
     domain says `increasing`), else an `ExperimentError` saying what is allowed. `None` (the profile's value) always

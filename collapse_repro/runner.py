@@ -35,6 +35,7 @@ def missing_extras(exp: Experiment) -> list[str]:
     from importlib.util import find_spec
     return [x for x in exp.needs if any(find_spec(m) is None for m in EXTRAS.get(x, ()))]
 
+# %% ../nbs/01_runner.ipynb #e54fb471
 def check_needs(exp: Experiment):
     "Refuse `exp` in one line when an extra it needs is not installed."
     if miss := missing_extras(exp):
@@ -55,6 +56,7 @@ def check_request(exp: Experiment, overrides: Mapping[str, Any]) -> dict:
         out[name] = check_domain(exp.params[name], convert_value(exp.params[name], value))
     return out
 
+# %% ../nbs/01_runner.ipynb #8b0d1629
 def resolve_request(exp: Experiment, profile: str, values: Mapping[str, Any]) -> dict:
     """Every user parameter's value for a run of `exp` at `profile` with the checked request `values` (statically, no
     kernel), refused in one line if it breaks one of the notebook's `CHECKS`."""
@@ -96,6 +98,7 @@ def default_figures_dir() -> Path:
     if os.environ.get('COLLAPSE_REPRO_FIGURES'): return Path(os.environ['COLLAPSE_REPRO_FIGURES'])
     return (project_root() or Path.cwd()) / 'figures'
 
+# %% ../nbs/01_runner.ipynb #f30721ab
 def results_dir() -> tuple[Path, bool]:
     """Where `list` and `report` read published results: `default_figures_dir()` when it exists, else the committed
     results the package ships (read-only; the flag says so)."""
@@ -104,6 +107,7 @@ def results_dir() -> tuple[Path, bool]:
     shipped = package_data('published')
     return (shipped, True) if shipped is not None else (d, False)
 
+# %% ../nbs/01_runner.ipynb #8742c5e7
 @dataclass
 class RunReport:
     "What `run_experiment` did."
@@ -130,6 +134,7 @@ def _screen(text: str) -> list[str]:
             rows[r], col = (rows[r][:col] + part + rows[r][col + len(part):] if col else part), col + len(part)
     return rows
 
+# %% ../nbs/01_runner.ipynb #4596103c
 def _cap_stream(text: str, max_lines: int = 200, head: int = 120, tail: int = 60) -> str:
     """A stream output as a reader sees it: progress-bar redraws (`_screen`) reduced to their last state, at most
     `max_lines` lines."""
@@ -139,6 +144,7 @@ def _cap_stream(text: str, max_lines: int = 200, head: int = 120, tail: int = 60
         lines = lines[:head] + [cut] + lines[-tail:]
     return '\n'.join(lines)
 
+# %% ../nbs/01_runner.ipynb #56bbdca6
 def slim_notebook(nb, max_lines: int = 200):
     """The executed notebook `nb` (nbformat) made small enough to publish, in place: widget outputs and widget state
     (progress bars drawn for a browser) dropped, consecutive stream outputs of one stream merged (the kernel sends
@@ -168,6 +174,7 @@ def publish_notebook(src: Path, dest: Path) -> Path:
     nb = slim_notebook(nbformat.read(src, as_version=4))
     return atomic_write(dest, lambda tmp: nbformat.write(nb, tmp))
 
+# %% ../nbs/01_runner.ipynb #c45589d2
 def _stage(run_dir: Path, experiment: str, stage: Path, extra: Mapping) -> list[str]:
     "Write everything a publication of `run_dir` holds into the folder `stage`, under its published names."
     out = []
@@ -191,6 +198,7 @@ def _stage(run_dir: Path, experiment: str, stage: Path, extra: Mapping) -> list[
         write_json(stage / f'{experiment}_results.json', res)
     return out
 
+# %% ../nbs/01_runner.ipynb #8515d947
 def publish_figures(run_dir: Path, experiment: str, profile: str, figures_dir: Path, extra: Mapping) -> list[Path]:
     """Copy each figure of `run_dir` with its sidecar (plus `extra`) and results.json to `figures_dir/<profile>/`, and
     the run's executed notebook, slimmed, to `figures_dir/<profile>/<experiment>.ipynb` (the sidecars then name it).
@@ -239,6 +247,7 @@ def read_run_record(run_dir: Path) -> dict | None:
         raise ExperimentError(f'{f} is unreadable ({e}): it records which run this folder holds; '
                               'restore it or start a fresh --out') from None
 
+# %% ../nbs/01_runner.ipynb #e885a928
 def check_resume(run_dir: Path, exp: Experiment, profile: str, params: Mapping[str, Any]) -> dict | None:
     """Refuse (one `ExperimentError`) to resume `run_dir` with another experiment, profile or parameter value than the
     run it holds; speed-only parameters (`core.SPEED_PARAMS`) may change. Returns the run's record."""
@@ -267,10 +276,12 @@ def _check_writable(d: Path, what: str):
             if not os.access(q, os.W_OK | os.X_OK): raise ExperimentError(f'{what} {d}: {q} is not writable')
             break
 
+# %% ../nbs/01_runner.ipynb #77cf3def
 def _check_figures_dir(d: Path):
     "Refuse a figures folder that cannot be one, before any compute."
     _check_writable(d, '--figures-dir')
 
+# %% ../nbs/01_runner.ipynb #fc3fadb1
 def _check_publish(profile: str, changed: list, fig_root: Path, publish_changed: bool):
     """Refuse, before any compute, to publish a run with changed parameters (unless `publish_changed`) or into a
     non-folder."""
@@ -280,6 +291,7 @@ def _check_publish(profile: str, changed: list, fig_root: Path, publish_changed:
                               "--publish-changed to do it anyway")
     _check_figures_dir(fig_root)
 
+# %% ../nbs/01_runner.ipynb #a209e2d2
 def _new_attempt(rec: dict, resume: bool, values: dict):
     "Append this attempt (start time, whether it resumes, what was asked) to the run record `rec`."
     rec['attempts'] = rec.get('attempts', []) + [dict(started=time.strftime('%Y-%m-%dT%H:%M:%S'), resumed=bool(resume),
@@ -297,6 +309,7 @@ def _protected(figures_dir: Path | None = None) -> dict:
     if root is not None: out |= {root / 'nbs': 'the notebooks', root / 'collapse_repro': "the package's source"}
     return {Path(k).resolve(): v for k, v in out.items()}
 
+# %% ../nbs/01_runner.ipynb #0ca0e94e
 def _check_out(d: Path, figures_dir: Path | None = None):
     "Refuse an `--out` inside a protected folder (`_protected`), or one that cannot be written, before any compute."
     d = d.resolve()
@@ -309,6 +322,7 @@ def _check_out(d: Path, figures_dir: Path | None = None):
                                   '(e.g. under runs/); published figures come from --publish')
     _check_writable(d, '--out')
 
+# %% ../nbs/01_runner.ipynb #86c1c411
 def claim_run_dir(d: Path, shared: bool = False):
     """Claim run folder `d` for this process: an exclusive `fcntl.flock` on `d/run.lock` (`core.RUN_LOCK`), which then
     names the holder (`shared`: a shared one, as the map jobs of one run take it side by side). Returns the open lock
@@ -332,6 +346,7 @@ def claim_run_dir(d: Path, shared: bool = False):
     f.flush()
     return f
 
+# %% ../nbs/01_runner.ipynb #53e27446
 def claim_holder(d: Path) -> str | None:
     "Who holds run folder `d` now (the text `claim_run_dir` wrote: pid, host, start), or None when no process does."
     import fcntl
@@ -344,11 +359,13 @@ def claim_holder(d: Path) -> str | None:
         fcntl.flock(fh, fcntl.LOCK_UN)
     return None
 
+# %% ../nbs/01_runner.ipynb #c1fbbd16
 def _entries(d: Path) -> list[str]:
     "What folder `d` holds besides the claim (and hidden temporaries): empty for a folder no run has used."
     if not d.is_dir(): return []
     return sorted(p.name for p in d.iterdir() if p.name != RUN_LOCK and not p.name.startswith('.'))
 
+# %% ../nbs/01_runner.ipynb #ca9dc576
 def open_run(exp: Experiment, profile: str, resolved: dict, values: dict, out, resume: bool, runs_dir,
               stamp=None, figures_dir=None):
     """The run directory (a fresh one, or `out`: empty or new for a fresh run, holding the same run's record to
@@ -427,9 +444,11 @@ def _execute(exp: Experiment, run_dir: Path, nb_params: dict, rec: dict, progres
     if status == 'terminated': raise Terminated(str(run_dir))
     return status, error, wall
 
+# %% ../nbs/01_runner.ipynb #1f7de77e
 class Terminated(KeyboardInterrupt):
     "SIGTERM arrived during a run (`_on_sigterm`): the attempt is recorded `terminated` and the command ends."
 
+# %% ../nbs/01_runner.ipynb #809978c2
 def _on_sigterm():
     "Make SIGTERM raise `Terminated` in this (main) thread, as Ctrl-C raises KeyboardInterrupt; the old handler back."
     import threading
@@ -479,6 +498,7 @@ def run_experiment(name: str, profile: str | None = None, params: Mapping[str, A
         claim.close()
     return RunReport(exp.name, status, run_dir, wall, headline, error, figures)
 
+# %% ../nbs/01_runner.ipynb #86dbab84
 def _check_device_env():
     "Refuse, before any compute, a $COLLAPSE_REPRO_DEVICE that torch does not know or this machine does not have."
     name = os.environ.get('COLLAPSE_REPRO_DEVICE')

@@ -43,7 +43,7 @@ LIMIT_MIB = 60
 
 # What the device must import that it lacks: the papermill runner stack and the LLM extras.
 # `datasets` is left out on purpose: llm.load_xsum reads the shipped JSONL files and only imports datasets online.
-WANTED = ['papermill', 'nbformat', 'nbclient', 'jupyter_client', 'jupyter_core', 'ipykernel', 'ipython',
+WANTED = ['fastcore', 'papermill', 'nbformat', 'nbclient', 'jupyter_client', 'jupyter_core', 'ipykernel', 'ipython',
           'gguf', 'rouge-score', 'nltk']
 # Packages without a wheel on PyPI: built here with `pip wheel --no-deps`.
 SDIST_ONLY = {'rouge-score'}

@@ -21,6 +21,7 @@ __all__ = ['longrun_rate_order', 'longrun_unbiased', 'longrun_mild', 'toolkit_sy
 # %% ../../nbs/62_claims_extract.ipynb #3e76034a
 def _f(x) -> str: return f'{x:.4g}' if is_num(x) else str(x)
 
+# %% ../../nbs/62_claims_extract.ipynb #32e94a9b
 def _find(d: Mapping, *parts: str) -> str:
     "The one key of `d` that contains every one of `parts`."
     keys = [k for k in d if all(p in k for p in parts)]
@@ -35,6 +36,7 @@ def longrun_rate_order(doc) -> Ours:
     e = [R[k]['err_c']['2'] for k in ('biased_r0.1', 'biased_r0.5', 'biased_r1')]
     return Ours(e[0] < e[1] < e[2], 'round 2: ' + ' < '.join(_f(v) for v in e) + ' (r = 0.1, 0.5, 1)')
 
+# %% ../../nbs/62_claims_extract.ipynb #438dc416
 @extractor
 def longrun_unbiased(doc) -> Ours:
     "Does the unbiased verifier (r = 0.1) end below the real-data error, and the unfiltered loop above it?"
@@ -43,6 +45,7 @@ def longrun_unbiased(doc) -> Ours:
                R['unfiltered']['final_err_star'])
     return Ours(u < s < c, f'final ‖θ̂−θ*‖²: unbiased {_f(u)} < round 0 {_f(s)} < unfiltered {_f(c)}')
 
+# %% ../../nbs/62_claims_extract.ipynb #5814b5ad
 @extractor
 def longrun_mild(doc, config: str = 'mild_delta0.3') -> Ours:
     "Does a mildly biased verifier first gain (best round below round 0), then lose part of it (final above best)?"
@@ -60,12 +63,19 @@ def toolkit_synthetic_share(doc) -> Ours:
     return Ours(all(a < b for a, b in zip(sh, sh[1:])),
                 ' → '.join(f'{s:.2f}' for s in sh) + f" (n_syn = {', '.join(ns)})")
 
+# %% ../../nbs/62_claims_extract.ipynb #537fdbf4
 @extractor
 def toolkit_unfiltered_from(doc) -> Ours:
     "The range, over widths and n_syn, of the δ from which the unfiltered real mean X̄⁰ wins (closed form)."
     R = doc['results']
     v = [x for n in R['n_syn'] for x in R[f'n_syn={n}']['unfiltered_wins_from_delta_theory'].values() if x is not None]
     return Ours((min(v), max(v)), f'δ from {min(v):.3f} to {max(v):.3f}')
+
+# %% ../../nbs/62_claims_extract.ipynb #c6d3bf59
+def _se_pair(d: float, a: Mapping, b: Mapping, metric: str) -> tuple:
+    "(interval, spread) of the difference `d` = b − a from the rounds' standard errors, or (None, '')."
+    iv = se_interval(d, a.get(f'{metric}_se'), b.get(f'{metric}_se'))
+    return (iv, f'±1.96·s.e. ({metric}_se of both rounds)') if iv else (None, '')
 
 # %% ../../nbs/62_claims_extract.ipynb #208ce204
 @extractor
@@ -80,11 +90,7 @@ def cvae_change(doc, run: Sequence[str], metric: str = 'fid', at: str = 'final')
     return Ours(d, f"{key}: {_f(rows[0][metric])} → {_f(best[metric])} at round {best['round']} ({d:+.3g})",
                 *_se_pair(d, rows[0], best, metric))
 
-def _se_pair(d: float, a: Mapping, b: Mapping, metric: str) -> tuple:
-    "(interval, spread) of the difference `d` = b − a from the rounds' standard errors, or (None, '')."
-    iv = se_interval(d, a.get(f'{metric}_se'), b.get(f'{metric}_se'))
-    return (iv, f'±1.96·s.e. ({metric}_se of both rounds)') if iv else (None, '')
-
+# %% ../../nbs/62_claims_extract.ipynb #719fd9fa
 @extractor
 def cvae_rebound(doc, run: Sequence[str], metric: str = 'nelbo') -> Ours:
     "Rise of `metric` after its minimum over rounds ≥ 1 (0 when the minimum is the last round)."
@@ -113,6 +119,7 @@ def cvae_filtered_margin(doc, metric: str = 'fid', rounds: str = 'all') -> Ours:
     return Ours(min(m), f"unfiltered − filtered ≥ {min(m):.3g} ({metric}, {len(m)} run-rounds)", iv,
                 f'the smallest margin, each ±1.96·s.e. ({metric}_se)' if iv else '')
 
+# %% ../../nbs/62_claims_extract.ipynb #fdc61629
 @extractor
 def cvae_unfiltered_change(doc, metric: str = 'fid') -> Ours:
     "Smallest change from round 0 to the last round over the unfiltered runs."
@@ -125,6 +132,7 @@ def cvae_unfiltered_change(doc, metric: str = 'fid') -> Ours:
     return Ours(d[k], f'every unfiltered run rises by ≥ {d[k]:.3g} ({k})' if d[k] > 0 else f'{k}: {d[k]:+.3g}', iv,
                 f'the smallest change, each ±1.96·s.e. ({metric}_se)' if iv else '')
 
+# %% ../../nbs/62_claims_extract.ipynb #543aa562
 @extractor
 def cvae_budget_order(doc) -> Ours:
     "Do the fixed-budget filtered runs end in budget order (more kept per round, lower final FID)?"
@@ -147,24 +155,28 @@ def cvae_vq_strongest_change(doc) -> Ours:
     return Ours(b - a, f'N_v = {k}: {_f(a)} (round 1) → {_f(b)} (round {h[k][-1]["round"]})',
                 *_se_pair(b - a, h[k][1], h[k][-1], 'fid'))
 
+# %% ../../nbs/62_claims_extract.ipynb #d34f802f
 def _init_runs(doc):
     h = doc['results']['history']
     sizes = sorted({int(k.split('|')[0]) for k in h})
     rel = {s: h[f'{s}|filtered'][-1]['fid'] / h[f'{s}|filtered'][0]['fid'] - 1 for s in sizes}
     return sizes, rel
 
+# %% ../../nbs/62_claims_extract.ipynb #4c08e966
 def _rel_se(rows) -> float | None:
     "Standard error of last/first − 1 over a run's FIDs (delta method), or None without `fid_se`."
     a, b = rows[0], rows[-1]
     if a.get('fid_se') is None or b.get('fid_se') is None: return None
     return b['fid'] / a['fid'] * math.hypot(a['fid_se'] / a['fid'], b['fid_se'] / b['fid'])
 
+# %% ../../nbs/62_claims_extract.ipynb #657935a0
 @extractor
 def cvae_init_small_change(doc) -> Ours:
     "FID change over the filtered run from the smallest real start."
     sizes, _ = _init_runs(doc)
     return cvae_change(doc, (f'{sizes[0]}|filtered',))
 
+# %% ../../nbs/62_claims_extract.ipynb #5e0e91ed
 @extractor
 def cvae_init_contrast(doc) -> Ours:
     "Relative FID change of the largest start minus that of the smallest (> 0: the largest start loses more)."
@@ -181,6 +193,7 @@ def _items(row: Mapping) -> np.ndarray | None:
     v = row.get('rouge1_items')
     return None if v is None else np.asarray(v, dtype=float)
 
+# %% ../../nbs/62_claims_extract.ipynb #36d3b3ff
 def _boot(stat: Callable, rows: Sequence[Mapping]) -> tuple:
     "(interval, spread) of `stat` of the rows' per-article ROUGE-1, bootstrapped over articles; (None, '') without."
     items = [_items(r) for r in rows]
@@ -196,6 +209,7 @@ def xsum_gain(doc) -> Ours:
     return Ours(d, f"ROUGE-1 {f[0]['rouge1']:.4f} → {f[-1]['rouge1']:.4f} (round {f[-1]['round']})",
                 *_boot(lambda a, b: (b - a).mean(), [f[0], f[-1]]))
 
+# %% ../../nbs/62_claims_extract.ipynb #ab59d9f3
 @extractor
 def xsum_margin(doc) -> Ours:
     "Smallest filtered − control ROUGE-1 over rounds ≥ 1."
@@ -206,6 +220,7 @@ def xsum_margin(doc) -> Ours:
     stat = lambda *x: min((x[i] - x[k + i]).mean() for i in range(k))
     return Ours(min(m), 'filtered − control per round: ' + ', '.join(f'{x:+.4f}' for x in m), *_boot(stat, F + C))
 
+# %% ../../nbs/62_claims_extract.ipynb #088c0283
 @extractor
 def xsum_control_drift(doc) -> Ours:
     "Largest |control − round 0| ROUGE-1 over rounds ≥ 1."
@@ -219,6 +234,7 @@ def _generator_row(R: Mapping) -> Mapping:
     "The generator's evaluation row: round 0 of any verifier's history."
     return next(iter(R['per_verifier'].values()))['history'][0]
 
+# %% ../../nbs/62_claims_extract.ipynb #73e012e5
 @extractor
 def summ_gap(doc, verifier: str) -> Ours:
     "Final ROUGE-1 of the model trained on `verifier`'s selection minus the generator's (paired over articles)."
@@ -227,6 +243,7 @@ def summ_gap(doc, verifier: str) -> Ours:
     return Ours(a - g, f'{verifier} {a:.4f} vs generator {g:.4f}',
                 *_boot(lambda g, a: (a - g).mean(), [_generator_row(R), R['per_verifier'][verifier]['history'][-1]]))
 
+# %% ../../nbs/62_claims_extract.ipynb #f9b49bb9
 @extractor
 def summ_diff(doc, a: str, b: str) -> Ours:
     "Final ROUGE-1 of verifier `a`'s model minus verifier `b`'s (paired over articles)."
@@ -235,6 +252,7 @@ def summ_diff(doc, a: str, b: str) -> Ours:
     return Ours(x - y, f'{a} {x:.4f} vs {b} {y:.4f}',
                 *_boot(lambda x, y: (x - y).mean(), [V[a]['history'][-1], V[b]['history'][-1]]))
 
+# %% ../../nbs/62_claims_extract.ipynb #f7b29b51
 @extractor
 def summ_spearman(doc) -> Ours:
     "Spearman(p_*, final ROUGE-1) over the verifiers, as the run saved it; its interval resamples the articles."
@@ -261,6 +279,7 @@ def phase_sharpening(doc, verifier: str = '(0.8, 0.3)') -> Ours:
     return Ours(drops[-1] / drops[0], 'largest drop between neighbouring p: '
                 + ', '.join(f'{d:.3f} (n = {n:,})' for d, n in zip(drops, R['n'])))
 
+# %% ../../nbs/62_claims_extract.ipynb #66507d6d
 @extractor
 def accuracy_at(doc, verifier: str, p: float) -> Ours:
     "Accuracy at the largest n for `verifier` at the grid point nearest to error rate `p`."
@@ -279,6 +298,7 @@ def _seed_diff(panel: Mapping, a: str, b: str | float) -> tuple:
     d = A[:, names.index(a)] - (b if is_num(b) else A[:, names.index(b)])
     return seed_interval(d), seed_spread(len(d))
 
+# %% ../../nbs/62_claims_extract.ipynb #ab0c7f3f
 @extractor
 def scaling_unverified_gap(doc) -> Ours:
     "Final accuracy without verification minus the generator's (the linear generator's panel)."
@@ -287,6 +307,7 @@ def scaling_unverified_gap(doc) -> Ours:
     return Ours(d, f"without verification {R['final_accuracy']['without verification']:.3f} vs generator "
                    f"{R['generator_accuracy']:.3f}", *_seed_diff(R, 'without verification', R['generator_accuracy']))
 
+# %% ../../nbs/62_claims_extract.ipynb #eb591606
 @extractor
 def scaling_verified_gain(doc) -> Ours:
     "Smallest final accuracy over the verified curves minus the generator's."
@@ -319,6 +340,7 @@ def p_star_spearman(doc) -> Ours:
     r = {g: resolve(s, ('spearman_by_n', -1)) for g, s in S.items()}
     return Ours(min(r.values()), ', '.join(f'{g}: {v:.2f}' for g, v in r.items()))
 
+# %% ../../nbs/62_claims_extract.ipynb #39b714be
 @extractor
 def p_star_rule(doc) -> Ours:
     "Smaller of the two panels' share of verifiers for which 'p̂_* > p' and 'accuracy > ½' agree."
@@ -334,6 +356,7 @@ def eigen_seed_gap(doc, key: str) -> Ours:
     return Ours(float(np.mean(g)), 'per seed: ' + ', '.join(f'{x:+.3f}' for x in g), seed_interval(g),
                 seed_spread(len(g)))
 
+# %% ../../nbs/62_claims_extract.ipynb #1b8d6d43
 @extractor
 def eigen_between(doc) -> Ours:
     """Per seed, the smallest margin inside [no verification, oracle] over the imperfect verifiers (> 0: all
@@ -344,7 +367,7 @@ def eigen_between(doc) -> Ours:
     return Ours(float(np.mean(per_seed)), f'{len(gaps)} verifiers; smallest margin per seed: '
                 + ', '.join(f'{x:+.3f}' for x in per_seed), seed_interval(per_seed), seed_spread(len(per_seed)))
 
-
+# %% ../../nbs/62_claims_extract.ipynb #42f2ff26
 @extractor
 def eigen_threshold_rule(doc) -> Ours:
     "Share of verifiers for which 'beats the generator' agrees with 'p < p_*' (this run)."

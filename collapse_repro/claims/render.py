@@ -24,6 +24,7 @@ def format_value(x) -> str:
     if is_num(x): return f'{x:.4g}' if abs(x) >= 1e-3 or x == 0 else f'{x:.2e}'
     return 'n/a' if x is None else str(x)
 
+# %% ../../nbs/64_claims_render.ipynb #ba53c425
 NO_INTERVAL = 'no interval measured'
 
 def format_interval(row: Row) -> str:
@@ -34,6 +35,7 @@ def format_interval(row: Row) -> str:
     if o.interval is not None: return f'[{format_value(o.interval[0])}, {format_value(o.interval[1])}]'
     return NO_INTERVAL if row.claim.comparative else ''
 
+# %% ../../nbs/64_claims_render.ipynb #24c92dbf
 def format_report(table: Sequence[Sequence[Row]]) -> str:
     "The ledger as a plain-text table, one line per claim and profile."
     head = ('claim', 'in short', 'paper', 'profile', 'ours', 'interval', 'verdict', 'commit', 'device')
@@ -59,6 +61,7 @@ def counts(table: Sequence[Sequence[Row]]) -> dict:
             out.setdefault(k, dict.fromkeys(VERDICTS, 0))[v] += 1
     return out
 
+# %% ../../nbs/64_claims_render.ipynb #5fcfce5c
 def summary_markdown(table: Sequence[Sequence[Row]], link: str = 'figures/CLAIMS.md') -> str:
     "The README's summary: counts per verdict, per paper."
     n = counts(table)
@@ -75,6 +78,7 @@ def summary_markdown(table: Sequence[Sequence[Row]], link: str = 'figures/CLAIMS
 # %% ../../nbs/64_claims_render.ipynb #c669e92b
 def _md(s: str) -> str: return str(s).replace('|', '\\|').replace('\n', ' ')
 
+# %% ../../nbs/64_claims_render.ipynb #7747fb89
 def _profiles_of(experiment: str) -> tuple:
     "The profiles an experiment defines (all published ones when its notebook cannot be read here)."
     from collapse_repro.runner import get_experiment
@@ -141,6 +145,7 @@ def published_wall_s(results: Mapping) -> float | None:
             or (results.get('runner') or {}).get('run_wall_time_s')
             or results.get('provenance', {}).get('wall_time_s'))
 
+# %% ../../nbs/64_claims_render.ipynb #ab187a78
 def _published_runs(figures_dir: Path, name: str) -> list[str]:
     """One line per published run of `name`: profile, headline number, device, wall time, commit (read from its
     results.json)."""
@@ -157,6 +162,7 @@ def _published_runs(figures_dir: Path, name: str) -> list[str]:
                    else f'**{p}**: {head}')
     return out
 
+# %% ../../nbs/64_claims_render.ipynb #12c02ff6
 def experiments_markdown(experiments, figures_dir: Path, table) -> str:
     "README's experiments table: each experiment's paper figure, its published runs and its claims' verdicts."
     verdicts = {}
@@ -177,6 +183,7 @@ def _replace_block(text: str, start: str, end: str, body: str) -> str:
     if not pat.search(text): raise ValueError(f'no generated block ({start} … {end}) in README')
     return pat.sub(lambda m: f'{start}\n{body}\n{end}', text)
 
+# %% ../../nbs/64_claims_render.ipynb #3695926f
 def update_readme(text: str, table, experiments_md: str | None = None, device_md: str | None = None) -> str:
     """`text` with its claims-summary block (and, given `experiments_md` and `device_md`, its experiments table and
     device block) replaced by the current ones."""

@@ -35,6 +35,7 @@ def _holds_test(rule: Mapping) -> tuple | None:
     if 'target' in rule: return ('in', [rule['target'] - rule['tol'], rule['target'] + rule['tol']])
     return rule.get('holds')
 
+# %% ../../nbs/61_claims_rules.ipynb #73df1772
 def fails_all(test: tuple, interval: tuple) -> bool:
     "Does every value of `interval` = (lo, hi) fail `test`, i.e. does the opposite of the test hold beyond it?"
     op, bound = test
@@ -42,6 +43,7 @@ def fails_all(test: tuple, interval: tuple) -> bool:
     if op == 'in': return hi < bound[0] or lo > bound[1]
     return not passes(test, lo) and not passes(test, hi)    # a half-line: both ends outside, the interval too
 
+# %% ../../nbs/61_claims_rules.ipynb #ee40b888
 def verdict(rule: Mapping, x, interval: tuple | None = None) -> str:
     """The verdict of `rule` on our value `x`. Given the `interval` (lo, hi) of our value's uncertainty, the rule is
     applied to the whole interval: `reproduced` (or `direction only`) only if every value in it passes, `not
@@ -64,6 +66,7 @@ def _test_text(test) -> str:
     if b is True: return 'holds'
     return f'{op} {b:g}'
 
+# %% ../../nbs/61_claims_rules.ipynb #33933d64
 def describe_rule(rule: Mapping, comparative: bool = False) -> str:
     "The rule in words, as the report prints it (a comparative claim's rule applies to its whole interval)."
     parts = []
@@ -84,8 +87,10 @@ def resolve(doc, path: Sequence):
         doc = doc[list(doc)[k]] if isinstance(doc, Mapping) and isinstance(k, int) else doc[k]
     return doc
 
+# %% ../../nbs/61_claims_rules.ipynb #274cadf4
 def is_num(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
 
+# %% ../../nbs/61_claims_rules.ipynb #e44442ff
 def as_value(x):
     "A list or dict of numbers becomes the range (min, max); anything else stays."
     vals = list(x.values()) if isinstance(x, Mapping) else x
@@ -102,6 +107,7 @@ class Ours:
     interval: tuple | None = None
     spread: str = ''
 
+# %% ../../nbs/61_claims_rules.ipynb #300fed55
 EXTRACTORS: dict[str, Callable] = {}
 def extractor(f):
     "Register `f` as a named extractor that the ledger can cite."
@@ -126,6 +132,7 @@ def bootstrap_interval(stat: Callable, items: Sequence, n_boot: int = N_BOOT, se
     q = (1 - LEVEL) / 2
     return float(np.quantile(vals, q)), float(np.quantile(vals, 1 - q))
 
+# %% ../../nbs/61_claims_rules.ipynb #20473654
 def seed_interval(per_seed: Sequence[float]) -> tuple[float, float]:
     "The range of per-seed values (with three or fewer seeds), else mean ± t·s.e.m. over seeds."
     v = np.asarray(per_seed, dtype=float)
@@ -134,9 +141,11 @@ def seed_interval(per_seed: Sequence[float]) -> tuple[float, float]:
     h = t.ppf(1 - (1 - LEVEL) / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
     return float(v.mean() - h), float(v.mean() + h)
 
+# %% ../../nbs/61_claims_rules.ipynb #f4721215
 def seed_spread(n: int) -> str:
     return f'range over {n} seeds' if n <= 3 else f'mean ± t·s.e.m. over {n} seeds (95 %)'
 
+# %% ../../nbs/61_claims_rules.ipynb #813ab9ef
 def se_interval(x: float, *ses: float) -> tuple[float, float] | None:
     "x ± 1.96·√Σ se² (None when a standard error is missing)."
     if any(s is None for s in ses): return None
@@ -186,11 +195,13 @@ def short_commit(commit: str | None) -> str:
     if not commit: return '?'
     return commit[:7] + ('+dirty' if commit.endswith('-dirty') else '')
 
+# %% ../../nbs/61_claims_rules.ipynb #fa77e409
 def _device(d: Mapping | None) -> str:
     if not d: return '?'
     return d.get('gpu') or (f"{d.get('device', '?')} ({d['cpu_count']} cores)" if d.get('cpu_count')
                             else d.get('device', '?'))
 
+# %% ../../nbs/61_claims_rules.ipynb #75a97823
 def provenance(doc: Mapping, figures_dir: Path) -> tuple[str, str]:
     "Short commit and device of a results document."
     if 'device_run' in doc:
@@ -218,6 +229,7 @@ class Row:
     error: str = ''             # why a file that exists gave no value
     missing: str = ''           # for a `not run` row: which results it needs
 
+# %% ../../nbs/61_claims_rules.ipynb #40d334c0
 def results_path(figures_dir: Path, profile: str, claim: Claim) -> Path:
     return Path(figures_dir) / profile / f'{claim.experiment}_{claim.file}.json'
 
@@ -244,6 +256,7 @@ def evaluate(claim: Claim, figures_dir: Path, profiles: Sequence[str] = REPORT_P
     can = [p for p in profiles if p in claim.profiles]
     return [Row(claim, None, missing=f"no {'/'.join(can)} results" if can else f"needs {'/'.join(claim.profiles)}")]
 
+# %% ../../nbs/61_claims_rules.ipynb #a11cfdb4
 def headline(rows: Sequence[Row]) -> str:
     "A claim's verdict: the one at its largest profile that ran (paper, else gpu, else quick)."
     ran = [r for r in rows if r.profile and not r.error]
