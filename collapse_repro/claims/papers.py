@@ -29,7 +29,7 @@ _SC = f'{FENG}, Fig. 1(a): performance vs number of synthesized data (schematic)
 _PS = f'{FENG}, RQ2: does the proxy p_* correlate with performance? (simulation row of Table 2)'
 _EV = f'{FENG}, transformer experiment: eigenvalues of symmetric matrices (built on LAWT; Table 2, second row)'
 _SU = f'{FENG}, §6.2: news summarization (Llama-2 on XLSUM; collapse as §6 defines it: worse than the generator)'
-_SMALL_FID = ('Our FID is not Inception-FID: the authors\' MNIST-FID network on our weights (32_metrics; older runs: '
+_SMALL_FID = ('Our FID is not Inception-FID: the authors\' MNIST-FID network on our weights (36_mnist_metrics; older runs: '
               'a small MNIST CNN, as their figures say), on another scale: only signs of differences compare.')
 
 # %% ../../nbs/63_claims_papers.ipynb #8382cffa
