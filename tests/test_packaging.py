@@ -38,8 +38,9 @@ def test_version_flag(capsys):
 
 def test_target_install_lists_reports_and_runs_from_an_empty_folder(whl, tmp_path):
     """`pip install --target` into a folder on PYTHONPATH, used from an empty directory: `list` finds the shipped
-    experiments and results, `report` shows the ledger, and a smoke run finishes. A sitecustomize there hides this
-    checkout's editable install (a meta-path finder that would otherwise win), in the kernel too."""
+    experiments and results, `report` shows the ledger, a smoke run finishes and is published into ./figures, and
+    then `list` and `report --profile smoke` show it over the shipped results, marked as the user's. A sitecustomize
+    there hides this checkout's editable install (a meta-path finder that would otherwise win), in the kernel too."""
     site, work = tmp_path / 'site', tmp_path / 'empty'
     work.mkdir()
     subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps', '--target', str(site), str(whl)],
@@ -59,5 +60,13 @@ def test_target_install_lists_reports_and_runs_from_an_empty_folder(whl, tmp_pat
     assert 'shipped with the package' in r.stdout and 'feng_phase_transition' in r.stdout, r.stdout
     r = cr('report')
     assert r.returncode == 0 and 'claims:' in r.stdout and 'reproduced' in r.stdout, (r.stdout[-500:], r.stderr)
-    r = cr('run', 'feng_phase_transition', '--profile', 'smoke', '--no-progress', '--out', 'runs/fpt')
+    r = cr('run', 'feng_phase_transition', '--profile', 'smoke', '--no-progress', '--out', 'runs/fpt', '--publish')
     assert r.returncode == 0 and (work / 'runs' / 'fpt' / 'results.json').exists(), (r.stdout[-800:], r.stderr[-800:])
+    assert (work / 'figures' / 'smoke' / 'feng_phase_transition_results.json').exists()    # published into ./figures
+    r = cr('list')                                  # the user's run laid over the shipped ones, marked as theirs
+    (row,) = [l for l in r.stdout.split('\n') if l.startswith('feng_phase_transition ')]
+    assert r.returncode == 0 and 'laid over them' in r.stdout and 'smoke' in row and '(yours)' in row, r.stdout
+    r = cr('report', '--profile', 'smoke')          # a smoke-only ledger, labelled as smoke
+    (step,) = [l for l in r.stdout.split('\n') if l.startswith('feng.phase.step ')]
+    assert r.returncode == 0 and 'smoke: every experiment at toy sizes' in r.stdout, (r.stdout[-500:], r.stderr)
+    assert ' smoke ' in step and ' yours ' in step, step
