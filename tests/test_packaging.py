@@ -29,6 +29,18 @@ def test_wheel_ships_module_command_and_experiments(whl):
     assert f'Development Status :: {status} - ' in meta, 'metadata and settings.ini disagree on the development status'
     assert any(n.endswith('/LICENSE') or n.endswith('licenses/LICENSE') for n in names), 'the wheel carries no LICENSE'
 
+def test_no_extra_brings_torchvision(whl):
+    """Item 2 of issue 29: no extra may replace an installed torch. PyPI's torchvision pins its own torch (0.29 needs
+    2.14) and does not import on a CPU torch, and torch-fidelity / torchmetrics[image] require it, so none of them is in
+    any extra (README says how to get Inception-FID)."""
+    names = zipfile.ZipFile(whl).namelist()
+    meta = zipfile.ZipFile(whl).read(next(n for n in names if n.endswith('METADATA'))).decode()
+    reqs = [l.split(':', 1)[1].strip() for l in meta.splitlines() if l.startswith('Requires-Dist:')]
+    assert {l.split(':', 1)[1].strip() for l in meta.splitlines() if l.startswith('Provides-Extra:')} == {'llm', 'dev'}
+    bad = [r for r in reqs if any(x in r.lower() for x in ('torchvision', 'torch-fidelity', 'torch_fidelity', '[image]'))]
+    assert not bad, bad
+    assert [r for r in reqs if r.split(';')[0].strip().startswith('torch')] == ['torch>=2.4'], reqs
+
 def test_version_flag(capsys):
     import pytest
     from collapse_repro import __version__
