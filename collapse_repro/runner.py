@@ -140,8 +140,8 @@ def overlay(user: Path, shipped: Path | None):
     profile by profile), valid inside the `with` block."""
     user = Path(user)
     if shipped is None: yield Published(user, user); return
-    if not user.is_dir(): yield Published(Path(shipped), user, Path(shipped)); return
-    mine = _runs_in(user)
+    mine = _runs_in(user) if user.is_dir() else set()
+    if not mine: yield Published(Path(shipped), user, Path(shipped)); return      # nothing of the user's: no copy
     names = {e for _, e in mine | _runs_in(shipped)}
     with tempfile.TemporaryDirectory(prefix='collapse-repro-published-') as tmp:
         root = Path(tmp) / 'figures'
