@@ -32,8 +32,7 @@ setuptools.setup(
     include_package_data=True, zip_safe=False,
     python_requires='>=' + cfg['min_python'],
     install_requires=reqs('requirements'),
-    extras_require=dict(llm=reqs('llm_requirements'), vision=reqs('vision_requirements'),
-                        fid=reqs('fid_requirements'), dev=reqs('dev_requirements')),
+    extras_require=dict(llm=reqs('llm_requirements'), dev=reqs('dev_requirements')),   # no torchvision: README, Inception-FID
     long_description=Path('README.md').read_text(encoding='utf-8'), long_description_content_type='text/markdown',
     entry_points={'console_scripts': cfg.get('console_scripts', '').split(),
                   'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},

@@ -8,13 +8,13 @@ import argparse, sys, time
 from pathlib import Path
 from .core import PROFILES, UsageError, check_profile, project_root
 from .runner import (ExperimentError, Terminated, list_experiments, get_experiment, check_request,
-                                   check_needs, missing_extras, run_experiment, experiments_dir, results_dir)
+                                   check_needs, missing_extras, run_experiment, experiments_dir, published_results)
 from . import claims as _claims
 from .devicecheck import device_markdown
 from . import jobs as _jobs
 
 # %% auto #0
-__all__ = ['format_experiment', 'cmd_list', 'format_summary', 'cmd_run', 'cmd_figures', 'cmd_report', 'cmd_status',
+__all__ = ['SMOKE_NOTE', 'format_experiment', 'cmd_list', 'format_summary', 'cmd_run', 'cmd_figures', 'cmd_report', 'cmd_status',
            'build_parser', 'main']
 
 # %% ../nbs/02_cli.ipynb #9e25a105
@@ -50,6 +50,15 @@ def _verdicts(fig: Path) -> dict:
         out.setdefault(rows[0].claim.experiment, []).append(claims.headline(rows))
     return {e: ', '.join(f'{vs.count(v)} {v}' for v in claims.VERDICTS if vs.count(v)) for e, vs in out.items()}
 
+# %% ../nbs/02_cli.ipynb #c3d1a7e1
+def _whose(view) -> str:
+    "One line on where the published results come from, when the package's own are part of them ('' in a checkout)."
+    if view.shipped is None: return ''
+    if view.mine: return (f"published results: the ones shipped with the package, with yours from {view.user} laid "
+                          "over them (marked 'yours')")
+    return (f'published results: the ones shipped with the package ({view.shipped}); runs you publish go to '
+            f'{view.user} and are shown over them')
+
 # %% ../nbs/02_cli.ipynb #ab822955
 def cmd_list(args) -> int:
     if args.experiment:                          # one experiment: every parameter
@@ -58,17 +67,18 @@ def cmd_list(args) -> int:
                                      "(a parameter shown per profile takes that value unless set with -p)")
         return 0
     damaged = []
-    exps, (fig, shipped) = list_experiments(damaged=damaged), results_dir()
-    if shipped: print(f'published results: the ones shipped with the package ({fig}); runs you publish go to ./figures')
-    verdicts = _verdicts(fig)
+    exps = list_experiments(damaged=damaged)
+    with published_results() as view:
+        verdicts, pubs = _verdicts(view.root), {e.name: _published(view.root, e.name) for e in exps}
+    if line := _whose(view): print(line)
     print(f'{len(exps)} experiments in {experiments_dir()}; `collapse-repro list EXP` shows the parameters of one, '
           f'`collapse-repro report` the claims behind the verdicts.\n')
     rows = [('experiment', 'paper figure', 'profiles', 'published runs (measured wall time)', 'claims ledger')]
     for e in exps:
-        pub = _published(fig, e.name)
+        mark = lambda p: ' (yours)' if view.source(p, e.name) == 'yours' else ''
         rows.append((e.name, e.figure[:48], '/'.join(e.profiles),
-                     ', '.join(f'{p} {t}' if isinstance(t, str) else f'{p} {t:.0f}s' if t else p
-                               for p, t in pub.items()) or '-', verdicts.get(e.name, '-')))
+                     ', '.join((f'{p} {t}' if isinstance(t, str) else f'{p} {t:.0f}s' if t else p) + mark(p)
+                               for p, t in pubs[e.name].items()) or '-', verdicts.get(e.name, '-')))
     w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows: print('  '.join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip())
     for name, err in damaged: print(f'{name}: damaged, not listed: {err}')
@@ -218,18 +228,33 @@ def _damaged_published(fig: Path) -> list[str]:
         except (OSError, ValueError) as e: bad.append(f'{f} ({type(e).__name__})')
     return bad
 
+# %% ../nbs/02_cli.ipynb #c3d1a7e3
+SMOKE_NOTE = ("smoke: every experiment at toy sizes, run in seconds to check the pipeline; its verdicts say nothing "
+              "about the papers' claims")
+
 # %% ../nbs/02_cli.ipynb #c411adf6
 def cmd_report(args) -> int:
-    "Print the claims ledger; optionally write it as Markdown and refresh README's summary block."
-    fig, shipped = (Path(args.figures_dir), False) if args.figures_dir else results_dir()
-    if shipped: print(f'(the results shipped with the package, {fig}: no ./figures here)\n')
-    if not fig.is_dir():
-        raise ExperimentError(f'no figures folder at {fig}: run inside a checkout or pass --figures-dir')
+    """Print the claims ledger (outside a checkout: the package's results with the user's own laid over them, each row
+    marked 'yours' or 'shipped'); optionally write it as Markdown and refresh README's summary block."""
+    with published_results(args.figures_dir) as view:
+        if line := _whose(view): print(line + '\n')
+        if not view.root.is_dir():
+            raise ExperimentError(f'no figures folder at {view.user}: run inside a checkout or pass --figures-dir')
+        _report_ledger(args, view)
+    return 0
+
+# %% ../nbs/02_cli.ipynb #c411adf8
+def _report_ledger(args, view):
+    fig = view.root
     profiles = [args.profile] if args.profile else list(_claims.REPORT_PROFILES)
-    if bad := _damaged_published(fig):        # one line; the ledger marks the claims those files hold and goes on
+    bad = [b for d in dict.fromkeys((view.user, view.shipped)) if d is not None and d.is_dir()
+           for b in _damaged_published(d)]
+    if bad:                                   # one line; the ledger marks the claims those files hold and goes on
         print(f"warning: damaged published results, left out of the ledger: {'; '.join(bad)}; restore them from git "
               "(git checkout -- FILE) or publish the experiment again", file=sys.stderr)
     table = _claims.ledger(fig, profiles)
+    for r in (r for rows in table for r in rows): r.source = view.source(r.profile, r.claim.experiment)
+    if 'smoke' in profiles: print(SMOKE_NOTE + '\n')
     print(_claims.format_report(table))
     n = _claims.counts(table)['all']
     print(f"\n{len(table)} claims: " + ', '.join(f'{n[v]} {v}' for v in _claims.VERDICTS)
@@ -246,7 +271,6 @@ def cmd_report(args) -> int:
         readme.write_text(_claims.update_readme(readme.read_text(encoding='utf-8'), full, exps, device),
                           encoding='utf-8')
         print(f'updated the claims summary, experiments table and device measurements in {readme}')
-    return 0
 
 # %% ../nbs/02_cli.ipynb #81d4b577
 def cmd_status(args) -> int:
@@ -313,9 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(func=cmd_status)
     rp = sub.add_parser('report', help="the claims ledger: each paper claim, the paper's value, ours per profile and "
                         "the verdict")
-    rp.add_argument('--profile', choices=_claims.REPORT_PROFILES, default=None,
-                    help='only this profile (default: quick, gpu and paper)')
-    rp.add_argument('--figures-dir', default=None, help='published results to read (default: figures/ of the checkout)')
+    rp.add_argument('--profile', choices=_claims.LEDGER_PROFILES, default=None,
+                    help='only this profile (default: quick, gpu and paper; smoke checks the pipeline at toy sizes)')
+    rp.add_argument('--figures-dir', default=None, help='your published results (default: figures/ of the checkout, '
+                    'else ./figures); outside a checkout they are laid over the results the package ships')
     rp.add_argument('--markdown', default=None, metavar='FILE',
                     help='also write the full table as Markdown (e.g. figures/CLAIMS.md)')
     rp.add_argument('--update-readme', action='store_true',

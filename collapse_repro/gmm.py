@@ -36,7 +36,15 @@ def _check_sizes(n) -> np.ndarray:
 
 # %% ../nbs/20_gmm.ipynb #6e755df6
 def make_mu(d: int, mu_norm: float = 1.0) -> np.ndarray:
-    "The class mean μ = ‖μ‖·e₁ in R^d (with identity covariance only its norm matters)."
+    """The class mean μ = ‖μ‖·e₁ of Feng et al.'s Gaussian mixture (with identity covariance only its norm matters).
+
+    Args:
+        d: dimension d ≥ 1.
+        mu_norm: ‖μ‖ ≥ 0, the signal-to-noise ratio.
+
+    Returns:
+        ndarray: μ, shape (d,).
+    """
     d = _check_d(d)
     if not np.isfinite(mu_norm) or mu_norm < 0: raise ValueError(f'mu_norm must be finite and >= 0, got {mu_norm!r}')
     mu = np.zeros(d)
@@ -44,14 +52,32 @@ def make_mu(d: int, mu_norm: float = 1.0) -> np.ndarray:
     return mu
 
 def sample_gmm(n: int, mu, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    "`n` samples: labels y uniform on {−1, +1} and features x | y ~ N(yμ, I)."
+    """`n` samples of the mixture: labels y uniform on {−1, +1}, features x | y ~ N(yμ, I).
+
+    Args:
+        n: number of samples.
+        mu: class mean μ, shape (d,).
+        rng: a NumPy `Generator`.
+
+    Returns:
+        tuple: `(x, y)`: x of shape (n, d), y of shape (n,) with values ±1.0.
+    """
     mu = np.asarray(mu, dtype=float)
     y = 2.0 * rng.integers(0, 2, size=n) - 1.0
     x = rng.standard_normal((n, mu.size)) + y[:, None] * mu
     return x, y
 
+# %% ../nbs/20_gmm.ipynb #910de710
 def exact_accuracy(w, mu) -> np.ndarray | float:
-    "Test accuracy Φ(μᵀw/‖w‖) of sign(wᵀx), batched over the leading axes of `w`; ½ (a guess) where w = 0."
+    """Exact test accuracy Φ(μᵀw/‖w‖) of the classifier sign(wᵀx), batched over the leading axes of `w`.
+
+    Args:
+        w: classifier weights w, shape (..., d).
+        mu: class mean μ, shape (d,).
+
+    Returns:
+        float or ndarray: accuracy in [0, 1], shape w[..., 0] (½, a guess, where w = 0).
+    """
     w, mu = np.asarray(w, dtype=float), np.asarray(mu, dtype=float)
     norm, m = np.linalg.norm(w, axis=-1), w @ mu
     with np.errstate(invalid='ignore', divide='ignore'):
@@ -59,25 +85,56 @@ def exact_accuracy(w, mu) -> np.ndarray | float:
     return float(acc) if acc.ndim == 0 else acc
 
 def bayes_accuracy(mu_norm: float) -> float:
-    "The optimum Φ(‖μ‖); its mirror 1 − Φ(‖μ‖) is the anti-optimum of a classifier pointing the wrong way."
+    """The best accuracy Φ(‖μ‖) (Bayes classifier); 1 − Φ(‖μ‖) is that of a classifier pointing the wrong way.
+
+    Args:
+        mu_norm: ‖μ‖.
+
+    Returns:
+        float: Φ(‖μ‖).
+    """
     return float(ndtr(mu_norm))
 
 # %% ../nbs/20_gmm.ipynb #80ef3fff
 def flip_generator(p: float) -> Callable:
-    "Generator that flips each true label with probability `p`, independently of x."
+    """A generator that flips each true label with probability p, independently of x (Feng et al.'s error rate p).
+
+    Args:
+        p: generator error rate p ∈ [0, 1].
+
+    Returns:
+        Callable: `generate(x, y, rng)` → generated labels y′, shape (n,).
+    """
     p = float(_check_prob('p (the generator error rate)', p))
     def generate(x, y, rng): return np.where(rng.random(len(y)) < p, -y, y)
     return generate
 
 def linear_generator(w) -> Callable:
-    "Generator labelling x with sign(wᵀx) (ties count as +1)."
+    """A generator that labels x with sign(wᵀx) (ties count as +1): errors concentrate near its decision boundary.
+
+    Args:
+        w: the generator's direction w, shape (d,), non-zero.
+
+    Returns:
+        Callable: `generate(x, y, rng)` → generated labels y′, shape (n,).
+    """
     w = np.asarray(w, dtype=float)
     if not np.any(w): raise ValueError('the generator direction w must be non-zero')
     def generate(x, y, rng): return np.where(x @ w >= 0, 1.0, -1.0)
     return generate
 
+# %% ../nbs/20_gmm.ipynb #20b1dfb4
 def direction(d: int, angle_deg: float, ortho=None) -> np.ndarray:
-    "Unit vector at `angle_deg` from μ's axis e₁, turned towards `ortho` (its part orthogonal to e₁; default e₂)."
+    """A unit vector at an angle from μ's axis e₁, turned towards `ortho`.
+
+    Args:
+        d: dimension d (≥ 2 unless the angle is 0° or 180°).
+        angle_deg: angle to e₁ in degrees.
+        ortho: the direction to turn towards, shape (d,) (its part orthogonal to e₁ is used; None: e₂).
+
+    Returns:
+        ndarray: the unit vector, shape (d,).
+    """
     d = _check_d(d)
     t = np.deg2rad(angle_deg)
     e1 = np.zeros(d)
@@ -95,31 +152,63 @@ def direction(d: int, angle_deg: float, ortho=None) -> np.ndarray:
 
 # %% ../nbs/20_gmm.ipynb #049cfda1
 def independent_pruner(phi: float, psi: float) -> Callable:
-    "Keep correct pairs with probability `phi` and wrong ones with probability `psi`, independently of x."
+    """A verifier that keeps correct pairs with probability φ and wrong ones with probability ψ, independently of x.
+
+    Args:
+        phi: φ ∈ [0, 1], keep rate of correctly labelled pairs.
+        psi: ψ ∈ [0, 1], keep rate of wrongly labelled pairs (φ + ψ > 0).
+
+    Returns:
+        Callable: `prune(x, y_gen, y, rng)` → keep mask, bool of shape (n,).
+    """
     phi, psi = float(_check_prob('phi', phi)), float(_check_prob('psi', psi))
     if phi + psi == 0: raise ValueError('phi = psi = 0 keeps nothing')
     def prune(x, y_gen, y, rng): return rng.random(len(y)) < np.where(y_gen == y, phi, psi)
     return prune
 
 def oracle_pruner() -> Callable:
-    "Keep exactly the correct pairs (φ = 1, ψ = 0)."
+    """The oracle verifier: keeps exactly the correct pairs (φ = 1, ψ = 0).
+
+    Returns:
+        Callable: `prune(x, y_gen, y, rng)` → keep mask, bool of shape (n,).
+    """
     def prune(x, y_gen, y, rng): return y_gen == y
     return prune
 
 def no_pruner() -> Callable:
-    "Keep everything (φ = ψ = 1): training on unverified synthetic data."
+    """No verification: keeps everything (φ = ψ = 1).
+
+    Returns:
+        Callable: `prune(x, y_gen, y, rng)` → keep mask, bool of shape (n,).
+    """
     def prune(x, y_gen, y, rng): return np.ones(len(y), dtype=bool)
     return prune
 
+# %% ../nbs/20_gmm.ipynb #bb04f7c4
 def random_pruner(rate: float) -> Callable:
-    "Keep each pair with probability `rate`, blind to correctness (φ = ψ = rate)."
+    """Random selection, blind to correctness (φ = ψ = rate).
+
+    Args:
+        rate: keep probability in (0, 1].
+
+    Returns:
+        Callable: `prune(x, y_gen, y, rng)` → keep mask, bool of shape (n,).
+    """
     rate = float(_check_prob('rate', rate))
     if rate == 0: raise ValueError('rate = 0 keeps nothing')
     def prune(x, y_gen, y, rng): return rng.random(len(y)) < rate
     return prune
 
 def linear_verifier(w, margin: float = 0.0) -> Callable:
-    "Keep pairs where the verifier agrees with the generated label with margin: y′·wᵀx/‖w‖ > `margin`."
+    """A linear verifier: keeps (x, y′) when it agrees with the generated label by a margin, y′·wᵀx/‖w‖ > τ.
+
+    Args:
+        w: the verifier's direction w, shape (d,), non-zero.
+        margin: τ (ours), the margin; larger keeps fewer pairs.
+
+    Returns:
+        Callable: `prune(x, y_gen, y, rng)` → keep mask, bool of shape (n,).
+    """
     w = np.asarray(w, dtype=float)
     norm = np.linalg.norm(w)
     if norm == 0: raise ValueError('the verifier direction w must be non-zero')
@@ -127,35 +216,79 @@ def linear_verifier(w, margin: float = 0.0) -> Callable:
     def prune(x, y_gen, y, rng): return y_gen * (x @ u) > margin
     return prune
 
+# %% ../nbs/20_gmm.ipynb #e698647b
 def linear_verifier_rates(w, mu, margin: float = 0.0) -> tuple[float, float]:
-    "(φ, ψ) = (Φ(a−τ), Φ(−a−τ)), a = μᵀw/‖w‖, of a linear verifier under label noise independent of x."
+    """Keep rates (φ, ψ) = (Φ(a − τ), Φ(−a − τ)), a = μᵀw/‖w‖, of `linear_verifier(w, τ)` when label errors are
+    independent of x.
+
+    Args:
+        w: the verifier's direction w, shape (d,).
+        mu: class mean μ, shape (d,).
+        margin: τ.
+
+    Returns:
+        tuple: `(phi, psi)`, two floats.
+    """
     w, mu = np.asarray(w, dtype=float), np.asarray(mu, dtype=float)
     a = float(mu @ w / np.linalg.norm(w))
     return float(ndtr(a - margin)), float(ndtr(-a - margin))
 
 # %% ../nbs/20_gmm.ipynb #c36aae97
 def ridge_solve(G, h, lam) -> np.ndarray:
-    """Solve (G + λI) w = h, batched over the leading axes of G (…, d, d) and h (…, d); λ scalar or broadcastable to the
-    batch."""
+    """Solve (G + λI)·w = h, batched over leading axes.
+
+    Args:
+        G: Gram matrices, shape (..., d, d).
+        h: right-hand sides, shape (..., d).
+        lam: λ ≥ 0, scalar or broadcastable to the batch shape.
+
+    Returns:
+        ndarray: w, shape (..., d).
+    """
     G, h = np.asarray(G, dtype=float), np.asarray(h, dtype=float)
     lam = np.asarray(lam, dtype=float)[..., None, None]
     A = G + lam * np.eye(G.shape[-1])
     return np.linalg.solve(A, h[..., None])[..., 0]
 
 def fit_linear(x, y, ridge: float = 1e-6, n: int | None = None) -> np.ndarray:
-    "Least-squares / ridge fit ŵ = (XᵀX + λI)⁻¹Xᵀy with λ = ridge·n (n defaults to len(x))."
+    """Least-squares / ridge fit ŵ = (XᵀX + λI)⁻¹Xᵀy with λ = ridge·n, the learner of Feng et al.'s theory.
+
+    Args:
+        x: features X, shape (n, d).
+        y: labels (±1), shape (n,).
+        ridge: ridge per sample; λ = ridge·n.
+        n: the n in λ (None: len(x)).
+
+    Returns:
+        ndarray: ŵ, shape (d,).
+    """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     return ridge_solve(x.T @ x, x.T @ y, ridge * (len(x) if n is None else n))
 
 # %% ../nbs/20_gmm.ipynb #70374099
 class NormalEquations:
-    "Running G_v = Σ q_v x xᵀ and h_v = Σ q_v y_v x for several views v (keep mask + labels), added chunk by chunk."
+    """Running normal equations G_v = Σ q_v·x·xᵀ and h_v = Σ q_v·y_v·x of several views v (a keep mask q_v and
+    labels y_v each), added chunk by chunk; `solve` gives each view's ridge fit.
+
+    Args:
+        n_views: number of views V.
+        d: dimension d.
+    """
     def __init__(self, n_views: int, d: int):
         self.G, self.h = np.zeros((n_views, d, d)), np.zeros((n_views, d))
         self.n, self.kept = 0, np.zeros(n_views, dtype=np.int64)
 
     def add(self, x, labels, keep):
-        "Add a chunk: x (m, d); labels (m,) or (views, m); keep (views, m) booleans."
+        """Add a chunk of samples.
+
+        Args:
+            x: features, shape (m, d).
+            labels: labels, shape (m,) (shared by every view) or (V, m).
+            keep: keep masks, bool of shape (V, m).
+
+        Returns:
+            NormalEquations: itself.
+        """
         x = np.asarray(x, dtype=float)
         keep = np.asarray(keep, dtype=bool)
         labels = np.broadcast_to(np.asarray(labels, dtype=float), keep.shape)
@@ -182,7 +315,18 @@ from .loop import p_star, estimate_p_star, verifier_stats
 _all_ = ['p_star', 'estimate_p_star', 'verifier_stats']
 
 def linear_verifier_moment(w, mu, p: float, margin: float = 0.0) -> np.ndarray:
-    "b = E[q y′ x] for the linear verifier `w` (margin τ) under label flips of rate p independent of x."
+    """b = E[q·y′·x], the moment that decides the direction of ridge trained on what `linear_verifier(w, τ)` keeps,
+    under label flips at rate p independent of x.
+
+    Args:
+        w: the verifier's direction w, shape (d,).
+        mu: class mean μ, shape (d,).
+        p: generator error rate p ∈ [0, 1].
+        margin: τ.
+
+    Returns:
+        ndarray: b, shape (d,).
+    """
     p = float(_check_prob('p', p))
     w, mu = np.asarray(w, dtype=float), np.asarray(mu, dtype=float)
     u = w / np.linalg.norm(w)
@@ -228,7 +372,27 @@ def _check_verifiers(phi, psi):
 
 def independent_sweep(d: int, mu_norm: float, p, phi, psi, n, seeds: int = 5, ridge: float = 1e-6, seed: int = 0,
                       chunk: int = 1 << 14, progress: bool = False) -> dict:
-    "Exact-accuracy grid of ridge on flipped labels pruned independently: arrays over (seed, n, p, verifier)."
+    """Exact test accuracies of ridge trained on n generated pairs (labels flipped at rate p) kept by verifiers (φ, ψ),
+    for a whole grid at once (Feng et al. §3 and App. D; one pass over the draws serves every p, verifier and n).
+
+    Args:
+        d: dimension d.
+        mu_norm: ‖μ‖.
+        p: generator error rates p ∈ [0, 1], distinct, 1-D (or a scalar).
+        phi: keep rates φ of correct pairs, one per verifier.
+        psi: keep rates ψ of wrong pairs, same length as `phi`.
+        n: synthesized sample sizes n, increasing (or one int).
+        seeds: independent repetitions.
+        ridge: ridge per sample (λ = ridge·n).
+        seed: base seed.
+        chunk: samples drawn at a time (memory).
+        progress: show a progress bar over seeds.
+
+    Returns:
+        dict: `acc` (accuracy) and `kept` (pairs kept), shape (seeds, len(n), len(p), V); `w` the fitted weights,
+        shape (seeds, len(n), len(p), V, d); the inputs `p`, `phi`, `psi`, `n`, `d`, `mu_norm`, `seeds`, `ridge`;
+        `p_star` (V,) and `optimum` Φ(‖μ‖).
+    """
     d = _check_d(d)
     mu = make_mu(d, mu_norm)
     p = np.atleast_1d(_check_prob('p (the generator error rate)', p))
@@ -285,7 +449,22 @@ def _direct_normal_equations(x, y, u, v, p, phi, psi):
 
 # %% ../nbs/20_gmm.ipynb #4bf93f85
 def simulate_accuracy(d: int, mu_norm: float, p, phi, psi, n, seeds: int = 5, ridge: float = 1e-6, seed: int = 0):
-    "Mean exact test accuracy over `seeds` of ridge trained on n pairs with label-flip rate p, pruned with (φ, ψ)."
+    """Mean exact test accuracy over seeds of ridge trained on n pairs with label-flip rate p, kept by verifier (φ, ψ).
+
+    Args:
+        d: dimension d.
+        mu_norm: ‖μ‖.
+        p: generator error rate(s) p.
+        phi: keep rate(s) φ of correct pairs.
+        psi: keep rate(s) ψ of wrong pairs.
+        n: sample size(s) n, increasing.
+        seeds: repetitions averaged.
+        ridge: ridge per sample.
+        seed: base seed.
+
+    Returns:
+        float or ndarray: accuracy, shape (len(n), len(p), V) without the axes given as scalars.
+    """
     res = independent_sweep(d, mu_norm, p, phi, psi, n, seeds=seeds, ridge=ridge, seed=seed)
     out = res['acc'].mean(0)                                    # (n, p, verifier)
     squeeze = tuple(ax for ax, a in enumerate((n, p, phi)) if np.ndim(a) == 0)
@@ -296,7 +475,26 @@ def simulate_accuracy(d: int, mu_norm: float, p, phi, psi, n, seeds: int = 5, ri
 def simulate_views(d: int, mu_norm: float, generator: Callable, pruners: Mapping[str, Callable], n, seeds: int = 5,
                    ridge: float = 1e-6, seed: int = 0, real: bool = False, chunk: int = 1 << 14,
                    progress: bool = False) -> dict:
-    "Exact accuracies over (seed, n, pruner) of ridge trained on generated pairs kept by each pruner."
+    """Exact accuracies of ridge trained on generated pairs kept by each of several pruners (any generator, any pruner).
+
+    Args:
+        d: dimension d.
+        mu_norm: ‖μ‖.
+        generator: `generate(x, y, rng)` → labels y′ (e.g. `flip_generator`, `linear_generator`).
+        pruners: name → `prune(x, y_gen, y, rng)` → keep mask.
+        n: sample sizes n, increasing.
+        seeds: repetitions.
+        ridge: ridge per sample.
+        seed: base seed.
+        real: also train on the true labels (all pairs).
+        chunk: samples drawn at a time.
+        progress: show a progress bar over seeds.
+
+    Returns:
+        dict: `names`; `acc` and `kept`, shape (seeds, len(n), V); the measured `phi`, `psi`, `p_star`, shape
+        (seeds, V); the generator's measured error `p` (seeds,); `n`, `optimum`, `d`, `mu_norm`, `seeds`, `ridge`; and
+        with `real`, `real` (seeds, len(n)).
+    """
     d = _check_d(d)
     mu = make_mu(d, mu_norm)
     n_values = _check_sizes(n)
@@ -340,8 +538,18 @@ def simulate_views(d: int, mu_norm: float, generator: Callable, pruners: Mapping
 
 # %% ../nbs/20_gmm.ipynb #10cf57d8
 def limit_accuracy(mu_norm: float, p: float, phi: float, psi: float) -> float:
-    """The large-n accuracy of ridge on labels flipped at rate `p` independently of x and kept at rates (φ, ψ):
-    Φ(‖μ‖) when p < p_* = φ/(φ+ψ), 1 − Φ(‖μ‖) when p > p_*, ½ at p = p_*."""
+    """Large-n accuracy of ridge on labels flipped at rate p independently of x and kept at rates (φ, ψ) (Feng et al.
+    Thm D.3): Φ(‖μ‖) when p < p_* = φ/(φ + ψ), 1 − Φ(‖μ‖) when p > p_*, ½ at p = p_*.
+
+    Args:
+        mu_norm: ‖μ‖.
+        p: generator error rate p.
+        phi: keep rate φ of correct pairs.
+        psi: keep rate ψ of wrong pairs.
+
+    Returns:
+        float: the limit accuracy.
+    """
     p = float(_check_prob('p (the generator error rate)', p))
     phi, psi = _check_verifiers(phi, psi)
     margin = float((1 - p) * phi[0] - p * psi[0])

@@ -46,7 +46,16 @@ def _tail_ratios(lo, hi):
 
 # %% ../nbs/10_linreg.ipynb #b2735d08
 def truncnorm_moments(alpha, beta):
-    "Mean m1, variance m2 and second shift-derivative m3 of the mean of N(0,1) truncated to [alpha, beta]."
+    """Mean m₁, variance m₂ and curvature m₃ of N(0, 1) truncated to [α, β] (the moments in Yi et al. Thm 3.1).
+
+    Args:
+        alpha: lower bounds α, scalar or array (−inf allowed).
+        beta: upper bounds β, broadcastable with `alpha`, each > α (+inf allowed).
+
+    Returns:
+        tuple: `(m1, m2, m3)`, each of the broadcast shape (floats for scalar input): the mean m₁, the variance
+        m₂ ∈ (0, 1), and m₃, the second derivative of the mean when the interval is shifted.
+    """
     a, b = _as_interval(alpha, beta)
     flip = _flip(a, b)
     lo, hi = np.where(flip, -b, a), np.where(flip, -a, b)
@@ -77,7 +86,17 @@ def _ppf64(u, lo, hi):
     return sc.ndtri_exp(lp)
 
 def truncnorm_rvs(alpha, beta, size=None, rng=None):
-    "Exact float64 draws from N(0,1) truncated to [alpha, beta] (inverse CDF, stable in the tails)."
+    """Exact float64 draws from N(0, 1) truncated to [α, β] (inverse CDF, stable in the far tails).
+
+    Args:
+        alpha: lower bounds α, scalar or array.
+        beta: upper bounds β, broadcastable with `alpha`, each > α.
+        size: int or shape of the draws, broadcast with the bounds (None: the bounds' shape).
+        rng: a NumPy `Generator` or a seed.
+
+    Returns:
+        ndarray: the draws, shape broadcast(bounds, size).
+    """
     a, b = _as_interval(alpha, beta)
     rng = np.random.default_rng(rng)
     shape = np.broadcast_shapes(a.shape, tuple(size)) if size is not None and np.ndim(size) else \
@@ -108,8 +127,20 @@ def _workers(workers):
 # %% ../nbs/10_linreg.ipynb #0ee9005e
 def truncnorm_mean_draws(alpha, beta, n, rng=None, fast: bool = True, workers: int | None = None,
                          chunk_draws: int = 1 << 19):
-    """Mean of `n` exact iid draws from N(0,1) truncated to [alpha, beta], for every entry of alpha/beta.
-    `n` is an int or an int array broadcastable to alpha's shape (entries with n = 0 give NaN)."""
+    """Mean of `n` exact iid draws from N(0, 1) truncated to [α, β], for every entry of the bounds.
+
+    Args:
+        alpha: lower bounds α, array of any shape.
+        beta: upper bounds β, broadcastable with `alpha`, each > α.
+        n: number of draws per entry, an int or an int array broadcastable to the bounds (0 gives NaN).
+        rng: a NumPy `Generator` or a seed; results depend on it only, not on `workers`.
+        fast: draw in float32 where an interval lies inside [−`FAST_BOUND`, `FAST_BOUND`].
+        workers: threads (None: the CPU count, at most 16).
+        chunk_draws: draws per chunk of work (memory per thread).
+
+    Returns:
+        ndarray: the means, shape broadcast(alpha, beta).
+    """
     a, b = _as_interval(alpha, beta)
     shape = a.shape
     nn = np.broadcast_to(np.asarray(n), shape)
@@ -160,15 +191,32 @@ def truncnorm_mean_draws(alpha, beta, n, rng=None, fast: bool = True, workers: i
 
 # %% ../nbs/10_linreg.ipynb #6369c515
 def reference_setup(n0: int = 100, d: int = 8) -> dict:
-    "X0, theta_star and the unit bias direction u of the authors' linear-regression notebook."
+    """The authors' linear-regression set-up: design X₀, true parameter θ* and the unit bias direction u.
+
+    Args:
+        n0: real rows n₀.
+        d: dimension d.
+
+    Returns:
+        dict: `X0` (n0, d) standard normal (seed 12345), `theta_star` θ* = (1, …, 1) of shape (d,), and `u`, a unit
+        vector (d,) (seed 777); the verifier's centre is θ_c = θ* + Δ·u.
+    """
     X0 = np.random.default_rng(12345).normal(size=(n0, d))
     u = np.random.default_rng(777).normal(size=d)
     return dict(X0=X0, theta_star=np.ones(d), u=u / np.linalg.norm(u))
 
 def default_sigma_c(sigma: float = 1.0) -> float:
-    "The verifier slack used in every simulation of the paper: sigma_c = sigma * sqrt(2/pi) = E|xi|."
+    """The verifier slack of every simulation in the paper, σ_c = σ·√(2/π) = E|ξ|.
+
+    Args:
+        sigma: noise standard deviation σ of the responses.
+
+    Returns:
+        float: σ_c.
+    """
     return sigma * math.sqrt(2 / math.pi)
 
+# %% ../nbs/10_linreg.ipynb #9aadbf75
 def _check_design(X0, theta_star, sigma, sigma_c):
     X0 = np.asarray(X0, dtype=float)
     theta_star = np.asarray(theta_star, dtype=float)
@@ -194,13 +242,34 @@ def _check_n(n, name='n1'):
     return int(n)
 
 def ols_baseline_mse(X0, sigma: float = 1.0) -> float:
-    "Real-only risk E||theta_hat_0 - theta*||^2 = sigma^2 * sum_j mu_j^-2 (mu_j: singular values of X0)."
+    """Real-only risk E‖θ̂₀ − θ*‖² = σ²·Σⱼ μⱼ⁻² of OLS on X₀ (μⱼ: its singular values): Thm 3.1's baseline.
+
+    Args:
+        X0: real design X₀, shape (n0, d), full column rank.
+        sigma: noise standard deviation σ.
+
+    Returns:
+        float: the baseline MSE.
+    """
     mu = np.linalg.svd(np.asarray(X0, dtype=float), compute_uv=False)
     return float(sigma ** 2 * np.sum(mu ** -2.0))
 
 # %% ../nbs/10_linreg.ipynb #08d82783
 def one_round_mse(X0, theta_star, theta_c, r, n1, sigma=1.0, sigma_c=None):
-    "Theorem 3.1's closed form of E||theta_hat_1 - theta*||^2 (broadcasts over r and leading axes of theta_c)."
+    """Yi et al. Thm 3.1: closed form of E‖θ̂₁ − θ*‖², the test MSE after one verified round of synthetic data.
+
+    Args:
+        X0: real design X₀, shape (n0, d), full column rank.
+        theta_star: true parameter θ*, shape (d,).
+        theta_c: verifier's knowledge centre θ_c, shape (..., d); leading axes broadcast (a grid of biases Δ).
+        r: verifier's radius r ≥ 0, scalar or array: (x, y) is kept iff |y − xᵀθ_c| ≤ r‖x‖ + σ_c.
+        n1: accepted synthetic points per direction n₁, int ≥ 1.
+        sigma: noise standard deviation σ.
+        sigma_c: verifier slack σ_c (None: σ√(2/π)).
+
+    Returns:
+        ndarray: the MSE, shape broadcast(r, theta_c[..., 0]) (0-d for scalar input).
+    """
     X0, theta_star, sigma, sigma_c, mu, Vt = _check_design(X0, theta_star, sigma, sigma_c)
     theta_c = np.asarray(theta_c, dtype=float)
     if theta_c.shape[-1:] != theta_star.shape:
@@ -213,12 +282,34 @@ def one_round_mse(X0, theta_star, theta_c, r, n1, sigma=1.0, sigma_c=None):
     return sigma ** 2 * np.sum(m2 / n1 + m1 ** 2 + (m2 ** 2 + m1 * m3) / mu ** 2, axis=-1)
 
 def log_gain(mse0, mse1):
-    "The plotted quantity L = log(||theta_0 - theta*|| / ||theta_1 - theta*||) = 0.5 log(mse0 / mse1)."
+    """The plotted gain L = log(‖θ̂₀ − θ*‖ / ‖θ̂₁ − θ*‖) = ½·log(mse0 / mse1); L > 0: the verified round helped.
+
+    Args:
+        mse0: MSE before the round (real data only), scalar or array.
+        mse1: MSE after the round, broadcastable with `mse0`.
+
+    Returns:
+        ndarray: L, of the broadcast shape.
+    """
     return 0.5 * np.log(np.asarray(mse0) / np.asarray(mse1))
 
 # %% ../nbs/10_linreg.ipynb #ff5672ff
 def break_even_delta(X0, theta_star, u, r, n1, sigma=1.0, sigma_c=None, delta_max: float = 5.0) -> float:
-    "Smallest bias Delta along unit direction u at which one verified round no longer beats real-only OLS."
+    """Break-even bias Δ*: the smallest Δ along u at which one verified round no longer beats real-only OLS.
+
+    Args:
+        X0: real design X₀, shape (n0, d).
+        theta_star: true parameter θ*, shape (d,).
+        u: bias direction u, shape (d,) (normalised here); θ_c = θ* + Δ·u.
+        r: verifier's radius r ≥ 0 (scalar).
+        n1: accepted synthetic points per direction n₁.
+        sigma: noise standard deviation σ.
+        sigma_c: verifier slack σ_c (None: σ√(2/π)).
+        delta_max: the largest Δ searched.
+
+    Returns:
+        float: Δ* (Brent's method); 0.0 if the round does not help even at Δ = 0, inf if it still helps at `delta_max`.
+    """
     from scipy.optimize import brentq
     u = np.asarray(u, dtype=float)
     u = u / np.linalg.norm(u)
@@ -231,7 +322,27 @@ def break_even_delta(X0, theta_star, u, r, n1, sigma=1.0, sigma_c=None, delta_ma
 # %% ../nbs/10_linreg.ipynb #081811b4
 def one_round_mc_grid(X0, theta_star, u, deltas, rs, n1, reps, sigma=1.0, sigma_c=None, seed=0,
                       progress=True, fast=True, workers=None) -> dict:
-    "Exact Monte Carlo of one verified round on a deltas x rs grid: mean squared errors of theta_0 and theta_1."
+    """Exact Monte Carlo of one verified round on a (Δ, r) grid, θ_c = θ* + Δ·u (checks Yi et al. Thm 3.1).
+
+    Args:
+        X0: real design X₀, shape (n0, d).
+        theta_star: true parameter θ*, shape (d,).
+        u: bias direction u, shape (d,), non-zero.
+        deltas: biases Δ ≥ 0, 1-D.
+        rs: verifier radii r ≥ 0, 1-D.
+        n1: accepted synthetic points per direction n₁.
+        reps: independent replicates per cell.
+        sigma: noise standard deviation σ.
+        sigma_c: verifier slack σ_c (None: σ√(2/π)).
+        seed: base seed (each row of the grid has its own stream).
+        progress: show a progress bar over the rows.
+        fast: float32 draws where exact to 4e-5 (see `truncnorm_mean_draws`).
+        workers: threads for the draws.
+
+    Returns:
+        dict: arrays of shape (len(deltas), len(rs)): `mse0`, `mse1` (mean ‖θ̂₀ − θ*‖², ‖θ̂₁ − θ*‖²), their standard
+        errors `se0`, `se1`, and the gain `gain` = L (`log_gain`).
+    """
     from tqdm.auto import tqdm
     X0, theta_star, sigma, sigma_c, mu, Vt = _check_design(X0, theta_star, sigma, sigma_c)
     u = np.asarray(u, dtype=float)
@@ -263,7 +374,21 @@ def one_round_mc_grid(X0, theta_star, u, deltas, rs, n1, reps, sigma=1.0, sigma_
 from .loop import RoundContext, Stages
 
 class LinregProblem:
-    "A linear-regression generate–verify–retrain problem; the model is an array of iterates, one row per replicate."
+    """Yi et al.'s linear regression as a generate–verify–retrain problem; the model is an array of iterates θ̂ₖ,
+    shape (reps, d), one row per replicate.
+
+    Args:
+        X0: real design X₀, shape (n0, d), full column rank.
+        theta_star: true parameter θ*, shape (d,).
+        theta_c: verifier's knowledge centre θ_c, shape (d,).
+        r: verifier's radius r ≥ 0.
+        reps: independent replicates.
+        sigma: noise standard deviation σ.
+        sigma_c: verifier slack σ_c (None: σ√(2/π)).
+        filtered: False: keep every synthetic point (no verifier).
+        fast: float32 truncated-normal draws where exact to 4e-5.
+        workers: threads for the draws.
+    """
     def __init__(self, X0, theta_star, theta_c, r, reps: int, sigma=1.0, sigma_c=None, filtered=True, fast=True,
                  workers=None):
         design = _check_design(X0, theta_star, sigma, sigma_c)
@@ -287,7 +412,17 @@ class LinregProblem:
         return (-self.w - e) / self.sigma, (self.w - e) / self.sigma
 
     def step(self, theta, n: int, rng) -> tuple[np.ndarray, dict]:
-        "One generate–verify–retrain round with n accepted points per direction."
+        """One generate–verify–retrain round: θ̂ₖ → θ̂ₖ₊₁ with `n` accepted points per direction.
+
+        Args:
+            theta: current iterates θ̂ₖ, shape (reps, d).
+            n: accepted synthetic points per direction, int ≥ 1.
+            rng: a NumPy `Generator`.
+
+        Returns:
+            tuple: `(theta_next, info)`: θ̂ₖ₊₁ of shape (reps, d) and `{'accept_rate': ...}`, the verifier's mean
+            acceptance probability.
+        """
         n = _check_n(n, 'n')
         if self.filtered:
             a, b = self.acceptance_bounds(theta)
@@ -314,7 +449,26 @@ def _n_schedule(n, rounds):
 
 def simulate_rounds(X0, theta_star, theta_c, r, n, rounds, reps, sigma=1.0, sigma_c=None, filtered=True, seed=0,
                     fast=True, workers=None) -> np.ndarray:
-    "Iterates theta_hat_0 ... theta_hat_rounds of `reps` independent runs, shape (reps, rounds + 1, d)."
+    """Exact simulation of many verified rounds (Yi et al. §4): the iterates θ̂₀ … θ̂_rounds of independent runs.
+
+    Args:
+        X0: real design X₀, shape (n0, d).
+        theta_star: true parameter θ*, shape (d,).
+        theta_c: verifier's knowledge centre θ_c, shape (d,).
+        r: verifier's radius r ≥ 0.
+        n: accepted points per direction, an int or one per round (length `rounds`).
+        rounds: rounds after round 0.
+        reps: independent runs.
+        sigma: noise standard deviation σ.
+        sigma_c: verifier slack σ_c (None: σ√(2/π)).
+        filtered: False: no verifier.
+        seed: base seed.
+        fast: float32 draws where exact to 4e-5.
+        workers: threads for the draws.
+
+    Returns:
+        ndarray: iterates of shape (reps, rounds + 1, d).
+    """
     if isinstance(rounds, bool) or int(rounds) != rounds or rounds < 0:
         raise ValueError(f'rounds must be an integer >= 0, got {rounds}')
     rounds = int(rounds)
@@ -327,8 +481,18 @@ def simulate_rounds(X0, theta_star, theta_c, r, n, rounds, reps, sigma=1.0, sigm
         out[:, k] = theta
     return out
 
+# %% ../nbs/10_linreg.ipynb #cd682b61
 def linreg_stages(problem: LinregProblem, n) -> Stages:
-    "`Stages` for `collapse_repro.loop.generate_verify_retrain` (resumable); n: int or callable round -> n."
+    """`Stages` of a `LinregProblem` for `loop.generate_verify_retrain` (checkpointed, resumable).
+
+    Args:
+        problem: the `LinregProblem`.
+        n: accepted points per direction, an int or a callable round → int.
+
+    Returns:
+        Stages: no `generate` (the accepted points are drawn exactly by `verify`); `evaluate` records `err_star`
+        (mean ‖θ̂ₖ − θ*‖²), `err_c` (mean ‖θ̂ₖ − θ_c‖²) and their standard errors.
+    """
     nk = n if callable(n) else (lambda k: n)
     # no `generate`: `step` draws what the verifier accepts (its mean, from the exact truncated-normal law)
     return Stages(
@@ -342,19 +506,53 @@ def linreg_stages(problem: LinregProblem, n) -> Stages:
 
 # %% ../nbs/10_linreg.ipynb #fcfc5258
 def contraction_rate(r, sigma=1.0, sigma_c=None):
-    "Contraction modulus rho(r) = m2(-w/sigma, w/sigma), w = r + sigma_c, of the long-run recursion (Thm 4.1)."
+    """Contraction modulus ρ(r) = m₂(−w/σ, w/σ), w = r + σ_c, of the long-run recursion (Yi et al. Thm 4.1).
+
+    Args:
+        r: verifier's radius r ≥ 0, scalar or array.
+        sigma: noise standard deviation σ.
+        sigma_c: verifier slack σ_c (None: σ√(2/π)); r + σ_c must be > 0.
+
+    Returns:
+        float or ndarray: ρ ∈ (0, 1), shape of `r`.
+    """
     sigma_c = default_sigma_c(sigma) if sigma_c is None else sigma_c
     w = (_check_r(r) + sigma_c) / sigma
     if np.any(w <= 0): raise ValueError('r + sigma_c must be > 0 (an empty acceptance band accepts nothing)')
     return truncnorm_moments(-w, w)[1]
 
 def stationary_floor(r, n, d, sigma=1.0, sigma_c=None):
-    "Long-run floor of E||theta_k - theta_c||^2 with n accepted points per direction: d sigma^2 rho / (n (1 - rho^2))."
+    """Long-run floor of E‖θ̂ₖ − θ_c‖² with n accepted points per direction: d·σ²·ρ / (n·(1 − ρ²)) (Yi et al. Thm 4.1).
+
+    Args:
+        r: verifier's radius r ≥ 0, scalar or array.
+        n: accepted points per direction n, int ≥ 1.
+        d: dimension d.
+        sigma: noise standard deviation σ.
+        sigma_c: verifier slack σ_c (None: σ√(2/π)).
+
+    Returns:
+        float or ndarray: the floor, shape of `r`.
+    """
     rho = contraction_rate(r, sigma, sigma_c)
     return d * sigma ** 2 * rho / (_check_n(n, 'n') * (1 - rho ** 2))
 
+# %% ../nbs/10_linreg.ipynb #0a882ca3
 def long_run_bound(err0, r, n, rounds, d, sigma=1.0, sigma_c=None) -> np.ndarray:
-    "Theorem 4.1's envelope of E||theta_k - theta_c||^2 for k = 0..rounds (n: int or per-round sequence)."
+    """Yi et al. Thm 4.1's envelope of E‖θ̂ₖ − θ_c‖² for k = 0 … rounds.
+
+    Args:
+        err0: E‖θ̂₀ − θ_c‖², the starting error.
+        r: verifier's radius r ≥ 0 (scalar).
+        n: accepted points per direction, an int or one per round.
+        rounds: rounds after round 0.
+        d: dimension d.
+        sigma: noise standard deviation σ.
+        sigma_c: verifier slack σ_c (None: σ√(2/π)).
+
+    Returns:
+        ndarray: shape (rounds + 1,): ρ^(2k)·err0 plus the accumulated sampling noise.
+    """
     rho = float(contraction_rate(r, sigma, sigma_c))
     ns = np.array(_n_schedule(n, rounds), dtype=float)
     out = np.empty(rounds + 1)
@@ -380,7 +578,18 @@ def _check_nsyn(n_syn):
     return _check_n(n_syn, 'n_syn')
 
 def synthetic_filtered_mse(a, b, g0, v, n_syn):
-    "Second-order MSE of the filtered synthetic mean from a generator N(g, 1) with E g = g0, Var g = v (truth 0)."
+    """Second-order MSE of the filtered synthetic mean (Yi et al. App. A; the truth is N(0, 1), so the target is 0).
+
+    Args:
+        a: lower ends a of the verifier's interval [a, b], scalar or array.
+        b: upper ends b, broadcastable with `a`.
+        g0: mean E g of the generator's centre g (the generator is N(g, 1)).
+        v: variance Var g of the generator's centre.
+        n_syn: synthetic draws n_syn before filtering (int ≥ 1, or `np.inf`).
+
+    Returns:
+        ndarray: the MSE, of the broadcast shape.
+    """
     lo, hi = a - g0, b - g0
     m1, m2, m3 = truncnorm_moments(lo, hi)
     h0 = g0 + m1
@@ -388,8 +597,20 @@ def synthetic_filtered_mse(a, b, g0, v, n_syn):
     samp = 0.0 if n_syn == np.inf else m2 / (n_syn * Z)
     return samp + h0 ** 2 + v * (m2 ** 2 + h0 * m3)
 
+# %% ../nbs/10_linreg.ipynb #0d02b0fb
 def toolkit_mse(a, b, n_real: int = 100, n_syn=100) -> dict:
-    "Closed-form MSEs of the four App. A estimators for verifier interval(s) [a, b] (truth N(0, 1))."
+    """Closed-form MSEs of the four estimators of Yi et al. App. A for verifier interval(s) [a, b] (truth N(0, 1)).
+
+    Args:
+        a: lower ends a of the verifier's interval, scalar or array.
+        b: upper ends b, broadcastable with `a`, each > a.
+        n_real: real samples n.
+        n_syn: synthetic draws n_syn (int ≥ 1, or `np.inf`).
+
+    Returns:
+        dict: `X0` (X̄⁰, unfiltered real mean), `X1` (X̄¹, filtered real), `Y01` (Ȳ⁰¹, filtered synthetic from X̄⁰)
+        and `Y11` (Ȳ¹¹, filtered synthetic from X̄¹), each an array of the broadcast shape.
+    """
     a, b = _check_ab(a, b)
     n_real = _check_n(n_real, 'n_real')
     n_syn = _check_nsyn(n_syn)
@@ -408,8 +629,24 @@ def _filtered_mean(g, a, b, n, rng, fast, workers):
         m = g + truncnorm_mean_draws(lo, hi, K, rng, fast=fast, workers=workers)
     return np.where(K > 0, m, (a + b) / 2), K == 0
 
+# %% ../nbs/10_linreg.ipynb #fb4f112a
 def toolkit_mc(a, b, n_real: int = 100, n_syn=100, reps: int = 1000, seed=0, fast=True, workers=None) -> dict:
-    "Exact Monte Carlo MSEs (and standard errors) of the four App. A estimators over interval(s) [a, b]."
+    """Exact Monte Carlo MSEs (and standard errors) of the four App. A estimators over interval(s) [a, b].
+
+    Args:
+        a: lower ends a of the verifier's interval, scalar or array.
+        b: upper ends b, broadcastable with `a`, each > a.
+        n_real: real samples n.
+        n_syn: synthetic draws n_syn (int ≥ 1, or `np.inf`).
+        reps: replicates.
+        seed: seed.
+        fast: float32 draws where exact to 4e-5.
+        workers: threads for the draws.
+
+    Returns:
+        dict: `X0`, `X1`, `Y01`, `Y11` as in `toolkit_mse`, each with a `_se` standard error, and `empty_fraction`
+        (per filtered estimator, the share of replicates whose filter kept nothing).
+    """
     a, b = _check_ab(a, b)
     n_real = _check_n(n_real, 'n_real')
     n_syn = _check_nsyn(n_syn)
@@ -430,6 +667,15 @@ def toolkit_mc(a, b, n_real: int = 100, n_syn=100, reps: int = 1000, seed=0, fas
     out['empty_fraction'] = {k: float(v.mean()) for k, v in empty.items()}
     return out
 
+# %% ../nbs/10_linreg.ipynb #261ab00a
 def best_estimator(mses: dict, names=TOOLKIT_ESTIMATORS) -> np.ndarray:
-    "Index (into names) of the estimator with the smallest MSE, per cell."
+    """Which estimator has the smallest MSE, cell by cell.
+
+    Args:
+        mses: estimator name → MSE array (as `toolkit_mse` or `toolkit_mc` return).
+        names: the estimators compared, in order.
+
+    Returns:
+        ndarray: int indices into `names`, of the MSE arrays' shape.
+    """
     return np.argmin(np.stack([np.asarray(mses[k]) for k in names]), axis=0)

@@ -19,7 +19,16 @@ __all__ = ['top_fraction', 'best_of_k', 'random_subset', 'p_star', 'estimate_p_s
 
 # %% ../nbs/03_loop.ipynb #880c454e
 def top_fraction(scores, frac: float, groups=None) -> np.ndarray:
-    "Indices of the top `frac` of `scores` within each group (all one group if `groups` is None), sorted."
+    """Indices of the top `frac` of `scores`, within each group: the verifier "keep the top 10 % per digit" (Yi et al.).
+
+    Args:
+        scores: verifier scores, shape (n,); higher is better.
+        frac: share kept, in (0, 1].
+        groups: group of each item, shape (n,) (None: one group).
+
+    Returns:
+        ndarray: kept indices, sorted, int.
+    """
     scores = np.asarray(scores, dtype=float)
     if not 0 < frac <= 1: raise ValueError(f'frac must be in (0, 1], got {frac}')
     groups = np.zeros(len(scores), int) if groups is None else np.asarray(groups)
@@ -31,12 +40,31 @@ def top_fraction(scores, frac: float, groups=None) -> np.ndarray:
     return np.sort(np.concatenate(keep)) if keep else np.array([], int)
 
 def best_of_k(scores, k: int) -> np.ndarray:
-    "For scores laid out as blocks of `k` candidates per input, the index (0..k-1) of the best in each block."
+    """Best-of-k selection (Feng et al.'s beams): for scores in blocks of k candidates per input, the best of each.
+
+    Args:
+        scores: shape (m·k,), block i holding input i's k candidates.
+        k: candidates per input.
+
+    Returns:
+        ndarray: index 0 … k−1 of the best candidate per block, shape (m,).
+    """
     s = np.asarray(scores, dtype=float).reshape(-1, k)
     return np.argmax(s, axis=1)
 
+# %% ../nbs/03_loop.ipynb #0ac7a0f0
 def random_subset(n: int, size: int, rng: np.random.Generator, groups=None) -> np.ndarray:
-    "`size` indices out of `n` uniformly at random (the same share of each group if `groups` is given), sorted."
+    """A uniform random subset: the unverified control of the same size as a verifier's selection.
+
+    Args:
+        n: items to choose from.
+        size: items kept.
+        rng: a NumPy `Generator`.
+        groups: group of each item, shape (n,) (the same share of each group is kept).
+
+    Returns:
+        ndarray: kept indices, sorted, int.
+    """
     if groups is None: return np.sort(rng.choice(n, size=size, replace=False))
     groups = np.asarray(groups)
     frac = size / n
@@ -45,7 +73,16 @@ def random_subset(n: int, size: int, rng: np.random.Generator, groups=None) -> n
 
 # %% ../nbs/03_loop.ipynb #d77dadef
 def p_star(phi, psi):
-    "Breakdown point p_* = φ/(φ+ψ) of a verifier keeping correct samples w.p. φ and wrong ones w.p. ψ."
+    """Breakdown point p_* = φ/(φ + ψ) of a verifier that keeps correct samples with probability φ and wrong ones with
+    probability ψ (Feng et al.): training on what it keeps improves when the generator's error rate p < p_*.
+
+    Args:
+        phi: φ ∈ [0, 1], scalar or array.
+        psi: ψ ∈ [0, 1], same shape (φ + ψ > 0).
+
+    Returns:
+        float or ndarray: p_*.
+    """
     phi, psi = np.asarray(phi, float), np.asarray(psi, float)
     if np.any((phi < 0) | (phi > 1) | (psi < 0) | (psi > 1)): raise ValueError('phi and psi must lie in [0, 1]')
     if np.any(phi + psi == 0): raise ValueError('phi = psi = 0 keeps nothing: p_* is undefined')
@@ -53,11 +90,30 @@ def p_star(phi, psi):
     return float(out) if out.ndim == 0 else out
 
 def estimate_p_star(kept, correct) -> float:
-    "Proxy p_* = φ̂/(φ̂+ψ̂) from keep decisions and correctness flags of generated samples."
+    """The proxy p_* = φ̂/(φ̂ + ψ̂) measured on generated samples (see `verifier_stats`).
+
+    Args:
+        kept: the verifier's keep decisions, bool, any shape.
+        correct: whether each sample is correct, same size.
+
+    Returns:
+        float: p_* (1.0 if no sample is wrong, 0.0 if none is correct, NaN if nothing is kept).
+    """
     return verifier_stats(kept, correct)['p_star']
 
+# %% ../nbs/03_loop.ipynb #39dcf9cb
 def verifier_stats(kept, correct) -> dict:
-    "φ̂ (keep rate of correct), ψ̂ (keep rate of wrong), p_*, generator error p, and precision of the kept set."
+    """A verifier measured on generated samples: φ̂, ψ̂ and p_* (Feng et al.), the generator's error p and the precision
+    of the kept set.
+
+    Args:
+        kept: the verifier's keep decisions, bool, any shape.
+        correct: whether each sample is correct, same size.
+
+    Returns:
+        dict: `phi` (keep rate of correct samples), `psi` (keep rate of wrong ones), `p_star`, `p` (share wrong),
+        `precision` (share correct among the kept), `n` (samples), `n_kept`; NaN where undefined.
+    """
     kept, correct = np.asarray(kept, bool).ravel(), np.asarray(correct, bool).ravel()
     if kept.shape != correct.shape:
         raise ValueError(f'kept and correct differ in length: {kept.size} vs {correct.size}')
@@ -74,7 +130,13 @@ def verifier_stats(kept, correct) -> dict:
 # %% ../nbs/03_loop.ipynb #ae0c88c3
 @dataclass
 class RoundContext:
-    "What a stage knows about the round it runs in."
+    """What a stage knows about the round it runs in.
+
+    Args:
+        round: the round, 0 for the initial model.
+        seed: the loop's seed.
+        dir: a scratch folder for this round (kept across a kill, removed when the round finishes).
+    """
     round: int
     seed: int
     dir: Path
@@ -89,8 +151,18 @@ class RoundContext:
 # %% ../nbs/03_loop.ipynb #8a4fa488
 @dataclass
 class Stages:
-    """The experiment-specific parts of the generate–verify–retrain loop; `verify`, `retrain` (and optionally
-    `generate`) for rounds > 0."""
+    """The experiment-specific parts of the generate–verify–retrain loop (the protocol, with types, is in `03_loop`);
+    `verify` and `retrain` (and optionally `generate`) are needed for rounds > 0.
+
+    Args:
+        init: `init(ctx)` → round-0 model, or `Measured`.
+        generate: `generate(model, ctx)` → candidates (None: `verify` draws what it keeps itself).
+        verify: `verify(candidates, model, ctx)` → `(kept, info)`, `info` a dict of numbers to record.
+        retrain: `retrain(model, kept, ctx)` → next model, or `Measured`.
+        evaluate: `evaluate(model, ctx)` → dict of the round's metrics.
+        save: `save(model, path)` writes the model into the empty folder `path`.
+        load: `load(path)` → the model saved there.
+    """
     init: Callable[[RoundContext], Any]
     generate: Callable[[Any, RoundContext], Any] | None = None
     verify: Callable[[Any, Any, RoundContext], tuple] | None = None
@@ -104,9 +176,15 @@ class Stages:
         missing = [k for k in need if getattr(self, k) is None]
         if missing: raise ValueError(f'Stages lacks {missing}, which a loop of {rounds} rounds needs')
 
+# %% ../nbs/03_loop.ipynb #736ef672
 @dataclass
 class Measured:
-    "What `init` or `retrain` may return instead of the bare model: the model and the metrics measured making it."
+    """What `init` or `retrain` may return instead of the bare model: the model and the metrics measured making it.
+
+    Args:
+        model: the model.
+        metrics: numbers to record with the round's (e.g. the final training loss).
+    """
     model: Any
     metrics: dict
 
@@ -115,13 +193,22 @@ def _measured(out) -> tuple[Any, dict]:
 
 # %% ../nbs/03_loop.ipynb #2569afc1
 def round_dir(folder, r: int) -> Path:
-    "Where the loop in `folder` keeps the model of round `r`."
+    """Where the loop in `folder` keeps the model of round `r`.
+
+    Args:
+        folder: the loop's folder.
+        r: the round.
+
+    Returns:
+        Path: `folder/round_<r:03d>`.
+    """
     return Path(folder) / f'round_{r:03d}'
 
 class CheckpointError(RuntimeError):
     """A checkpoint of the loop (state.json or a round's saved model) cannot be read; the message names it and what to
     do."""
 
+# %% ../nbs/03_loop.ipynb #e81f19cb
 def _read_state(folder: Path) -> dict | None:
     f = folder / 'state.json'
     if not f.exists(): return None
@@ -141,16 +228,32 @@ def _load(load: Callable[[Path], Any], folder: Path, r: int):
                               f'folder') from None
 
 def load_history(folder) -> list[dict]:
-    "The per-round metrics recorded in `folder` (empty if nothing finished)."
+    """The per-round metrics recorded in a loop's folder.
+
+    Args:
+        folder: the loop's folder.
+
+    Returns:
+        list: one dict per finished round (`round`, the metrics of `evaluate`, `info` and `Measured`, `round_time_s`);
+        empty if none finished.
+    """
     state = _read_state(Path(folder))
     return state['history'] if state else []
 
 # %% ../nbs/03_loop.ipynb #6b9f8daa
 @dataclass
 class Loop:
-    """One generate–verify–retrain run: its `stages`, number of `rounds` after round 0, `folder` (checkpoints),
-    `seed` and the `params` that change its numbers (None: those of the run whose directory holds `folder`,
-    `core.active_params`), recorded with the checkpoints and checked on resume."""
+    """One generate–verify–retrain run, checkpointed after every round in `folder` and resumable from there.
+
+    Args:
+        stages: the experiment's `Stages`.
+        rounds: rounds after round 0.
+        folder: where checkpoints go (`state.json`, `round_<r>/`).
+        seed: the loop's seed; every stage's randomness derives from (seed, round, name).
+        keep_models: 'last' keeps only the newest round's model, 'all' every round's.
+        params: the parameters that change the numbers, recorded and checked on resume (None: those of the run
+            whose directory holds `folder`, `core.active_params`).
+    """
     stages: Stages
     rounds: int
     folder: Path
@@ -230,9 +333,19 @@ def _each(name: str, loops: dict, args: dict, together: dict) -> dict:
 # %% ../nbs/03_loop.ipynb #9c9fa8bd
 def run_together(loops: dict[str, Loop], together: dict[str, Callable] | None = None, progress: bool = True,
                  desc: str = 'rounds', log: Callable[[str], None] | None = None) -> dict[str, list[dict]]:
-    """Every loop of `loops` (tag -> `Loop`) round by round in lockstep, each resuming from its own checkpoints; their
-    histories. `together` may give a stage's batched form (`'verify'`, `'retrain'`): called once per lockstep round
-    with the list of `(stages, args)` of every loop at that stage, it returns their results in order."""
+    """Several loops round by round in lockstep, each resuming from its own checkpoints (independent conditions).
+
+    Args:
+        loops: tag → `Loop`.
+        together: stage name (`'verify'`, `'retrain'`) → its batched form, called once per lockstep round with the
+            list of `(stages, args)` of every loop at that stage and returning their results in order.
+        progress: show a progress bar over rounds.
+        desc: the bar's label.
+        log: called with a line when a loop resumes.
+
+    Returns:
+        dict: tag → history (as `load_history` returns it).
+    """
     together = together or {}
     for l in loops.values(): l.open(log)
     total = sum(l.rounds + 1 for l in loops.values())
@@ -261,14 +374,37 @@ def run_together(loops: dict[str, Loop], together: dict[str, Callable] | None = 
 def generate_verify_retrain(stages: Stages, rounds: int, folder, seed: int = 0, keep_models: str = 'last',
                             progress: bool = True, desc: str = 'rounds',
                             log: Callable[[str], None] | None = None, params: dict | None = None) -> list[dict]:
-    """Run round 0 (`init`) and `rounds` generate–verify–retrain rounds in `folder`, resuming from its checkpoints
-    (`params`: see `Loop`)."""
+    """Run round 0 (`init`) and `rounds` generate–verify–retrain rounds in `folder`, resuming from its checkpoints.
+
+    Args:
+        stages: the experiment's `Stages`.
+        rounds: rounds after round 0.
+        folder: the checkpoint folder.
+        seed: the loop's seed.
+        keep_models: 'last' or 'all' (see `Loop`).
+        progress: show a progress bar over rounds.
+        desc: the bar's label.
+        log: called with a line when the loop resumes.
+        params: see `Loop`.
+
+    Returns:
+        list: one dict of metrics per round, 0 … rounds (as `load_history` returns it).
+    """
     return run_together({'': Loop(stages, rounds, folder, seed, keep_models, params)}, progress=progress, desc=desc,
                         log=log)['']
 
 # %% ../nbs/03_loop.ipynb #b1d2e3f1
 def load_round(folder, r: int | None = None, load: Callable[[Path], Any] | None = None):
-    "The model of round `r` (default: the last finished) of the loop in `folder`, read with `load` (default: the path)."
+    """The model of a finished round of the loop in `folder`.
+
+    Args:
+        folder: the loop's folder.
+        r: the round (None: the last finished).
+        load: reads a model from its folder, usually the loop's `Stages.load` (None: return the folder).
+
+    Returns:
+        Any: the model, or its folder `Path` without `load`.
+    """
     folder = Path(folder)
     if r is None:
         r = len(load_history(folder)) - 1

@@ -4,6 +4,7 @@
 
 # %% ../nbs/01_runner.ipynb #7d1d77b1
 from __future__ import annotations
+from contextlib import contextmanager
 import ast, difflib, json, math, os, platform, re, shutil, signal, sys, tempfile, time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +19,10 @@ from .core import (DEADLINE_ENV, RUN_LOCK, RUN_RECORD, atomic_write, cache_dir, 
 
 # %% auto #0
 __all__ = ['EXTRAS', 'EXTRA_HINTS', 'KERNEL_NAME', 'WIDGET_MIME', 'DEMO_MD', 'DEMO_PARAMS', 'DEMO_BODY', 'missing_extras',
-           'check_needs', 'check_request', 'resolve_request', 'ensure_kernel', 'default_figures_dir', 'results_dir',
-           'RunReport', 'slim_notebook', 'publish_notebook', 'publish_figures', 'failure_line', 'read_run_record',
-           'check_resume', 'claim_run_dir', 'claim_holder', 'open_run', 'Terminated', 'run_experiment',
-           'write_demo_experiment']
+           'check_needs', 'check_request', 'resolve_request', 'ensure_kernel', 'default_figures_dir', 'Published',
+           'overlay', 'published_results', 'RunReport', 'slim_notebook', 'publish_notebook', 'publish_figures',
+           'failure_line', 'read_run_record', 'check_resume', 'claim_run_dir', 'claim_holder', 'open_run', 'Terminated',
+           'run_experiment', 'write_demo_experiment']
 
 # %% ../nbs/01_runner.ipynb #7e0a11c2
 EXTRAS = dict(llm=('transformers', 'gguf', 'rouge_score', 'accelerate'))
@@ -98,14 +99,56 @@ def default_figures_dir() -> Path:
     if os.environ.get('COLLAPSE_REPRO_FIGURES'): return Path(os.environ['COLLAPSE_REPRO_FIGURES'])
     return (project_root() or Path.cwd()) / 'figures'
 
-# %% ../nbs/01_runner.ipynb #f30721ab
-def results_dir() -> tuple[Path, bool]:
-    """Where `list` and `report` read published results: `default_figures_dir()` when it exists, else the committed
-    results the package ships (read-only; the flag says so)."""
-    d = default_figures_dir()
-    if d.is_dir() or os.environ.get('COLLAPSE_REPRO_FIGURES'): return d, False
-    shipped = package_data('published')
-    return (shipped, True) if shipped is not None else (d, False)
+# %% ../nbs/01_runner.ipynb #b7e1c0a2
+@dataclass(frozen=True)
+class Published:
+    """The published results `list` and `report` read: `root` holds them as one folder laid out as `figures/`;
+    `user` is the user's own folder, `shipped` the results the package ships (None in a checkout, whose `figures/`
+    is the record itself) and `mine` the (profile, experiment) pairs whose results in `root` are the user's."""
+    root: Path
+    user: Path
+    shipped: Path | None = None
+    mine: frozenset = frozenset()
+
+    def source(self, profile: str | None, experiment: str) -> str:
+        "'yours' or 'shipped' for the results of `experiment` at `profile`; '' where nothing is laid over anything."
+        if self.shipped is None or profile is None: return ''
+        return 'yours' if (profile, experiment) in self.mine else 'shipped'
+
+def _runs_in(folder: Path) -> set[tuple[str, str]]:
+    "(profile, experiment) of every run published in `folder`: each wrote `<profile>/<experiment>_results.json`."
+    return {(p, f.name[:-len('_results.json')]) for p in PROFILES for f in (Path(folder) / p).glob('*_results.json')}
+
+def _owner(entry: str, names) -> str | None:
+    "The experiment (the longest of `names`) that published the file or folder `entry`: `E.ipynb`, `E_*`."
+    return next((e for e in sorted(names, key=len, reverse=True) if entry == f'{e}.ipynb' or entry.startswith(e + '_')),
+                None)
+
+# %% ../nbs/01_runner.ipynb #b7e1c0a3
+@contextmanager
+def overlay(user: Path, shipped: Path | None):
+    """The `Published` view of the runs published in `user` laid over the `shipped` ones (experiment by experiment,
+    profile by profile), valid inside the `with` block."""
+    user = Path(user)
+    if shipped is None: yield Published(user, user); return
+    mine = _runs_in(user) if user.is_dir() else set()
+    if not mine: yield Published(Path(shipped), user, Path(shipped)); return      # nothing of the user's: no copy
+    names = {e for _, e in mine | _runs_in(shipped)}
+    with tempfile.TemporaryDirectory(prefix='collapse-repro-published-') as tmp:
+        root = Path(tmp) / 'figures'
+        for src, keep in ((Path(shipped), lambda p, e: (p, e) not in mine), (user, lambda p, e: True)):
+            for p in PROFILES:
+                for f in sorted((src / p).rglob('*.json')):
+                    rel = f.relative_to(src / p)
+                    if not keep(p, _owner(rel.parts[0], names)): continue
+                    (root / p / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(f, root / p / rel)
+        yield Published(root, user, Path(shipped), frozenset(mine))
+
+def published_results(figures_dir: str | Path | None = None):
+    """What `list` and `report` read (a context manager yielding `Published`): the runs published in `figures_dir`
+    (default `default_figures_dir()`) laid over the results the package ships, where it ships any."""
+    return overlay(Path(figures_dir) if figures_dir else default_figures_dir(), package_data('published'))
 
 # %% ../nbs/01_runner.ipynb #8742c5e7
 @dataclass

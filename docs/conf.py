@@ -15,7 +15,7 @@ project = 'collapse_repro'
 author = 'collapse_repro developers'
 copyright = '2026 onwards, collapse_repro developers'
 html_title = 'collapse_repro'
-extensions = ['myst_nb', 'sphinx.ext.autodoc']
+extensions = ['myst_nb', 'sphinx.ext.autodoc', 'sphinx.ext.napoleon']
 root_doc = 'index'
 exclude_patterns = ['toc.json', '**/.ipynb_checkpoints']
 
@@ -49,14 +49,23 @@ myst_heading_anchors = 3
 autodoc_member_order = 'bysource'
 autodoc_default_options = {'no-value': True}
 autodoc_typehints = 'signature'
+# Public functions document their parameters Google-style (`Args:` / `Returns:`, DEVELOPERS.md); napoleon turns those
+# sections into field lists. NumPy-style sections are not parsed, and `:ivar:` fields avoid attribute directives that
+# would duplicate the dataclass fields autodoc lists anyway.
+napoleon_google_docstring, napoleon_numpy_docstring, napoleon_use_ivar = True, False, True
+
+_FIELD = re.compile(r'^(\s*:(?:param|type|returns|rtype|raises|ivar|vartype)(?: [\w.]+)?:)(.*)$')
 
 def _docstring_as_text(app, what, name, obj, options, lines):
     """nbdev docstrings are Markdown-ish prose, not reStructuredText: keep their `code` spans as inline literals and
-    escape everything else (`|a − b|` would otherwise be an RST substitution, `p_*` a reference)."""
+    escape everything else (`|a − b|` would otherwise be an RST substitution, `p_*` a reference). The field markers
+    napoleon made of `Args:` / `Returns:` sections (it runs first) stay as they are."""
     def esc(t): return re.sub(r'([\\*|_`:<>\[\]])', r'\\\1', t)
     def line(l):
-        parts = re.split(r'`([^`]+)`', l)
-        return ''.join(esc(p) if i % 2 == 0 else f'\\ ``{p}``\\ ' for i, p in enumerate(parts))
+        m = _FIELD.match(l)
+        head, rest = (m[1], m[2]) if m else ('', l)
+        parts = re.split(r'`([^`]+)`', rest)
+        return head + ''.join(esc(p) if i % 2 == 0 else f'\\ ``{p}``\\ ' for i, p in enumerate(parts))
     lines[:] = [line(l) for l in lines]
 
 _BAR = re.compile(r'^(.*?)\s*(\d+)%\|[^|]*\|\s*(\d+)/(\d+)')
@@ -87,7 +96,7 @@ def _drop_bar_frames(app, doctree, docname):
 
 def setup(app):
     app.connect('doctree-resolved', _drop_bar_frames)    # after myst-nb has chosen each output's form
-    app.connect('autodoc-process-docstring', _docstring_as_text)
+    app.connect('autodoc-process-docstring', _docstring_as_text, priority=600)   # after napoleon's (500)
     app.connect('build-finished', _drop_source_maps)
 
 # nbdev notebooks put their sections at ### under the notebook's # title (nbdev's own convention, which show_doc

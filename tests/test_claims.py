@@ -1,7 +1,7 @@
 "The claims ledger: every claim is well formed and resolves in the committed results; the rules; `report`; README's block."
 import json, re
 import pytest
-from conftest import ROOT, cli
+from conftest import ROOT, cli, cli_here
 from collapse_repro import claims as C
 from collapse_repro.runner import list_experiments
 
@@ -115,7 +115,7 @@ def test_report_one_profile_and_markdown(tmp_path):
     assert p.returncode == 0, p.stderr
     md = (tmp_path / 'c.md').read_text()
     assert all(f'`{c.id}`' in md for c in C.CLAIMS) and '| gpu |' in md and '| quick |' not in md
-    assert cli('report', '--profile', 'smoke').returncode == 2
+    assert cli_here('report', '--profile', 'nonesuch').returncode == 2
 
 def test_readme_block_is_current():
     "README's summary is what `collapse-repro report --update-readme` writes (run it after results change)."

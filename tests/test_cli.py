@@ -1,5 +1,6 @@
 "The collapse-repro command: list, run, figures, bad input, no overwriting, provenance sidecars."
 import json
+import pytest
 from pathlib import Path
 from conftest import cli, cli_here, ROOT
 from collapse_repro.runner import list_experiments
@@ -193,3 +194,62 @@ def test_no_mention_of_private_paper_notes():
     bad = [str(f.relative_to(ROOT)) for f in files
            if f.is_file() and any(n in f.read_text(encoding='utf-8') for n in ('paperA.md', 'paperB.md'))]
     assert not bad, f'mentions of paperA.md / paperB.md in {bad}'
+
+@pytest.fixture
+def shipped_and_yours(tmp_path, monkeypatch):
+    """An installed package's view: the committed results stand in for the ones the package ships, and the user's
+    folder ($COLLAPSE_REPRO_FIGURES) holds a quick run of feng_scaling (its measured wall time changed, to tell it
+    apart) and a smoke run of feng_phase_transition (the quick results relabelled: same structure)."""
+    from collapse_repro import runner
+    real = runner.package_data
+    monkeypatch.setattr(runner, 'package_data', lambda name: ROOT / 'figures' if name == 'published' else real(name))
+    mine = tmp_path / 'figures'
+    for prof, exp, src in (('quick', 'feng_scaling', 'quick'), ('smoke', 'feng_phase_transition', 'quick')):
+        (mine / prof).mkdir(parents=True, exist_ok=True)
+        doc = json.loads((ROOT / 'figures' / src / f'{exp}_results.json').read_text())
+        doc['runner']['run_wall_time_s'] = 4321.0
+        (mine / prof / f'{exp}_results.json').write_text(json.dumps(doc))
+    monkeypatch.setenv('COLLAPSE_REPRO_FIGURES', str(mine))
+    return mine
+
+def test_list_lays_your_runs_over_the_shipped_ones(shipped_and_yours):
+    "Item 1 of issue 29: `list` shows the package's results with the user's own published runs over them, marked."
+    r = cli_here('list')
+    assert r.returncode == 0, r.stderr
+    assert f"with yours from {shipped_and_yours} laid over them (marked 'yours')" in r.stdout, r.stdout
+    row = lambda exp: next(l for l in r.stdout.split('\n') if l.startswith(exp + ' '))
+    assert 'quick 4321s (yours)' in row('feng_scaling') and 'paper ' in row('feng_scaling'), row('feng_scaling')
+    assert 'paper 4321s' not in row('feng_scaling')
+    assert 'smoke 4321s (yours)' in row('feng_phase_transition') and 'quick' in row('feng_phase_transition')
+    assert '(yours)' not in row('yi_linreg_one_round') and 'reproduced' in row('yi_linreg_one_round')
+
+def test_report_marks_whose_run_each_row_is_and_reads_smoke(shipped_and_yours):
+    "`report` marks each row's run 'yours' or 'shipped'; `--profile smoke` shows a smoke-only ledger, labelled."
+    r = cli_here('report')
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split('\n')
+    head = next(l for l in lines if l.startswith('claim '))
+    assert head.split()[:6] == ['claim', 'in', 'short', 'paper', 'profile', 'run'], head
+    whose, claim = set(), None
+    for l in lines[lines.index(head) + 2:]:
+        if not l.strip(): break
+        if not l.startswith(' '): claim = l.split()[0]            # a claim's first row names it; the next rows don't
+        prof, run = l[head.index('profile'):].split()[:2]
+        whose.add((claim, prof, run))
+    assert {('feng.scaling.verified', 'quick', 'yours'), ('feng.scaling.verified', 'paper', 'shipped'),
+            ('feng.phase.step', 'quick', 'shipped')} <= whose, r.stdout[:2000]
+    assert 'smoke' not in r.stdout                  # read only when asked for
+    r = cli_here('report', '--profile', 'smoke')
+    assert r.returncode == 0, r.stderr
+    assert 'smoke: every experiment at toy sizes' in r.stdout and 'largest of smoke that ran' in r.stdout
+    (step,) = [l for l in r.stdout.split('\n') if l.startswith('feng.phase.step ')]
+    assert ' smoke ' in step and ' yours ' in step and 'not run' not in step, step
+    assert 'no smoke results' in r.stdout        # every other claim: not run at smoke
+
+def test_report_in_a_checkout_reads_its_figures_alone():
+    "In a checkout nothing is laid over anything: no 'run' column, no word of shipped results; smoke is accepted."
+    r = cli_here('report', '--profile', 'paper')
+    assert r.returncode == 0 and 'shipped' not in r.stdout, r.stdout[:500]
+    assert next(l for l in r.stdout.split('\n') if l.startswith('claim ')).split()[4] == 'profile'
+    r = cli_here('report', '--profile', 'smoke')
+    assert r.returncode == 0 and r.stdout.startswith('smoke: every experiment at toy sizes'), r.stdout[:300]

@@ -30,6 +30,18 @@ def test_wheel_ships_module_command_and_experiments(whl):
     assert f'Development Status :: {status} - ' in meta, 'metadata and settings.ini disagree on the development status'
     assert any(n.endswith('/LICENSE') or n.endswith('licenses/LICENSE') for n in names), 'the wheel carries no LICENSE'
 
+def test_no_extra_brings_torchvision(whl):
+    """Item 2 of issue 29: no extra may replace an installed torch. PyPI's torchvision pins its own torch (0.29 needs
+    2.14) and does not import on a CPU torch, and torch-fidelity / torchmetrics[image] require it, so none of them is in
+    any extra (README says how to get Inception-FID)."""
+    names = zipfile.ZipFile(whl).namelist()
+    meta = zipfile.ZipFile(whl).read(next(n for n in names if n.endswith('METADATA'))).decode()
+    reqs = [l.split(':', 1)[1].strip() for l in meta.splitlines() if l.startswith('Requires-Dist:')]
+    assert {l.split(':', 1)[1].strip() for l in meta.splitlines() if l.startswith('Provides-Extra:')} == {'llm', 'dev'}
+    bad = [r for r in reqs if any(x in r.lower() for x in ('torchvision', 'torch-fidelity', 'torch_fidelity', '[image]'))]
+    assert not bad, bad
+    assert [r for r in reqs if r.split(';')[0].strip().startswith('torch')] == ['torch>=2.4'], reqs
+
 def test_version_flag(capsys):
     import pytest
     from collapse_repro import __version__
@@ -39,8 +51,9 @@ def test_version_flag(capsys):
 
 def test_target_install_lists_reports_and_runs_from_an_empty_folder(whl, tmp_path):
     """`pip install --target` into a folder on PYTHONPATH, used from an empty directory: `list` finds the shipped
-    experiments and results, `report` shows the ledger, and a smoke run finishes. A sitecustomize there hides this
-    checkout's editable install (a meta-path finder that would otherwise win), in the kernel too."""
+    experiments and results, `report` shows the ledger, a smoke run finishes and is published into ./figures, and
+    then `list` and `report --profile smoke` show it over the shipped results, marked as the user's. A sitecustomize
+    there hides this checkout's editable install (a meta-path finder that would otherwise win), in the kernel too."""
     site, work = tmp_path / 'site', tmp_path / 'empty'
     work.mkdir()
     subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps', '--target', str(site), str(whl)],
@@ -60,5 +73,13 @@ def test_target_install_lists_reports_and_runs_from_an_empty_folder(whl, tmp_pat
     assert 'shipped with the package' in r.stdout and 'feng_phase_transition' in r.stdout, r.stdout
     r = cr('report')
     assert r.returncode == 0 and 'claims:' in r.stdout and 'reproduced' in r.stdout, (r.stdout[-500:], r.stderr)
-    r = cr('run', 'feng_phase_transition', '--profile', 'smoke', '--no-progress', '--out', 'runs/fpt')
+    r = cr('run', 'feng_phase_transition', '--profile', 'smoke', '--no-progress', '--out', 'runs/fpt', '--publish')
     assert r.returncode == 0 and (work / 'runs' / 'fpt' / 'results.json').exists(), (r.stdout[-800:], r.stderr[-800:])
+    assert (work / 'figures' / 'smoke' / 'feng_phase_transition_results.json').exists()    # published into ./figures
+    r = cr('list')                                  # the user's run laid over the shipped ones, marked as theirs
+    (row,) = [l for l in r.stdout.split('\n') if l.startswith('feng_phase_transition ')]
+    assert r.returncode == 0 and 'laid over them' in r.stdout and 'smoke' in row and '(yours)' in row, r.stdout
+    r = cr('report', '--profile', 'smoke')          # a smoke-only ledger, labelled as smoke
+    (step,) = [l for l in r.stdout.split('\n') if l.startswith('feng.phase.step ')]
+    assert r.returncode == 0 and 'smoke: every experiment at toy sizes' in r.stdout, (r.stdout[-500:], r.stderr)
+    assert ' smoke ' in step and ' yours ' in step, step

@@ -7,9 +7,9 @@ __all__ = []
 
 # %% ../../nbs/60_claims.ipynb #66c371a2
 from .rules import (
-    NOT_RESOLVED, VERDICTS, REPORT_PROFILES, LEVEL, N_BOOT, passes, fails_all, verdict, describe_rule, resolve,
-    is_num, as_value, Ours, EXTRACTORS, extractor, NotTestable, bootstrap_interval, seed_interval, seed_spread,
-    se_interval, Claim, short_commit, provenance, Row, results_path, evaluate, headline)
+    NOT_RESOLVED, VERDICTS, REPORT_PROFILES, LEDGER_PROFILES, LEVEL, N_BOOT, passes, fails_all, verdict, describe_rule,
+    resolve, is_num, as_value, Ours, EXTRACTORS, extractor, NotTestable, bootstrap_interval, seed_interval, seed_spread,
+    se_interval, Claim, short_commit, provenance, Row, results_path, can_test, evaluate, headline)
 
 # %% ../../nbs/60_claims.ipynb #11f0f9fb
 from .extract import *     # every extractor, by name (`extract.__all__`)

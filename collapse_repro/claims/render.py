@@ -37,16 +37,20 @@ def format_interval(row: Row) -> str:
 
 # %% ../../nbs/64_claims_render.ipynb #24c92dbf
 def format_report(table: Sequence[Sequence[Row]]) -> str:
-    "The ledger as a plain-text table, one line per claim and profile."
+    """The ledger as a plain-text table, one line per claim and profile; with a `run` column ('yours' or 'shipped')
+    where the rows say whose run each result is (a user's runs laid over the package's)."""
     head = ('claim', 'in short', 'paper', 'profile', 'ours', 'interval', 'verdict', 'commit', 'device')
+    whose = any(r.source for rows in table for r in rows)
+    if whose: head = head[:4] + ('run',) + head[4:]
     lines = []
     for rows in table:
         for i, r in enumerate(rows):
             c = r.claim
             first = i == 0
             ours = format_value(r.ours.value) if r.ours else r.error.split(':')[0] if r.error else r.missing
-            lines.append((c.id if first else '', c.short if first else '', c.paper_value if first else '',
-                          r.profile or '-', ours, format_interval(r), r.verdict, r.commit, r.device))
+            line = (c.id if first else '', c.short if first else '', c.paper_value if first else '',
+                    r.profile or '-', ours, format_interval(r), r.verdict, r.commit, r.device)
+            lines.append(line[:4] + (r.source,) + line[4:] if whose else line)
     w = [max(len(x[i]) for x in [head] + lines) for i in range(len(head))]
     fmt = lambda x: '  '.join(s.ljust(w[i]) for i, s in enumerate(x)).rstrip()
     return '\n'.join([fmt(head), fmt(['-' * n for n in w])] + [fmt(x) for x in lines])

@@ -11,15 +11,16 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 # %% auto #0
-__all__ = ['NOT_RESOLVED', 'VERDICTS', 'REPORT_PROFILES', 'EXTRACTORS', 'LEVEL', 'N_BOOT', 'passes', 'fails_all', 'verdict',
-           'describe_rule', 'resolve', 'is_num', 'as_value', 'Ours', 'extractor', 'NotTestable', 'bootstrap_interval',
-           'seed_interval', 'seed_spread', 'se_interval', 'Claim', 'short_commit', 'provenance', 'Row', 'results_path',
-           'evaluate', 'headline']
+__all__ = ['NOT_RESOLVED', 'VERDICTS', 'REPORT_PROFILES', 'LEDGER_PROFILES', 'EXTRACTORS', 'LEVEL', 'N_BOOT', 'passes',
+           'fails_all', 'verdict', 'describe_rule', 'resolve', 'is_num', 'as_value', 'Ours', 'extractor', 'NotTestable',
+           'bootstrap_interval', 'seed_interval', 'seed_spread', 'se_interval', 'Claim', 'short_commit', 'provenance',
+           'Row', 'results_path', 'can_test', 'evaluate', 'headline']
 
 # %% ../../nbs/61_claims_rules.ipynb #a1864c8c
 NOT_RESOLVED = 'not resolved at this profile'
 VERDICTS = ('reproduced', 'direction only', 'not reproduced', NOT_RESOLVED, 'not run')
-REPORT_PROFILES = ('quick', 'gpu', 'paper')   # the published profiles, smallest first (smoke is never published)
+REPORT_PROFILES = ('quick', 'gpu', 'paper')   # what `report` reads by default, smallest first
+LEDGER_PROFILES = ('smoke',) + REPORT_PROFILES  # smoke too, on request: toy sizes, a check of the pipeline
 _OPS = {'<': operator.lt, '<=': operator.le, '>': operator.gt, '>=': operator.ge, '==': operator.eq}
 
 def passes(test: tuple, x) -> bool:
@@ -228,10 +229,16 @@ class Row:
     device: str = ''
     error: str = ''             # why a file that exists gave no value
     missing: str = ''           # for a `not run` row: which results it needs
+    source: str = ''            # whose run: 'yours' or 'shipped' where a user's runs lie over the package's
 
 # %% ../../nbs/61_claims_rules.ipynb #40d334c0
 def results_path(figures_dir: Path, profile: str, claim: Claim) -> Path:
     return Path(figures_dir) / profile / f'{claim.experiment}_{claim.file}.json'
+
+# %% ../../nbs/61_claims_rules.ipynb #fde716db
+def can_test(claim: Claim, profile: str) -> bool:
+    "Can results at `profile` test `claim`? Smoke stands in for quick, at toy sizes."
+    return profile in claim.profiles or (profile == 'smoke' and 'quick' in claim.profiles)
 
 # %% ../../nbs/61_claims_rules.ipynb #fde716dc
 def evaluate(claim: Claim, figures_dir: Path, profiles: Sequence[str] = REPORT_PROFILES) -> list[Row]:
@@ -239,7 +246,7 @@ def evaluate(claim: Claim, figures_dir: Path, profiles: Sequence[str] = REPORT_P
     rows = []
     for p in profiles:
         f = results_path(figures_dir, p, claim)
-        if p not in claim.profiles or not f.exists(): continue
+        if not can_test(claim, p) or not f.exists(): continue
         try:
             doc = json.loads(f.read_text())
             if not isinstance(doc, dict): raise ValueError('not a JSON object')
@@ -253,11 +260,11 @@ def evaluate(claim: Claim, figures_dir: Path, profiles: Sequence[str] = REPORT_P
             continue
         rows.append(Row(claim, p, o, verdict(claim.rule, o.value, o.interval), commit, device))
     if rows: return rows
-    can = [p for p in profiles if p in claim.profiles]
+    can = [p for p in profiles if can_test(claim, p)]
     return [Row(claim, None, missing=f"no {'/'.join(can)} results" if can else f"needs {'/'.join(claim.profiles)}")]
 
 # %% ../../nbs/61_claims_rules.ipynb #a11cfdb4
 def headline(rows: Sequence[Row]) -> str:
-    "A claim's verdict: the one at its largest profile that ran (paper, else gpu, else quick)."
+    "A claim's verdict: the one at its largest profile that ran (paper, else gpu, else quick, else smoke)."
     ran = [r for r in rows if r.profile and not r.error]
-    return max(ran, key=lambda r: REPORT_PROFILES.index(r.profile)).verdict if ran else 'not run'
+    return max(ran, key=lambda r: LEDGER_PROFILES.index(r.profile)).verdict if ran else 'not run'
