@@ -4,21 +4,28 @@
 
 # %% ../nbs/00_core.ipynb #5e090c2b
 from __future__ import annotations
-import datetime as _dt, hashlib, json, os, platform, random, shutil, subprocess, sys, tempfile, time, urllib.request
+import datetime as _dt, json, os, platform, random, tempfile, time
 from fastcore.basics import patch
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 import numpy as np
 from .params import (PROFILES, REQUIRED_PROFILES, SPEED_PARAMS, DEFAULT_PROFILE, UsageError,
                                     check_profile, declared_params, default_profile, project_root)
+from .data import (DataError, cache_dir, data_dir, downloads_allowed, load_cached, md5sum, data_file)
+from .provenance import (git_state, git_commit, package_versions, _jsonable, atomic_write, write_json,
+                                        TIMING_KEYS, split_timing, timing_value, UNSTABLE, comparable)
+from .plotting import set_style, scale_label, _stamp
+_all_ = ['DataError', 'cache_dir', 'data_dir', 'downloads_allowed', 'load_cached', 'md5sum', 'data_file', 'git_state',
+         'git_commit', 'package_versions', 'atomic_write', 'write_json', 'TIMING_KEYS', 'split_timing', 'timing_value',
+         'UNSTABLE', 'comparable', 'set_style', 'scale_label']
 
 # %% auto #0
-__all__ = ['RUN_RECORD', 'RUN_LOCK', 'DEADLINE_ENV', 'TIMING_KEYS', 'UNSTABLE', 'RUN_OPTIONS', 'CONDITIONS_ENV', 'AttrDict',
-           'resolve_params', 'check_constraints', 'config_from', 'seed_everything', 'get_device', 'autocast',
-           'device_info', 'DataError', 'cache_dir', 'data_dir', 'downloads_allowed', 'load_cached', 'md5sum',
-           'data_file', 'git_state', 'git_commit', 'package_versions', 'runs_root', 'holds_run', 'new_run_dir',
-           'TimeLimitReached', 'time_left', 'check_time', 'atomic_write', 'write_json', 'split_timing', 'timing_value',
-           'comparable', 'Run', 'runner_values', 'start_run', 'active_params', 'ConditionsDone', 'selected_conditions',
+__all__ = ['RUN_RECORD', 'RUN_LOCK', 'DEADLINE_ENV', 'RUN_OPTIONS', 'CONDITIONS_ENV', 'AttrDict', 'resolve_params',
+           'check_constraints', 'config_from', 'seed_everything', 'get_device', 'autocast', 'device_info', 'runs_root',
+           'holds_run', 'new_run_dir', 'TimeLimitReached', 'time_left', 'check_time', 'Run', 'runner_values',
+           'start_run', 'active_params', 'ConditionsDone', 'selected_conditions', 'DataError', 'cache_dir', 'data_dir',
+           'downloads_allowed', 'load_cached', 'md5sum', 'data_file', 'git_state', 'git_commit', 'package_versions',
+           'atomic_write', 'write_json', 'TIMING_KEYS', 'split_timing', 'timing_value', 'UNSTABLE', 'comparable',
            'set_style', 'scale_label']
 
 # %% ../nbs/00_core.ipynb #ee50f3c0
@@ -116,110 +123,6 @@ def device_info(device=None) -> dict:
     except ImportError: info['device'] = 'cpu (torch not installed)'
     return info
 
-# %% ../nbs/00_core.ipynb #c077e53c
-class DataError(FileNotFoundError):
-    "A data file is missing or corrupt; the message says where it was looked for and how to supply it."
-
-# %% ../nbs/00_core.ipynb #ccfc07dc
-def cache_dir(*parts: str) -> Path:
-    """$COLLAPSE_REPRO_CACHE, else $XDG_CACHE_HOME/collapse_repro (default ~/.cache/collapse_repro); `parts` appended
-    and created."""
-    xdg = Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache')
-    base = os.environ.get('COLLAPSE_REPRO_CACHE') or xdg / 'collapse_repro'
-    d = Path(base).expanduser().joinpath(*parts)
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-# %% ../nbs/00_core.ipynb #06e8dd6d
-def data_dir() -> Path:
-    "$COLLAPSE_REPRO_DATA, else `cache_dir()/data` (default ~/.cache/collapse_repro/data)."
-    if os.environ.get('COLLAPSE_REPRO_DATA'): return Path(os.environ['COLLAPSE_REPRO_DATA']).expanduser()
-    return cache_dir('data')
-
-# %% ../nbs/00_core.ipynb #f6e7f06a
-def downloads_allowed() -> bool:
-    "False when COLLAPSE_REPRO_OFFLINE or HF_HUB_OFFLINE is set to a true value."
-    return not any(os.environ.get(k, '').lower() in ('1', 'true', 'yes')
-                   for k in ('COLLAPSE_REPRO_OFFLINE', 'HF_HUB_OFFLINE'))
-
-# %% ../nbs/00_core.ipynb #3c0d1e52
-def load_cached(path, map_location='cpu', what: str = 'a cached model'):
-    "`torch.load` of the state dict at `path`, or a `DataError` naming the file when it cannot be read."
-    import torch
-    try: return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:
-        raise DataError(f'{path} ({what}) is unreadable ({type(e).__name__}): delete it, and the next run trains it '
-                        'again') from None
-
-# %% ../nbs/00_core.ipynb #4995413f
-def md5sum(path: Path, chunk: int = 1 << 20) -> str:
-    "md5 hex digest of a file."
-    h = hashlib.md5()
-    with open(path, 'rb') as f:
-        for b in iter(lambda: f.read(chunk), b''): h.update(b)
-    return h.hexdigest()
-
-# %% ../nbs/00_core.ipynb #1e8dcccf
-def data_file(relpath: str, md5: str | None = None, urls: Sequence[str] = ()) -> Path:
-    "Path of `relpath` inside `data_dir()`, checked against `md5`; downloaded from `urls` if missing and allowed."
-    root = data_dir()
-    path = root / relpath
-    if not path.exists() and urls and downloads_allowed():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for url in urls:
-            try:
-                tmp = path.with_suffix(path.suffix + '.part')
-                with urllib.request.urlopen(url, timeout=60) as r, open(tmp, 'wb') as f: shutil.copyfileobj(r, f)
-                tmp.replace(path)
-                break
-            except OSError: continue
-    if not path.exists():
-        how = f"download it from {urls[0]} " if urls else "copy it "
-        off = "" if downloads_allowed() or not urls else \
-            " (downloads are off: COLLAPSE_REPRO_OFFLINE/HF_HUB_OFFLINE is set)"
-        raise DataError(f"data file {relpath!r} not found in {root} (the data directory; set COLLAPSE_REPRO_DATA to "
-                        f"change it). To supply it, {how}into {path.parent}/" + off)
-    if md5 is not None and (got := md5sum(path)) != md5:
-        raise DataError(f"data file {path} is corrupt: md5 {got}, expected {md5}. Delete it and supply a fresh copy.")
-    return path
-
-# %% ../nbs/00_core.ipynb #681f8c17
-def git_state(root: Path | None = None) -> dict:
-    """HEAD's sha of the checkout and the tracked files that differ from it (empty outside git). $COLLAPSE_REPRO_COMMIT
-    ('<sha>' or '<sha>-dirty'), when set, wins: a working tree copied to a GPU machine may carry no `.git`, or a stale
-    one, and its runner (tools/device_run.sh) sets it from the device bundle's manifest."""
-    root = root or project_root()
-    if os.environ.get('COLLAPSE_REPRO_COMMIT'):
-        sha = os.environ['COLLAPSE_REPRO_COMMIT']
-        dirty = ['(unknown: copy without .git)'] if sha.endswith('-dirty') else []
-        return dict(commit=sha.removesuffix('-dirty'), dirty_files=dirty)
-    if root is None: return {}
-    try:
-        git = lambda *args, **kw: subprocess.run(['git', *args], cwd=root, capture_output=True, text=True, **kw).stdout
-        sha = git('rev-parse', 'HEAD', check=True).strip()
-        st = git('status', '--porcelain', '--untracked-files=no')
-        return dict(commit=sha, dirty_files=sorted(l[3:] for l in st.splitlines() if l.strip()))
-    except (OSError, subprocess.CalledProcessError): return {}
-
-# %% ../nbs/00_core.ipynb #7f1b1abf
-def git_commit(root: Path | None = None, state: dict | None = None) -> str | None:
-    "HEAD's sha of the checkout (or of a `git_state` read earlier), with '-dirty' if tracked files changed; None outside git."
-    st = git_state(root) if state is None else state
-    return (st['commit'] + ('-dirty' if st['dirty_files'] else '')) if st else None
-
-# %% ../nbs/00_core.ipynb #ac4e007a
-_PACKAGES = ('collapse_repro', 'numpy', 'scipy', 'torch', 'matplotlib', 'transformers', 'datasets', 'rouge-score',
-             'papermill')
-
-def package_versions(names: Sequence[str] = _PACKAGES) -> dict:
-    "Installed versions of `names` (None if absent), plus Python's."
-    from importlib.metadata import version, PackageNotFoundError
-    out = dict(python=platform.python_version())
-    for n in names:
-        try: out[n] = version(n)
-        except PackageNotFoundError: out[n] = None
-    return out
-
 # %% ../nbs/00_core.ipynb #e8b6b21f
 def runs_root() -> Path:
     "Where runs go by default: $COLLAPSE_REPRO_RUNS, else `runs/` in the checkout (or in the cwd outside one)."
@@ -274,77 +177,6 @@ def check_time(needed: float, what: str = 'the next step'):
     if left is not None and left < needed:
         raise TimeLimitReached(f'stopped before {what}: it needs about {needed:.0f} s and {max(left, 0):.0f} s are '
                                f'left before the time limit; everything up to it is checkpointed: rerun with --resume')
-
-# %% ../nbs/00_core.ipynb #364f0dd9
-def _jsonable(x):
-    "Convert numpy/torch/path values into JSON-serialisable ones."
-    if isinstance(x, dict): return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)): return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray): return _jsonable(x.tolist())
-    if isinstance(x, np.generic): return x.item()
-    if isinstance(x, Path): return str(x)
-    if isinstance(x, float) and not np.isfinite(x): return None if np.isnan(x) else ('inf' if x > 0 else '-inf')
-    if hasattr(x, 'tolist') and callable(x.tolist): return _jsonable(x.tolist())
-    return x
-
-# %% ../nbs/00_core.ipynb #6c93edea
-def atomic_write(path: Path, write) -> Path:
-    """Call `write(tmp)` to write a file at a temporary name beside `path`, flush it to disk, then rename it over
-    `path`: a reader (or a crash, or a full disk) sees the old file or the new one, never a part of it."""
-    path = Path(path)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')   # per-process: concurrent runs share the kernel spec
-    try:
-        write(tmp)
-        with open(tmp, 'rb+') as f: os.fsync(f.fileno())
-        tmp.replace(path)
-    finally: tmp.unlink(missing_ok=True)
-    return path
-
-# %% ../nbs/00_core.ipynb #49f7f9bf
-def write_json(path: Path, obj) -> Path:
-    "Write `obj` as indented JSON (numpy-aware), atomically (`atomic_write`), even with other processes writing it."
-    text = json.dumps(_jsonable(obj), indent=2) + '\n'
-    return atomic_write(path, lambda tmp: tmp.write_text(text))
-
-# %% ../nbs/00_core.ipynb #bafc5927
-TIMING_KEYS = ('_time_s', 'time_s', 'wall_s', 'per_s', 'ms_per', 'elapsed')
-"Key names (endings or parts) of measured durations and speeds: what differs between two runs of the same numbers."
-
-def split_timing(x) -> tuple[Any, Any]:
-    """`x` (JSON-like) split in two: without the entries whose key names a timing (`TIMING_KEYS`), and those entries
-    alone, at the same place (a list's timings as {index: ...}; None where there are none)."""
-    if isinstance(x, dict):
-        keep, timing = {}, {}
-        for k, v in x.items():
-            if any(t in k for t in TIMING_KEYS): timing[k] = v
-            else:
-                keep[k], t = split_timing(v)
-                if t is not None: timing[k] = t
-        return keep, (timing or None)
-    if isinstance(x, list):
-        parts = [split_timing(v) for v in x]
-        timing = {str(i): t for i, (_, t) in enumerate(parts) if t is not None}
-        return [p for p, _ in parts], (timing or None)
-    return x, None
-
-# %% ../nbs/00_core.ipynb #85776f41
-def timing_value(results: Mapping, *path):
-    """A timing of a results.json `results` in either form: under `timing` (since they were split off) or in place."""
-    for base in ((results.get('timing') or {}).get('results') or {}, results.get('results') or {}):
-        v = base
-        for k in path:
-            v = v.get(str(k)) if isinstance(v, dict) else v[k] if isinstance(v, list) and k < len(v) else None
-            if v is None: break
-        if v is not None: return v
-    return None
-
-# %% ../nbs/00_core.ipynb #6b759b85
-UNSTABLE = ('provenance', 'timing', 'runner')
-"The parts of a results.json that differ between two runs of the same request: where and when it ran, how long."
-
-def comparable(results: Mapping) -> str:
-    "A results.json without its `UNSTABLE` parts, as canonical JSON text: two identical runs give the same bytes."
-    return json.dumps({k: v for k, v in results.items() if k not in UNSTABLE}, sort_keys=True, indent=1)
 
 # %% ../nbs/00_core.ipynb #51976ac9
 class Run:
@@ -522,33 +354,3 @@ def selected_conditions() -> dict | None:
     if not v: return None
     sel = json.loads(v)
     return dict(run=list(sel['run']), declared=sel.get('declared'))
-
-# %% ../nbs/00_core.ipynb #8e766a93
-def set_style():
-    "Apply the package's matplotlib style."
-    import matplotlib as mpl
-    mpl.rcParams.update({'figure.dpi': 110, 'savefig.dpi': 150, 'font.size': 10, 'axes.titlesize': 11,
-        'axes.labelsize': 10, 'legend.fontsize': 8.5, 'axes.grid': True, 'grid.alpha': 0.3,
-        'axes.spines.top': False, 'axes.spines.right': False, 'figure.constrained_layout.use': True,
-        'axes.prop_cycle': mpl.cycler(color=['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9',
-                                             '#F0E442', '#000000'])})
-
-# %% ../nbs/00_core.ipynb #4134274c
-def _stamp(fig, text: str):
-    """Write `text` small in the bottom-right corner of `fig`, one line above any earlier stamp, and keep the plots
-    clear of it."""
-    if any(t.get_text() == text for t in fig.texts): return        # a figure saved twice is stamped once
-    n = getattr(fig, '_n_stamps', 0)
-    fig._n_stamps = n + 1
-    engine = fig.get_layout_engine()
-    if engine is not None and hasattr(engine, 'set') and 'rect' in engine.get():
-        strip = min((0.3 + 0.14 * n) / fig.get_figheight(), 0.25)   # ~0.3 inch (plus a line per extra stamp) kept free
-        engine.set(rect=(0, strip, 1, 1 - strip))
-    fig.text(0.995, 0.005 + 0.14 * n / fig.get_figheight(), text, ha='right', va='bottom', fontsize=7, color='0.35')
-
-# %% ../nbs/00_core.ipynb #ea60b8b5
-def scale_label(fig, profile: str, note: str = ''):
-    "Stamp `fig` with its profile unless it is paper scale (and an optional note, e.g. the data subset used)."
-    text = '' if profile == 'paper' else f'{profile} profile: scaled down, not paper scale'
-    if note: text += ('; ' if profile != 'paper' else '') + note
-    if text: _stamp(fig, text)

@@ -16,13 +16,15 @@ from .params import (PROFILES, REQUIRED_PROFILES, SPEED_PARAMS, UsageError, chec
                                     convert_value, check_value, check_domain)
 from .core import (DEADLINE_ENV, RUN_LOCK, RUN_RECORD, atomic_write, cache_dir, check_constraints,
                                   holds_run, new_run_dir, runs_root, write_json)
+from .publish import WIDGET_MIME, slim_notebook, publish_notebook, publish_figures
+_all_ = ['WIDGET_MIME', 'slim_notebook', 'publish_notebook', 'publish_figures']
 
 # %% auto #0
-__all__ = ['EXTRAS', 'EXTRA_HINTS', 'KERNEL_NAME', 'WIDGET_MIME', 'DEMO_MD', 'DEMO_PARAMS', 'DEMO_BODY', 'missing_extras',
-           'check_needs', 'check_request', 'resolve_request', 'ensure_kernel', 'default_figures_dir', 'Published',
-           'overlay', 'published_results', 'RunReport', 'slim_notebook', 'publish_notebook', 'publish_figures',
-           'failure_line', 'read_run_record', 'check_resume', 'claim_run_dir', 'claim_holder', 'open_run', 'Terminated',
-           'run_experiment', 'write_demo_experiment']
+__all__ = ['EXTRAS', 'EXTRA_HINTS', 'KERNEL_NAME', 'DEMO_MD', 'DEMO_PARAMS', 'DEMO_BODY', 'missing_extras', 'check_needs',
+           'check_request', 'resolve_request', 'ensure_kernel', 'default_figures_dir', 'Published', 'overlay',
+           'published_results', 'RunReport', 'failure_line', 'read_run_record', 'check_resume', 'claim_run_dir',
+           'claim_holder', 'open_run', 'Terminated', 'run_experiment', 'write_demo_experiment', 'WIDGET_MIME',
+           'slim_notebook', 'publish_notebook', 'publish_figures']
 
 # %% ../nbs/01_runner.ipynb #7e0a11c2
 EXTRAS = dict(llm=('transformers', 'gguf', 'rouge_score', 'accelerate'))
@@ -161,103 +163,6 @@ class RunReport:
     headline: dict | None = None
     error: str = ''
     figures: list = field(default_factory=list)
-
-# %% ../nbs/01_runner.ipynb #f2c0b
-WIDGET_MIME = 'application/vnd.jupyter.widget-view+json'
-
-def _screen(text: str) -> list[str]:
-    """The lines a terminal shows after printing `text`: `\\r` returns to the line's start and rewrites it, `\\n`
-    moves down a line and ESC[A (what tqdm writes after a nested bar) up one: each progress bar keeps its last state."""
-    rows, r, col = [''], 0, 0
-    for part in re.split(r'(\r|\n|\x1b\[A)', text):
-        if part == '\r': col = 0
-        elif part == '\n': r, col = r + 1, 0; rows += [''] * (r + 1 - len(rows))
-        elif part == '\x1b[A': r = max(r - 1, 0)
-        elif part:                                # at a line's start, a bar's refresh (or the first text) replaces it
-            rows[r], col = (rows[r][:col] + part + rows[r][col + len(part):] if col else part), col + len(part)
-    return rows
-
-# %% ../nbs/01_runner.ipynb #4596103c
-def _cap_stream(text: str, max_lines: int = 200, head: int = 120, tail: int = 60) -> str:
-    """A stream output as a reader sees it: progress-bar redraws (`_screen`) reduced to their last state, at most
-    `max_lines` lines."""
-    lines = _screen(text)
-    if len(lines) > max_lines:
-        cut = f'... [{len(lines) - head - tail} lines cut when the notebook was published] ...'
-        lines = lines[:head] + [cut] + lines[-tail:]
-    return '\n'.join(lines)
-
-# %% ../nbs/01_runner.ipynb #56bbdca6
-def slim_notebook(nb, max_lines: int = 200):
-    """The executed notebook `nb` (nbformat) made small enough to publish, in place: widget outputs and widget state
-    (progress bars drawn for a browser) dropped, consecutive stream outputs of one stream merged (the kernel sends
-    each progress-bar refresh as an output of its own) and reduced by `_cap_stream`, so a bar keeps only its last
-    state; images, tables, text and errors kept."""
-    nb.metadata.pop('widgets', None)
-    for c in nb.cells:
-        if c.cell_type != 'code': continue
-        outs = []
-        for o in c.get('outputs', []):
-            if isinstance(o.get('text'), list): o['text'] = ''.join(o['text'])   # as a notebook's JSON may store it
-            if WIDGET_MIME in o.get('data', {}): continue
-            if o.get('output_type') == 'stream' and outs and outs[-1].get('output_type') == 'stream' \
-               and outs[-1].get('name') == o.get('name'):
-                outs[-1]['text'] += o.get('text', '')
-                continue
-            outs.append(o)
-        for o in outs:
-            if o.get('output_type') == 'stream': o['text'] = _cap_stream(o.get('text', ''), max_lines)
-        c.outputs = outs
-    return nb
-
-# %% ../nbs/01_runner.ipynb #591095f7
-def publish_notebook(src: Path, dest: Path) -> Path:
-    """Write the executed notebook `src`, slimmed (`slim_notebook`), to `dest` (atomically): the published run's
-    notebook, outputs kept."""
-    nb = slim_notebook(nbformat.read(src, as_version=4))
-    return atomic_write(dest, lambda tmp: nbformat.write(nb, tmp))
-
-# %% ../nbs/01_runner.ipynb #c45589d2
-def _stage(run_dir: Path, experiment: str, stage: Path, extra: Mapping) -> list[str]:
-    "Write everything a publication of `run_dir` holds into the folder `stage`, under its published names."
-    out = []
-    executed = Path(run_dir) / f'{experiment}.ipynb'
-    if executed.exists():
-        publish_notebook(executed, stage / f'{experiment}.ipynb')
-        extra = dict(extra, executed_notebook=f'{experiment}.ipynb', run_dir=str(run_dir))
-    for side in sorted(run_dir.glob('*.json')):
-        if side.name == 'results.json': continue
-        images = [p for p in run_dir.glob(side.stem + '.*') if p.suffix in ('.png', '.pdf', '.svg')]
-        if not images: continue
-        for img in images:
-            shutil.copy2(img, stage / f'{experiment}_{img.name}')
-            out.append(f'{experiment}_{img.name}')
-        meta = json.loads(side.read_text())
-        meta.update(extra)
-        write_json(stage / f'{experiment}_{side.stem}.json', meta)
-    if (run_dir / 'results.json').exists():
-        res = json.loads((run_dir / 'results.json').read_text())
-        res.update(runner=dict(extra))
-        write_json(stage / f'{experiment}_results.json', res)
-    return out
-
-# %% ../nbs/01_runner.ipynb #8515d947
-def publish_figures(run_dir: Path, experiment: str, profile: str, figures_dir: Path, extra: Mapping) -> list[Path]:
-    """Copy each figure of `run_dir` with its sidecar (plus `extra`) and results.json to `figures_dir/<profile>/`, and
-    the run's executed notebook, slimmed, to `figures_dir/<profile>/<experiment>.ipynb` (the sidecars then name it).
-    All or nothing: the whole set is staged in a hidden folder beside them and flushed to disk, then each file is
-    renamed into place, `<experiment>_results.json` last; a publication that dies while staging leaves the old set."""
-    dest = Path(figures_dir) / profile
-    dest.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f'.{experiment}.staging-', dir=dest))
-    try:
-        images = _stage(Path(run_dir), experiment, stage, extra)
-        for f in stage.iterdir():
-            with open(f, 'rb+') as fh: os.fsync(fh.fileno())
-        last = f'{experiment}_results.json'
-        for f in sorted(stage.iterdir(), key=lambda f: f.name == last): f.replace(dest / f.name)
-    finally: shutil.rmtree(stage, ignore_errors=True)
-    return [dest / n for n in images]
 
 # %% ../nbs/01_runner.ipynb #f3c0b
 _ANSI = re.compile(r'\x1b\[[0-9;]*m')
