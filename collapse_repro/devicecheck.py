@@ -6,7 +6,7 @@
 from __future__ import annotations
 import json, re
 from pathlib import Path
-from .claims.rules import short_commit
+from .provenance import short_commit
 
 # %% auto #0
 __all__ = ['DEVICE_START', 'DEVICE_END', 'generation_rates', 'device_markdown']

@@ -11,8 +11,8 @@ import numpy as np
 from .params import project_root
 
 # %% auto #0
-__all__ = ['TIMING_KEYS', 'UNSTABLE', 'git_state', 'git_commit', 'package_versions', 'atomic_write', 'write_json', 'split_timing',
-           'timing_value', 'comparable']
+__all__ = ['TIMING_KEYS', 'UNSTABLE', 'git_state', 'git_commit', 'short_commit', 'package_versions', 'atomic_write', 'write_json',
+           'split_timing', 'timing_value', 'comparable']
 
 # %% ../nbs/01_provenance.ipynb #681f8c17
 def git_state(root: Path | None = None) -> dict:
@@ -37,6 +37,11 @@ def git_commit(root: Path | None = None, state: dict | None = None) -> str | Non
     "HEAD's sha of the checkout (or of a `git_state` read earlier), with '-dirty' if tracked files changed; None outside git."
     st = git_state(root) if state is None else state
     return (st['commit'] + ('-dirty' if st['dirty_files'] else '')) if st else None
+
+# %% ../nbs/01_provenance.ipynb #1fb00928
+def short_commit(commit: str | None) -> str:
+    if not commit: return '?'
+    return commit[:7] + ('+dirty' if commit.endswith('-dirty') else '')
 
 # %% ../nbs/01_provenance.ipynb #ac4e007a
 _PACKAGES = ('collapse_repro', 'numpy', 'scipy', 'torch', 'matplotlib', 'transformers', 'datasets', 'rouge-score',

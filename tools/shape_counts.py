@@ -100,6 +100,12 @@ def imports(mod: str, file: Path, known: set[str]) -> set[str]:
                 sub = f'{src}.{a.name}'
                 if sub in known: out.add(sub)
                 elif src in known: out.add(src)
+    # importing `pkg.sub.mod` first runs `pkg/sub/__init__.py`: that package counts as imported too, unless it is one
+    # that `mod` itself lies in (a package importing its own submodules while it initialises is Python's normal way)
+    own = {mod.rsplit('.', k)[0] for k in range(1, mod.count('.') + 1)}
+    for m in list(out):
+        parts = m.split('.')
+        out |= {p for i in range(2, len(parts)) if (p := '.'.join(parts[:i])) in known and p not in own}
     out.discard(mod)
     return out
 

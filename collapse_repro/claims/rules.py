@@ -6,6 +6,7 @@
 from __future__ import annotations
 import json, math, operator, re
 import numpy as np
+from ..provenance import short_commit   # a commit as the ledger prints it (lives below, for devicecheck too)
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -13,8 +14,8 @@ from typing import Any, Callable, Mapping, Sequence
 # %% auto #0
 __all__ = ['NOT_RESOLVED', 'VERDICTS', 'REPORT_PROFILES', 'LEDGER_PROFILES', 'EXTRACTORS', 'LEVEL', 'N_BOOT', 'passes',
            'fails_all', 'verdict', 'describe_rule', 'resolve', 'is_num', 'as_value', 'Ours', 'extractor', 'NotTestable',
-           'bootstrap_interval', 'seed_interval', 'seed_spread', 'se_interval', 'Claim', 'short_commit', 'provenance',
-           'Row', 'results_path', 'can_test', 'evaluate', 'headline']
+           'bootstrap_interval', 'seed_interval', 'seed_spread', 'se_interval', 'Claim', 'provenance', 'Row',
+           'results_path', 'can_test', 'evaluate', 'headline']
 
 # %% ../../nbs/61_claims_rules.ipynb #a1864c8c
 NOT_RESOLVED = 'not resolved at this profile'
@@ -190,11 +191,6 @@ class Claim:
         "Our value from a results document."
         if isinstance(self.ours, str): return EXTRACTORS[self.ours](doc, **self.args)
         return Ours(as_value(resolve(doc, self.ours)))
-
-# %% ../../nbs/61_claims_rules.ipynb #1fb00928
-def short_commit(commit: str | None) -> str:
-    if not commit: return '?'
-    return commit[:7] + ('+dirty' if commit.endswith('-dirty') else '')
 
 # %% ../../nbs/61_claims_rules.ipynb #fa77e409
 def _device(d: Mapping | None) -> str:
