@@ -308,8 +308,9 @@ def inception_fid(generated, reference, device=None, batch_size: int = 256) -> f
     try: from torchmetrics.image.fid import FrechetInceptionDistance
     except Exception as e:
         raise ImportError("Inception-FID needs torchmetrics[image] (and torch-fidelity) plus the Inception-v3 "
-                          "weights it downloads on first use: `pip install 'collapse_repro[fid]'` on a machine with "
-                          "internet, or use the offline "
+                          "weights it downloads on first use: install the torchvision built for your torch (from the "
+                          "index your torch came from), then `pip install 'torchmetrics[image]>=1.4'` (README), on a "
+                          "machine with internet; or use the MNIST-FID of record (fid='mnist_v2', shipped) or the offline "
                           f"classifier FID (fid='cnn'). Import failed with: {e}") from None
     dev = torch.device(device) if device is not None else get_device()
     m = FrechetInceptionDistance(feature=2048, normalize=True).to(dev)
