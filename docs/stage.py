@@ -91,8 +91,8 @@ def prepare_library(nb):
     return nb
 
 def kept_outputs(nb, src: Path) -> bool:
-    """Give `nb` (staged from `src`) the outputs `make test` kept for `src`, if its code is unchanged since, and mark it
-    not to be executed again; False (nb untouched: myst-nb executes it) when there are none or they are stale."""
+    """Give `nb` (staged from `src`) the outputs `make test` kept for `src` (without the machine's paths), if its code is
+    unchanged since, and mark it not to be executed again; False (nb untouched: myst-nb executes it) when there are none or they are stale."""
     kept = EXECUTED / src.name
     if not kept.exists(): return False
     k = json.loads(kept.read_text())
@@ -102,6 +102,11 @@ def kept_outputs(nb, src: Path) -> bool:
         if c.cell_type == 'code' and c.get('id') in outs:
             c.outputs = [nbformat.from_dict(o) for o in outs[c['id']].get('outputs', [])]
             c.execution_count = outs[c['id']].get('execution_count')
+            for o in c.outputs:                   # what `make test` printed of its temporary folders and caches
+                text = lambda v: ''.join(v) if isinstance(v, list) else v      # kept outputs may hold lists of lines
+                if 'text' in o: o['text'] = machine_paths_removed(text(o['text']))
+                for k, v in (o.get('data') or {}).items():
+                    if k.startswith('text/'): o['data'][k] = machine_paths_removed(text(v))
     nb.metadata['mystnb'] = dict(execution_mode='off')
     return True
 
