@@ -107,6 +107,7 @@ def kept_outputs(nb, src: Path) -> bool:
                 if 'text' in o: o['text'] = machine_paths_removed(text(o['text']))
                 for k, v in (o.get('data') or {}).items():
                     if k.startswith('text/'): o['data'][k] = machine_paths_removed(text(v))
+    palette_outputs(nb)
     nb.metadata['mystnb'] = dict(execution_mode='off')
     return True
 
@@ -174,6 +175,7 @@ def clean_outputs(nb, alt: str):
     """An executed notebook as a reader should see it: progress bars at their last state (the runner's `slim_notebook`),
     no machine paths in text outputs, Markdown outputs' tables rendered (conf: gfm), each image output with alt text."""
     slim_notebook(nb)
+    palette_outputs(nb)
     for c in nb.cells:
         if c.cell_type != 'code': continue
         for o in c.outputs:
@@ -319,16 +321,29 @@ def verdict_counts(exp: str, table) -> str:
     return ', '.join(f'{vs.count(v)} {verdict_badge(v)}' for v in dict.fromkeys(vs)) or 'no claim in the ledger'
 
 
+def palette_outputs(nb):
+    "Every PNG a notebook's cells drew, served as `site_png` makes it when that is smaller (outputs hold base64)."
+    import base64
+    for c in nb.cells:
+        for o in c.get('outputs', []) if c.cell_type == 'code' else []:
+            d = o.get('data') or {}
+            if isinstance(d.get('image/png'), (str, list)):
+                raw = base64.b64decode(''.join(d['image/png']))
+                small = site_png(raw)
+                if len(small) < len(raw): d['image/png'] = base64.b64encode(small).decode()
+    return nb
+
 def figure_alt(exp: str, prof: str, f: Path) -> str:
     "A published figure's alt text: the experiment, the run and what the figure's file name says it shows."
     return f'{exp}, {prof} run: figure {f.stem.removeprefix(exp + "_").replace("_", " ")}'
 
-def site_png(src: Path) -> bytes:
-    """A published figure as the site serves it: full size, on white, in a 256-colour palette without dithering (a
-    matplotlib plot has few colours: it looks the same at ~40 % of the bytes; the repository keeps the original)."""
+def site_png(src) -> bytes:
+    """A published figure (a path, or a PNG's bytes) as the site serves it: full size, on white, in a 256-colour palette
+    without dithering (a matplotlib plot has few colours: it looks the same at ~40 % of the bytes; the repository keeps
+    the original)."""
     from PIL import Image
     import io
-    im = Image.open(src).convert('RGBA')
+    im = Image.open(io.BytesIO(src) if isinstance(src, bytes) else src).convert('RGBA')
     im = Image.alpha_composite(Image.new('RGBA', im.size, 'white'), im).convert('RGB')
     buf = io.BytesIO()
     im.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(buf, 'PNG', optimize=True)
@@ -501,7 +516,7 @@ def stage(dest: Path) -> dict[str, list[str]]:
         legend_markers(nb); explain_dirty(nb); one_notation(nb); figure_alts(nb)
         write_nb(nb, dest / 'lib' / p.name)
         lib.append(f'lib/{p.stem}')
-        if (mod := module_of(p)):
+        if (mod := module_of(p)) and not mod.endswith(('.__init__', '.__main__')):   # a package's re-exports: its modules' pages
             write_if_changed(dest / 'api' / f'{mod}.rst', api_page(mod, f'lib/{p.stem}')); api.append(f'api/{mod}')
     table = ledger_table()
     exps = reading_order(list_experiments())
