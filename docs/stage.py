@@ -39,9 +39,11 @@ READING_ORDER = ('yi_linreg_one_round', 'yi_linreg_long_run', 'yi_gaussian_toolk
 # their library chapter; last, how the package works. A library notebook missing here goes under "How the package
 # works".
 PARTS = (('Yi et al.: verification escapes collapse (theory)',
-          ('10_linreg', 'yi_linreg_one_round', 'yi_linreg_long_run', 'yi_gaussian_toolkit')),
+          ('10_linreg', '11_linreg_truncnorm', '12_linreg_theory', '13_linreg_simulate', '14_linreg_toolkit',
+           'yi_linreg_one_round', 'yi_linreg_long_run', 'yi_gaussian_toolkit')),
          ('Feng et al.: the breakdown point (theory)',
-          ('20_gmm', 'feng_phase_transition', 'feng_scaling', 'feng_p_star_proxy', '70_own_verifier')),
+          ('20_gmm', '21_gmm_mixture', '22_gmm_verifiers', '23_gmm_learner', '24_gmm_breakdown', '25_gmm_simulate',
+           'feng_phase_transition', 'feng_scaling', 'feng_p_star_proxy', '70_own_verifier')),
          ('Neural experiments', ('30_mnist', '31_mnist_data', '32_mnist_cvae', '33_mnist_discriminator',
                                  '34_mnist_together', '35_mnist_filtering', '36_mnist_metrics', '37_mnist_stages',
                                  '38_mnist_conditions', 'yi_cvae_schedule', 'yi_cvae_verifier_quality',

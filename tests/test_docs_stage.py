@@ -162,10 +162,11 @@ def test_no_tex_fragment_in_plain_text_on_any_staged_page(staged):
 PSEUDO_MATHS = re.compile(r'.{0,20}(?:\u0302|[₀-₉⁰-⁹ᵀ]|(?<![\w/.-])[A-Za-zα-ωΑ-Ω]_[A-Za-z0-9*](?![\w/.-])).{0,20}')
 
 def test_theory_chapters_and_experiment_notebooks_write_formulas_in_mathjax():
-    """The notebooks whose prose is all maths-bearing (Yi et al.'s and Feng et al.'s theory chapters and every
-    experiment) write formulas as `$…$`: no Unicode pseudo-maths (θ̂_k, m₂, Xᵀ) in their prose. The title cell is
+    """The notebooks whose prose is all maths-bearing (Yi et al.'s and Feng et al.'s theory chapters, the notebooks of
+    `linreg/` and `gmm/`, and every experiment) write formulas as `$…$`: no Unicode pseudo-maths (θ̂_k, m₂, Xᵀ) in their prose. The title cell is
     exempt: its title and one-line description are what `collapse-repro list` prints, as plain text."""
-    nbs = [ROOT / 'nbs/10_linreg.ipynb', ROOT / 'nbs/20_gmm.ipynb', *sorted((ROOT / 'nbs/experiments').glob('*.ipynb'))]
+    nbs = [*sorted((ROOT / 'nbs').glob('1[0-9]_linreg*.ipynb')), *sorted((ROOT / 'nbs').glob('2[0-9]_gmm*.ipynb')),
+           *sorted((ROOT / 'nbs/experiments').glob('*.ipynb'))]
     bad = {}
     for p in nbs:
         cells = [c for c in nbformat.read(p, as_version=4).cells if c.cell_type == 'markdown'][1:]

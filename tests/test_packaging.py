@@ -17,7 +17,7 @@ def test_wheel_ships_module_command_and_experiments(whl):
     names = zipfile.ZipFile(whl).namelist()
     for mod in ('core', 'params', 'runner', 'cli', 'loop', 'devicecheck', 'claims/__init__', 'claims/rules', 'claims/extract',
                 'claims/papers', 'claims/render'): assert f'collapse_repro/{mod}.py' in names
-    for sub in ('eigen', 'mnist'): assert f'collapse_repro/{sub}/__init__.py' in names   # the task subpackages
+    for sub in ('linreg', 'gmm', 'eigen', 'mnist'): assert f'collapse_repro/{sub}/__init__.py' in names   # the task subpackages
     shipped = {Path(n).name for n in names if n.startswith('collapse_repro/experiments/')}
     assert shipped == {p.name for p in (ROOT / 'nbs' / 'experiments').glob('*.ipynb')}
     results = {n.split('published/', 1)[1] for n in names if n.startswith('collapse_repro/published/')}
