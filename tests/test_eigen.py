@@ -276,7 +276,7 @@ def test_seed_summary_tool_on_the_committed_quick_runs(tmp_path):
     out = json.loads((tmp_path / 'feng_eigen_seeds.json').read_text())
     assert out['summary']['n_seeds'] == 3 and [i['seed'] for i in out['provenance']['inputs']] == [0, 1, 2]
     assert (tmp_path / 'feng_eigen_seeds.png').exists()
-    for kept in ('figures/quick',):
+    for kept in ('figures/quick', 'studies/results'):
         assert json.loads((root / kept / 'feng_eigen_seeds.json').read_text())['summary'] == out['summary'], kept
     same = root / 'figures/quick/feng_eigen_results.json'
     r = subprocess.run([sys.executable, root / 'studies/eigen_seeds.py', same, same, '--out', tmp_path], capture_output=True, text=True)
