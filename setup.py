@@ -22,11 +22,13 @@ setuptools.setup(
                  'Programming Language :: Python :: 3', 'Topic :: Scientific/Engineering :: Artificial Intelligence'],
     packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*'])
              + [cfg['lib_path'] + '.' + d for d in ('assets', 'experiments', 'published')],
-    # data-only packages: the checksummed MNIST-FID weights (metrics.mnist_v2_net); the parameterised experiment
+    # data-only packages: the checksummed MNIST-FID weights (metrics.mnist_v2_net) and the studies' results
+    # (data.study_results, studies/README.md); the parameterised experiment
     # notebooks, so that `collapse-repro run` works from any install (runner.experiments_dir); the committed results
     # and ledger, so that `collapse-repro list` and `report` show what reproduces without a checkout
     package_dir={cfg['lib_path'] + '.experiments': 'nbs/experiments', cfg['lib_path'] + '.published': 'figures'},
-    package_data={cfg['lib_path'] + '.assets': ['*.pt', '*.json'], cfg['lib_path'] + '.experiments': ['*.ipynb'],
+    package_data={cfg['lib_path'] + '.assets': ['*.pt', '*.json', 'studies/*.json'],
+                  cfg['lib_path'] + '.experiments': ['*.ipynb'],
                   cfg['lib_path'] + '.published': ['CLAIMS.md', *(f'{p}/{g}' for p in ('quick', 'gpu', 'paper')
                                                                     for g in ('*.json', '*/*.json'))]},
     include_package_data=True, zip_safe=False,

@@ -11,11 +11,13 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from .params import (PROFILES, REQUIRED_PROFILES, SPEED_PARAMS, DEFAULT_PROFILE, UsageError,
                                     check_profile, declared_params, default_profile, project_root)
-from .data import (DataError, cache_dir, data_dir, downloads_allowed, load_cached, md5sum, data_file)
+from .data import (DataError, cache_dir, data_dir, downloads_allowed, load_cached, md5sum, data_file,
+                                  STUDIES, study_results)
 from .provenance import (git_state, git_commit, package_versions, _jsonable, atomic_write, write_json,
                                         TIMING_KEYS, split_timing, timing_value, UNSTABLE, comparable)
 from .plotting import set_style, scale_label, _stamp
-_all_ = ['DataError', 'cache_dir', 'data_dir', 'downloads_allowed', 'load_cached', 'md5sum', 'data_file', 'git_state',
+_all_ = ['DataError', 'cache_dir', 'data_dir', 'downloads_allowed', 'load_cached', 'md5sum', 'data_file', 'STUDIES',
+         'study_results', 'git_state',
          'git_commit', 'package_versions', 'atomic_write', 'write_json', 'TIMING_KEYS', 'split_timing', 'timing_value',
          'UNSTABLE', 'comparable', 'set_style', 'scale_label']
 
@@ -24,9 +26,9 @@ __all__ = ['RUN_RECORD', 'RUN_LOCK', 'DEADLINE_ENV', 'RUN_OPTIONS', 'CONDITIONS_
            'check_constraints', 'config_from', 'seed_everything', 'get_device', 'autocast', 'device_info', 'runs_root',
            'holds_run', 'new_run_dir', 'TimeLimitReached', 'time_left', 'check_time', 'Run', 'runner_values',
            'start_run', 'active_params', 'ConditionsDone', 'selected_conditions', 'DataError', 'cache_dir', 'data_dir',
-           'downloads_allowed', 'load_cached', 'md5sum', 'data_file', 'git_state', 'git_commit', 'package_versions',
-           'atomic_write', 'write_json', 'TIMING_KEYS', 'split_timing', 'timing_value', 'UNSTABLE', 'comparable',
-           'set_style', 'scale_label']
+           'downloads_allowed', 'load_cached', 'md5sum', 'data_file', 'STUDIES', 'study_results', 'git_state',
+           'git_commit', 'package_versions', 'atomic_write', 'write_json', 'TIMING_KEYS', 'split_timing',
+           'timing_value', 'UNSTABLE', 'comparable', 'set_style', 'scale_label']
 
 # %% ../nbs/00_core.ipynb #ee50f3c0
 class AttrDict(dict):

@@ -104,11 +104,7 @@ def kept_outputs(nb, src: Path) -> bool:
         if c.cell_type == 'code' and c.get('id') in outs:
             c.outputs = [nbformat.from_dict(o) for o in outs[c['id']].get('outputs', [])]
             c.execution_count = outs[c['id']].get('execution_count')
-            for o in c.outputs:                   # what `make test` printed of its temporary folders and caches
-                text = lambda v: ''.join(v) if isinstance(v, list) else v      # kept outputs may hold lists of lines
-                if 'text' in o: o['text'] = machine_paths_removed(text(o['text']))
-                for k, v in (o.get('data') or {}).items():
-                    if k.startswith('text/'): o['data'][k] = machine_paths_removed(text(v))
+            outputs_without_machine_paths(c.outputs)   # what `make test` printed of its temporary folders and caches
     palette_outputs(nb)
     nb.metadata['mystnb'] = dict(execution_mode='off')
     return True
@@ -169,6 +165,16 @@ def machine_paths_removed(text: str) -> str:
         return p[p.index('runs/'):] if 'runs/' in p else '…/' + p.rstrip('/').rsplit('/', 1)[-1]
     return MACHINE_PATH.sub(short, text)
 
+def outputs_without_machine_paths(outputs):
+    """Each text of `outputs` (a stream's `text`, a `text/*` datum) without the machine's paths, in place; a text kept as
+    a list of lines (as nbformat's JSON may hold it) becomes one string."""
+    joined = lambda v: ''.join(v) if isinstance(v, list) else v
+    for o in outputs:
+        if 'text' in o: o['text'] = machine_paths_removed(joined(o['text']))
+        for k, v in (o.get('data') or {}).items():
+            if k.startswith('text/'): o['data'][k] = machine_paths_removed(joined(v))
+    return outputs
+
 def slim_notebook(nb):
     from collapse_repro.runner import slim_notebook
     return slim_notebook(nb)
@@ -180,10 +186,7 @@ def clean_outputs(nb, alt: str):
     palette_outputs(nb)
     for c in nb.cells:
         if c.cell_type != 'code': continue
-        for o in c.outputs:
-            if 'text' in o: o['text'] = machine_paths_removed(o['text'])
-            for k, v in (o.get('data') or {}).items():
-                if k.startswith('text/') and isinstance(v, str): o['data'][k] = machine_paths_removed(v)
+        outputs_without_machine_paths(c.outputs)
         if any('image/png' in (o.get('data') or {}) for o in c.outputs):
             names = re.findall(r"savefig\(\s*\w+\s*,\s*['\"]([\w.-]+)['\"]", c.source)
             what = ', '.join(n.replace('_', ' ') for n in names) or 'the result of the cell above'

@@ -84,6 +84,26 @@ def test_library_outputs_kept_by_make_test_are_shown_while_the_code_is_unchanged
     nb = mod.prepare_library(nbformat.read(src, as_version=4))
     assert not mod.kept_outputs(nb, src) and 'mystnb' not in nb.metadata
 
+def test_one_helper_strips_machine_paths_from_text_kept_as_a_string_or_a_list_of_lines(tmp_path, monkeypatch):
+    """`kept_outputs` (library pages) and `clean_outputs` (experiment pages) share `outputs_without_machine_paths`: a
+    stream's text and each `text/*` datum lose the machine's paths whether JSON holds them as one string or as lines."""
+    import base64, io
+    from PIL import Image
+    png = io.BytesIO(); Image.new('RGB', (2, 2), 'white').save(png, 'PNG'); png = base64.b64encode(png.getvalue()).decode()
+    mod = _stage_module(tmp_path / 'figures', monkeypatch)
+    def outputs():
+        return [dict(output_type='stream', name='stdout', text=['saved /tmp/abc/runs/x/model.pt\n', 'cache /root/.cache/m.pt\n']),
+                dict(output_type='execute_result', execution_count=1, metadata={},
+                     data={'text/plain': ["'/work/wt/figures/a.png'"], 'text/markdown': 'see /tmp/q/r.json', 'image/png': png})]
+    def check(outs):
+        assert outs[0]['text'] == 'saved runs/x/model.pt\ncache …/m.pt\n'
+        assert {k: v for k, v in outs[1]['data'].items() if k.startswith('text/')} == {'text/plain': "'…/a.png'",
+                                                                                     'text/markdown': 'see …/r.json'}
+    check(mod.outputs_without_machine_paths(outputs()))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x = 1')])
+    nb.cells[0].outputs = [nbformat.from_dict(o) for o in outputs()]
+    check(mod.clean_outputs(nb, 'demo').cells[0].outputs)                     # an executed experiment notebook
+
 def test_published_notebooks_keep_only_each_progress_bar_s_last_state():
     "figures/<profile>/*.ipynb as GitHub and the site show them: no progress-bar frame (tools/reslim.py re-slims them)."
     import re, sys

@@ -266,15 +266,18 @@ def test_paper_sized_model_is_saved_in_bf16_shards_of_at_most_16_mib(tmp_path):
 
 
 def test_seed_summary_tool_on_the_committed_quick_runs(tmp_path):
-    "tools/eigen_seeds.py summarises the three committed quick seeds; it refuses repeated seeds."
+    """The study studies/eigen_seeds.py summarises the three committed quick seeds, as the ledger's committed copy
+    (figures/quick/feng_eigen_seeds.json) and the study's own output say; it refuses repeated seeds."""
     import subprocess, sys, json
     from pathlib import Path
     root = Path(__file__).resolve().parents[1]
-    r = subprocess.run([sys.executable, root / 'tools/eigen_seeds.py', '--out', tmp_path], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, root / 'studies/eigen_seeds.py', '--out', tmp_path], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     out = json.loads((tmp_path / 'feng_eigen_seeds.json').read_text())
     assert out['summary']['n_seeds'] == 3 and [i['seed'] for i in out['provenance']['inputs']] == [0, 1, 2]
     assert (tmp_path / 'feng_eigen_seeds.png').exists()
+    for kept in ('figures/quick', 'studies/results'):
+        assert json.loads((root / kept / 'feng_eigen_seeds.json').read_text())['summary'] == out['summary'], kept
     same = root / 'figures/quick/feng_eigen_results.json'
-    r = subprocess.run([sys.executable, root / 'tools/eigen_seeds.py', same, same, '--out', tmp_path], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, root / 'studies/eigen_seeds.py', same, same, '--out', tmp_path], capture_output=True, text=True)
     assert r.returncode != 0 and 'repeated seeds' in r.stderr

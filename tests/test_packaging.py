@@ -20,6 +20,8 @@ def test_wheel_ships_module_command_and_experiments(whl):
     for sub in ('linreg', 'gmm', 'eigen', 'mnist'): assert f'collapse_repro/{sub}/__init__.py' in names   # the task subpackages
     shipped = {Path(n).name for n in names if n.startswith('collapse_repro/experiments/')}
     assert shipped == {p.name for p in (ROOT / 'nbs' / 'experiments').glob('*.ipynb')}
+    studies = {Path(n).name for n in names if n.startswith('collapse_repro/assets/studies/')}   # data.study_results
+    assert studies and studies == {p.name for p in (ROOT / 'collapse_repro' / 'assets' / 'studies').glob('*.json')}
     results = {n.split('published/', 1)[1] for n in names if n.startswith('collapse_repro/published/')}
     ledger_inputs = [f for p in ('quick', 'gpu', 'paper') for g in ('*.json', '*/*.json') for f in (ROOT / 'figures' / p).glob(g)]
     assert results == {str(p.relative_to(ROOT / 'figures')) for p in ledger_inputs} | {'CLAIMS.md'}
@@ -68,6 +70,10 @@ def test_target_install_lists_reports_and_runs_from_an_empty_folder(whl, tmp_pat
     where = subprocess.run([sys.executable, '-c', 'import collapse_repro; print(collapse_repro.__file__)'], cwd=work,
                            env=env, capture_output=True, text=True).stdout
     assert where.startswith(str(site)), where
+    study = subprocess.run([sys.executable, '-c', "from collapse_repro.data import study_results; "
+                            "print(sorted(study_results('cvae_rule_study_20261206')['points']))"],
+                           cwd=work, env=env, capture_output=True, text=True)       # a study's results, from the wheel
+    assert study.returncode == 0 and 'e60|filtered' in study.stdout, study.stderr[-800:]
     r = cr('list')
     assert r.returncode == 0 and str(site / 'collapse_repro' / 'experiments') in r.stdout, (r.stdout, r.stderr)
     assert 'shipped with the package' in r.stdout and 'feng_phase_transition' in r.stdout, r.stdout

@@ -4,13 +4,14 @@ at most EPOCHS epochs (patience 5, batch 128) and a discriminator on NV real + N
 DISC_EPOCHS epochs. Prints and writes MNIST-FID (our weights of the authors' network, 3,000 images), test NELBO
 (2,000 test images) and label adherence per round, with the wall time of each round.
 
-    python bench/cvae_quick_search.py TAG EPOCHS NV DISC_EPOCHS KEPT ROUNDS ARMS [--out DIR] [--merge FILE]
+    python studies/cvae_quick_search.py TAG EPOCHS NV DISC_EPOCHS KEPT ROUNDS ARMS [--out DIR] [--merge FILE]
 
 ARMS: 'f' filtered, 'u' unfiltered, 'fu' both. Runs resume from DIR/TAG_<arm> (the shared loop's checkpoints), so a
 finished point is read back without training. `--merge FILE` adds the point (by TAG and arm) to a JSON file of points,
-e.g. bench/results/cvae_quick_search_<date>.json, which `yi_cvae_schedule` renders. `--collect` trains nothing: it
-reads the rounds finished so far from DIR/TAG_<arm> (e.g. a long study still running, or stopped for now and resumed
-later with the same command) and writes or merges them, marked `rounds_done`.
+e.g. collapse_repro/assets/studies/cvae_quick_search_<date>.json, which the package ships and `yi_cvae_schedule`
+renders (`data.study_results`; studies/README.md). `--collect` trains nothing: it reads the rounds finished so far
+from DIR/TAG_<arm> (e.g. a long study still running, or stopped for now and resumed later with the same command) and
+writes or merges them, marked `rounds_done`.
 """
 import argparse, json, time
 from pathlib import Path

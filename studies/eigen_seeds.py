@@ -1,10 +1,11 @@
 """Summarise `feng_eigen` runs of several seeds: mean and range of each model's final accuracy, E1–E3 verdicts per seed.
 
-    python tools/eigen_seeds.py                                   # the committed quick runs (seeds 0, 1, 2)
-    python tools/eigen_seeds.py RESULTS.json ... --out DIR --name feng_eigen_seeds
+    python studies/eigen_seeds.py                                 # the committed quick runs (seeds 0, 1, 2)
+    python studies/eigen_seeds.py RESULTS.json ... --out DIR --name feng_eigen_seeds
 
 Reads each run's `results.json` (or a published `feng_eigen_results.json`), computes `collapse_repro.eigen.seed_summary`,
-and writes `<name>.json` (the summary, with the inputs' provenance) and `<name>.png` (mean and range per model) into DIR.
+and writes `<name>.json` (the summary, with the inputs' provenance) and `<name>.png` (mean and range per model) into DIR
+(default `studies/results/`). The ledger reads the copy committed in `figures/quick/` (studies/README.md).
 """
 from __future__ import annotations
 import argparse, json, sys
@@ -22,7 +23,7 @@ QUICK = [ROOT / 'figures/quick/feng_eigen_results.json', ROOT / 'figures/quick/f
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('results', nargs='*', type=Path, help='results files (default: the committed quick runs)')
-    ap.add_argument('--out', type=Path, default=ROOT / 'figures/quick')
+    ap.add_argument('--out', type=Path, default=ROOT / 'studies/results')
     ap.add_argument('--name', default='feng_eigen_seeds')
     a = ap.parse_args(argv)
     files = a.results or QUICK
@@ -51,7 +52,7 @@ def main(argv=None) -> int:
     ax.legend(fontsize=7, loc='upper right'); scale_label(fig, profile)
     a.out.mkdir(parents=True, exist_ok=True)
     fig.savefig(a.out / f'{a.name}.png', dpi=150, bbox_inches='tight')
-    prov = dict(tool='tools/eigen_seeds.py', git_commit=git_commit(), packages=package_versions(), profile=profile, inputs=inputs)
+    prov = dict(tool='studies/eigen_seeds.py', git_commit=git_commit(), packages=package_versions(), profile=profile, inputs=inputs)
     write_json(a.out / f'{a.name}.json', dict(summary=summ, provenance=prov))
     for k, c in summ['claims'].items(): print(f"{k:36s} {c['verdict']:17s} gaps {[round(x, 3) for x in c['gap']]}")
     print('\nthe claims ledger on this summary (its rule over the spread of the seeds: nbs/62_claims_extract.ipynb):')

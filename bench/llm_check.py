@@ -1,4 +1,4 @@
-"One short GPU check of the LLM changes (random SmolLM2-shaped weights): likelihood scoring and fine-tuning, old vs new code in one run, bf16 checkpoints, ROUGE pool. Results: bench/results/llm_check_h200_20261127.json."
+"One short check of the LLM changes on the device it finds (random SmolLM2-shaped weights; small ones off CUDA): likelihood scoring and fine-tuning, old vs new code in one run, bf16 checkpoints, ROUGE pool. Run as `OUT=DIR python bench/llm_check.py`; its H200 run: bench/results/llm_check_h200_20261127.json."
 import json, math, os, sys, time, tempfile
 from pathlib import Path
 import numpy as np, torch
