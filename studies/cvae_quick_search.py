@@ -6,7 +6,8 @@ DISC_EPOCHS epochs. Prints and writes MNIST-FID (our weights of the authors' net
 
     python studies/cvae_quick_search.py TAG EPOCHS NV DISC_EPOCHS KEPT ROUNDS ARMS [--out DIR] [--merge FILE]
 
-ARMS: 'f' filtered, 'u' unfiltered, 'fu' both. Runs resume from DIR/TAG_<arm> (the shared loop's checkpoints), so a
+ARMS: 'f' filtered, 'u' unfiltered, 'fu' both. `--linear START END` replaces the fixed budget KEPT by the linearly
+growing one of Fig. 3(a) (`mnist.linear_schedule(START, END, ROUNDS)`; give the TAG a name that says so). Runs resume from DIR/TAG_<arm> (the shared loop's checkpoints), so a
 finished point is read back without training. `--merge FILE` adds the point (by TAG and arm) to a JSON file of points,
 e.g. collapse_repro/assets/studies/cvae_quick_search_<date>.json, which the package ships and `yi_cvae_schedule`
 renders (`data.study_results`; studies/README.md). `--collect` trains nothing: it reads the rounds finished so far
@@ -18,7 +19,7 @@ from pathlib import Path
 from types import SimpleNamespace
 import torch
 from collapse_repro.core import git_state, write_json
-from collapse_repro.mnist import MnistData, MnistLoopConfig, run_mnist
+from collapse_repro.mnist import MnistData, MnistLoopConfig, linear_schedule, run_mnist
 from collapse_repro.loop import load_history
 
 KEYS = ('round', 'fid', 'fid_se', 'nelbo', 'gen_error', 'p', 'p_star', 'kept_precision', 'cvae_epochs', 'cvae_stop', 'cvae_loss',
@@ -30,12 +31,16 @@ def main():
     for a in ('epochs', 'nv', 'disc_epochs', 'kept', 'rounds'): ap.add_argument(a, type=int)
     ap.add_argument('arms', choices=['f', 'u', 'fu'])
     ap.add_argument('--out', default='runs/cvae_quick_search')
+    ap.add_argument('--linear', type=int, nargs=2, metavar=('START', 'END'),
+                    help='a linearly growing kept budget from START to END over the rounds, instead of KEPT each round')
     ap.add_argument('--merge', help='JSON file of search points to add this one to')
     ap.add_argument('--collect', action='store_true', help='train nothing: read the rounds finished so far')
     ap.add_argument('--note', help='recorded with the point, e.g. which commit ran rounds that --collect reads')
     a = ap.parse_args()
     data = None if a.collect else MnistData('cpu', fid='mnist_v2')
-    out = dict(tag=a.tag, cvae_epochs=a.epochs, n_verifier=a.nv, disc_epochs=a.disc_epochs, kept=a.kept, rounds=a.rounds,
+    schedule = linear_schedule(*a.linear, a.rounds) if a.linear else [a.kept] * a.rounds
+    out = dict(tag=a.tag, cvae_epochs=a.epochs, n_verifier=a.nv, disc_epochs=a.disc_epochs, rounds=a.rounds,
+               **(dict(linear=a.linear, schedule=schedule) if a.linear else dict(kept=a.kept)),
                commit=git_state(), torch_threads=torch.get_num_threads(), arms={})
     if a.collect: out['collected'] = True
     if a.note: out['note'] = a.note
@@ -43,7 +48,7 @@ def main():
         # the same reading of run parameters as the experiment notebooks (MnistLoopConfig.from_params)
         P = SimpleNamespace(cvae_epochs=a.epochs, init_epochs=200, patience=5, batch_size=128, disc_epochs=a.disc_epochs,
                             n_verifier=a.nv, score_batch=6000, n_fid=3000, n_test=2000)
-        cfg = MnistLoopConfig.from_params(P, schedule=[a.kept] * a.rounds, filtered=filt)
+        cfg = MnistLoopConfig.from_params(P, schedule=schedule, filtered=filt)
         t0 = time.time()
         folder = Path(a.out) / f"{a.tag}_{'filtered' if filt else 'unfiltered'}"
         h = load_history(folder) if a.collect else run_mnist(cfg, data, folder, progress=False)
