@@ -51,12 +51,15 @@ class MHA(nn.Module):
         self.kv = nn.Linear(d, 2 * d)
         self.o = nn.Linear(d, d)
     def split(self, x):
+        "(B, T, d) → (B, h, T, d/h): one slice per head."
         B, T, D = x.shape
         return x.view(B, T, self.h, D // self.h).transpose(1, 2)
     def keys_values(self, x):
+        "Keys and values of `x` (B, T, d), each (B, h, T, d/h): what a decoder caches."
         k, v = self.kv(x).chunk(2, -1)
         return self.split(k), self.split(v)
     def forward(self, x, k, v, causal=False):
+        "Attention of queries from `x` (B, T, d) to keys `k` and values `v`: (B, T, d)."
         y = F.scaled_dot_product_attention(self.split(self.q(x)), k, v, is_causal=causal)
         B, H, T, dh = y.shape
         return self.o(y.transpose(1, 2).reshape(B, T, H * dh))
@@ -86,6 +89,7 @@ class EncoderLayer(nn.Module):
         d = c.d_model
         self.ln1, self.att, self.ln2, self.ff = nn.LayerNorm(d), MHA(d, c.heads), nn.LayerNorm(d), ffn(d, c.ff_mult)
     def forward(self, x):
+        "(B, S, d) → (B, S, d)."
         h = self.ln1(x)
         x = x + self.att(h, *self.att.keys_values(h))
         return x + self.ff(self.ln2(x))
@@ -135,16 +139,25 @@ class EigenTransformer(nn.Module):
         for p in self.parameters():
             if p.dim() > 1: nn.init.normal_(p, std=0.02)
     def encode(self, src):
+        "Encoder output (B, S, d_model) of source ids `src` (B, S)."
         x = self.src_emb(src) + self.src_pos(torch.arange(src.shape[1], device=src.device))
         for l in self.enc: x = l(x)
         return self.enc_ln(x)
-    def memory_kv(self, mem): return [l.cross.keys_values(mem) for l in self.dec]
-    def logits(self, x): return self.dec_ln(x) @ self.tgt_emb.weight.T
+    def memory_kv(self, mem):
+        "Each decoder layer's cross-attention keys and values of the encoder output `mem`, computed once per input."
+        return [l.cross.keys_values(mem) for l in self.dec]
+    def logits(self, x):
+        "Logits (B, T, vocab) of decoder states `x`, through the tied target embedding."
+        return self.dec_ln(x) @ self.tgt_emb.weight.T
     def decode(self, tgt, mem_kv, caches=None, start: int = 0):
+        """Logits (B, T, vocab) of target ids `tgt` (B, T) at positions `start`…: a causal pass (`caches` None), or
+        steps appended to the per-layer `caches` (dicts)."""
         x = self.tgt_emb(tgt) + self.tgt_pos(torch.arange(start, start + tgt.shape[1], device=tgt.device))
         for i, l in enumerate(self.dec): x = l(x, mem_kv[i], None if caches is None else caches[i])
         return self.logits(x)
-    def forward(self, src, tgt_in): return self.decode(tgt_in, self.memory_kv(self.encode(src)))
+    def forward(self, src, tgt_in):
+        "Teacher-forced logits (B, T, vocab) of decoder inputs `tgt_in` (B, T) given sources `src` (B, S)."
+        return self.decode(tgt_in, self.memory_kv(self.encode(src)))
 
 # %% ../../nbs/42_eigen_model.ipynb #3239293c
 def n_params(model) -> int:
