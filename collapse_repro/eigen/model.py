@@ -126,7 +126,7 @@ class EigenTransformer(nn.Module):
 
     Args:
         config: the sizes (None: `ModelConfig(**kw)`).
-        **kw: `ModelConfig` fields, when `config` is None.
+        kw: `ModelConfig` fields as keywords (`**kw`), when `config` is None.
     """
     def __init__(self, config: ModelConfig | None = None, **kw):
         super().__init__()

@@ -284,7 +284,7 @@ def train_transformer(spec: TrainSpec, src, tgt, seed: int, device='cpu', progre
         progress: show a progress bar.
         desc: the progress bar's label.
         ckpt_dir: checkpoint folder (every `spec.ckpt_every` steps; resumed from), or None.
-        **stop: `fit`'s `stop_when` and `check_every`.
+        stop: keywords (`**stop`) for `fit`: `stop_when` and `check_every`.
 
     Returns:
         tuple: (model in eval mode, `fit`'s dict).
