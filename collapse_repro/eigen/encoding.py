@@ -14,7 +14,20 @@ __all__ = ['SPECIALS', 'MAX_DIM', 'MAX_EXP', 'VOCAB', 'TOK', 'PAD', 'BOS', 'EOS'
 
 # %% ../../nbs/41_eigen_encoding.ipynb #81cce427
 def random_symmetric(n: int, d: int = 5, coeff: float = 10.0, rng=None) -> np.ndarray:
-    "`n` LAWT matrices A = tril(a) + tril(a, -1)ᵀ with a ~ U[-coeff, coeff]^{d×d}, shape (n, d, d)."
+    """LAWT's random symmetric matrices A = tril(a) + tril(a, −1)ᵀ with a ~ U[−coeff, coeff]^{d×d}.
+
+    Args:
+        n: number of matrices, int ≥ 0.
+        d: matrix size d, int ≥ 1 (Feng et al.: 5).
+        coeff: half-width of the uniform entries (LAWT: 10).
+        rng: seed or NumPy `Generator` (None: fresh entropy).
+
+    Returns:
+        ndarray: float64 matrices A, shape (n, d, d), symmetric.
+
+    Raises:
+        ValueError: n < 0 or d < 1.
+    """
     if n < 0 or d < 1: raise ValueError(f'need n >= 0 and d >= 1, got n={n}, d={d}')
     rng = np.random.default_rng(rng)
     a = rng.uniform(-coeff, coeff, (n, d, d))
@@ -22,7 +35,14 @@ def random_symmetric(n: int, d: int = 5, coeff: float = 10.0, rng=None) -> np.nd
 
 # %% ../../nbs/41_eigen_encoding.ipynb #b373bc3c
 def eigenvalues(A) -> np.ndarray:
-    "Eigenvalues of symmetric matrices, in descending order (numpy `eigvalsh`)."
+    """Eigenvalues λ₁ ≥ … ≥ λ_d of symmetric matrices (numpy `eigvalsh`), LAWT's target.
+
+    Args:
+        A: symmetric matrices, float array (..., d, d).
+
+    Returns:
+        ndarray: eigenvalues λ in descending order, shape (..., d).
+    """
     return np.linalg.eigvalsh(A)[..., ::-1].copy()
 
 # %% ../../nbs/41_eigen_encoding.ipynb #5f09a47e
@@ -40,8 +60,17 @@ INVALID = 'invalid'
 _POW10 = np.array([10 ** k for k in range(-MAX_EXP, 0)] + [float(10 ** k) for k in range(MAX_EXP + 1)])
 
 def p1000_value(neg, m, e) -> np.ndarray:
-    """±m·10^e computed as LAWT's `parse_float` does (`mant * 10 ** exp` in Python: an exact integer for exp ≥ 0, then
-    one rounding)."""
+    """The number ±m·10^e of a P1000 token triple, computed as LAWT's `parse_float` does (`mant * 10 ** exp` in Python:
+    an exact integer for exp ≥ 0, then one rounding).
+
+    Args:
+        neg: whether the sign is −, bool array.
+        m: mantissa m (100…999, or 0 for zero), int array broadcastable with `e`.
+        e: power-of-ten exponent e (−100…100), int array.
+
+    Returns:
+        ndarray: the values ±m·10^e, float64, shape broadcast(neg, m, e).
+    """
     m, e = np.broadcast_arrays(np.asarray(m), np.asarray(e))
     v = m * _POW10[np.clip(e, -MAX_EXP, MAX_EXP) + MAX_EXP]
     big = np.flatnonzero(e > 22)                                           # 10^e is no longer exact in float64
@@ -50,6 +79,7 @@ def p1000_value(neg, m, e) -> np.ndarray:
         for i in big: v.flat[i] = float(int(m.flat[i]) * 10 ** int(min(e.flat[i], MAX_EXP)))
     return np.where(neg, -v, v)
 
+# %% ../../nbs/41_eigen_encoding.ipynb #0e7e2d7f
 def _p1000_exact(a: float):
     """LAWT's rule for one number |x| = a: mantissa and exponent from `'%.2e' % a` (exact rounding); exponents below
     -100 give zero."""
@@ -59,8 +89,18 @@ def _p1000_exact(a: float):
 
 # %% ../../nbs/41_eigen_encoding.ipynb #0e7e2d80
 def p1000_parts(x):
-    """Sign (0/1), mantissa (100..999, or 0 for zero) and exponent of x ≈ ±m·10^e: three significant digits of the exact
-    value, as LAWT rounds."""
+    """Sign, mantissa and exponent of x ≈ ±m·10^e: three significant digits of the exact value, as LAWT rounds.
+
+    Args:
+        x: finite numbers, float array of any shape.
+
+    Returns:
+        tuple: (s, m, e), int arrays of x's shape: sign s (1 for −, 0 for + and for zero), mantissa m (100…999, or 0
+        for zero), exponent e (−100…100).
+
+    Raises:
+        ValueError: a non-finite x, or one beyond the P1000 range (e > 100).
+    """
     x = np.asarray(x, dtype=float)
     if not np.all(np.isfinite(x)): raise ValueError('P1000 encodes finite numbers only')
     a = np.abs(x)
@@ -77,24 +117,58 @@ def p1000_parts(x):
     if np.any(e > MAX_EXP): raise ValueError(f'exponent out of the P1000 range ±{MAX_EXP}')
     return (x < 0).astype(int) * (m > 0), m, e
 
+# %% ../../nbs/41_eigen_encoding.ipynb #0f1e2d3c
 def round_p1000(x) -> np.ndarray:
     """The values P1000 writes for x (three significant digits, as LAWT rounds): what the decoder reads back from the
-    encoded target."""
+    encoded target, LAWT's rounded target t.
+
+    Args:
+        x: finite numbers, float array of any shape.
+
+    Returns:
+        ndarray: the rounded values, float64, x's shape.
+    """
     s, m, e = p1000_parts(x)
     return p1000_value(s == 1, m, e)
 
 # %% ../../nbs/41_eigen_encoding.ipynb #29aed0e6
-def to_tokens(ids) -> list[str]: return [VOCAB[i] for i in ids]
+def to_tokens(ids) -> list[str]:
+    """The tokens of ids, for reading.
+
+    Args:
+        ids: token ids, ints (a 1-D sequence).
+
+    Returns:
+        list: their `VOCAB` strings.
+    """
+    return [VOCAB[i] for i in ids]
 
 # %% ../../nbs/41_eigen_encoding.ipynb #860ab33a
 def encode_numbers(x) -> np.ndarray:
-    "Token ids of numbers `x` (any shape) in P1000: shape x.shape + (3,) = (sign, mantissa, exponent)."
+    """P1000 token ids of numbers.
+
+    Args:
+        x: finite numbers, float array of any shape.
+
+    Returns:
+        ndarray: ids, shape x.shape + (3,): (sign, mantissa, exponent) of each number.
+    """
     s, m, e = p1000_parts(x)
     return np.stack([np.where(s == 1, MINUS, PLUS), N0 + m, E0 + e], -1)
 
 # %% ../../nbs/41_eigen_encoding.ipynb #e57e50e0
 def encode_matrices(A) -> np.ndarray:
-    "LAWT encoding of a batch of matrices (n, r, c): `V{r} V{c}` then the entries row-major, 2 + 3rc ids each."
+    """LAWT's encoding of a batch of matrices: `V{r} V{c}`, then the entries row-major.
+
+    Args:
+        A: matrices, float array (n, r, c) with 1 ≤ r, c ≤ `MAX_DIM`.
+
+    Returns:
+        ndarray: int64 ids, shape (n, 2 + 3rc).
+
+    Raises:
+        ValueError: A is not (n, r, c) with r, c ≤ `MAX_DIM`.
+    """
     A = np.asarray(A, dtype=float)
     if A.ndim != 3 or not (1 <= A.shape[1] <= MAX_DIM and 1 <= A.shape[2] <= MAX_DIM):
         raise ValueError(f'expected (n, r, c) matrices with r, c <= {MAX_DIM}, got {A.shape}')
@@ -104,7 +178,14 @@ def encode_matrices(A) -> np.ndarray:
 
 # %% ../../nbs/41_eigen_encoding.ipynb #a036074e
 def encode_targets(lam) -> np.ndarray:
-    "Decoder sequences for eigenvalue vectors (n, d): `<bos> V{d} V1 λ1 … λd <eos>`, 3d + 4 ids each."
+    """Decoder sequences `<bos> V{d} V1 λ₁ … λ_d <eos>` of eigenvalue vectors.
+
+    Args:
+        lam: eigenvalues λ, float array (n, d).
+
+    Returns:
+        ndarray: int64 ids, shape (n, 3d + 4).
+    """
     lam = np.asarray(lam, dtype=float)
     n = len(lam)
     body = encode_matrices(lam[:, :, None])
@@ -112,15 +193,32 @@ def encode_targets(lam) -> np.ndarray:
 
 # %% ../../nbs/41_eigen_encoding.ipynb #d8e7958d
 def real_data(n: int, d: int, seed) -> dict:
-    "Fresh LAWT matrices with their true eigenvalues, encoded."
+    """Fresh LAWT matrices with their true eigenvalues, encoded: a training or test set.
+
+    Args:
+        n: number of matrices.
+        d: matrix size d.
+        seed: seed of `random_symmetric` (int, sequence of ints or `Generator`).
+
+    Returns:
+        dict: `A` (n, d, d) matrices, `lam` (n, d) eigenvalues λ (descending), `src` (n, 2 + 3d²) encoded matrices,
+        `tgt` (n, 3d + 4) encoded targets.
+    """
     A = random_symmetric(n, d, rng=seed)
     lam = eigenvalues(A)
     return dict(A=A, lam=lam, src=encode_matrices(A), tgt=encode_targets(lam))
 
 # %% ../../nbs/41_eigen_encoding.ipynb #66da21d6
 def decode_targets(ids, d: int):
-    """Vectorised inverse of `encode_targets` (without `<bos>`): values (n, d) with NaN where a sequence is malformed,
-    and the valid mask."""
+    """Vectorised inverse of `encode_targets` for generated sequences; never raises on a malformed one.
+
+    Args:
+        ids: generated ids after `<bos>`, int array (n, L); only the first 3d + 3 are read.
+        d: matrix size d.
+
+    Returns:
+        tuple: (values, valid): decoded eigenvalues λ̂, float (n, d), NaN on malformed rows; valid, bool (n,).
+    """
     ids = np.asarray(ids)
     n = len(ids)
     L = 3 * d + 3
@@ -135,7 +233,15 @@ def decode_targets(ids, d: int):
 
 # %% ../../nbs/41_eigen_encoding.ipynb #ff63fb1b
 def decode(tokens, d: int | None = None):
-    "Decode a token-string sequence `V{d} V1 s N E … <eos>` (a leading `<bos>` is skipped) to an array, or `INVALID`."
+    """Decode one token-string sequence `V{d} V1 s N E … <eos>` (a leading `<bos>` is skipped).
+
+    Args:
+        tokens: token strings, e.g. `to_tokens(ids)`.
+        d: matrix size d (None: read from the `V{d}` header).
+
+    Returns:
+        ndarray or str: the eigenvalues λ̂, shape (d,), or `INVALID` for a malformed sequence.
+    """
     toks = list(tokens)
     if toks[:1] == ['<bos>']: toks = toks[1:]
     if not toks or toks[0] not in TOK or not toks[0].startswith('V'): return INVALID
@@ -147,8 +253,15 @@ def decode(tokens, d: int | None = None):
 
 # %% ../../nbs/41_eigen_encoding.ipynb #1ba3aa66
 def rel_l1(pred, true) -> np.ndarray:
-    """LAWT's d1 error Σ|λ̂ − λ| / Σ|λ| over the last axis (NaN predictions give inf; an all-zero `true`: 0 for an exact
-    match, else inf)."""
+    """LAWT's relative L1 error Σ|λ̂ − λ| / Σ|λ| over the last axis.
+
+    Args:
+        pred: predicted eigenvalues λ̂, float array (..., d); NaN marks a malformed prediction.
+        true: the target λ, broadcastable with `pred`.
+
+    Returns:
+        ndarray: the error, shape (...); inf for a NaN prediction; for an all-zero target 0 on an exact match, else inf.
+    """
     pred, true = np.asarray(pred, float), np.asarray(true, float)
     num, den = np.abs(pred - true).sum(-1), np.abs(true).sum(-1)
     with np.errstate(divide='ignore', invalid='ignore'): err = num / den
@@ -157,6 +270,14 @@ def rel_l1(pred, true) -> np.ndarray:
 
 # %% ../../nbs/41_eigen_encoding.ipynb #d2310e4f
 def within_tolerance(pred, lam, tau: float = 0.05) -> np.ndarray:
-    """LAWT's correctness check: Σ|λ̂ − t| / Σ|t| < τ against the P1000-rounded target t = `round_p1000(lam)`; malformed
-    (NaN) predictions are wrong."""
+    """LAWT's correctness check Σ|λ̂ − t| / Σ|t| < τ against the P1000-rounded target t = `round_p1000(lam)`.
+
+    Args:
+        pred: predicted eigenvalues λ̂, float array (..., d); NaN (malformed) predictions are wrong.
+        lam: true (or already rounded) eigenvalues λ, broadcastable with `pred`.
+        tau: tolerance τ, a fraction (0.05 = 5 %).
+
+    Returns:
+        ndarray: bool, shape (...): whether each prediction is correct.
+    """
     return rel_l1(pred, round_p1000(lam)) < tau

@@ -16,6 +16,7 @@ __all__ = ['BEAM_ROWS_CUDA', 'greedy_decode', 'beam_batch', 'beam_search', 'sequ
 # %% ../../nbs/44_eigen_inference.ipynb #e406880d
 def _batches(n, size): return [(i, min(i + size, n)) for i in range(0, n, size)]
 
+# %% ../../nbs/44_eigen_inference.ipynb #e406880e
 def _dim(src) -> int:
     "Matrix size d from the `V{d}` header of encoded inputs."
     return int(np.asarray(src)[0, 0] - V0)
@@ -23,8 +24,17 @@ def _dim(src) -> int:
 # %% ../../nbs/44_eigen_inference.ipynb #30261891
 @torch.no_grad()
 def greedy_decode(model, src, batch: int = 1024, device='cpu') -> np.ndarray:
-    """Greedy decoding with a key/value cache: generated ids (n, 3d + 3) after `<bos>` (fixed length: every valid answer
-    has it)."""
+    """Greedy decoding with a key/value cache, for the fixed answer length 3d + 3 (every valid answer has it).
+
+    Args:
+        model: an `EigenTransformer`.
+        src: encoded d×d matrices, int array (n, 2 + 3d²).
+        batch: matrices per forward pass.
+        device: where decoding runs (bf16 autocast on CUDA).
+
+    Returns:
+        ndarray: generated ids after `<bos>`, int (n, 3d + 3).
+    """
     model.to(device).eval()
     src = np.asarray(src)
     d = _dim(src)
@@ -46,6 +56,7 @@ def greedy_decode(model, src, batch: int = 1024, device='cpu') -> np.ndarray:
 # %% ../../nbs/44_eigen_inference.ipynb #ae862763
 @torch.no_grad()
 def _beam(model, s, k: int, L: int):
+    "Beam search of width `k` for `L` tokens on the source batch `s` (B, S): ids (B, k, L), log-probabilities (B, k)."
     B = s.shape[0]
     dev = s.device
     mem_kv = [(kk.repeat_interleave(k, 0), vv.repeat_interleave(k, 0))
@@ -71,15 +82,38 @@ BEAM_ROWS_CUDA = 16384   # beam rows (matrices × k) per batch on a GPU: 2,048 m
 
 def beam_batch(device, k: int) -> int:
     """Default matrices per beam-search batch: 256 on a CPU (unchanged, so CPU results stay bit-identical),
-    `BEAM_ROWS_CUDA // k` on a GPU."""
+    `BEAM_ROWS_CUDA // k` on a GPU.
+
+    Args:
+        device: a torch device or its name.
+        k: beam width k.
+
+    Returns:
+        int: matrices per `_beam` call, ≥ 1.
+    """
     return max(1, BEAM_ROWS_CUDA // k) if torch.device(device).type == 'cuda' else 256
 
 # %% ../../nbs/44_eigen_inference.ipynb #830bf549
 @torch.no_grad()
 def beam_search(model, src, k: int, batch: int | None = None, device='cpu',
                 progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Batched beam search with a key/value cache: ids (n, k, 3d + 3) and log-probabilities (n, k), beams sorted best
-    first; `batch` matrices per call (default `beam_batch`)."""
+    """Batched beam search with a key/value cache: a matrix's k candidates, best first (beam 0 is the generator's top
+    choice).
+
+    Args:
+        model: an `EigenTransformer`.
+        src: encoded d×d matrices, int array (n, 2 + 3d²).
+        k: beam width k, ≥ 1.
+        batch: matrices per call (None: `beam_batch(device, k)`).
+        device: where decoding runs (bf16 autocast on CUDA).
+        progress: show a progress bar.
+
+    Returns:
+        tuple: (ids after `<bos>`, int (n, k, 3d + 3); log-probabilities, float (n, k), descending per matrix).
+
+    Raises:
+        ValueError: k < 1.
+    """
     if k < 1: raise ValueError(f'beam size must be >= 1, got {k}')
     batch = batch or beam_batch(device, k)
     model.to(device).eval()
@@ -96,10 +130,24 @@ def beam_search(model, src, k: int, batch: int | None = None, device='cpu',
 # %% ../../nbs/44_eigen_inference.ipynb #cb62a4dd
 @torch.no_grad()
 def sequence_logprob(model, src, gen, batch: int = 1024, device='cpu', repeat: int = 1) -> np.ndarray:
-    """Log-likelihood under `model` of generated sequences `gen` (n·repeat, L) (ids after `<bos>`) given inputs
-    `src` (n, S): row i of `gen` belongs to source i // repeat (k beams per matrix: `repeat=k`). Sources are repeated
-    per batch on the device, so nothing of size n·repeat × S is built on the host; each batch is the same tensor
-    `np.repeat(src, repeat, 0)` would give, so the numbers are identical."""
+    """Log-likelihood under `model` of generated sequences given their sources (the weak verifier's score). Sources are
+    repeated per batch on the device, so nothing of size n·repeat × S is built on the host; the numbers are those of
+    `np.repeat(src, repeat, 0)`.
+
+    Args:
+        model: an `EigenTransformer`.
+        src: encoded matrices, int array (n, S).
+        gen: ids after `<bos>`, int array (n·repeat, L); row i belongs to source i // repeat.
+        batch: rows per forward pass.
+        device: where scoring runs.
+        repeat: sequences per source (k beams per matrix: `repeat=k`), ≥ 1.
+
+    Returns:
+        ndarray: log-probability of each sequence, nats, float (n·repeat,).
+
+    Raises:
+        ValueError: repeat < 1, or `gen` has not n·repeat rows.
+    """
     if repeat < 1: raise ValueError(f'repeat must be >= 1, got {repeat}')
     model.to(device).eval()
     src, gen = np.asarray(src), np.asarray(gen)
@@ -117,7 +165,18 @@ def sequence_logprob(model, src, gen, batch: int = 1024, device='cpu', repeat: i
 
 # %% ../../nbs/44_eigen_inference.ipynb #36a5e29b
 def evaluate_model(model, A, lam=None, taus=(0.05, 0.02, 0.01), device='cpu') -> dict:
-    "Greedy test accuracy at each tolerance τ, plus the share of malformed outputs."
+    """Greedy test accuracy at each tolerance τ (LAWT's check, `within_tolerance`), plus the share of malformed outputs.
+
+    Args:
+        model: an `EigenTransformer`.
+        A: test matrices, float array (n, d, d).
+        lam: their eigenvalues λ, (n, d) (None: computed).
+        taus: tolerances τ, fractions.
+        device: where decoding runs.
+
+    Returns:
+        dict: `acc_<100τ>` (e.g. `acc_5`: share correct at τ = 5 %) for each τ, and `invalid` (share malformed).
+    """
     lam = eigenvalues(A) if lam is None else lam
     val, ok = decode_targets(greedy_decode(model, encode_matrices(A), device=device), A.shape[-1])
     out = {f'acc_{round(t * 100, 3):g}': float(within_tolerance(val, lam, t).mean()) for t in taus}

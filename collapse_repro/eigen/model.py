@@ -17,6 +17,17 @@ __all__ = ['SHARD_BYTES', 'ModelConfig', 'MHA', 'ffn', 'EncoderLayer', 'DecoderL
 # %% ../../nbs/42_eigen_model.ipynb #2d4ef210
 @dataclass
 class ModelConfig:
+    """The transformer's sizes (LAWT's eigenvalue model: width 512, 6 encoder layers, 1 decoder layer, 8 heads).
+
+    Args:
+        d_model: width of every layer.
+        enc_layers: encoder layers.
+        dec_layers: decoder layers.
+        heads: attention heads (divides `d_model`).
+        ff_mult: feed-forward width as a multiple of `d_model`.
+        max_len: longest source or target sequence, tokens (learned positions).
+        vocab: vocabulary size (`len(VOCAB)`).
+    """
     d_model: int = 128
     enc_layers: int = 2
     dec_layers: int = 1
@@ -27,6 +38,12 @@ class ModelConfig:
 
 # %% ../../nbs/42_eigen_model.ipynb #dbfdc63b
 class MHA(nn.Module):
+    """Multi-head attention whose keys and values are computed apart (`keys_values`), so that a decoder can cache them.
+
+    Args:
+        d: model width.
+        h: heads (divides d).
+    """
     def __init__(self, d, h):
         super().__init__()
         self.h = h
@@ -34,31 +51,57 @@ class MHA(nn.Module):
         self.kv = nn.Linear(d, 2 * d)
         self.o = nn.Linear(d, d)
     def split(self, x):
+        "(B, T, d) → (B, h, T, d/h): one slice per head."
         B, T, D = x.shape
         return x.view(B, T, self.h, D // self.h).transpose(1, 2)
     def keys_values(self, x):
+        "Keys and values of `x` (B, T, d), each (B, h, T, d/h): what a decoder caches."
         k, v = self.kv(x).chunk(2, -1)
         return self.split(k), self.split(v)
     def forward(self, x, k, v, causal=False):
+        "Attention of queries from `x` (B, T, d) to keys `k` and values `v`: (B, T, d)."
         y = F.scaled_dot_product_attention(self.split(self.q(x)), k, v, is_causal=causal)
         B, H, T, dh = y.shape
         return self.o(y.transpose(1, 2).reshape(B, T, H * dh))
 
-def ffn(d, mult): return nn.Sequential(nn.Linear(d, mult * d), nn.GELU(), nn.Linear(mult * d, d))
+# %% ../../nbs/42_eigen_model.ipynb #dbfdc63c
+def ffn(d, mult):
+    """The feed-forward block Linear → GELU → Linear of a transformer layer.
+
+    Args:
+        d: model width.
+        mult: hidden width as a multiple of d.
+
+    Returns:
+        nn.Sequential: maps (..., d) to (..., d).
+    """
+    return nn.Sequential(nn.Linear(d, mult * d), nn.GELU(), nn.Linear(mult * d, d))
 
 # %% ../../nbs/42_eigen_model.ipynb #9150b7cf
 class EncoderLayer(nn.Module):
+    """A pre-LayerNorm encoder layer: self-attention, then the feed-forward block, each with a residual connection.
+
+    Args:
+        c: the `ModelConfig`.
+    """
     def __init__(self, c):
         super().__init__()
         d = c.d_model
         self.ln1, self.att, self.ln2, self.ff = nn.LayerNorm(d), MHA(d, c.heads), nn.LayerNorm(d), ffn(d, c.ff_mult)
     def forward(self, x):
+        "(B, S, d) → (B, S, d)."
         h = self.ln1(x)
         x = x + self.att(h, *self.att.keys_values(h))
         return x + self.ff(self.ln2(x))
 
 # %% ../../nbs/42_eigen_model.ipynb #8876b519
 class DecoderLayer(nn.Module):
+    """A pre-LayerNorm decoder layer: causal self-attention (optionally cached), cross-attention to the encoder's
+    output, feed-forward.
+
+    Args:
+        c: the `ModelConfig`.
+    """
     def __init__(self, c):
         super().__init__()
         d = c.d_model
@@ -79,7 +122,12 @@ class DecoderLayer(nn.Module):
 # %% ../../nbs/42_eigen_model.ipynb #3239293b
 class EigenTransformer(nn.Module):
     """A small pre-LN encoder–decoder transformer in plain torch (learned positions, output tied to the decoder
-    embedding)."""
+    embedding); `forward(src, tgt_in)` gives teacher-forced logits (B, T, vocab) for source ids (B, S).
+
+    Args:
+        config: the sizes (None: `ModelConfig(**kw)`).
+        kw: `ModelConfig` fields as keywords (`**kw`), when `config` is None.
+    """
     def __init__(self, config: ModelConfig | None = None, **kw):
         super().__init__()
         c = self.config = config or ModelConfig(**kw)
@@ -91,27 +139,58 @@ class EigenTransformer(nn.Module):
         for p in self.parameters():
             if p.dim() > 1: nn.init.normal_(p, std=0.02)
     def encode(self, src):
+        "Encoder output (B, S, d_model) of source ids `src` (B, S)."
         x = self.src_emb(src) + self.src_pos(torch.arange(src.shape[1], device=src.device))
         for l in self.enc: x = l(x)
         return self.enc_ln(x)
-    def memory_kv(self, mem): return [l.cross.keys_values(mem) for l in self.dec]
-    def logits(self, x): return self.dec_ln(x) @ self.tgt_emb.weight.T
+    def memory_kv(self, mem):
+        "Each decoder layer's cross-attention keys and values of the encoder output `mem`, computed once per input."
+        return [l.cross.keys_values(mem) for l in self.dec]
+    def logits(self, x):
+        "Logits (B, T, vocab) of decoder states `x`, through the tied target embedding."
+        return self.dec_ln(x) @ self.tgt_emb.weight.T
     def decode(self, tgt, mem_kv, caches=None, start: int = 0):
+        """Logits (B, T, vocab) of target ids `tgt` (B, T) at positions `start`…: a causal pass (`caches` None), or
+        steps appended to the per-layer `caches` (dicts)."""
         x = self.tgt_emb(tgt) + self.tgt_pos(torch.arange(start, start + tgt.shape[1], device=tgt.device))
         for i, l in enumerate(self.dec): x = l(x, mem_kv[i], None if caches is None else caches[i])
         return self.logits(x)
-    def forward(self, src, tgt_in): return self.decode(tgt_in, self.memory_kv(self.encode(src)))
+    def forward(self, src, tgt_in):
+        "Teacher-forced logits (B, T, vocab) of decoder inputs `tgt_in` (B, T) given sources `src` (B, S)."
+        return self.decode(tgt_in, self.memory_kv(self.encode(src)))
 
-def n_params(model): return sum(p.numel() for p in model.parameters())
+# %% ../../nbs/42_eigen_model.ipynb #3239293c
+def n_params(model) -> int:
+    """The number of parameters of a torch module.
+
+    Args:
+        model: an `nn.Module`.
+
+    Returns:
+        int: its parameters' total element count.
+    """
+    return sum(p.numel() for p in model.parameters())
 
 # %% ../../nbs/42_eigen_model.ipynb #d0112ac8
 def autocast_for(device):
-    "bf16 autocast on a GPU only: CPU runs stay float32, so a seed gives the same numbers on any CPU."
+    """bf16 autocast on a GPU only: CPU runs stay float32, so a seed gives the same numbers on any CPU.
+
+    Args:
+        device: a torch device or its name.
+
+    Returns:
+        context manager: `core.autocast` with bf16 on CUDA, a plain float32 context elsewhere.
+    """
     return autocast(device, bf16=torch.device(device).type == 'cuda')
 
 # %% ../../nbs/42_eigen_model.ipynb #accedfc4
 def save_atomic(obj, path: Path):
-    "`torch.save(obj)` to `path` through a temporary file and a rename (atomic: never half a file)."
+    """`torch.save(obj)` to `path` through a temporary file and a rename (atomic: never half a file).
+
+    Args:
+        obj: what to save.
+        path: the file, a `Path` (its folder must exist).
+    """
     tmp = path.with_name(path.name + '.tmp')
     torch.save(obj, tmp)
     tmp.replace(path)
@@ -121,14 +200,27 @@ SHARD_BYTES = 16 * 2 ** 20   # the most one saved weight file may hold
 _SHARD_SLACK = 2 ** 20        # room for the file format's own bytes
 
 def storage_dtype(model) -> torch.dtype:
-    "How `save_model` stores `model`: bf16 when its float32 weights exceed 16 MiB, else float32."
+    """How `save_model` stores `model`: bf16 when its float32 weights exceed `SHARD_BYTES` (16 MiB), else float32.
+
+    Args:
+        model: an `nn.Module`.
+
+    Returns:
+        torch.dtype: `torch.bfloat16` or `torch.float32`.
+    """
     return torch.bfloat16 if 4 * sum(t.numel() for t in model.state_dict().values()) > SHARD_BYTES else torch.float32
 
 # %% ../../nbs/42_eigen_model.ipynb #1f9224a4
 @torch.no_grad()
 def round_to_storage_(model):
-    """Round `model`'s weights in place to the precision `save_model` stores (a no-op for float32 models); returns the
-    model."""
+    """Round `model`'s weights in place to the precision `save_model` stores (a no-op for float32 models).
+
+    Args:
+        model: an `nn.Module`.
+
+    Returns:
+        nn.Module: the same model.
+    """
     dt = storage_dtype(model)
     if dt != torch.float32:
         for t in model.state_dict().values():
@@ -138,7 +230,12 @@ def round_to_storage_(model):
 # %% ../../nbs/42_eigen_model.ipynb #ca618841
 def save_model(model, path):
     """Save `model` to folder `path`: `model.pt` in float32 when small, else bf16 shards `model-00001.pt`, … of at most
-    `SHARD_BYTES` each."""
+    `SHARD_BYTES` each.
+
+    Args:
+        model: an `EigenTransformer`.
+        path: the folder (created if missing).
+    """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     config = asdict(model.config)
@@ -160,7 +257,18 @@ def save_model(model, path):
 
 # %% ../../nbs/42_eigen_model.ipynb #c8282e9f
 def load_model(path, device='cpu'):
-    "Load a model saved by `save_model` (one `model.pt`, or bf16 shards) as float32 on `device`, in eval mode."
+    """Load a model saved by `save_model` (one `model.pt`, or bf16 shards) as float32.
+
+    Args:
+        path: the folder `save_model` wrote.
+        device: where the model goes.
+
+    Returns:
+        EigenTransformer: in eval mode, on `device`.
+
+    Raises:
+        FileNotFoundError: no `model.pt` and no complete set of shards.
+    """
     path = Path(path)
     if (path / 'model.pt').exists():
         ck = torch.load(path / 'model.pt', map_location=device, weights_only=True)

@@ -22,8 +22,24 @@ __all__ = ['CONTROLS', 'make_pool', 'cached_pool', 'real_model', 'curve_training
 # %% ../../nbs/46_eigen_pipeline.ipynb #739f7864
 def make_pool(generator, n: int, d: int, k: int, seed, weak=None, device='cpu', batch: int | None = None,
               progress: bool = False) -> dict:
-    """k beam candidates from `generator` for n fresh matrices: ids, log-probabilities, decoded values, validity, and
-    the weak model's log-likelihoods (`batch`: matrices per beam-search call, default `beam_batch`)."""
+    """A candidate pool: k beam candidates from `generator` for n fresh matrices, decoded, and optionally scored by a
+    weak model.
+
+    Args:
+        generator: the generator, an `EigenTransformer`.
+        n: matrices.
+        d: matrix size d.
+        k: beam width k (candidates per matrix).
+        seed: seed of the matrices (`real_data`).
+        weak: the weak verifier's model (None: no `weak_logp`).
+        device: where decoding runs.
+        batch: matrices per beam-search call (None: `beam_batch`).
+        progress: show a progress bar.
+
+    Returns:
+        dict: `A` (n, d, d), `lam` (n, d), `ids` (n, k, 3d + 3), `logp` (n, k) generator log-probabilities, `vals`
+        (n, k, d) decoded eigenvalues (NaN if malformed), `valid` (n, k), and `weak_logp` (n, k) with `weak`.
+    """
     data = real_data(n, d, seed)
     ids, logp = beam_search(generator, data['src'], k, batch=batch, device=device, progress=progress)
     vals, valid = decode_targets(ids.reshape(n * k, -1), d)
@@ -34,9 +50,18 @@ def make_pool(generator, n: int, d: int, k: int, seed, weak=None, device='cpu', 
         pool['weak_logp'] = weak_logp.reshape(n, k)
     return pool
 
+# %% ../../nbs/46_eigen_pipeline.ipynb #739f7865
 def cached_pool(path, make) -> dict:
     """Load the candidate pool saved at `path`, or build it with `make()` and save it (atomically) so a resumed run
-    skips the beam search."""
+    skips the beam search.
+
+    Args:
+        path: the `.npz` file.
+        make: `make() -> dict`, e.g. a call of `make_pool`.
+
+    Returns:
+        dict: the pool.
+    """
     path = Path(path)
     if path.exists(): return dict(np.load(path))
     pool = make()
@@ -45,27 +70,53 @@ def cached_pool(path, make) -> dict:
     tmp.replace(path)
     return pool
 
+# %% ../../nbs/46_eigen_pipeline.ipynb #5abf5c61
+def _val_stop(ctx, d: int, n_val: int, target_acc: float | None, check_every: int, device, info: dict) -> dict:
+    """`fit`'s stop arguments for `real_model` ({} without `target_acc`): stop once greedy accuracy at τ = 5 % on `n_val`
+    fresh matrices reaches `target_acc`, recording it in `info`; the last check survives a resume (`val_acc.json`)."""
+    stop, val_file = {}, ctx.dir / 'val_acc.json'      # the last check survives a resume from a training checkpoint
+    if target_acc is not None:
+        val = real_data(n_val, d, ctx.seed_for('val'))
+        if val_file.exists(): info.update(json.loads(val_file.read_text()))
+        def reached(m):
+            info['val_acc_5'] = evaluate_model(m, val['A'], val['lam'], taus=(0.05,), device=device)['acc_5']
+            write_json(val_file, dict(val_acc_5=info['val_acc_5']))
+            return info['val_acc_5'] >= target_acc
+        stop = dict(stop_when=reached, check_every=check_every)
+    return stop
+
 # %% ../../nbs/46_eigen_pipeline.ipynb #5abf5c62
 def real_model(folder, spec: TrainSpec, n: int, d: int, test: dict, seed: int = 0, device='cpu', progress: bool = True,
                desc: str = 'real', target_acc: float | None = None, n_val: int = 1000, check_every: int = 100):
     """Train (or reload) a model on n real samples through the shared loop (round 0 only): checkpointed, resumable.
-    With `target_acc`, training stops at the first check (every `check_every` steps) where greedy accuracy at τ = 5 %
-    on `n_val` fresh validation matrices reaches it, so the model's quality is set, not drawn; the metrics record
-    `train_steps` and `val_acc_5` at the stop."""
+
+    Args:
+        folder: the loop's folder.
+        spec: the model's sizes and training settings.
+        n: real training matrices.
+        d: matrix size d.
+        test: the test set, `real_data`'s dict (`A`, `lam`).
+        seed: the loop's seed (data, validation set and initialisation derive from it).
+        device: where training runs.
+        progress: show a progress bar.
+        desc: the progress bar's label.
+        target_acc: stop at the first check where greedy accuracy at τ = 5 % on `n_val` fresh matrices reaches it,
+            in (0, 1), so the model's quality is set, not drawn (None: train all `spec.steps`).
+        n_val: validation matrices.
+        check_every: steps between checks.
+
+    Returns:
+        tuple: (model, round-0 metrics: `evaluate_model`'s, `train_steps`, and `val_acc_5` with `target_acc`).
+
+    Raises:
+        ValueError: `target_acc` outside (0, 1).
+    """
     if target_acc is not None and not 0 < target_acc < 1:
         raise ValueError(f'target_acc must lie in (0, 1), got {target_acc}')
     def init(ctx):
         info = {}
         data = real_data(n, d, ctx.seed_for('data'))
-        stop, val_file = {}, ctx.dir / 'val_acc.json'      # the last check survives a resume from a training checkpoint
-        if target_acc is not None:
-            val = real_data(n_val, d, ctx.seed_for('val'))
-            if val_file.exists(): info.update(json.loads(val_file.read_text()))
-            def reached(m):
-                info['val_acc_5'] = evaluate_model(m, val['A'], val['lam'], taus=(0.05,), device=device)['acc_5']
-                write_json(val_file, dict(val_acc_5=info['val_acc_5']))
-                return info['val_acc_5'] >= target_acc
-            stop = dict(stop_when=reached, check_every=check_every)
+        stop = _val_stop(ctx, d, n_val, target_acc, check_every, device, info)
         model, train = train_transformer(spec, data['src'], data['tgt'], ctx.seed_for('model'), device, progress, desc,
                                          ctx.dir / 'train', **stop)
         info['train_steps'] = train['steps']
@@ -88,9 +139,20 @@ def _check_curve(name: str, n_values) -> list[int]:
 
 # %% ../../nbs/46_eigen_pipeline.ipynb #53385041
 def curve_training_set(name: str, pool: dict, n_r: int, choice=None, keep=None, tau: float = 0.05):
-    """The first `n_r` training pairs (sources, targets) of curve `name` from `pool` (`choice`, `keep`: the selection of
-    `select`, unused by 'real'), and their record: n_train, n_requested and train_precision (the share of kept labels
-    within τ of the truth; 1 for the controls' true labels)."""
+    """The verify stage of a curve: its first `n_r` training pairs, and what they are worth.
+
+    Args:
+        name: a verifier of `EIGEN_VERIFIERS`, or a control of `CONTROLS`.
+        pool: the candidate pool.
+        n_r: training pairs requested (fewer if fewer are kept).
+        choice: chosen beam per matrix, int (n,) (`select`; unused by 'real').
+        keep: whether each matrix's choice is kept, bool (n,) (`select`; unused by 'real').
+        tau: tolerance τ of a correct label.
+
+    Returns:
+        tuple: ((sources, targets) int arrays with n_train rows; dict `n_train`, `n_requested`, `train_precision`:
+        share of labels within τ of the truth, 1 for the controls' true labels, NaN when nothing is kept).
+    """
     idx = np.arange(min(n_r, len(pool['A']))) if name == 'real' else np.flatnonzero(keep)[:n_r]
     if name in CONTROLS: tgt, prec = encode_targets(pool['lam'][idx]), 1.0   # selection without label noise
     else:
@@ -111,11 +173,29 @@ def _student(spec: TrainSpec, kept, seed: int, device, progress: bool, desc: str
 def verifier_curve(name: str, generator, pool: dict, test: dict, n_values, folder, spec: TrainSpec, seed: int = 0,
                    tau: float = 0.05, tol: float = 0.05, device='cpu', progress: bool = True,
                    oracle_tol: float | None = None) -> list[dict]:
-    """One curve of the scaling figure through `generate_verify_retrain`: round 0 is the generator; round r selects
-    with verifier `name` from the candidate pool and trains a fresh model on the first `n_values[r-1]` kept samples
-    (`name='real'`: the true eigenvalues of the same matrices; `'oracle_true'`: the matrices the oracle keeps, with
-    their true eigenvalues); a verifier that keeps nothing leaves an untrained model (n_train = 0). Resumes from the
-    checkpoints in `folder`."""
+    """One curve of Feng et al.'s scaling figure through `generate_verify_retrain`: round 0 is the generator; round r
+    selects with verifier `name` from the pool and trains a fresh model on the first `n_values[r-1]` kept samples.
+
+    Args:
+        name: a verifier of `EIGEN_VERIFIERS`, or 'real' (true eigenvalues of the same matrices) or 'oracle_true' (the
+            oracle's matrices with their true eigenvalues).
+        generator: the generator (round 0).
+        pool: its candidate pool.
+        test: the test set (`A`, `lam`).
+        n_values: training-set sizes, one round each, ints ≥ 1.
+        folder: the loop's folder (resumed from).
+        spec: the students' sizes and training settings.
+        seed: the loop's seed.
+        tau: tolerance τ of correctness, a fraction.
+        tol: the consistency verifier's tolerance.
+        device: where training runs.
+        progress: show progress bars.
+        oracle_tol: the oracle's acceptance tolerance (None: τ).
+
+    Returns:
+        list: one dict of metrics per round (`evaluate_model`'s, `n_train`, `train_precision`, ...); a verifier that
+        keeps nothing leaves an untrained model (n_train = 0).
+    """
     n_values = _check_curve(name, n_values)
     choice = keep = None
     if name != 'real':                                             # one selection over the pool serves every round

@@ -11,9 +11,11 @@ __all__ = ['seed_summary']
 
 # %% ../../nbs/47_eigen_seeds.ipynb #8b2f6c0d
 def _spread(xs) -> dict:
+    "Mean, minimum, maximum and count of `xs`."
     xs = np.asarray(xs, float)
     return dict(mean=float(xs.mean()), min=float(xs.min()), max=float(xs.max()), n=int(len(xs)))
 
+# %% ../../nbs/47_eigen_seeds.ipynb #8b2f6c0e
 def _verdict(gaps, tol: float = 0.0) -> str:
     "'holds' if every gap > -tol, 'holds on average' if only the mean is, else 'does not hold'."
     gaps = np.asarray(gaps, float)
@@ -21,8 +23,20 @@ def _verdict(gaps, tol: float = 0.0) -> str:
 
 # %% ../../nbs/47_eigen_seeds.ipynb #19bfc621
 def seed_summary(results: list[dict], tol: float = 0.01) -> dict:
-    """Mean and range over seeds of every model's final accuracy (τ = 5 %), and the E1–E3 verdicts on the per-seed gaps.
-    `results`: the `results` dicts of `feng_eigen` runs (one per seed). `tol`: the slack the single-run checks allow."""
+    """Mean and range over seeds of every model's final accuracy (τ = 5 %), and the verdicts on Feng et al.'s claims
+    E1–E3 over the per-seed gaps.
+
+    Args:
+        results: the `results` dicts of `feng_eigen` runs, one per seed.
+        tol: the slack the single-run checks allow, accuracy (a fraction).
+
+    Returns:
+        dict: `n_seeds`, `generator_acc_5` and `final_acc_5` (per model) as mean/min/max/n, and `claims`: per claim its
+        per-seed `gap` and `verdict` ('holds', 'holds on average', 'does not hold').
+
+    Raises:
+        ValueError: no results.
+    """
     if len(results) < 1: raise ValueError('no results')
     gen = [r['generator']['acc_5'] for r in results]
     names = list(results[0]['final_acc_5'])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib, math, json, time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
@@ -30,14 +31,37 @@ def _optimiser(model, lr: float, warmup: int, steps: int, cuda: bool):
 # %% ../../nbs/43_eigen_train.ipynb #30c06680
 def next_batch(rng, order: np.ndarray, pos: int, bs: int):
     """The next `bs` indices of the shuffled epoch `order` from position `pos`, drawing a new epoch from `rng` when
-    fewer than `bs` remain: (indices, order, new position)."""
+    fewer than `bs` remain.
+
+    Args:
+        rng: the NumPy `Generator` of the training run.
+        order: the current epoch, a permutation of the data's indices, int (n,).
+        pos: position in `order` of the next index.
+        bs: batch size, ≤ n.
+
+    Returns:
+        tuple: (indices (bs,), epoch order, new position).
+    """
     if pos + bs > len(order): order, pos = rng.permutation(len(order)), 0
     return order[pos:pos + bs], order, pos + bs
 
 # %% ../../nbs/43_eigen_train.ipynb #926b010c
 def train_step(model, forward, opt, sched, S, T, idx, device) -> torch.Tensor:
-    """One Adam step of `model` on rows `idx` of sources `S` and targets `T` (`forward`: the model as called, e.g.
-    compiled): teacher-forced cross-entropy, gradient clipped at 5, then the schedule's step. Returns the loss."""
+    """One Adam step: teacher-forced cross-entropy, gradient clipped at 5, then the schedule's step.
+
+    Args:
+        model: the `EigenTransformer` trained (its parameters are clipped).
+        forward: the model as called (`model` itself, or `compiled(model)`).
+        opt: its optimiser.
+        sched: its learning-rate scheduler.
+        S: encoded sources on `device`, int tensor (n, 2 + 3d²).
+        T: encoded targets on `device`, int tensor (n, 3d + 4).
+        idx: rows of the batch, ints.
+        device: the device of `S` and `T`.
+
+    Returns:
+        Tensor: the batch's mean loss, nats per target token (0-d, on `device`).
+    """
     idx = torch.as_tensor(idx, device=device)
     s, t = S[idx], T[idx]
     with autocast_for(device):
@@ -72,6 +96,7 @@ def _snapshot(key: dict, step: int, model, opt, sched, order, pos: int, losses: 
     if cuda: state['cuda_rng'] = torch.cuda.get_rng_state(device)
     return state
 
+# %% ../../nbs/43_eigen_train.ipynb #3aff0782
 def _restore(st: dict, model, opt, sched, rng, cuda: bool, device):
     "Put a saved training state back: weights, Adam's moments, the scheduler and the random streams."
     model.load_state_dict(st['model'])
@@ -98,9 +123,17 @@ def _resume(ckpt: Path, key: dict, fresh: tuple, model, opt, sched, rng, cuda: b
 COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
 
 def compiled(model, how: bool | str = False):
-    """`model` itself for `how` False or 'off' (the experiments' parameter value); `torch.compile(model)` for True or
-    one of `COMPILE_MODES`; for another name, compiled with that backend (e.g. 'aot_eager': the graph capture without
-    code generation, quick on a CPU). The parameters are shared: training the result trains `model`."""
+    """The model as `fit` calls it: itself, or compiled whole (`fullgraph`) by `torch.compile` (speed only).
+
+    Args:
+        model: an `nn.Module`.
+        how: False or 'off' (the experiments' parameter value): `model` itself; True or one of `COMPILE_MODES`:
+            `torch.compile(model)` in that mode; another name: compiled with that backend (e.g. 'aot_eager': the
+            graph capture without code generation, quick on a CPU).
+
+    Returns:
+        nn.Module: `model` or its compiled wrapper; the parameters are shared, so training the result trains `model`.
+    """
     if not how or how == 'off': return model
     kw = {} if how is True else dict(mode=how) if how in COMPILE_MODES else dict(backend=how)
     return torch.compile(model, fullgraph=True, **kw)
@@ -117,10 +150,12 @@ def _checked_data(src, tgt, steps: int, check_every: int, ckpt_every: int | None
         raise ValueError(f'ckpt_every must be None or >= 1, got {ckpt_every}')
     return src, tgt
 
+# %% ../../nbs/43_eigen_train.ipynb #9f03d25f
 def _due(step: int, every: int, steps: int) -> bool:
     "Whether step `step` (counted from 0) closes a period of `every` steps and is not the last of `steps`."
     return (step + 1) % every == 0 and step + 1 < steps
 
+# %% ../../nbs/43_eigen_train.ipynb #9f03d260
 def _asks_stop(model, stop_when) -> bool:
     "`stop_when(model)`, asked with the model in eval mode; training mode again afterwards."
     model.eval()
@@ -128,18 +163,10 @@ def _asks_stop(model, stop_when) -> bool:
     model.train()
     return stop
 
-# %% ../../nbs/43_eigen_train.ipynb #0980d97f
-def fit(model, src, tgt, steps: int, batch: int = 128, lr: float = 1e-3, warmup: int = 100, seed: int = 0,
-        device='cpu', progress: bool = True, desc: str = 'train', stop_when=None, check_every: int = 100,
-        ckpt_dir=None, ckpt_every: int | None = None, compile: bool | str = False) -> dict:
-    """Teacher-forced cross-entropy training for `steps` Adam steps (linear warm-up, cosine decay), cycling through
-    (src, tgt) in shuffled epochs. With `stop_when(model) -> bool`, training checks every `check_every` steps (model
-    in eval mode) and stops at the first check that returns True. With `ckpt_dir` and `ckpt_every`, the whole training
-    state is saved to `ckpt_dir/train_state.pt` every `ckpt_every` steps, and a call that finds it there resumes from it
-    (the same result as an uninterrupted run on a CPU); under a time limit it stops after a checkpoint when the next one
-    would not be reached in time (`core.TimeLimitReached`). `compile` runs the model's forward and backward through
-    `compiled(model, compile)` (speed only)."""
-    src, tgt = _checked_data(src, tgt, steps, check_every, ckpt_every)
+# %% ../../nbs/43_eigen_train.ipynb #9f03d261
+def _fit_setup(model, src, tgt, steps: int, batch: int, lr: float, warmup: int, seed: int, device, ckpt_dir,
+               ckpt_every: int | None, compile: bool | str) -> SimpleNamespace:
+    "The state `_fit_steps` trains on: random streams, optimiser, data on the device, and where training resumes."
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model.to(device).train()
@@ -148,32 +175,92 @@ def fit(model, src, tgt, steps: int, batch: int = 128, lr: float = 1e-3, warmup:
     opt, sched = _optimiser(model, lr, warmup, steps, cuda)
     forward, bs = compiled(model, compile), min(batch, len(src))
     at = rng.permutation(len(src)), 0, [], 0, 0.0                     # data order, position, losses, step, wall seconds
-    ckpt = Path(ckpt_dir) / TRAIN_STATE if ckpt_dir is not None and ckpt_every else None
+    ckpt, key = Path(ckpt_dir) / TRAIN_STATE if ckpt_dir is not None and ckpt_every else None, None
     if ckpt is not None:                                                # resume where a killed or stopped run left off
         key = dict(steps=steps, batch=bs, lr=lr, warmup=warmup, seed=seed, data=_digest(src, tgt))
         at = _resume(ckpt, key, at, model, opt, sched, rng, cuda, device)
-    (order, pos, losses, start, wall0), t0, step = at, time.time(), at[3] - 1
-    for step in tqdm(range(start, steps), desc=desc, disable=not progress, mininterval=2, initial=start, total=steps):
-        idx, order, pos = next_batch(rng, order, pos, bs)
-        loss = train_step(model, forward, opt, sched, S, T, idx, device)
-        if step % 50 == 0 or step == steps - 1: losses.append(loss.item())
+    order, pos, losses, start, wall0 = at
+    return SimpleNamespace(rng=rng, cuda=cuda, S=S, T=T, opt=opt, sched=sched, forward=forward, bs=bs, ckpt=ckpt,
+                           key=key, order=order, pos=pos, losses=losses, start=start, wall0=wall0)
+
+# %% ../../nbs/43_eigen_train.ipynb #9f03d262
+def _fit_steps(model, r: SimpleNamespace, steps: int, device, progress: bool, desc: str, stop_when, check_every: int,
+               ckpt_every: int | None) -> tuple[int, float]:
+    "Train from step `r.start` to `steps` (or the stop), checkpointing on the way: (steps done, seconds)."
+    t0, step = time.time(), r.start - 1
+    for step in tqdm(range(r.start, steps), desc=desc, disable=not progress, mininterval=2, initial=r.start,
+                     total=steps):
+        idx, r.order, r.pos = next_batch(r.rng, r.order, r.pos, r.bs)
+        loss = train_step(model, r.forward, r.opt, r.sched, r.S, r.T, idx, device)
+        if step % 50 == 0 or step == steps - 1: r.losses.append(loss.item())
         if stop_when is not None and _due(step, check_every, steps) and _asks_stop(model, stop_when):
-            losses.append(loss.item())
+            r.losses.append(loss.item())
             break
-        if ckpt is not None and _due(step, ckpt_every, steps):
-            spent = wall0 + time.time() - t0
-            save_atomic(_snapshot(key, step + 1, model, opt, sched, order, pos, losses, spent, rng, cuda, device), ckpt)
-            check_time((time.time() - t0) / (step + 1 - start) * min(ckpt_every, steps - step - 1),
+        if r.ckpt is not None and _due(step, ckpt_every, steps):
+            spent = r.wall0 + time.time() - t0
+            save_atomic(_snapshot(r.key, step + 1, model, r.opt, r.sched, r.order, r.pos, r.losses, spent, r.rng,
+                                  r.cuda, device), r.ckpt)
+            check_time((time.time() - t0) / (step + 1 - r.start) * min(ckpt_every, steps - step - 1),
                        f'training step {step + 2} of {steps} ({desc})')
-    done, wall = step + 1, time.time() - t0
+    return step + 1, time.time() - t0
+
+# %% ../../nbs/43_eigen_train.ipynb #0980d97f
+def fit(model, src, tgt, steps: int, batch: int = 128, lr: float = 1e-3, warmup: int = 100, seed: int = 0,
+        device='cpu', progress: bool = True, desc: str = 'train', stop_when=None, check_every: int = 100,
+        ckpt_dir=None, ckpt_every: int | None = None, compile: bool | str = False) -> dict:
+    """Teacher-forced cross-entropy training of `model` in place for `steps` Adam steps (linear warm-up, cosine decay to
+    10 %, gradient clipped at 5), cycling through (src, tgt) in shuffled epochs; checkpointed and resumable.
+
+    Args:
+        model: the `EigenTransformer` to train.
+        src: encoded matrices, int array (n, 2 + 3d²) (`encode_matrices`).
+        tgt: encoded targets, int array (n, 3d + 4) (`encode_targets`).
+        steps: Adam steps, ≥ 1.
+        batch: batch size (at most n is used).
+        lr: peak learning rate.
+        warmup: warm-up steps.
+        seed: seed of the initial data order, the shuffles and torch's stream.
+        device: where training runs (bf16 autocast on CUDA).
+        progress: show a progress bar.
+        desc: the progress bar's label.
+        stop_when: `stop_when(model) -> bool`, asked every `check_every` steps in eval mode; training stops at the
+            first True (None: never).
+        check_every: steps between checks, ≥ 1.
+        ckpt_dir: folder of the checkpoint `train_state.pt` (None: no checkpoints); a call that finds one resumes
+            from it, the same result as an uninterrupted run on a CPU.
+        ckpt_every: steps between checkpoints (None: none). Under a time limit, training stops after a checkpoint
+            when the next one would not be reached in time.
+        compile: `compiled(model, compile)` runs forward and backward (speed only).
+
+    Returns:
+        dict: `steps` done, `stopped_early`, `final_loss` (nats per token), `wall_s`, `resumed_at` (step),
+        `tokens_per_s`.
+
+    Raises:
+        ValueError: no data, unequal lengths, intervals below 1, or a checkpoint of another run in `ckpt_dir`.
+        core.TimeLimitReached: stopped at a checkpoint by the run's time limit.
+    """
+    src, tgt = _checked_data(src, tgt, steps, check_every, ckpt_every)
+    r = _fit_setup(model, src, tgt, steps, batch, lr, warmup, seed, device, ckpt_dir, ckpt_every, compile)
+    done, wall = _fit_steps(model, r, steps, device, progress, desc, stop_when, check_every, ckpt_every)
     model.eval()
-    return dict(steps=done, stopped_early=done < steps, final_loss=losses[-1], wall_s=wall0 + wall, resumed_at=start,
-                tokens_per_s=(done - start) * bs * (src.shape[1] + tgt.shape[1] - 1) / wall)
+    return dict(steps=done, stopped_early=done < steps, final_loss=r.losses[-1], wall_s=r.wall0 + wall,
+                resumed_at=r.start, tokens_per_s=(done - r.start) * r.bs * (src.shape[1] + tgt.shape[1] - 1) / wall)
 
 # %% ../../nbs/43_eigen_train.ipynb #ad27fa8f
 @dataclass
 class TrainSpec:
-    "How every model of an experiment is built and trained."
+    """How every model of an experiment is built and trained (`fit`'s arguments).
+
+    Args:
+        config: the model's sizes.
+        steps: Adam steps of every training run.
+        batch: batch size.
+        lr: peak learning rate.
+        warmup: warm-up steps.
+        ckpt_every: training checkpoints every this many steps (None: none).
+        compile: `fit`'s torch.compile switch (speed only).
+    """
     config: ModelConfig
     steps: int
     batch: int = 128
@@ -182,11 +269,26 @@ class TrainSpec:
     ckpt_every: int | None = None   # training checkpoints every this many steps (None: none)
     compile: bool | str = False     # `fit`'s torch.compile switch (speed only)
 
+# %% ../../nbs/43_eigen_train.ipynb #ad27fa91
 def train_transformer(spec: TrainSpec, src, tgt, seed: int, device='cpu', progress: bool = False, desc: str = 'train',
                       ckpt_dir=None, **stop):
-    """A fresh model of `spec.config`, initialised from `seed` and trained on (src, tgt), then rounded to the precision
-    it is saved in (`round_to_storage_`); with `ckpt_dir` it checkpoints every `spec.ckpt_every` steps there and resumes
-    from it; `stop` goes to `fit` (`stop_when`, `check_every`)."""
+    """A fresh model of `spec.config`, initialised from `seed`, trained with `fit` and rounded to the precision it is
+    saved in (`round_to_storage_`).
+
+    Args:
+        spec: the model's sizes and training settings.
+        src: encoded matrices, int array (n, 2 + 3d²).
+        tgt: encoded targets, int array (n, 3d + 4).
+        seed: seed of the initialisation and of `fit`.
+        device: where training runs.
+        progress: show a progress bar.
+        desc: the progress bar's label.
+        ckpt_dir: checkpoint folder (every `spec.ckpt_every` steps; resumed from), or None.
+        stop: keywords (`**stop`) for `fit`: `stop_when` and `check_every`.
+
+    Returns:
+        tuple: (model in eval mode, `fit`'s dict).
+    """
     torch.manual_seed(seed)
     model = EigenTransformer(spec.config)
     info = fit(model, src, tgt, spec.steps, spec.batch, spec.lr, spec.warmup, seed, device, progress, desc,

@@ -39,7 +39,20 @@ def _read_jsonl(path: Path, keys=('id', 'document', 'summary')) -> list[dict]:
 
 # %% ../../nbs/52_llm_data.ipynb #11d254a9
 def load_xsum(split: str, n: int | None = None, source: str = 'auto') -> tuple[list[dict], str]:
-    "(rows, note) for split 'pool' or 'eval': the first `n` rows of {id, document, summary}."
+    """XSUM rows, offline subset or full split.
+
+    Args:
+        split: 'pool' (training pool: offline the test-split subset, online train) or 'eval' (validation).
+        n: the first n rows (None: all).
+        source: 'auto' (the offline file where present, else the hub if downloads are allowed), 'offline' or 'online'.
+
+    Returns:
+        tuple: (rows, each a dict `id`, `document`, `summary`; note of the data used, `XSUM_NOTE` or `XSUM_ONLINE_NOTE`).
+
+    Raises:
+        ValueError: an unknown split or source, or more rows asked for than there are.
+        DataError: the file is missing or damaged, and downloads are off.
+    """
     if split not in XSUM_FILES: raise ValueError(f"split must be 'pool' or 'eval', got {split!r}")
     if source not in ('auto', 'offline', 'online'):
         raise ValueError(f"source must be auto|offline|online, got {source!r}")
@@ -61,7 +74,19 @@ def load_xsum(split: str, n: int | None = None, source: str = 'auto') -> tuple[l
 PREFIX, CUE = 'Article: ', '\n\nSummary:'
 
 def prompt_ids(tok, article: str, max_prompt: int) -> list[int]:
-    "Token ids of 'Article: {article}\\n\\nSummary:' with the article truncated so the whole fits in `max_prompt`."
+    """Token ids of Yi et al.'s prompt 'Article: {article}\\n\\nSummary:', the article truncated so that the whole fits.
+
+    Args:
+        tok: the tokenizer.
+        article: the article's text.
+        max_prompt: the prompt's length, tokens.
+
+    Returns:
+        list: token ids, at most `max_prompt`, always ending with the cue.
+
+    Raises:
+        ValueError: `max_prompt` leaves no room for the article.
+    """
     pre, cue = tok(PREFIX, add_special_tokens=False).input_ids, tok(CUE, add_special_tokens=False).input_ids
     room = max_prompt - len(pre) - len(cue)
     if room < 1:
@@ -72,18 +97,47 @@ def prompt_ids(tok, article: str, max_prompt: int) -> list[int]:
 
 # %% ../../nbs/52_llm_data.ipynb #a81664bc
 def summary_ids(tok, summary: str, max_summary: int) -> list[int]:
-    "Token ids of ' {summary}' truncated to `max_summary`, then EOS."
+    """Token ids of ' {summary}' truncated to `max_summary`, then EOS.
+
+    Args:
+        tok: the tokenizer.
+        summary: the summary's text.
+        max_summary: the most summary tokens kept (EOS not counted).
+
+    Returns:
+        list: token ids ending with EOS.
+    """
     return tok(' ' + summary.strip(), add_special_tokens=False).input_ids[:max_summary] + [tok.eos_token_id]
 
 # %% ../../nbs/52_llm_data.ipynb #dbfd235b
 def train_example(tok, article: str, summary: str, max_prompt: int, max_summary: int) -> tuple[list[int], list[int]]:
-    "(input_ids, labels) with labels −100 on the prompt."
+    """A training example: prompt, then summary and EOS, with the loss on the summary alone.
+
+    Args:
+        tok: the tokenizer.
+        article: the article's text.
+        summary: the (reference or generated) summary's text.
+        max_prompt: prompt tokens (`prompt_ids`).
+        max_summary: summary tokens (`summary_ids`).
+
+    Returns:
+        tuple: (input_ids, labels), lists of equal length; labels −100 on the prompt.
+    """
     p, s = prompt_ids(tok, article, max_prompt), summary_ids(tok, summary, max_summary)
     return p + s, [-100] * len(p) + s
 
 # %% ../../nbs/52_llm_data.ipynb #841f3bc7
 def collate(examples, pad_id: int, side: str = 'right'):
-    "Pad (input_ids, labels) pairs into tensors: input_ids, attention_mask, labels (−100 on padding)."
+    """Pad (input_ids, labels) pairs into one batch.
+
+    Args:
+        examples: (input_ids, labels) pairs of lists of ints.
+        pad_id: the pad token's id.
+        side: 'right' (training) or 'left' (generation).
+
+    Returns:
+        dict: `input_ids`, `attention_mask`, `labels` (−100 on padding), long tensors (B, L), L the longest example.
+    """
     import torch
     L = max(len(x) for x, _ in examples)
     B = len(examples)

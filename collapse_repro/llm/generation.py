@@ -16,58 +16,105 @@ __all__ = ['decode_new', 'generate']
 
 # %% ../../nbs/54_llm_generation.ipynb #bb553188
 def decode_new(tok, ids: Sequence[int]) -> str:
-    "Decode generated token ids up to the first EOS."
+    """Decode generated token ids up to the first EOS.
+
+    Args:
+        tok: the tokenizer.
+        ids: generated token ids (after the prompt).
+
+    Returns:
+        str: the text, special tokens skipped, stripped.
+    """
     ids = list(ids)
     if tok.eos_token_id in ids: ids = ids[:ids.index(tok.eos_token_id)]
     return tok.decode(ids, skip_special_tokens=True).strip()
 
-# %% ../../nbs/54_llm_generation.ipynb #02cc2edd
-def generate(model, tok, prompts: Sequence[list[int]], *, max_new_tokens: int = 32, batch_size: int = 16,
-             num_beams: int = 1, bf16: bool | str = 'auto', cache: Path | None = None, accelerator=None,
-             progress: bool = True, desc: str = 'generate', stats: dict | None = None) -> list:
-    "Decoded continuations of token-id `prompts`: a str each (greedy) or a list of `num_beams` str (beam search)."
-    import torch
-    dev = next(model.parameters()).device
-    order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    world = accelerator.num_processes if accelerator else 1
-    rank = accelerator.process_index if accelerator else 0
+# %% ../../nbs/54_llm_generation.ipynb #02cc2ede
+def _cache_dir(cache, meta: dict) -> Path | None:
+    "The folder `cache` (None: no cache), created, its `meta.json` checked against this call's settings `meta` and set."
     if cache is not None:
         cache = Path(cache)
         cache.mkdir(parents=True, exist_ok=True)
-    meta = dict(n=len(prompts), batch_size=batch_size, num_beams=num_beams, max_new_tokens=max_new_tokens)
     if cache is not None:
         mf = cache / 'meta.json'
         if mf.exists() and json.loads(mf.read_text()) != meta:
             raise ValueError(f'{cache} holds generations with other settings: {mf.read_text()}')
         mf.write_text(json.dumps(meta))
+    return cache
+
+# %% ../../nbs/54_llm_generation.ipynb #02cc2ee0
+def _generate_batch(model, tok, prompts, b, f: Path | None, dev, bf16, max_new_tokens: int, num_beams: int,
+                    stats: dict | None) -> list[str]:
+    "Texts of batch `b` of `prompts`, `num_beams` a prompt in order; generated tokens counted into `stats`."
+    import torch
+    enc = collate([(prompts[i], prompts[i]) for i in b], tok.pad_token_id, side='left')
+    L = enc['input_ids'].shape[1]
+    with torch.no_grad(), autocast(dev, bf16):
+        gen = model.generate(input_ids=enc['input_ids'].to(dev), attention_mask=enc['attention_mask'].to(dev),
+                             max_new_tokens=max_new_tokens, do_sample=False, num_beams=num_beams,
+                             num_return_sequences=num_beams, early_stopping=True if num_beams > 1 else False,
+                             pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+    rows = gen[:, L:].tolist()
+    texts = [decode_new(tok, row) for row in rows]
+    if stats is not None:      # generated tokens up to and including the first EOS
+        n_new = sum(r.index(tok.eos_token_id) + 1 if tok.eos_token_id in r else len(r) for r in rows)
+        stats['new_tokens'] = stats.get('new_tokens', 0) + n_new
+    if f is not None:
+        tmp = f.with_suffix('.tmp')
+        tmp.write_text(json.dumps(texts))
+        tmp.rename(f)
+    return texts
+
+# %% ../../nbs/54_llm_generation.ipynb #02cc2ee2
+def _gathered(out: list, accelerator, world: int) -> list:
+    "`out` with the entries other processes generated filled in (gathered across processes when `world` > 1)."
+    if accelerator and world > 1:
+        from accelerate.utils import gather_object
+        parts = gather_object([(i, o) for i, o in enumerate(out) if o is not None])
+        for i, o in parts: out[i] = o
+    return out
+
+# %% ../../nbs/54_llm_generation.ipynb #02cc2edd
+def generate(model, tok, prompts: Sequence[list[int]], *, max_new_tokens: int = 32, batch_size: int = 16,
+             num_beams: int = 1, bf16: bool | str = 'auto', cache: Path | None = None, accelerator=None,
+             progress: bool = True, desc: str = 'generate', stats: dict | None = None) -> list:
+    """Decoded continuations of token-id `prompts`, greedy or by beam search, in left-padded batches sorted by length;
+    with `cache`, each finished batch is kept on disk and a rerun resumes.
+
+    Args:
+        model: a transformers causal LM.
+        tok: its tokenizer (pad and EOS tokens).
+        prompts: token-id lists (`prompt_ids`).
+        max_new_tokens: the most tokens generated per prompt.
+        batch_size: prompts per batch.
+        num_beams: 1: greedy; k > 1: beam search returning all k beams.
+        bf16: bf16 autocast: True, False or 'auto'.
+        cache: folder of the per-batch files (None: no cache).
+        accelerator: an `accelerate.Accelerator` (batches dealt round-robin, texts gathered), or None.
+        progress: show a progress bar.
+        desc: its label.
+        stats: a dict to which `new_tokens` (generated tokens up to the first EOS) is added, or None.
+
+    Returns:
+        list: per prompt, its text (greedy) or a list of `num_beams` texts.
+
+    Raises:
+        ValueError: `cache` holds generations with other settings.
+    """
+    dev = next(model.parameters()).device
+    order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    world = accelerator.num_processes if accelerator else 1
+    rank = accelerator.process_index if accelerator else 0
+    meta = dict(n=len(prompts), batch_size=batch_size, num_beams=num_beams, max_new_tokens=max_new_tokens)
+    cache = _cache_dir(cache, meta)
     out: list = [None] * len(prompts)
     model.eval()
     for bi, b in enumerate(tqdm(batches, desc=desc, disable=not progress, leave=False)):
         f = cache / f'batch_{bi:05d}.json' if cache is not None else None
         if f is not None and f.exists(): texts = json.loads(f.read_text())
         elif bi % world != rank: continue
-        else:
-            enc = collate([(prompts[i], prompts[i]) for i in b], tok.pad_token_id, side='left')
-            L = enc['input_ids'].shape[1]
-            with torch.no_grad(), autocast(dev, bf16):
-                gen = model.generate(input_ids=enc['input_ids'].to(dev), attention_mask=enc['attention_mask'].to(dev),
-                                     max_new_tokens=max_new_tokens, do_sample=False, num_beams=num_beams,
-                                     num_return_sequences=num_beams, early_stopping=True if num_beams > 1 else False,
-                                     pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
-            rows = gen[:, L:].tolist()
-            texts = [decode_new(tok, row) for row in rows]
-            if stats is not None:      # generated tokens up to and including the first EOS
-                n_new = sum(r.index(tok.eos_token_id) + 1 if tok.eos_token_id in r else len(r) for r in rows)
-                stats['new_tokens'] = stats.get('new_tokens', 0) + n_new
-            if f is not None:
-                tmp = f.with_suffix('.tmp')
-                tmp.write_text(json.dumps(texts))
-                tmp.rename(f)
+        else: texts = _generate_batch(model, tok, prompts, b, f, dev, bf16, max_new_tokens, num_beams, stats)
         for j, i in enumerate(b):
             out[i] = texts[j] if num_beams == 1 else texts[j * num_beams:(j + 1) * num_beams]
-    if accelerator and world > 1:
-        from accelerate.utils import gather_object
-        parts = gather_object([(i, o) for i, o in enumerate(out) if o is not None])
-        for i, o in parts: out[i] = o
-    return out
+    return _gathered(out, accelerator, world)

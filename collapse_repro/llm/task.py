@@ -22,26 +22,55 @@ __all__ = ['SumConfig', 'bf16_checkpoints', 'LLMTask']
 # %% ../../nbs/56_llm_task.ipynb #04d86943
 @dataclass
 class SumConfig:
-    "Sizes and hyper-parameters of an LLM summarization run."
-    model: str = 'smollm2'          # 'smollm2' | 'tiny' | a saved folder
-    n_pool: int = 1910              # training-pool articles
-    n_eval: int = 1000              # evaluation articles
-    max_prompt: int = 256           # prompt tokens (article truncated, cue kept)
-    max_summary: int = 64           # summary tokens in training
-    max_new_tokens: int = 64        # generated tokens
-    batch_size: int = 32            # effective training batch (Yi: 32)
-    micro_batch: int = 8            # gradient-accumulation micro-batch
-    lr: float = 5e-5                # AdamW learning rate (Yi: 5e-5, cosine, no warm-up)
-    gen_batch: int = 16             # generation (and likelihood-scoring) batch: speed only
-    bf16: Any = 'auto'              # bf16 autocast (auto: GPU, or CPU with native bf16)
-    device: str | None = None       # None: core.get_device ($COLLAPSE_REPRO_DEVICE, else cuda, mps, cpu)
-    data_source: str = 'auto'       # XSUM source: auto | offline | online
-    rouge_workers: int | None = None  # ROUGE processes (None: all CPUs for >= ROUGE_IN_PROCESS pairs; 1: in-process)
-    checkpoint_dtype: str = 'auto'  # auto: bfloat16 on CUDA with bf16 autocast, else float32 | float32 | bfloat16
+    """Sizes and hyper-parameters of an LLM summarization run.
+
+    Args:
+        model: 'smollm2', 'tiny' or a saved folder (`load_base_model`).
+        n_pool: training-pool articles.
+        n_eval: evaluation articles.
+        max_prompt: prompt tokens (article truncated, cue kept).
+        max_summary: summary tokens in training.
+        max_new_tokens: generated tokens.
+        batch_size: effective training batch (Yi et al.: 32).
+        micro_batch: gradient-accumulation micro-batch.
+        lr: AdamW learning rate (Yi et al.: 5e-5, cosine, no warm-up).
+        gen_batch: generation (and likelihood-scoring) batch: speed only.
+        bf16: bf16 autocast: True, False or 'auto' (a GPU, or a CPU with native bf16).
+        device: None: `core.get_device` ($COLLAPSE_REPRO_DEVICE, else cuda, mps, cpu).
+        data_source: XSUM source: 'auto', 'offline' or 'online'.
+        rouge_workers: ROUGE processes (None: all CPUs from `ROUGE_IN_PROCESS` pairs on; 1: in-process).
+        checkpoint_dtype: 'auto' (bfloat16 on CUDA with bf16 autocast, else float32), 'float32' or 'bfloat16'.
+    """
+    model: str = 'smollm2'
+    n_pool: int = 1910
+    n_eval: int = 1000
+    max_prompt: int = 256
+    max_summary: int = 64
+    max_new_tokens: int = 64
+    batch_size: int = 32
+    micro_batch: int = 8
+    lr: float = 5e-5
+    gen_batch: int = 16
+    bf16: Any = 'auto'
+    device: str | None = None
+    data_source: str = 'auto'
+    rouge_workers: int | None = None
+    checkpoint_dtype: str = 'auto'
 
 # %% ../../nbs/56_llm_task.ipynb #2bfd3093
 def bf16_checkpoints(cfg: SumConfig, device) -> bool:
-    "Whether checkpoints are written in bfloat16 (see `LLMTask.save`)."
+    """Whether checkpoints are written in bfloat16 (see `LLMTask.save`).
+
+    Args:
+        cfg: the run's `SumConfig` (`checkpoint_dtype`, `bf16`).
+        device: the task's device.
+
+    Returns:
+        bool: True for bfloat16 checkpoints.
+
+    Raises:
+        ValueError: an unknown `checkpoint_dtype`.
+    """
     import torch
     if cfg.checkpoint_dtype not in ('auto', 'float32', 'bfloat16'):
         raise ValueError(f"checkpoint_dtype must be auto | float32 | bfloat16, got {cfg.checkpoint_dtype!r}")
@@ -51,7 +80,13 @@ def bf16_checkpoints(cfg: SumConfig, device) -> bool:
 
 # %% ../../nbs/56_llm_task.ipynb #682294fa
 class LLMTask:
-    "Tokenized pool/evaluation data and the model operations the LLM stages are built from."
+    """Tokenized pool/evaluation data and the model operations the LLM stages are built from.
+
+    Args:
+        cfg: the run's sizes and hyper-parameters.
+        accelerator: an `accelerate.Accelerator` (its device and processes), or None.
+        progress: show progress bars.
+    """
     def __init__(self, cfg: SumConfig, accelerator=None, progress: bool = True):
         self.cfg, self.acc, self.progress = cfg, accelerator, progress
         self.device = accelerator.device if accelerator else get_device(cfg.device)
@@ -63,20 +98,50 @@ class LLMTask:
         self.eval_prompts = [prompt_ids(self.tok, r['document'], cfg.max_prompt) for r in self.eval_rows]
         self.weights_note = weights_note(cfg.model)
 
-    def base_model(self, seed: int = 0):
-        "A fresh copy of the base model (the tiny one is initialised from `seed`)."
-        m, self.weights_note = load_base_model(self.cfg.model, self.tok, seed=seed, device=self.device)
-        return m
+# %% ../../nbs/56_llm_task.ipynb #682294fb
+@patch
+def base_model(self: LLMTask, seed: int = 0):
+    """A fresh copy of the base model (the tiny one is initialised from `seed`).
 
-    def example(self, i: int, summary: str | None = None):
-        "Training example for pool article `i` with its reference summary or a given (generated) one."
-        r = self.pool[i]
-        summary = r['summary'] if summary is None else summary
-        return train_example(self.tok, r['document'], summary, self.cfg.max_prompt, self.cfg.max_summary)
+    Args:
+        seed: the tiny model's initialisation seed.
+
+    Returns:
+        PreTrainedModel: on the task's device; `weights_note` is updated.
+    """
+    m, self.weights_note = load_base_model(self.cfg.model, self.tok, seed=seed, device=self.device)
+    return m
+
+# %% ../../nbs/56_llm_task.ipynb #682294fd
+@patch
+def example(self: LLMTask, i: int, summary: str | None = None):
+    """Training example for pool article `i` with its reference summary or a given (generated) one.
+
+    Args:
+        i: index into the pool.
+        summary: the summary to train on (None: the reference).
+
+    Returns:
+        tuple: (input_ids, labels) of `train_example`.
+    """
+    r = self.pool[i]
+    summary = r['summary'] if summary is None else summary
+    return train_example(self.tok, r['document'], summary, self.cfg.max_prompt, self.cfg.max_summary)
 
 # %% ../../nbs/56_llm_task.ipynb #b75aebd6
 @patch
 def train_on(self: LLMTask, model, examples, seed: int, desc: str = 'train') -> dict:
+    """`finetune` with the task's settings.
+
+    Args:
+        model: the causal LM, trained in place.
+        examples: (input_ids, labels) pairs (`example`).
+        seed: the shuffle's seed.
+        desc: the progress bar's label.
+
+    Returns:
+        dict: `finetune`'s (`loss`, `steps`, `tokens`, `seconds`).
+    """
     c = self.cfg
     return finetune(model, examples, batch_size=c.batch_size, micro_batch=c.micro_batch, lr=c.lr, seed=seed,
                     pad_id=self.tok.pad_token_id, bf16=c.bf16, accelerator=self.acc, progress=self.progress,
@@ -85,6 +150,17 @@ def train_on(self: LLMTask, model, examples, seed: int, desc: str = 'train') -> 
 # %% ../../nbs/56_llm_task.ipynb #ee2ac36f
 @patch
 def pool_generate(self: LLMTask, model, cache: Path | None, num_beams: int = 1, desc: str = 'generate pool') -> list:
+    """Summaries of every pool article by `model` (`generate` with the task's settings).
+
+    Args:
+        model: the causal LM.
+        cache: folder of the per-batch cache (None: none).
+        num_beams: 1: greedy; k > 1: k beams per article.
+        desc: the progress bar's label.
+
+    Returns:
+        list: per article, its summary (greedy) or a list of `num_beams` candidates.
+    """
     c = self.cfg
     return generate(model, self.tok, self.pool_prompts, max_new_tokens=c.max_new_tokens, batch_size=c.gen_batch,
                     num_beams=num_beams, bf16=c.bf16, cache=cache, accelerator=self.acc, progress=self.progress,
@@ -93,13 +169,30 @@ def pool_generate(self: LLMTask, model, cache: Path | None, num_beams: int = 1, 
 # %% ../../nbs/56_llm_task.ipynb #f6c53943
 @patch
 def pool_rouge(self: LLMTask, summaries: Sequence[str], idx=None) -> dict[str, np.ndarray]:
+    """ROUGE F1 of summaries of pool articles against their references.
+
+    Args:
+        summaries: one summary per article of `idx`.
+        idx: pool indices (None: the whole pool, in order).
+
+    Returns:
+        dict: `rouge`'s {type: F1 per summary}.
+    """
     idx = range(len(self.pool)) if idx is None else idx
     return rouge(summaries, [self.pool[i]['summary'] for i in idx], workers=self.cfg.rouge_workers)
 
 # %% ../../nbs/56_llm_task.ipynb #430506c6
 @patch
 def evaluate(self: LLMTask, model, cache: Path | None = None) -> dict:
-    "Mean ROUGE-1/2/L F1 of greedy summaries of the evaluation set."
+    """The round's measurement: mean ROUGE-1/2/L F1 of greedy summaries of the evaluation set.
+
+    Args:
+        model: the causal LM.
+        cache: folder of the generation cache (None: none).
+
+    Returns:
+        dict: `rouge1`, `rouge2`, `rougeL` (means over articles) and `gen_len` (mean words per summary).
+    """
     c = self.cfg
     preds = generate(model, self.tok, self.eval_prompts, max_new_tokens=c.max_new_tokens, batch_size=c.gen_batch,
                      bf16=c.bf16, cache=cache, accelerator=self.acc, progress=self.progress, desc='evaluate')
@@ -110,8 +203,13 @@ def evaluate(self: LLMTask, model, cache: Path | None = None) -> dict:
 # %% ../../nbs/56_llm_task.ipynb #eb36e8e8
 @patch
 def save(self: LLMTask, model, path: Path):
-    """Save `model` (only the main process writes under `accelerate`); with bf16 checkpoints, round its weights to
-    bf16 first."""
+    """Save `model` with `save_pretrained` (only the main process writes under `accelerate`); with bf16 checkpoints,
+    round its weights to bf16 in place first, so that a resumed run continues from the same weights.
+
+    Args:
+        model: the causal LM.
+        path: the folder.
+    """
     import torch
     sd = None
     if self.bf16_checkpoints:
@@ -127,7 +225,14 @@ def save(self: LLMTask, model, path: Path):
 # %% ../../nbs/56_llm_task.ipynb #d7eb47df
 @patch
 def load(self: LLMTask, path: Path):
-    "A model saved by `save`, in float32 (bf16 checkpoints are upcast) on the task's device, in eval mode."
+    """A model saved by `save`, in float32 (bf16 checkpoints are upcast).
+
+    Args:
+        path: the folder `save` wrote.
+
+    Returns:
+        PreTrainedModel: on the task's device, in eval mode, pad token EOS.
+    """
     from transformers import AutoModelForCausalLM
     m = AutoModelForCausalLM.from_pretrained(path, dtype='float32').to(self.device)
     m.generation_config.pad_token_id = m.config.pad_token_id = m.config.eos_token_id

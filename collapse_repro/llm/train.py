@@ -15,16 +15,32 @@ __all__ = ['supervised_rows', 'supervised_logits', 'finetune']
 
 # %% ../../nbs/53_llm_train.ipynb #65b051b7
 def supervised_rows(labels):
-    """(rows, targets) on the host: flat indices into the B·(L−1) predicting positions of the supervised labels (≠ −100)
-    of `labels[:, 1:]`, and those labels."""
+    """Where a batch's loss is: the predicting positions of its supervised labels (≠ −100), found on the host.
+
+    Args:
+        labels: labels, long tensor (B, L), −100 where unsupervised.
+
+    Returns:
+        tuple: (rows: flat indices into the B·(L−1) predicting positions of `labels[:, 1:]`; targets: their labels),
+        long tensors (m,).
+    """
     lab = labels[:, 1:].reshape(-1)
     rows = (lab != -100).nonzero()[:, 0]
     return rows, lab[rows]
 
 # %% ../../nbs/53_llm_train.ipynb #c93a3b5c
 def supervised_logits(model, input_ids, attention_mask, rows):
-    """Output-layer logits (len(rows), V) of a causal LM at the flat predicting positions `rows` only (see
-    `supervised_rows`)."""
+    """Output-layer logits of a causal LM at the flat predicting positions `rows` only (see `supervised_rows`).
+
+    Args:
+        model: a transformers causal LM (`get_decoder`, `get_output_embeddings`).
+        input_ids: token ids, long tensor (B, L).
+        attention_mask: 1 on tokens, 0 on padding, (B, L).
+        rows: flat indices into the B·(L−1) predicting positions, long tensor (m,), on the model's device.
+
+    Returns:
+        Tensor: logits (m, V), V the vocabulary size.
+    """
     h = model.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
     return model.get_output_embeddings()(h[:, :-1].reshape(-1, h.shape[-1]).index_select(0, rows))
 
@@ -40,51 +56,62 @@ def _head(model):
             return supervised_logits(self.lm, input_ids, attention_mask, rows)
     return SupervisedHead(model)
 
-# %% ../../nbs/53_llm_train.ipynb #8bfa0ce9
-def finetune(model, examples, *, batch_size: int = 32, micro_batch: int = 8, lr: float = 5e-5, epochs: int = 1,
-             seed: int = 0, pad_id: int, bf16: bool | str = 'auto', accelerator=None, progress: bool = True,
-             desc: str = 'train') -> dict:
-    """Fine-tune `model` in place on (input_ids, labels) `examples`; returns {'loss': mean loss, 'steps', 'tokens',
-    'seconds'}."""
+# %% ../../nbs/53_llm_train.ipynb #8bfa0cea
+def _prepare(model, n: int, batch_size: int, lr: float, epochs: int, seed: int, accelerator) -> tuple:
+    "(world, rank, device, effective batches of example indices, optimiser, scheduler, net) of a `finetune` run."
     import torch
-    if not examples: raise ValueError('no training examples')
-    if batch_size % micro_batch:
-        raise ValueError(f'batch_size {batch_size} must be a multiple of micro_batch {micro_batch}')
     world = accelerator.num_processes if accelerator else 1
     rank = accelerator.process_index if accelerator else 0
     dev = accelerator.device if accelerator else next(model.parameters()).device
     dev = torch.device(dev)
     g = torch.Generator().manual_seed(seed)
-    order = torch.cat([torch.randperm(len(examples), generator=g) for _ in range(epochs)]).tolist()
+    order = torch.cat([torch.randperm(n, generator=g) for _ in range(epochs)]).tolist()
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     fused = dict(fused=True) if dev.type == 'cuda' else {}
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0, **fused)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / len(batches))))
     net = _head(model)
     if accelerator: net, opt = accelerator.prepare(net, opt)
-    model.train()
-    sums, per_step, n_sups, tokens, t0 = [], [], [], 0, time.time()
-    for b in tqdm(batches, desc=desc, disable=not progress, leave=False):
-        mine = b[rank::world]                                   # this process's share of the batch
-        n_sup = sum(sum(l != -100 for l in examples[i][1]) for i in b)   # supervised tokens in the whole batch
-        n_mb = 0
-        for j in range(0, len(mine), micro_batch):
-            mb = collate([examples[i] for i in mine[j:j + micro_batch]], pad_id)
-            rows, target = supervised_rows(mb['labels'])        # on the host: no device sync
-            tokens += int(mb['attention_mask'].sum())
-            ids, att, rows, target = (t.to(dev) for t in (mb['input_ids'], mb['attention_mask'], rows, target))
-            with autocast(dev, bf16): logits = net(ids, att, rows)
-            lp = torch.nn.functional.cross_entropy(logits.float(), target, reduction='sum')
-            loss = lp / n_sup * world                          # all-reduce averages over processes
-            (accelerator.backward(loss) if accelerator else loss.backward())
-            sums.append(lp.detach())
-            n_mb += 1                # stays on the device: read once, at the end
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        per_step.append(n_mb)
-        n_sups.append(n_sup)
-    model.eval()
+    return world, rank, dev, batches, opt, sched, net
+
+# %% ../../nbs/53_llm_train.ipynb #8bfa0cec
+def _micro_step(net, examples, idx, pad_id: int, dev, bf16, n_sup: int, world: int, accelerator) -> tuple:
+    """Forward and backward of the micro-batch `idx` of `examples`, its loss scaled by the effective batch's `n_sup`
+    supervised tokens: (summed loss, still on the device; tokens)."""
+    import torch
+    mb = collate([examples[i] for i in idx], pad_id)
+    rows, target = supervised_rows(mb['labels'])        # on the host: no device sync
+    tokens = int(mb['attention_mask'].sum())
+    ids, att, rows, target = (t.to(dev) for t in (mb['input_ids'], mb['attention_mask'], rows, target))
+    with autocast(dev, bf16): logits = net(ids, att, rows)
+    lp = torch.nn.functional.cross_entropy(logits.float(), target, reduction='sum')
+    loss = lp / n_sup * world                          # all-reduce averages over processes
+    (accelerator.backward(loss) if accelerator else loss.backward())
+    return lp.detach(), tokens               # stays on the device: read once, at the end
+
+# %% ../../nbs/53_llm_train.ipynb #8bfa0ced
+def _step(net, opt, sched, examples, b, pad_id: int, dev, bf16, micro_batch: int, rank: int, world: int, accelerator,
+          sums: list) -> tuple:
+    """One optimiser step on the effective batch `b`, appending each micro-batch's summed loss to `sums`:
+    (micro-batches, supervised tokens of the whole batch, tokens)."""
+    mine = b[rank::world]                                   # this process's share of the batch
+    n_sup = sum(sum(l != -100 for l in examples[i][1]) for i in b)   # supervised tokens in the whole batch
+    n_mb, tokens = 0, 0
+    for j in range(0, len(mine), micro_batch):
+        lp, n_tok = _micro_step(net, examples, mine[j:j + micro_batch], pad_id, dev, bf16, n_sup, world, accelerator)
+        sums.append(lp)
+        tokens += n_tok
+        n_mb += 1
+    opt.step()
+    sched.step()
+    opt.zero_grad(set_to_none=True)
+    return n_mb, n_sup, tokens
+
+# %% ../../nbs/53_llm_train.ipynb #8bfa0cef
+def _mean_loss(sums: list, per_step: list, n_sups: list, world: int) -> float:
+    """The mean over steps of each step's loss per supervised token, from the micro-batches' summed losses `sums`
+    (`per_step` of them in each step), added in float64 on the host."""
+    import torch
     vals = torch.stack(sums).tolist() if sums else []         # the one host sync of the whole run
     losses, k = [], 0
     for n_mb, n_sup in zip(per_step, n_sups):
@@ -92,4 +119,46 @@ def finetune(model, examples, *, batch_size: int = 32, micro_batch: int = 8, lr:
         for v in vals[k:k + n_mb]: tot += v
         k += n_mb
         losses.append(tot / n_sup * world)
-    return dict(loss=float(np.mean(losses)), steps=len(batches), tokens=tokens, seconds=time.time() - t0)
+    return float(np.mean(losses))
+
+# %% ../../nbs/53_llm_train.ipynb #8bfa0ce9
+def finetune(model, examples, *, batch_size: int = 32, micro_batch: int = 8, lr: float = 5e-5, epochs: int = 1,
+             seed: int = 0, pad_id: int, bf16: bool | str = 'auto', accelerator=None, progress: bool = True,
+             desc: str = 'train') -> dict:
+    """Fine-tune `model` in place (Yi et al.'s recipe: AdamW, cosine schedule, no warm-up), the loss on summary tokens.
+
+    Args:
+        model: a transformers causal LM, on its device.
+        examples: (input_ids, labels) pairs (`train_example`), labels −100 where unsupervised.
+        batch_size: effective batch, examples per optimiser step (Yi et al.: 32).
+        micro_batch: examples per forward pass (gradient accumulation); divides `batch_size`.
+        lr: AdamW's learning rate (Yi et al.: 5e-5; weight decay 0).
+        epochs: passes over `examples`, each in a seeded shuffle.
+        seed: seed of the shuffles.
+        pad_id: the pad token's id.
+        bf16: bf16 autocast: True, False or 'auto' (`core.autocast`).
+        accelerator: an `accelerate.Accelerator` (data parallel), or None.
+        progress: show a progress bar.
+        desc: its label.
+
+    Returns:
+        dict: `loss` (mean over steps, nats per supervised token), `steps`, `tokens` (this process's), `seconds`.
+
+    Raises:
+        ValueError: no examples, or `batch_size` not a multiple of `micro_batch`.
+    """
+    if not examples: raise ValueError('no training examples')
+    if batch_size % micro_batch:
+        raise ValueError(f'batch_size {batch_size} must be a multiple of micro_batch {micro_batch}')
+    world, rank, dev, batches, opt, sched, net = _prepare(model, len(examples), batch_size, lr, epochs, seed, accelerator)
+    model.train()
+    sums, per_step, n_sups, tokens, t0 = [], [], [], 0, time.time()
+    for b in tqdm(batches, desc=desc, disable=not progress, leave=False):
+        n_mb, n_sup, n_tok = _step(net, opt, sched, examples, b, pad_id, dev, bf16, micro_batch, rank, world,
+                                   accelerator, sums)
+        per_step.append(n_mb)
+        n_sups.append(n_sup)
+        tokens += n_tok
+    model.eval()
+    return dict(loss=_mean_loss(sums, per_step, n_sups, world), steps=len(batches), tokens=tokens,
+                seconds=time.time() - t0)
