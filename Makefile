@@ -51,7 +51,7 @@ figures: install
 
 test: dev
 	$(BIN)/python tools/nbdev_test_keep.py --n_workers 2    # nbdev_test; keeps library notebooks' outputs for make docs
-	$(BIN)/python -m pytest -q --durations=15 tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15 tests   # two xdist workers, one thread each (tests/conftest.py)
 
 # Fails if the committed library differs from the notebooks, or if a notebook is not clean.
 check-clean: dev

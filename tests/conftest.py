@@ -1,6 +1,13 @@
 import os, re, sys, subprocess
 from pathlib import Path
 import pytest
+
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    # `make test` runs pytest on two xdist workers: one thread each (torch in-process, and the kernels and commands the
+    # tests start, which inherit the variable) so that two workers do not oversubscribe two cores.
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
+    os.environ.setdefault('MKL_NUM_THREADS', '1')
+
 from collapse_repro.runner import write_demo_experiment
 
 ROOT = Path(__file__).resolve().parents[1]

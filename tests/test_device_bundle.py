@@ -4,6 +4,7 @@ import hashlib, importlib.util, json, os, subprocess, sys, tarfile
 from pathlib import Path
 import pytest
 
+pytestmark = pytest.mark.xdist_group('test_device_bundle')   # its module fixture is built once: keep its tests on one xdist worker
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get('COLLAPSE_REPRO_DATA') or ROOT.parent / 'shared' / 'data')
 needs_data = pytest.mark.skipif(not (DATA / 'mnist').is_dir() or not (DATA / 'xsum').is_dir(),

@@ -1,7 +1,9 @@
 "docs/stage.py lays out the tutorial site's pages (no Sphinx, no browser: fast)."
 import importlib.util, json, shutil
-import nbformat
+import nbformat, pytest
 from conftest import ROOT
+
+pytestmark = pytest.mark.xdist_group('test_docs_stage')   # its module fixture is built once: keep its tests on one xdist worker
 
 def _stage_module(figures, monkeypatch):
     spec = importlib.util.spec_from_file_location('docs_stage', ROOT / 'docs' / 'stage.py')

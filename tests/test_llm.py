@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
+pytestmark = pytest.mark.xdist_group('test_llm')   # its module fixture is built once: keep its tests on one xdist worker
 torch = pytest.importorskip('torch')
 pytest.importorskip('transformers')
 from collapse_repro import llm

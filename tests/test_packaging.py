@@ -4,6 +4,7 @@ import pytest
 from pathlib import Path
 from conftest import ROOT
 
+pytestmark = pytest.mark.xdist_group('test_packaging')   # its module fixture is built once: keep its tests on one xdist worker
 @pytest.fixture(scope='module')
 def whl(tmp_path_factory):
     "The wheel built from this checkout (once for the module)."
