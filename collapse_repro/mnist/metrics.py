@@ -223,7 +223,7 @@ MNIST_V2_RECIPE = dict(epochs=6, batch_size=128, lr=1e-3, seed=0)
 
 def train_mnist_v2(epochs: int = 6, batch_size: int = 128, lr: float = 1e-3, seed: int = 0, device='cpu',
                    n_train: int | None = None, progress: bool = False) -> tuple[MNISTFeatureNetV2, dict]:
-    """Train `MNISTFeatureNetV2` by the authors' recipe, deterministically (seeded, `torch.use_deterministic_algorithms`).
+    """Train `MNISTFeatureNetV2` by the authors' recipe, deterministically (seeded, deterministic algorithms only).
 
     Args:
         epochs: passes over the training images (the recipe: 6).
@@ -471,8 +471,8 @@ def fid_reference(fid: str = 'mnist_v2', ref=None, device=None, size: str | None
 
 # %% ../../nbs/36_mnist_metrics.ipynb #e82aecc9
 def inception_fid(generated, reference, device=None, batch_size: int = 256) -> float:
-    """The paper's main-text FID (torchmetrics' `FrechetInceptionDistance`, 2048-d Inception-v3 features, images repeated
-    to RGB and resized to 299×299).
+    """The paper's main-text FID (torchmetrics' `FrechetInceptionDistance`, 2048-d Inception-v3 features, images
+    repeated to RGB and resized to 299×299).
 
     Args:
         generated: generated images, float (n, 1, 28, 28) in [0, 1] (the paper: 6,000 sigmoid means).
