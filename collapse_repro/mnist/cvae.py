@@ -51,10 +51,10 @@ class CVAE(nn.Module):
         mu, logvar = self.enc_out(torch.cat([self.enc(x), y1h], 1)).chunk(2, 1)
         return mu, logvar
     def decode(self, z, y1h):
-        "Pixel logits (n, 1, 28, 28)."
+        "Pixel logits (m, 1, 28, 28) of latents `z` (m, latent) with one-hot labels `y1h` (m, n_classes)."
         return self.dec(self.dec_in(torch.cat([z, y1h], 1)).view(-1, 64, 7, 7))
     def forward(self, x, y1h, eps=None):
-        "Pixel logits, mu and log-variance; `eps` is the reparameterisation noise (None: drawn from the global RNG)."
+        "(pixel logits, μ, log σ²) of images `x` with one-hot labels `y1h`; `eps`: the noise (None: global torch RNG)."
         mu, logvar = self.encode(x, y1h)
         z = mu + (torch.randn_like(mu) if eps is None else eps) * (0.5 * logvar).exp()
         return self.decode(z, y1h), mu, logvar

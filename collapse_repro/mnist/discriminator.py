@@ -22,7 +22,9 @@ class Discriminator(nn.Module):
         dims, layers = [784, 512, 256, 128, 64], []
         for a, b in zip(dims, dims[1:]): layers += [nn.Linear(a, b), nn.LeakyReLU(0.2)]
         self.net = nn.Sequential(nn.Flatten(), *layers, nn.Linear(64, 1))
-    def forward(self, x): return self.net((x > 0.5).float()).squeeze(1)
+    def forward(self, x):
+        "Logits (m,) of images `x`, float (m, 1, 28, 28) in [0, 1], binarised at 0.5 first."
+        return self.net((x > 0.5).float()).squeeze(1)
 
 # %% ../../nbs/33_mnist_discriminator.ipynb #90fecfe1
 def disc_dataset(real, fake) -> tuple[torch.Tensor, torch.Tensor]:

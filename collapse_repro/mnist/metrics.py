@@ -80,8 +80,12 @@ class FeatureNet(nn.Module):
         self.body = nn.Sequential(nn.Conv2d(1, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
                                   nn.Flatten(), nn.Linear(64 * 7 * 7, n_feat), nn.ReLU())
         self.head = nn.Linear(n_feat, 10)
-    def features(self, x): return self.body(x)
-    def forward(self, x): return self.head(self.body(x))
+    def features(self, x):
+        "The 128-d embedding (m, n_feat) of images `x`, float (m, 1, 28, 28) in [0, 1]: the FID features."
+        return self.body(x)
+    def forward(self, x):
+        "Class logits (m, 10) of images `x`, float (m, 1, 28, 28) in [0, 1]."
+        return self.head(self.body(x))
 
 CLASSIFIER_SIZES = dict(full=dict(n_train=60000, epochs=2), smoke=dict(n_train=2000, epochs=2))
 "Training budgets: `full` is the cached default; `smoke` is used under IN_TEST."
@@ -201,8 +205,12 @@ class MNISTFeatureNetV2(nn.Module):
         self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, embedding_dim),
                                   nn.ReLU())
         self.head = nn.Linear(embedding_dim, 10)
-    def features(self, x): return self.body((x - MNIST_MEAN) / MNIST_STD)
-    def forward(self, x): return self.head(self.features(x))
+    def features(self, x):
+        "The 256-d embedding (m, embedding_dim) of images `x`, float (m, 1, 28, 28) in [0, 1]: the FID features."
+        return self.body((x - MNIST_MEAN) / MNIST_STD)
+    def forward(self, x):
+        "Class logits (m, 10) of images `x`, float (m, 1, 28, 28) in [0, 1]."
+        return self.head(self.features(x))
 
 # %% ../../nbs/36_mnist_metrics.ipynb #424fdf4c
 def _v2_epoch(net, opt, X, Y, perm, batch_size: int, desc: str, progress: bool = False) -> float:

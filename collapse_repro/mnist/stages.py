@@ -102,7 +102,9 @@ class MnistLoopConfig:
         if isinstance(self.disc, dict): self.disc = TrainConfig(**self.disc)
         _check_loop_config(self)
     @property
-    def rounds(self) -> int: return len(self.schedule)
+    def rounds(self) -> int:
+        "R, the number of rounds after round 0: `len(schedule)`."
+        return len(self.schedule)
     @classmethod
     def from_params(cls, P, **fields) -> 'MnistLoopConfig':
         """A config from an experiment's run parameters.
