@@ -223,3 +223,21 @@ def test_mnist_v2_asset_is_checksummed_and_measures_fid(tmp_path, monkeypatch):
                            xte=x[:20], yte=yt[:20])
     out = evaluate_cvae(CVAE(), data, n_fid=50, n_test=20)
     assert out['fid_net'] == 'mnist_v2' and out['fid'] > 0 and 0 <= out['gen_error'] <= 1
+
+
+def test_condition_key_hashes_the_code_once(monkeypatch):
+    "condition_key reads the sources it hashes once per process; its keys still change with the code and the settings."
+    import collapse_repro.mnist.conditions as cond
+    cond._code_hash.cache_clear()
+    reads, real_read = [], Path.read_text
+    monkeypatch.setattr(Path, 'read_text', lambda self, *a, **kw: reads.append(self.name) or real_read(self, *a, **kw))
+    data = SimpleNamespace(classifier=SimpleNamespace(info=dict(size='smoke')), fid=SimpleNamespace(kind='cnn'),
+                           device=torch.device('cpu'))
+    key = cond.condition_key(MnistLoopConfig(), data, 0)
+    assert sorted(reads) == sorted(['loop.py'] + [p.name for p in Path(cond.__file__).parent.glob('*.py')])
+    n = len(reads)
+    assert cond.condition_key(MnistLoopConfig(), data, 0) == key and len(reads) == n     # no source read again
+    assert cond.condition_key(MnistLoopConfig(), data, 1) != key
+    assert cond.condition_key(MnistLoopConfig(n_verifier=500), data, 0) != key
+    monkeypatch.setattr(cond, '_code_hash', lambda: '0' * 64)                             # other code, other key
+    assert cond.condition_key(MnistLoopConfig(), data, 0) != key

@@ -4,8 +4,9 @@
 
 # %% ../../nbs/38_mnist_conditions.ipynb #bf55cbe8
 from __future__ import annotations
-import json, math, os, shutil
+import hashlib, json, math, os, shutil
 from dataclasses import asdict
+from functools import cache
 from pathlib import Path
 import numpy as np
 import torch
@@ -18,23 +19,50 @@ __all__ = ['FID_AXES', 'condition_key', 'reuse_condition', 'share_condition', 'f
            'round_ticks', 'run_conditions']
 
 # %% ../../nbs/38_mnist_conditions.ipynb #7a2e51c1
-def condition_key(cfg: MnistLoopConfig, data: MnistData, seed: int) -> str:
-    """A hash of everything that changes the numbers of the condition `cfg` run with loop seed `seed` on `data`: the
-    config, the seed, the FID network, the label classifier, the device type, torch's version and the source of the
-    modules that compute a round."""
-    import collapse_repro, hashlib
+@cache
+def _code_hash() -> str:
+    """sha256 of the source of `loop` and of every module of the `mnist` package: the code that computes a round. Read
+    once per process (the modules a process runs are the ones it imported)."""
+    import collapse_repro
     pkg = Path(collapse_repro.__file__).parent
     src = ''.join(p.read_text() for p in [pkg / 'loop.py', *sorted((pkg / 'mnist').glob('*.py'))])
+    return hashlib.sha256(src.encode()).hexdigest()
+
+# %% ../../nbs/38_mnist_conditions.ipynb #7a2e51d4
+def condition_key(cfg: MnistLoopConfig, data: MnistData, seed: int) -> str:
+    """A hash of everything that changes the numbers of one condition: its key in the shared condition cache.
+
+    Args:
+        cfg: the condition's config (every field).
+        data: the experiment's `MnistData`: its FID network (`fid.kind`), its label classifier's record
+            (`classifier.info`, timings left out) and its device type.
+        seed: the loop's seed.
+
+    Returns:
+        str: 20 hex digits of a sha256 over those, torch's version and the source of `loop` and of every module of the
+        `mnist` package (`_code_hash`).
+    """
     clf = {k: v for k, v in (getattr(data.classifier, 'info', None) or {}).items() if not k.endswith('time_s')}
     what = dict(cfg=asdict(cfg), seed=seed, fid=data.fid.kind, classifier=clf, device=data.device.type,
                 torch=torch.__version__)
-    return hashlib.sha256((json.dumps(what, sort_keys=True, default=str) + src).encode()).hexdigest()[:20]
+    return hashlib.sha256((json.dumps(what, sort_keys=True, default=str) + _code_hash()).encode()).hexdigest()[:20]
 
+# %% ../../nbs/38_mnist_conditions.ipynb #7a2e51d7
 def _shared(key: str) -> Path: return cache_dir('mnist_conditions') / key
 
 # %% ../../nbs/38_mnist_conditions.ipynb #7a2e51c3
 def reuse_condition(folder, key: str, tag: str = '') -> bool:
-    "Copy the condition cached under `key` into `folder` if `folder` holds no round yet; whether it did."
+    """Copy the condition cached under `key` into `folder`, if `folder` holds no round yet; the copy records this run's
+    parameters, its rounds and history stay as the cache has them.
+
+    Args:
+        folder: the condition's folder in this run.
+        key: its `condition_key`.
+        tag: the condition's name in the message printed (default: the folder's name).
+
+    Returns:
+        bool: whether it copied.
+    """
     src, folder = _shared(key), Path(folder)
     if not (src / 'state.json').exists() or (folder / 'state.json').exists(): return False
     folder.mkdir(parents=True, exist_ok=True)
@@ -48,8 +76,19 @@ def reuse_condition(folder, key: str, tag: str = '') -> bool:
     print(f'{tag or folder.name}: {len(load_history(folder)) - 1} rounds reused from the cache ({src})')
     return True
 
+# %% ../../nbs/38_mnist_conditions.ipynb #7a2e51e2
 def share_condition(folder, key: str, rounds: int) -> bool:
-    "Cache the condition in `folder` under `key` if its loop finished all `rounds` and no entry exists; whether it did."
+    """Cache the condition in `folder` under `key`, if its loop finished all `rounds` and no entry exists yet (copied
+    to a temporary name, then renamed: the first run to finish a condition keeps the entry).
+
+    Args:
+        folder: the condition's folder.
+        key: its `condition_key`.
+        rounds: the rounds its config asks for (R).
+
+    Returns:
+        bool: whether it cached.
+    """
     folder, dst = Path(folder), _shared(key)
     if dst.exists() or len(load_history(folder)) != rounds + 1: return False
     tmp = dst.with_name(f'{dst.name}.{os.getpid()}.tmp')
@@ -69,18 +108,43 @@ FID_AXES = dict(
 "Axis label and figure stamp for each FID network (`MnistData.fid_net`)."
 
 def fid_axis(data: MnistData) -> tuple[str, str]:
-    "The (axis label, stamp) of figures whose FID `data` measured."
+    """The axis label and the stamp of figures whose FID `data` measured (`FID_AXES`).
+
+    Args:
+        data: the experiment's `MnistData` (its `fid_net`).
+
+    Returns:
+        tuple: (axis label, stamp), strings.
+    """
     return FID_AXES[data.fid_net]
 
+# %% ../../nbs/38_mnist_conditions.ipynb #30975c02
 def experiment_data(run) -> tuple[MnistData, str, str]:
-    "An experiment's `MnistData` on its run's device and profile, and its figures' FID axis label and stamp (`fid_axis`)."
+    """An experiment's `MnistData` on its run's device, at its profile's FID network; prints the label classifier's
+    record.
+
+    Args:
+        run: the experiment's `core.Run` (its `device` and `profile`).
+
+    Returns:
+        tuple: the `MnistData`, and its figures' FID axis label and stamp (`fid_axis`).
+    """
     data = MnistData(run.device, profile=run.profile)
     print('feature classifier:', data.classifier.info)
     return (data, *fid_axis(data))
 
 # %% ../../nbs/38_mnist_conditions.ipynb #841769ca
 def image_grid(x, nrow: int = 10, pad: int = 1) -> np.ndarray:
-    "Images (n, 1, h, w) tiled into one 2-D array with `nrow` images per row."
+    """Images tiled into one 2-D array, for the teaser figures (no torchvision).
+
+    Args:
+        x: images (n, 1, h, w) (tensor or array).
+        nrow: images per row.
+        pad: white (1.0) pixels between and around the images.
+
+    Returns:
+        ndarray: float32 (⌈n / nrow⌉·(h + pad) + pad, nrow·(w + pad) + pad).
+    """
     x = torch.as_tensor(x).detach().cpu().float()[:, 0]
     n, h, w = x.shape
     ncol = math.ceil(n / nrow)
@@ -90,8 +154,13 @@ def image_grid(x, nrow: int = 10, pad: int = 1) -> np.ndarray:
         out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = x[i].numpy()
     return out
 
+# %% ../../nbs/38_mnist_conditions.ipynb #841769c2
 def round_ticks(*axes):
-    "Whole-number ticks on the x axis (rounds) of each of `axes`: every round when there are a dozen or fewer."
+    """Whole-number ticks on the x axis (rounds) of each of `axes`: every round when there are a dozen or fewer.
+
+    Args:
+        *axes: matplotlib axes whose data lines have rounds as x.
+    """
     from matplotlib.ticker import MaxNLocator
     for ax in axes:
         xs = sorted({int(round(x)) for line in ax.get_lines() if line.get_transform() is ax.transData
@@ -105,11 +174,22 @@ def round_ticks(*axes):
 # %% ../../nbs/38_mnist_conditions.ipynb #124d12af
 def run_conditions(run, data: MnistData, configs: dict, progress: bool = True,
                    together: bool | None = None, share: bool = True) -> dict[str, list[dict]]:
-    """Every condition of `configs` (tag -> `MnistLoopConfig`) run in `run.path(tag)` through `run.conditions`; the
-    histories. `together`: in-process, run all conditions in lockstep with their discriminators and CVAEs trained
-    together (`MNIST_TOGETHER`; None: on CUDA only). Under a job runner each job runs its own conditions in turn.
-    `share`: a condition that another run (of any experiment) finished with the same `condition_key` is copied from
-    the cache instead of trained again, and a condition finished here is cached for the next."""
+    """Every condition of an experiment, each one `run_mnist` in its own sub-folder through `run.conditions` (so that a
+    job runner can fan them out); a condition another run finished is copied from the shared cache.
+
+    Args:
+        run: the experiment's `core.Run` (its `params.seed`, `path(tag)`, `conditions`).
+        data: the experiment's `MnistData`.
+        configs: tag → `MnistLoopConfig`, one per condition.
+        progress: show progress bars over rounds.
+        together: in-process, run all conditions in lockstep with their discriminators and CVAEs trained together
+            (`MNIST_TOGETHER`) (None: on CUDA only). Under a job runner each job runs its own conditions in turn.
+        share: reuse a condition that a run of any experiment finished with the same `condition_key`, and cache each
+            condition finished here for the next.
+
+    Returns:
+        dict: tag → the condition's history (one dict of metrics per round 0 … R).
+    """
     from collapse_repro.core import selected_conditions
     from collapse_repro.loop import Loop, run_together
     together = data.device.type == 'cuda' if together is None else together

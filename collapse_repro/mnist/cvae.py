@@ -17,11 +17,27 @@ __all__ = ['one_hot', 'CVAE', 'cvae_loss_parts', 'cvae_loss', 'fit', 'TrainConfi
            'test_nelbo', 'save_cvae', 'load_cvae']
 
 # %% ../../nbs/32_mnist_cvae.ipynb #3c6e8534
-def one_hot(y, n: int = 10): return nn.functional.one_hot(torch.as_tensor(y).long(), n).float()
+def one_hot(y, n: int = 10):
+    """One-hot float rows for class labels (the CVAE's condition).
+
+    Args:
+        y: labels in 0 … n−1, ints, shape (m,) (list, array or tensor).
+        n: number of classes.
+
+    Returns:
+        Tensor: float32 (m, n), on `y`'s device when `y` is a tensor.
+    """
+    return nn.functional.one_hot(torch.as_tensor(y).long(), n).float()
 
 # %% ../../nbs/32_mnist_cvae.ipynb #fb29e1d4
 class CVAE(nn.Module):
-    "Yi et al.'s conv conditional VAE (latent 20, one-hot labels)."
+    """Yi et al.'s conv conditional VAE (§5, App. C): encoder convs 1→32→64 and Linear(3136 + 10 → 2·latent);
+    decoder Linear(latent + 10 → 3136) and two transposed convs to pixel logits.
+
+    Args:
+        latent: dimension of z (the paper: 20).
+        n_classes: number of labels the model is conditioned on (10 digits).
+    """
     def __init__(self, latent: int = 20, n_classes: int = 10):
         super().__init__()
         self.latent, self.n_classes = latent, n_classes
@@ -31,35 +47,76 @@ class CVAE(nn.Module):
         self.dec_in = nn.Linear(latent + n_classes, 64 * 7 * 7)
         self.dec = nn.Sequential(nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.GELU(), nn.ConvTranspose2d(32, 1, 4, 2, 1))
     def encode(self, x, y1h):
+        "Mean and log-variance (m, latent) each of q(z | x, y) for images `x` (m, 1, 28, 28), one-hot labels `y1h`."
         mu, logvar = self.enc_out(torch.cat([self.enc(x), y1h], 1)).chunk(2, 1)
         return mu, logvar
     def decode(self, z, y1h):
-        "Pixel logits (n, 1, 28, 28)."
+        "Pixel logits (m, 1, 28, 28) of latents `z` (m, latent) with one-hot labels `y1h` (m, n_classes)."
         return self.dec(self.dec_in(torch.cat([z, y1h], 1)).view(-1, 64, 7, 7))
     def forward(self, x, y1h, eps=None):
-        "Pixel logits, mu and log-variance; `eps` is the reparameterisation noise (None: drawn from the global RNG)."
+        "(pixel logits, μ, log σ²) of images `x` with one-hot labels `y1h`; `eps`: the noise (None: global torch RNG)."
         mu, logvar = self.encode(x, y1h)
         z = mu + (torch.randn_like(mu) if eps is None else eps) * (0.5 * logvar).exp()
         return self.decode(z, y1h), mu, logvar
 
 # %% ../../nbs/32_mnist_cvae.ipynb #8f3e5fd0
 def cvae_loss_parts(model: CVAE, x, y, eps=None) -> tuple[torch.Tensor, torch.Tensor]:
-    "Per-image reconstruction loss (BCE-with-logits summed over pixels) and KL(q(z|x,y) || N(0, I)), one z draw."
+    """The two terms of each image's negative ELBO, with one draw of z (the authors' `CVAE.loss`, per image).
+
+    Args:
+        model: the CVAE.
+        x: images, float (m, 1, 28, 28) in [0, 1] (grey or binary), on the model's device.
+        y: their labels, ints (m,).
+        eps: reparameterisation noise (m, latent) (None: drawn from the global torch RNG).
+
+    Returns:
+        tuple: reconstruction loss (BCE-with-logits summed over the 784 pixels), shape (m,), and
+        KL(q(z | x, y) ‖ N(0, I)), shape (m,), both in nats.
+    """
     y1h = one_hot(y, model.n_classes).to(x.device)
     logits, mu, logvar = model(x, y1h, eps)
     recon = nn.functional.binary_cross_entropy_with_logits(logits, x, reduction='none').flatten(1).sum(1)
     kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
     return recon, kl
 
+# %% ../../nbs/32_mnist_cvae.ipynb #3aede6e1
 def cvae_loss(model: CVAE, x, y) -> torch.Tensor:
-    "Summed NELBO of a batch (the training objective)."
+    """The training objective: the batch's summed NELBO (the authors' loss; `fit` divides the epoch's sum by n).
+
+    Args:
+        model: the CVAE.
+        x: images, float (m, 1, 28, 28) in [0, 1].
+        y: their labels, ints (m,).
+
+    Returns:
+        Tensor: scalar, the sum over the batch of reconstruction + KL (one z draw per image, global torch RNG).
+    """
     recon, kl = cvae_loss_parts(model, x, y)
     return (recon + kl).sum()
 
 # %% ../../nbs/32_mnist_cvae.ipynb #09028a55
 def fit(model: nn.Module, loss_fn, tensors: Sequence[torch.Tensor], *, epochs: int, patience: int,
         batch_size: int = 128, lr: float = 1e-3, seed: int = 0, progress: bool = False, desc: str = 'epochs') -> dict:
-    "Adam on `loss_fn(model, *batch)` (a batch sum) over device-resident `tensors`, early-stopped on the training loss."
+    """Adam on `loss_fn(model, *batch)` over device-resident tensors, early-stopped on the training loss (paper's rule).
+
+    Args:
+        model: trained in place; left in eval mode with its final weights (not the best epoch's), as the authors do.
+        loss_fn: `loss_fn(model, *batch)` → scalar tensor, the sum of the batch's per-example losses.
+        tensors: the training data, each of length n, on the model's device (e.g. images and labels).
+        epochs: epoch cap.
+        patience: stop after this many epochs in a row without a lower mean training loss (the paper: 5).
+        batch_size: examples per Adam step (the paper: 128).
+        lr: Adam's learning rate (the paper: 1e-3).
+        seed: seeds the global torch RNG (e.g. the CVAE's noise) and the generator of every epoch's permutation.
+        progress: show a progress bar over epochs, labelled `desc`.
+        desc: the bar's label.
+
+    Returns:
+        dict: `epochs` run, `final_loss` and `best_loss`, mean training losses per example.
+
+    Raises:
+        ValueError: no data, tensors of different lengths, or `epochs` or `patience` below 1.
+    """
     n = len(tensors[0])
     if n == 0: raise ValueError('no training data')
     if any(len(t) != n for t in tensors): raise ValueError('tensors differ in length')
@@ -96,20 +153,42 @@ def fit(model: nn.Module, loss_fn, tensors: Sequence[torch.Tensor], *, epochs: i
 # %% ../../nbs/32_mnist_cvae.ipynb #552ecc68
 @dataclass
 class TrainConfig:
-    "Optimisation settings (paper defaults: CVAE 200 epochs, discriminator 80, both patience 5, Adam 1e-3, batch 128)."
+    """Optimisation settings of `fit` (paper defaults: CVAE 200 epochs, discriminator 80, both patience 5, Adam 1e-3,
+    batch 128).
+
+    Args:
+        epochs: epoch cap (the discriminator's config passes 80).
+        patience: epochs without a lower mean training loss before stopping.
+        batch_size: examples per Adam step.
+        lr: Adam's learning rate.
+        min_steps: raise the epoch cap so that at least this many optimiser steps fit (0: the paper's rule; the
+            scaled-down profiles set it, see `max_epochs`).
+    """
     epochs: int = 200
     patience: int = 5
     batch_size: int = 128
     lr: float = 1e-3
     min_steps: int = 0    # raise the epoch cap so that at least this many optimiser steps fit (0: the paper's rule)
     def max_epochs(self, n: int) -> int:
-        "Epoch cap for `n` training examples."
+        "Epoch cap for `n` training examples: `epochs`, raised to ⌈min_steps / steps per epoch⌉ if `min_steps` is set."
         if not self.min_steps: return self.epochs
         return max(self.epochs, math.ceil(self.min_steps / math.ceil(n / self.batch_size)))
 
 # %% ../../nbs/32_mnist_cvae.ipynb #eb335eae
 def train_cvae(x, y, cfg: TrainConfig = TrainConfig(), seed: int = 0, progress: bool = False) -> tuple[CVAE, dict]:
-    "A fresh CVAE trained on images `x` (n, 1, 28, 28) in [0, 1] and labels `y`, both on the target device."
+    """A fresh CVAE (seeded initialisation) trained by `fit` on `cvae_loss`: round 0 on real images, round k > 0 on
+    the kept synthetic ones.
+
+    Args:
+        x: training images, float (n, 1, 28, 28) in [0, 1], on the target device.
+        y: their labels, ints (n,).
+        cfg: optimisation settings; the epoch cap is `cfg.max_epochs(n)`.
+        seed: seeds the initial weights, the batch order and the noise.
+        progress: show a progress bar over epochs.
+
+    Returns:
+        tuple: the model (eval mode, on `x`'s device) and `fit`'s log.
+    """
     torch.manual_seed(seed)
     model = CVAE().to(x.device)
     log = fit(model, cvae_loss, (x, torch.as_tensor(y, device=x.device)), epochs=cfg.max_epochs(len(x)),
@@ -119,15 +198,35 @@ def train_cvae(x, y, cfg: TrainConfig = TrainConfig(), seed: int = 0, progress: 
 
 # %% ../../nbs/32_mnist_cvae.ipynb #5e1c0a02
 def training_record(prefix: str, log: dict, cap: int) -> dict:
-    """`{prefix}_epochs` run, `{prefix}_stop` ('early stop': `patience` epochs without a lower training loss; 'cap': the
-    epoch cap `cap` ended it) and `{prefix}_loss` (final mean training loss per example) from `fit`'s `log`."""
+    """How a model was trained, as a round's history records it.
+
+    Args:
+        prefix: field prefix: 'cvae' or 'disc'.
+        log: `fit`'s log.
+        cap: the epoch cap it ran under.
+
+    Returns:
+        dict: `{prefix}_epochs` (epochs run), `{prefix}_stop` ('early stop': `patience` epochs without a lower training
+        loss; 'cap': the cap ended it) and `{prefix}_loss` (final mean training loss per example).
+    """
     return {f'{prefix}_epochs': log['epochs'], f'{prefix}_stop': 'cap' if log['epochs'] >= cap else 'early stop',
             f'{prefix}_loss': log['final_loss']}
 
 # %% ../../nbs/32_mnist_cvae.ipynb #a739f125
 @torch.no_grad()
 def sample(model: CVAE, labels, binary: bool = False, batch_size: int = 10000) -> torch.Tensor:
-    "Images (n, 1, 28, 28) for `labels`: sigmoid means, or Bernoulli draws from them if `binary`."
+    """Generated images for `labels`, one z ~ N(0, I) each, from the global torch RNG.
+
+    Args:
+        model: the CVAE.
+        labels: the digit of each image, ints (n,).
+        binary: Bernoulli draws from the pixel probabilities (the next round's training data) instead of the
+            sigmoid means (figures and FID).
+        batch_size: images decoded at a time (memory only; the draws are the same).
+
+    Returns:
+        Tensor: float32 (n, 1, 28, 28) on the model's device, in [0, 1] (means) or {0, 1} (`binary`).
+    """
     dev = next(model.parameters()).device
     labels = torch.as_tensor(labels, device=dev)
     out = []
@@ -141,7 +240,18 @@ def sample(model: CVAE, labels, binary: bool = False, batch_size: int = 10000) -
 # %% ../../nbs/32_mnist_cvae.ipynb #43985fa9
 @torch.no_grad()
 def test_nelbo(model: CVAE, x, y, batch_size: int = 5000) -> dict:
-    "Mean per-image NELBO, reconstruction and KL of `model` on images `x`, labels `y`."
+    """The test NELBO: mean per-image negative ELBO of held-out images, one z draw each (the authors' `val_loss`).
+
+    Args:
+        model: the CVAE.
+        x: images, float (n, 1, 28, 28) in [0, 1], on the model's device (the 10,000 test images at the paper's
+            `n_test`).
+        y: their labels, ints (n,).
+        batch_size: images at a time (memory only).
+
+    Returns:
+        dict: `nelbo` = `recon` + `kl`, each a mean over the images, in nats.
+    """
     rec, kl = [], []
     for i in range(0, len(x), batch_size):
         r, k = cvae_loss_parts(model, x[i:i + batch_size], torch.as_tensor(y[i:i + batch_size]))
@@ -152,11 +262,25 @@ def test_nelbo(model: CVAE, x, y, batch_size: int = 5000) -> dict:
 
 # %% ../../nbs/32_mnist_cvae.ipynb #931c95a4
 def save_cvae(model, folder):
-    "Save `model`'s weights to `folder` as `cvae.pt` (what `load_cvae` reads)."
+    """Save a CVAE's weights where `load_cvae` reads them (the loop's `save` for every round).
+
+    Args:
+        model: the CVAE.
+        folder: an existing folder (str or Path); the weights go to `folder/cvae.pt`.
+    """
     torch.save(model.state_dict(), Path(folder) / 'cvae.pt')
 
+# %% ../../nbs/32_mnist_cvae.ipynb #931c9502
 def load_cvae(folder, device=None) -> CVAE:
-    "The CVAE saved in `folder` (as `cvae.pt`), on `device`, in eval mode."
+    """The CVAE saved in `folder` by `save_cvae`.
+
+    Args:
+        folder: the folder holding `cvae.pt`.
+        device: torch device to load onto (None: the CPU).
+
+    Returns:
+        CVAE: the model, in eval mode.
+    """
     m = CVAE().to(device or 'cpu')
     m.load_state_dict(torch.load(Path(folder) / 'cvae.pt', map_location=device or 'cpu'))
     return m.eval()

@@ -29,7 +29,17 @@ SPLIT_FILES = {'train': ('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.
 
 # %% ../../nbs/31_mnist_data.ipynb #3130afbd
 def read_idx(path) -> np.ndarray:
-    "Read a (gzip'd) IDX file: images (magic 2051) as `uint8` (n, rows, cols), labels (magic 2049) as `uint8` (n,)."
+    """Read one IDX file, checking its magic number and that the payload has exactly the size the header announces.
+
+    Args:
+        path: the file (str or Path); a `.gz` suffix means gzip'd.
+
+    Returns:
+        ndarray: images (magic 2051) as uint8 (n, rows, cols), or labels (magic 2049) as uint8 (n,).
+
+    Raises:
+        DataError: the file is unreadable, too short, has another magic number, or a payload of another size.
+    """
     path = Path(path)
     opener = gzip.open if path.suffix == '.gz' else open
     try:
@@ -60,8 +70,20 @@ def _torchvision_fetch(name: str) -> Path | None:
     p = data_dir() / 'MNIST' / 'raw' / name
     return p if p.exists() else None
 
+# %% ../../nbs/31_mnist_data.ipynb #5a0c7e14
 def mnist_file(name: str) -> Path:
-    "Checked path of one of the four MNIST `.gz` files (data directory, else official mirrors, else torchvision)."
+    """Checked path of one of the four MNIST `.gz` files: the data directory, else the mirrors, else torchvision.
+
+    Args:
+        name: a key of `MNIST_MD5`, e.g. 'train-images-idx3-ubyte.gz'.
+
+    Returns:
+        Path: the file, its md5 checked against `MNIST_MD5`.
+
+    Raises:
+        ValueError: `name` is not one of the four files.
+        DataError: the file is corrupt (wrong md5), or missing and no download found it.
+    """
     if name not in MNIST_MD5: raise ValueError(f'unknown MNIST file {name!r}; expected one of {sorted(MNIST_MD5)}')
     try: return data_file(f'mnist/{name}', md5=MNIST_MD5[name], urls=[m + name for m in MNIST_MIRRORS])
     except DataError as err:
@@ -71,9 +93,21 @@ def mnist_file(name: str) -> Path:
         if md5sum(p) != MNIST_MD5[name]: raise DataError(f'{p} (downloaded by torchvision) has the wrong md5') from err
         return p
 
+# %% ../../nbs/31_mnist_data.ipynb #5a0c7e17
 @lru_cache(maxsize=4)
 def load_mnist(split: str = 'train') -> tuple[np.ndarray, np.ndarray]:
-    "MNIST `split` ('train' or 'test') as `uint8` images (n, 28, 28) and `int64` labels (n,)."
+    """MNIST's training or test split, read from its two IDX files (`mnist_file`).
+
+    Args:
+        split: 'train' (60,000 images) or 'test' (10,000).
+
+    Returns:
+        tuple: images, uint8 (n, 28, 28) with grey values 0–255; labels, int64 (n,), digits 0–9.
+
+    Raises:
+        ValueError: `split` is neither 'train' nor 'test'.
+        DataError: a file is missing or corrupt, or the two files differ in length.
+    """
     if split not in SPLIT_FILES: raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     xf, yf = SPLIT_FILES[split]
     x, y = read_idx(mnist_file(xf)), read_idx(mnist_file(yf)).astype(np.int64)
@@ -82,16 +116,45 @@ def load_mnist(split: str = 'train') -> tuple[np.ndarray, np.ndarray]:
 
 # %% ../../nbs/31_mnist_data.ipynb #54c40f1b
 def balanced_subset(labels, size: int, seed: int = 0, n_classes: int = 10) -> np.ndarray:
-    "Indices of a class-balanced subset: per class, a seeded shuffle, then the first `size // n_classes` (capped)."
+    """Indices of a class-balanced subset (NumPy): per class a seeded shuffle, then the first `size // n_classes`.
+
+    Args:
+        labels: class of every image, int array (n,).
+        size: subset size, a positive multiple of `n_classes` (the round-0 size, e.g. 500); a class with fewer images
+            gives all it has.
+        seed: seed of NumPy's generator (`data_seed`).
+        n_classes: number of classes (10 digits).
+
+    Returns:
+        ndarray: indices into `labels`, int64, class 0's first, then class 1's, ...
+
+    Raises:
+        ValueError: `size` is not a positive multiple of `n_classes`.
+    """
     labels = np.asarray(labels)
     if size <= 0 or size % n_classes: raise ValueError(f'size must be a positive multiple of {n_classes}, got {size}')
     rng = np.random.default_rng(seed)
     per = size // n_classes
     return np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per] for c in range(n_classes)])
 
+# %% ../../nbs/31_mnist_data.ipynb #6b1d2e02
 def official_subset(labels, size: int, seed: int = 0, n_classes: int = 10) -> np.ndarray:
     """The indices Yi et al.'s code picks: `random.Random(seed)` shuffles each class's indices in turn (class 0 first),
-    then the first `size // n_classes` of each (capped)."""
+    then the first `size // n_classes` of each.
+
+    Args:
+        labels: class of every image, int array (n,), in the IDX files' order.
+        size: subset size, a positive multiple of `n_classes` (the paper's round-0 size: 500); a class with fewer
+            images gives all it has (all 60,000: 58,862).
+        seed: seed of Python's `random` (`data_seed`; 0 in every script of the authors).
+        n_classes: number of classes (10 digits).
+
+    Returns:
+        ndarray: indices into `labels`, int64, class 0's first, each class in its shuffled order.
+
+    Raises:
+        ValueError: `size` is not a positive multiple of `n_classes`.
+    """
     import random
     labels = np.asarray(labels)
     if size <= 0 or size % n_classes: raise ValueError(f'size must be a positive multiple of {n_classes}, got {size}')
@@ -104,7 +167,16 @@ def official_subset(labels, size: int, seed: int = 0, n_classes: int = 10) -> np
         out += idx[:per]
     return np.array(out, dtype=np.int64)
 
+# %% ../../nbs/31_mnist_data.ipynb #6b1d2e04
 def to_tensor(images, device=None):
-    "`uint8` images (n, 28, 28) as a float32 torch tensor (n, 1, 28, 28) in [0, 1] on `device`."
+    """uint8 images as the float tensor the models take (`ToTensor`'s scaling, grey values not binarised).
+
+    Args:
+        images: uint8 array (n, 28, 28), grey values 0–255.
+        device: torch device of the result (None: the CPU).
+
+    Returns:
+        Tensor: float32 (n, 1, 28, 28) in [0, 1].
+    """
     import torch
     return torch.from_numpy(np.array(images, dtype=np.uint8)).to(device).float().div_(255).unsqueeze(1)

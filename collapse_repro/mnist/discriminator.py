@@ -14,25 +14,49 @@ __all__ = ['Discriminator', 'disc_dataset', 'train_discriminator', 'disc_scores'
 
 # %% ../../nbs/33_mnist_discriminator.ipynb #e8857256
 class Discriminator(nn.Module):
-    "MLP 784-512-256-128-64-1 with LeakyReLU(0.2); a higher logit means 'more like a real image'. Binarises its input."
+    """Yi et al.'s verifier: an MLP 784-512-256-128-64-1 with LeakyReLU(0.2) on binarised pixels (x > 0.5); a
+    higher logit means 'more like a real image'. Called on images, float (m, 1, 28, 28) in [0, 1], it returns their
+    logits, shape (m,)."""
     def __init__(self):
         super().__init__()
         dims, layers = [784, 512, 256, 128, 64], []
         for a, b in zip(dims, dims[1:]): layers += [nn.Linear(a, b), nn.LeakyReLU(0.2)]
         self.net = nn.Sequential(nn.Flatten(), *layers, nn.Linear(64, 1))
-    def forward(self, x): return self.net((x > 0.5).float()).squeeze(1)
+    def forward(self, x):
+        "Logits (m,) of images `x`, float (m, 1, 28, 28) in [0, 1], binarised at 0.5 first."
+        return self.net((x > 0.5).float()).squeeze(1)
 
 # %% ../../nbs/33_mnist_discriminator.ipynb #90fecfe1
-def _disc_loss(model, x, t): return nn.functional.binary_cross_entropy_with_logits(model(x), t, reduction='sum')
-
 def disc_dataset(real, fake) -> tuple[torch.Tensor, torch.Tensor]:
-    "The discriminator's training set: `real` images (label 1), then `fake` ones (label 0)."
+    """The discriminator's training set: `real` images (label 1), then `fake` ones (label 0).
+
+    Args:
+        real: real training images, float (N_v, 1, 28, 28) in [0, 1].
+        fake: samples of the current generator, float (m, 1, 28, 28), on the same device.
+
+    Returns:
+        tuple: the images concatenated, (N_v + m, 1, 28, 28), and their float targets (N_v + m,) on that device.
+    """
     x = torch.cat([real, fake])
     return x, torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).to(x.device)
 
+# %% ../../nbs/33_mnist_discriminator.ipynb #90fecf03
+def _disc_loss(model, x, t): return nn.functional.binary_cross_entropy_with_logits(model(x), t, reduction='sum')
+
 # %% ../../nbs/33_mnist_discriminator.ipynb #321c2fb2
 def train_discriminator(real, fake, cfg: TrainConfig = TrainConfig(epochs=80), seed: int = 0, progress: bool = False):
-    "A fresh discriminator trained on `real` (label 1) vs `fake` (label 0) images, on their device."
+    """A fresh discriminator (seeded initialisation) trained by `fit` on `real` (label 1) vs `fake` (label 0) images.
+
+    Args:
+        real: real training images, float (N_v, 1, 28, 28) in [0, 1] (N_v: the verifier size `n_verifier`).
+        fake: Bernoulli samples of the current generator, float (N_v, 1, 28, 28), on the same device.
+        cfg: optimisation settings (the paper: 80 epochs, patience 5, Adam 1e-3, batch 128).
+        seed: seeds the initial weights and the batch order.
+        progress: show a progress bar over epochs.
+
+    Returns:
+        tuple: the `Discriminator` (eval mode, on the images' device) and `fit`'s log (losses: mean BCE per image).
+    """
     x, t = disc_dataset(real, fake)
     torch.manual_seed(seed)
     d = Discriminator().to(x.device)
@@ -40,7 +64,17 @@ def train_discriminator(real, fake, cfg: TrainConfig = TrainConfig(epochs=80), s
               seed=seed, progress=progress, desc='verifier epochs')
     return d, log
 
+# %% ../../nbs/33_mnist_discriminator.ipynb #321c2f03
 @torch.no_grad()
 def disc_scores(d: Discriminator, x, batch_size: int = 20000) -> np.ndarray:
-    "Discriminator logits for images `x` (higher = more real)."
+    """The discriminator's logits for images `x` (higher = more like a real image), the scores the filter ranks.
+
+    Args:
+        d: a trained `Discriminator`.
+        x: images, float (m, 1, 28, 28) in [0, 1], on `d`'s device.
+        batch_size: images at a time (memory only).
+
+    Returns:
+        ndarray: float32 logits (m,), on the CPU.
+    """
     return torch.cat([d(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]).cpu().numpy()

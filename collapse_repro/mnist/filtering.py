@@ -15,15 +15,43 @@ __all__ = ['candidate_batches', 'draw_candidates', 'select_per_digit', 'score_ba
 
 # %% ../../nbs/35_mnist_filtering.ipynb #cd1837ed
 def candidate_batches(quota: int, frac: float = 0.1, score_batch: int = 6000) -> tuple[int, int]:
-    "(samples per digit per scoring batch, number of batches) that filling `quota` per digit with the top `frac` takes."
+    """How many candidates filling a digit's quota with the top `frac` of each scoring batch takes.
+
+    Args:
+        quota: kept samples per digit this round (round size / 10).
+        frac: share of each scoring batch kept (the paper: 0.1).
+        score_batch: the largest scoring batch per digit (the paper: 6,000).
+
+    Returns:
+        tuple: (b, number of batches): b = min(score_batch, ⌈quota / frac⌉) samples per digit per batch, and as
+        many batches as the top `frac` of each needs to reach `quota`.
+
+    Raises:
+        ValueError: `quota` below 1.
+    """
     if quota < 1: raise ValueError(f'quota must be >= 1, got {quota}')
     b = min(score_batch, math.ceil(quota / frac))
     return b, math.ceil(quota / len(top_fraction(np.arange(b), frac)))
 
+# %% ../../nbs/35_mnist_filtering.ipynb #cd183703
 @torch.no_grad()
 def draw_candidates(model: CVAE, quota: int, filtered: bool = True, frac: float = 0.1, score_batch: int = 6000,
                     n_classes: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
-    "Bernoulli candidates and labels: batch after batch of `b` per digit (`candidate_batches`), or `quota` per digit."
+    """A round's Bernoulli candidates, from the global torch RNG: batch after batch of b per digit
+    (`candidate_batches`), or exactly `quota` per digit for the unfiltered control.
+
+    Args:
+        model: the current generator.
+        quota: kept samples per digit this round.
+        filtered: draw for the filter (False: `quota` per digit, all to be kept).
+        frac: share of each scoring batch the filter keeps.
+        score_batch: the largest scoring batch per digit.
+        n_classes: number of digits.
+
+    Returns:
+        tuple: binary images, float (N, 1, 28, 28), and their labels (N,) on the model's device; each batch holds
+        b of digit 0, then b of digit 1, ...
+    """
     dev = next(model.parameters()).device
     b, n_batches = candidate_batches(quota, frac, score_batch) if filtered else (quota, 1)
     lab = torch.arange(n_classes, device=dev).repeat_interleave(b)
@@ -31,8 +59,20 @@ def draw_candidates(model: CVAE, quota: int, filtered: bool = True, frac: float 
 
 # %% ../../nbs/35_mnist_filtering.ipynb #f7216e3f
 def select_per_digit(scores, labels, quota: int, batch: int, frac: float = 0.1, n_classes: int = 10) -> np.ndarray:
-    """Keep flags for candidates drawn as `draw_candidates` does (`batch` per digit per scoring batch): the top `frac`
-    of each batch until `quota`."""
+    """The filter's rule on scored candidates drawn as `draw_candidates` does: per digit, the top `frac` of each
+    scoring batch, batch after batch, until `quota`; a surplus in the last batch drops its lowest-scored.
+
+    Args:
+        scores: verifier scores (higher = better), shape (N,).
+        labels: digit of each candidate, ints (N,).
+        quota: kept samples per digit.
+        batch: candidates per digit per scoring batch (b of `candidate_batches`).
+        frac: share of each scoring batch kept.
+        n_classes: number of digits.
+
+    Returns:
+        ndarray: keep flags, bool (N,).
+    """
     scores, labels = np.asarray(scores, float), np.asarray(labels)
     flag, filled = np.zeros(len(labels), bool), np.zeros(n_classes, int)
     for start in range(0, len(labels), n_classes * batch):
@@ -47,22 +87,57 @@ def select_per_digit(scores, labels, quota: int, batch: int, frac: float = 0.1, 
 
 # %% ../../nbs/35_mnist_filtering.ipynb #9a6ac26c
 def score_batches(score, x, per_batch: int) -> np.ndarray:
-    "`score` applied to `x` one scoring batch (`per_batch` images) at a time, as the filter scores them."
+    """`score` applied to `x` one scoring batch at a time, as the filter scores them.
+
+    Args:
+        score: `score(images)` → scores, e.g. a discriminator's logits.
+        x: candidate images (N, 1, 28, 28) (or any array sliced along its first axis).
+        per_batch: images per call (all digits of one scoring batch).
+
+    Returns:
+        ndarray: float scores (N,).
+    """
     return np.concatenate([np.asarray(score(x[i:i + per_batch]), float) for i in range(0, len(x), per_batch)])
 
 # %% ../../nbs/35_mnist_filtering.ipynb #851c7663
 def keep_flags(x, labels, quota: int, score=None, frac: float = 0.1, score_batch: int = 6000,
                n_classes: int = 10) -> np.ndarray:
-    """Keep flags of candidates `x` drawn by `draw_candidates`: all without `score`, else per digit the top `frac` of
-    each scoring batch until `quota`."""
+    """The verify stage's selection among candidates drawn by `draw_candidates`.
+
+    Args:
+        x: candidate images (N, 1, 28, 28).
+        labels: their digits, ints (N,).
+        quota: kept samples per digit.
+        score: `score(images)` → scores (higher = more like a real image) (None: the unfiltered control, all kept).
+        frac: share of each scoring batch kept (the paper: 0.1).
+        score_batch: the largest scoring batch per digit (the paper: 6,000).
+        n_classes: number of digits.
+
+    Returns:
+        ndarray: keep flags, bool (N,): per digit, the top `frac` of each scoring batch until `quota`.
+    """
     labels = np.asarray(labels)
     if score is None: return np.ones(len(labels), bool)
     b = candidate_batches(quota, frac, score_batch)[0]
     return select_per_digit(score_batches(score, x, n_classes * b), labels, quota, b, frac, n_classes)
 
+# %% ../../nbs/35_mnist_filtering.ipynb #851c7603
 def filter_per_digit(model: CVAE, quota: int, score=None, frac: float = 0.1, score_batch: int = 6000,
                      n_classes: int = 10):
-    "Kept images and labels (`quota` per digit) plus, for all candidates, keep flags, labels and their images."
+    """The paper's per-digit filter in one call: `draw_candidates`, then `keep_flags`.
+
+    Args:
+        model: the current generator.
+        quota: kept samples per digit (round size / 10).
+        score: `score(images)` → scores (None: the unfiltered control, `quota` draws per digit all kept).
+        frac: share of each scoring batch kept.
+        score_batch: the largest scoring batch per digit.
+        n_classes: number of digits.
+
+    Returns:
+        tuple: kept images (n_classes · quota, 1, 28, 28) and their labels; for all N candidates, the keep flags
+        (bool ndarray), the labels (ndarray) and the images.
+    """
     x, lab = draw_candidates(model, quota, score is not None, frac, score_batch, n_classes)
     labn = lab.cpu().numpy()
     flag = keep_flags(x, labn, quota, score, frac, score_batch, n_classes)

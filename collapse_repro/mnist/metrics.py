@@ -19,13 +19,38 @@ __all__ = ['CLASSIFIER_SIZES', 'MNIST_MEAN', 'MNIST_STD', 'MNIST_V2_RECIPE', 'MN
 
 # %% ../../nbs/36_mnist_metrics.ipynb #96263b9b
 def gaussian_stats(feats) -> tuple[np.ndarray, np.ndarray]:
-    "Mean and covariance (float64) of features (n, d)."
+    """The Gaussian that FID compares: mean and covariance of a set of features.
+
+    Args:
+        feats: features, shape (n, d), n ≥ 2 (e.g. a network's embedding of n images).
+
+    Returns:
+        tuple: mean μ, float64 (d,), and covariance Σ, float64 (d, d) (unbiased, n − 1).
+
+    Raises:
+        ValueError: `feats` is not 2-D or has fewer than 2 rows.
+    """
     f = np.asarray(feats, dtype=np.float64)
     if f.ndim != 2 or len(f) < 2: raise ValueError(f'need features of shape (n >= 2, d), got {f.shape}')
     return f.mean(0), np.cov(f, rowvar=False)
 
+# %% ../../nbs/36_mnist_metrics.ipynb #96263b03
 def frechet_distance(mu1, s1, mu2, s2, eps: float = 1e-6) -> float:
-    "Fréchet distance between N(mu1, s1) and N(mu2, s2)."
+    """Fréchet distance between N(μ₁, Σ₁) and N(μ₂, Σ₂): ‖μ₁ − μ₂‖² + tr(Σ₁ + Σ₂ − 2(Σ₁Σ₂)^½).
+
+    Args:
+        mu1: mean μ₁, shape (d,).
+        s1: covariance Σ₁, shape (d, d).
+        mu2: mean μ₂, shape (d,).
+        s2: covariance Σ₂, shape (d, d).
+        eps: ε of the ε·I added to both covariances when (Σ₁Σ₂)^½ is not finite (singular covariances).
+
+    Returns:
+        float: the distance, ≥ 0, in squared feature units.
+
+    Raises:
+        ValueError: the two Gaussians have different dimensions.
+    """
     mu1, mu2, s1, s2 = np.atleast_1d(mu1), np.atleast_1d(mu2), np.atleast_2d(s1), np.atleast_2d(s2)
     if mu1.shape != mu2.shape or s1.shape != s2.shape: raise ValueError('the two Gaussians have different dimensions')
     with warnings.catch_warnings():              # dead ReLU features make the covariances singular; handled below
@@ -43,21 +68,31 @@ import torch
 from torch import nn
 
 class FeatureNet(nn.Module):
-    "Small MNIST CNN: two stride-2 convs (32, 64), fc(128) features, then 10 logits."
+    """The small MNIST CNN (`fid='cnn'`): two stride-2 convs (32, 64 channels), a 128-d ReLU embedding (`features`, the
+    FID features), then 10 logits (`forward`, label decisions). Takes images, float (m, 1, 28, 28) in [0, 1].
+
+    Args:
+        n_feat: dimension of the embedding.
+    """
     kind = 'cnn'
     def __init__(self, n_feat: int = 128):
         super().__init__()
         self.body = nn.Sequential(nn.Conv2d(1, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
                                   nn.Flatten(), nn.Linear(64 * 7 * 7, n_feat), nn.ReLU())
         self.head = nn.Linear(n_feat, 10)
-    def features(self, x): return self.body(x)
-    def forward(self, x): return self.head(self.body(x))
+    def features(self, x):
+        "The 128-d embedding (m, n_feat) of images `x`, float (m, 1, 28, 28) in [0, 1]: the FID features."
+        return self.body(x)
+    def forward(self, x):
+        "Class logits (m, 10) of images `x`, float (m, 1, 28, 28) in [0, 1]."
+        return self.head(self.body(x))
 
 CLASSIFIER_SIZES = dict(full=dict(n_train=60000, epochs=2), smoke=dict(n_train=2000, epochs=2))
 "Training budgets: `full` is the cached default; `smoke` is used under IN_TEST."
 
 # %% ../../nbs/36_mnist_metrics.ipynb #6362928c
 def _train_classifier(n_train: int, epochs: int, seed: int, device, batch_size: int = 128, lr: float = 1e-3):
+    "A fresh `FeatureNet` trained by Adam on cross-entropy: `n_train` shuffled training images, `epochs` epochs."
     torch.manual_seed(seed)
     x, y = load_mnist('train')
     idx = np.random.default_rng(seed).permutation(len(y))[:n_train]
@@ -75,10 +110,19 @@ def _train_classifier(n_train: int, epochs: int, seed: int, device, batch_size: 
             opt.step()
     return net.eval()
 
+# %% ../../nbs/36_mnist_metrics.ipynb #6362928e
 @torch.no_grad()
 def predict(net, x, batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Features (n, d) and argmax labels (n,) of images `x` (n, 1, 28, 28) in [0, 1] (batches of `net.eval_batch`,
-    default 2000)."""
+    """A feature network's embedding and class decisions for images, in batches without gradients.
+
+    Args:
+        net: a network with `features(x)` and `head` (`FeatureNet`, `MNISTFeatureNetV2`), in eval mode.
+        x: images, float (n, 1, 28, 28) in [0, 1] (any device; moved to the network's).
+        batch_size: images at a time (None: `net.eval_batch`, else 2,000).
+
+    Returns:
+        tuple: features, float32 ndarray (n, d), and argmax labels, int ndarray (n,), both on the CPU.
+    """
     dev = next(net.parameters()).device
     batch_size = batch_size or getattr(net, 'eval_batch', 2000)
     F, L = [], []
@@ -91,6 +135,7 @@ def predict(net, x, batch_size: int | None = None) -> tuple[np.ndarray, np.ndarr
 # %% ../../nbs/36_mnist_metrics.ipynb #a5f00d9a
 @lru_cache(maxsize=4)
 def _classifier(size: str, seed: int, device: str):
+    "The feature classifier of `size` and `seed` on `device`: read from the cache, else trained and cached."
     d = cache_dir('mnist_classifier')
     stem = d / f'featurenet_{size}_seed{seed}'
     dev = torch.device(device)
@@ -111,8 +156,21 @@ def _classifier(size: str, seed: int, device: str):
     net.info = info
     return net
 
+# %% ../../nbs/36_mnist_metrics.ipynb #a5f00d03
 def feature_classifier(size: str | None = None, seed: int = 0, device=None) -> FeatureNet:
-    "The cached MNIST feature classifier (trained on first use); `net.info` holds its test accuracy."
+    """The small CNN classifier, trained on first use and cached on disk (`core.cache_dir('mnist_classifier')`).
+
+    Args:
+        size: training budget, a key of `CLASSIFIER_SIZES` (None: 'smoke' under `IN_TEST`, else 'full').
+        seed: seed of its training-image draw, initial weights and batch order.
+        device: torch device (None: `core.get_device()`).
+
+    Returns:
+        FeatureNet: in eval mode; `net.info` holds its size, seed and test accuracy.
+
+    Raises:
+        ValueError: an unknown `size`.
+    """
     size = size or ('smoke' if os.environ.get('IN_TEST') else 'full')
     if size not in CLASSIFIER_SIZES:
         raise ValueError(f'size must be one of {sorted(CLASSIFIER_SIZES)}, got {size!r}')
@@ -129,8 +187,13 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 "Mean and standard deviation of MNIST training pixels in [0, 1]: `MNISTFeatureNetV2` sees `(x - mean) / std`."
 
 class MNISTFeatureNetV2(nn.Module):
-    """The authors' MNIST-FID network: 3×3 convs (64, 128, 256, 512; strides 1, 2, 2, 2) with BN and ReLU, global
-    average pooling, a 256-d ReLU embedding, then 10 logits; takes images in [0, 1]."""
+    """The authors' MNIST-FID network: 3×3 convs (64, 128, 256, 512 channels; strides 1, 2, 2, 2) with BN and ReLU,
+    global average pooling, a 256-d ReLU embedding (`features`, the FID features), then 10 logits (`forward`). Takes
+    images, float (m, 1, 28, 28) in [0, 1], and normalises them with `MNIST_MEAN`, `MNIST_STD` itself.
+
+    Args:
+        embedding_dim: dimension of the embedding.
+    """
     kind = 'mnist_v2'
     eval_batch = 500      # conv activations of 2,000 images at 28×28×64 would need ~0.4 GB per layer
     def __init__(self, embedding_dim: int = 256):
@@ -142,8 +205,12 @@ class MNISTFeatureNetV2(nn.Module):
         self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, embedding_dim),
                                   nn.ReLU())
         self.head = nn.Linear(embedding_dim, 10)
-    def features(self, x): return self.body((x - MNIST_MEAN) / MNIST_STD)
-    def forward(self, x): return self.head(self.features(x))
+    def features(self, x):
+        "The 256-d embedding (m, embedding_dim) of images `x`, float (m, 1, 28, 28) in [0, 1]: the FID features."
+        return self.body((x - MNIST_MEAN) / MNIST_STD)
+    def forward(self, x):
+        "Class logits (m, 10) of images `x`, float (m, 1, 28, 28) in [0, 1]."
+        return self.head(self.features(x))
 
 # %% ../../nbs/36_mnist_metrics.ipynb #424fdf4c
 def _v2_epoch(net, opt, X, Y, perm, batch_size: int, desc: str, progress: bool = False) -> float:
@@ -164,8 +231,21 @@ MNIST_V2_RECIPE = dict(epochs=6, batch_size=128, lr=1e-3, seed=0)
 
 def train_mnist_v2(epochs: int = 6, batch_size: int = 128, lr: float = 1e-3, seed: int = 0, device='cpu',
                    n_train: int | None = None, progress: bool = False) -> tuple[MNISTFeatureNetV2, dict]:
-    """Train `MNISTFeatureNetV2` deterministically (seeded, `torch.use_deterministic_algorithms`): the net (eval mode)
-    and its log."""
+    """Train `MNISTFeatureNetV2` by the authors' recipe, deterministically (seeded, deterministic algorithms only).
+
+    Args:
+        epochs: passes over the training images (the recipe: 6).
+        batch_size: images per Adam step (128).
+        lr: Adam's learning rate (1e-3).
+        seed: seeds the initial weights and the batch order (ours: 0).
+        device: torch device ('cpu' made the shipped weights).
+        n_train: train on the first `n_train` training images only (None: all 60,000).
+        progress: show progress bars and print each epoch's record.
+
+    Returns:
+        tuple: the network (eval mode) and its training record: per-epoch train loss and test accuracy, time,
+        device, threads, torch version and platform.
+    """
     prev = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
     try:
@@ -201,20 +281,49 @@ MNIST_V2_FILE = 'mnist_feature_net_v2.pt'
 record."""
 
 def asset_dir() -> Path:
-    "The package's asset folder, `collapse_repro/assets/`."
+    """The package's asset folder, `collapse_repro/assets/`, where the MNIST-FID weights ship.
+
+    Returns:
+        Path: the folder (inside the installed package).
+    """
     return Path(str(resources.files('collapse_repro'))) / 'assets'
 
+# %% ../../nbs/36_mnist_metrics.ipynb #6e3f9b03
 def sha256sum(path) -> str:
-    "Hex sha256 of a file."
+    """Hex sha256 of a file, read in 1 MiB blocks.
+
+    Args:
+        path: the file (str or Path).
+
+    Returns:
+        str: 64 hex digits.
+    """
     h = hashlib.sha256()
     with open(path, 'rb') as f:
         for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
     return h.hexdigest()
 
+# %% ../../nbs/36_mnist_metrics.ipynb #e08a4001
+def _load_v2_weights(pt: Path, device) -> MNISTFeatureNetV2:
+    "`MNISTFeatureNetV2` with the weights in `pt` (float16 on disk, float32 here), on `device`, in eval mode."
+    sd = torch.load(pt, map_location='cpu', weights_only=True)
+    net = MNISTFeatureNetV2()
+    net.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()})
+    return net.to(device).eval()
+
 # %% ../../nbs/36_mnist_metrics.ipynb #e08a4034
 def save_mnist_v2(net: MNISTFeatureNetV2, info: dict, folder=None) -> dict:
-    """Write `net` in float16 as `MNIST_V2_FILE` (+ JSON with sha256 and the test accuracy of the stored weights) in
-    `folder`."""
+    """Write `net`'s weights in float16 as `MNIST_V2_FILE`, and beside them a JSON record: sha256, size, the test
+    accuracy of the stored weights, normalisation and `info`.
+
+    Args:
+        net: a trained `MNISTFeatureNetV2`.
+        info: its training record (`train_mnist_v2`'s).
+        folder: where to write (None: the package's `asset_dir()`).
+
+    Returns:
+        dict: the record written.
+    """
     folder = Path(folder) if folder is not None else asset_dir()
     folder.mkdir(parents=True, exist_ok=True)
     pt = folder / MNIST_V2_FILE
@@ -233,15 +342,10 @@ def save_mnist_v2(net: MNISTFeatureNetV2, info: dict, folder=None) -> dict:
     write_json(folder / pt.with_suffix('.json').name, meta)
     return meta
 
-def _load_v2_weights(pt: Path, device) -> MNISTFeatureNetV2:
-    sd = torch.load(pt, map_location='cpu', weights_only=True)
-    net = MNISTFeatureNetV2()
-    net.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()})
-    return net.to(device).eval()
-
 # %% ../../nbs/36_mnist_metrics.ipynb #0c2f8c7d
 @lru_cache(maxsize=4)
 def _mnist_v2(device: str, folder: str) -> MNISTFeatureNetV2:
+    "The packaged network on `device`, loaded once after checking its sha256 against the record in `folder`."
     pt = Path(folder) / MNIST_V2_FILE
     js = pt.with_suffix('.json')
     if not (pt.exists() and js.exists()):
@@ -256,55 +360,140 @@ def _mnist_v2(device: str, folder: str) -> MNISTFeatureNetV2:
     net.info = dict(meta, kind='mnist_v2')
     return net
 
+# %% ../../nbs/36_mnist_metrics.ipynb #0c2f8c02
 def mnist_v2_net(device=None, folder=None) -> MNISTFeatureNetV2:
-    "The packaged MNIST-FID network, its sha256 checked (a mismatch raises `DataError`); `net.info` holds its record."
+    """The packaged MNIST-FID network (`MNISTFeatureNetV2`, our weights), loaded once per device and folder after
+    checking its sha256.
+
+    Args:
+        device: torch device (None: `core.get_device()`).
+        folder: where the weights and their JSON record are (None: the package's `asset_dir()`).
+
+    Returns:
+        MNISTFeatureNetV2: in eval mode; `net.info` holds its record (sha256, test accuracy, training).
+
+    Raises:
+        DataError: the weights or their record are missing, or the sha256 differs (a damaged file).
+    """
     device = str(torch.device(device) if device is not None else get_device())
     return _mnist_v2(device, str(Path(folder) if folder is not None else asset_dir()))
 
 # %% ../../nbs/36_mnist_metrics.ipynb #24d74e1e
 class FIDReference:
-    """Fréchet distance of generated images to a fixed reference set, on a feature network's embedding (`kind`:
-    'mnist_v2', 'cnn', ...)."""
+    """FID against a fixed reference set on a feature network's embedding: the reference's Gaussian (μ, Σ) is computed
+    once; `score` and `score_se` measure generated images against it.
+
+    Args:
+        net: the feature network (None: `feature_classifier()`); its `kind` ('mnist_v2', 'cnn', ...) names the FID.
+        ref: reference images, float (n, 1, 28, 28) in [0, 1] (None: the 10,000 MNIST test images, as the paper).
+    """
     def __init__(self, net: nn.Module | None = None, ref=None):
         self.net = net if net is not None else feature_classifier()
         self.kind = getattr(self.net, 'kind', type(self.net).__name__)
         if ref is None: ref = to_tensor(load_mnist('test')[0])
         self.mu, self.sigma = gaussian_stats(predict(self.net, ref)[0])
     def score(self, x) -> tuple[float, np.ndarray]:
-        "(FID of images `x` (n, 1, 28, 28) in [0, 1] against the reference, classifier labels of `x`)."
+        """FID of generated images against the reference, and the network's labels for them.
+
+        Args:
+            x: generated images, float (n, 1, 28, 28) in [0, 1] (the paper: 6,000 sigmoid means, labels i mod 10).
+
+        Returns:
+            tuple: FID (float, squared embedding units) and argmax labels, int ndarray (n,).
+        """
         f, lab = predict(self.net, x)
         return frechet_distance(*gaussian_stats(f), self.mu, self.sigma), lab
     def score_se(self, x, n_boot: int = 20, seed: int = 0) -> tuple[float, float, np.ndarray]:
-        "(FID of `x`, its bootstrap standard error over the generated images (`fid_bootstrap_se`), labels of `x`)."
+        """`score` plus the FID's bootstrap standard error over the generated images (`fid_bootstrap_se`).
+
+        Args:
+            x: generated images, float (n, 1, 28, 28) in [0, 1].
+            n_boot: bootstrap resamples (≥ 2).
+            seed: seed of the resampling.
+
+        Returns:
+            tuple: FID (float), its standard error (float), argmax labels, int ndarray (n,).
+        """
         f, lab = predict(self.net, x)
         fid = frechet_distance(*gaussian_stats(f), self.mu, self.sigma)
         return fid, fid_bootstrap_se(f, self.mu, self.sigma, n_boot, seed), lab
 
+# %% ../../nbs/36_mnist_metrics.ipynb #1b0d5e73
 def fid_bootstrap_se(feats, mu, sigma, n_boot: int = 20, seed: int = 0) -> float:
-    """Standard error of an FID that comes from the generated sample: the standard deviation of the FID of `n_boot`
-    resamples (with replacement) of the generated features `feats` (n, d) against the fixed reference N(`mu`, `sigma`)."""
+    """Standard error of an FID that comes from the generated sample: the standard deviation of the FIDs of `n_boot`
+    resamples (with replacement) of the generated features against the fixed reference N(μ, Σ).
+
+    Args:
+        feats: features of the generated images, shape (n, d).
+        mu: the reference's mean μ, shape (d,).
+        sigma: the reference's covariance Σ, shape (d, d).
+        n_boot: number of resamples (≥ 2).
+        seed: seed of the resampling.
+
+    Returns:
+        float: the standard error (ddof 1), in FID units.
+
+    Raises:
+        ValueError: `n_boot` below 2.
+    """
     f = np.asarray(feats, np.float64)
     if n_boot < 2: raise ValueError(f'n_boot must be >= 2, got {n_boot}')
     rng = np.random.default_rng(seed)
     fids = [frechet_distance(*gaussian_stats(f[rng.integers(0, len(f), len(f))]), mu, sigma) for _ in range(n_boot)]
     return float(np.std(fids, ddof=1))
 
+# %% ../../nbs/36_mnist_metrics.ipynb #1b0d5e75
+def default_fid_net(profile: str | None = None) -> str:
+    """The FID network a run uses unless told: 'cnn' under `IN_TEST` or for the smoke profile (seconds matter there),
+    else 'mnist_v2' (the paper's MNIST-FID).
+
+    Args:
+        profile: the run's profile ('smoke', 'quick', 'gpu', 'paper'; None: none given).
+
+    Returns:
+        str: 'cnn' or 'mnist_v2'.
+    """
+    return 'cnn' if os.environ.get('IN_TEST') or profile == 'smoke' else 'mnist_v2'
+
+# %% ../../nbs/36_mnist_metrics.ipynb #1b0d5e78
 FID_NETS = ('mnist_v2', 'cnn')
 "Feature networks for FID: the paper's MNIST-FID network (packaged) and the small cached CNN."
 
-def default_fid_net(profile: str | None = None) -> str:
-    "'cnn' under IN_TEST or for the smoke profile (seconds matter there), else 'mnist_v2' (the paper's MNIST-FID)."
-    return 'cnn' if os.environ.get('IN_TEST') or profile == 'smoke' else 'mnist_v2'
-
 def fid_reference(fid: str = 'mnist_v2', ref=None, device=None, size: str | None = None) -> FIDReference:
-    """An `FIDReference` on the network `fid` ('mnist_v2' or 'cnn') with reference images `ref` (default: the 10,000
-    test images); `size`: the small CNN's training budget (`CLASSIFIER_SIZES`; None: `feature_classifier`'s default)."""
+    """An `FIDReference` on the FID network named by `fid`.
+
+    Args:
+        fid: 'mnist_v2' (the paper's MNIST-FID network, packaged) or 'cnn' (the small CNN).
+        ref: reference images, float (n, 1, 28, 28) in [0, 1] (None: the 10,000 test images).
+        device: torch device of the network (None: `core.get_device()`).
+        size: the small CNN's training budget, a key of `CLASSIFIER_SIZES` (None: `feature_classifier`'s default).
+
+    Returns:
+        FIDReference: with the reference statistics computed.
+
+    Raises:
+        ValueError: `fid` is not one of `FID_NETS`.
+    """
     if fid not in FID_NETS: raise ValueError(f'fid must be one of {FID_NETS}, got {fid!r}')
     return FIDReference(mnist_v2_net(device) if fid == 'mnist_v2' else feature_classifier(size, device=device), ref)
 
 # %% ../../nbs/36_mnist_metrics.ipynb #e82aecc9
 def inception_fid(generated, reference, device=None, batch_size: int = 256) -> float:
-    "The paper's Inception-FID (torchmetrics) of `generated` vs `reference` images (n, 1, 28, 28) in [0, 1]."
+    """The paper's main-text FID (torchmetrics' `FrechetInceptionDistance`, 2048-d Inception-v3 features, images
+    repeated to RGB and resized to 299×299).
+
+    Args:
+        generated: generated images, float (n, 1, 28, 28) in [0, 1] (the paper: 6,000 sigmoid means).
+        reference: reference images, float (m, 1, 28, 28) in [0, 1] (the paper: the 10,000 test images).
+        device: torch device (None: `core.get_device()`).
+        batch_size: images per update.
+
+    Returns:
+        float: the FID.
+
+    Raises:
+        ImportError: torchmetrics[image] (with torchvision and torch-fidelity) is not installed; nothing is computed.
+    """
     try: from torchmetrics.image.fid import FrechetInceptionDistance
     except Exception as e:
         raise ImportError("Inception-FID needs torchmetrics[image] (and torch-fidelity) plus the Inception-v3 "

@@ -30,7 +30,17 @@ SUBSETS = dict(official=official_subset, balanced=balanced_subset)
 "Round-0 subset rules: the authors' (`mnist.official_subset`, the default), NumPy-shuffled (`mnist.balanced_subset`)."
 
 def linear_schedule(start: int, end: int, rounds: int) -> list[int]:
-    "Kept samples per round growing linearly from `start` to `end`, rounded to multiples of 10 (the paper's linspace)."
+    """The paper's linear schedule: kept samples per round growing linearly from `start` to `end` (`np.linspace`),
+    rounded to multiples of 10.
+
+    Args:
+        start: kept samples in round 1.
+        end: kept samples in the last round.
+        rounds: number of rounds.
+
+    Returns:
+        list: kept samples per round 1 … `rounds`, ints.
+    """
     return [int(round(v / 10) * 10) for v in np.linspace(start, end, rounds)]
 
 # %% ../../nbs/37_mnist_stages.ipynb #bfbb8d7c
@@ -52,7 +62,27 @@ def _check_loop_config(c):
 # %% ../../nbs/37_mnist_stages.ipynb #8995d74a
 @dataclass
 class MnistLoopConfig:
-    "One MNIST generate–verify–retrain run (defaults: the paper's)."
+    """The settings of one MNIST generate–verify–retrain run (defaults: the paper's); dicts for `cvae`, `init_cvae` and
+    `disc` become `TrainConfig`s, and every value is checked.
+
+    Args:
+        schedule: kept samples per round 1 … R (n_k of round k; the paper: 20,000 × 40, or `linear_schedule`).
+        filtered: filter with the discriminator's per-digit top fraction (False: the random control, all kept).
+        init_size: real images of the balanced round-0 subset (the paper: 500).
+        init_subset: which subset: the authors' selection ('official') or NumPy-shuffled ('balanced').
+        n_verifier: the verifier's size N_v: real (and as many generated) images its discriminator trains on.
+        keep_frac: share kept of each scoring batch (the paper: 0.1).
+        score_batch: the largest scoring batch per digit (the paper: 6,000).
+        cvae: training of each round's CVAE.
+        init_cvae: training of the round-0 model (None: as `cvae`).
+        disc: training of each round's discriminator (the paper: 80 epochs).
+        n_fid: generated images for FID, labels i mod 10 (the paper: 6,000).
+        n_test: test images for the test NELBO (the paper: 10,000).
+        data_seed: seed of the round-0 subset (0: the authors').
+
+    Raises:
+        ValueError: a value no run can use (`_check_loop_config` names the field).
+    """
     schedule: list = field(default_factory=lambda: [20000] * 40)  # kept samples per round 1..R
     filtered: bool = True               # discriminator top-fraction filter (False: random control)
     init_size: int = 500                # balanced real images for round 0
@@ -72,10 +102,21 @@ class MnistLoopConfig:
         if isinstance(self.disc, dict): self.disc = TrainConfig(**self.disc)
         _check_loop_config(self)
     @property
-    def rounds(self) -> int: return len(self.schedule)
+    def rounds(self) -> int:
+        "R, the number of rounds after round 0: `len(schedule)`."
+        return len(self.schedule)
     @classmethod
     def from_params(cls, P, **fields) -> 'MnistLoopConfig':
-        "A config from an experiment's run parameters `P` (the names below, where it has them), then `fields`."
+        """A config from an experiment's run parameters.
+
+        Args:
+            P: the run's parameters (`run.params`): `cvae_epochs`, `patience`, `batch_size`, `disc_epochs` and, where it
+                has them, `min_steps`, `init_epochs`, `init_size`, `n_verifier`, `score_batch`, `n_fid`, `n_test`.
+            fields: other fields as keywords (e.g. `schedule`, `filtered`), applied last.
+
+        Returns:
+            MnistLoopConfig: the config.
+        """
         get = lambda k, d=None: getattr(P, k, d)
         cvae = TrainConfig(epochs=P.cvae_epochs, patience=P.patience, batch_size=P.batch_size,
                            min_steps=get('min_steps', 0))
@@ -87,8 +128,15 @@ class MnistLoopConfig:
 
 # %% ../../nbs/37_mnist_stages.ipynb #dd975c7e
 class MnistData:
-    """Train/test tensors on `device` and the FID reference (`fid`: 'mnist_v2' or 'cnn'; None:
-    `metrics.default_fid_net(profile)`)."""
+    """What all runs of an experiment share on one device: the training and test tensors, the FID reference and the
+    label classifier.
+
+    Args:
+        device: torch device (None: `core.get_device()`).
+        fid_ref: an `FIDReference` to use (None: built from `fid`).
+        fid: FID network, 'mnist_v2' or 'cnn' (None: `metrics.default_fid_net(profile)`).
+        profile: the run's profile; 'smoke' picks the smoke-sized small CNN.
+    """
     def __init__(self, device=None, fid_ref=None, fid: str | None = None, profile: str | None = None):
         from collapse_repro.mnist.metrics import fid_reference, default_fid_net, feature_classifier
         self.device = torch.device(device) if device is not None else get_device()
@@ -105,6 +153,7 @@ class MnistData:
         self.classifier = self.fid.net if self.fid.kind == 'cnn' else feature_classifier(size, device=self.device)
     @torch.no_grad()
     def classify(self, x) -> np.ndarray:
+        "The label classifier's digit for each image `x` (n, 1, 28, 28) in [0, 1]: int ndarray (n,)."
         from collapse_repro.mnist.metrics import predict
         return predict(self.classifier, x)[1]
 
@@ -116,10 +165,28 @@ def _cvae_key(size: int, cfg: TrainConfig, seed: int, data_seed: int, subset: st
     key = f'{prefix}n{size}_ds{data_seed}_s{seed}_e{cfg.epochs}_p{cfg.patience}_b{cfg.batch_size}_lr{cfg.lr:g}'
     return key + (f'_ms{cfg.min_steps}' if cfg.min_steps else '')
 
+# %% ../../nbs/37_mnist_stages.ipynb #4cf6b303
 def cached_cvae(data: MnistData, size: int, cfg: TrainConfig, seed: int = 0, data_seed: int = 0, progress: bool = False,
                 subset: str = 'official') -> tuple[CVAE, dict]:
-    """A CVAE trained on the balanced real subset of `size` (60000: all 58,862 balanced images) chosen by
-    `SUBSETS[subset]`, cached on disk."""
+    """A CVAE trained on a balanced real subset, cached on disk (`core.cache_dir('mnist_cvae')`) under every setting
+    that determines it: the round-0 model (or a full-data reference), shared by all runs and experiments.
+
+    Args:
+        data: the experiment's `MnistData` (its training images and device).
+        size: real images in the subset (60000: all 58,862 of the balanced one).
+        cfg: training settings.
+        seed: seed of the training (`train_cvae`).
+        data_seed: seed of the subset.
+        progress: show a progress bar over epochs when it trains.
+        subset: which subset, a key of `SUBSETS` ('official': the authors'; 'balanced').
+
+    Returns:
+        tuple: the model (eval mode, on `data.device`) and its training log (`fit`'s, plus `n_train`, `subset`,
+        `train_time_s`).
+
+    Raises:
+        ValueError: an unknown `subset`.
+    """
     if subset not in SUBSETS: raise ValueError(f'subset must be one of {sorted(SUBSETS)}, got {subset!r}')
     key = _cvae_key(size, cfg, seed, data_seed, subset)
     d = cache_dir('mnist_cvae')
@@ -141,8 +208,19 @@ def cached_cvae(data: MnistData, size: int, cfg: TrainConfig, seed: int = 0, dat
 
 # %% ../../nbs/37_mnist_stages.ipynb #556b7f9b
 def evaluate_cvae(model: CVAE, data: MnistData, n_fid: int = 6000, n_test: int = 10000, seed: int = 0) -> dict:
-    """FID of `n_fid` generated means vs the test set (network: `fid_net`) with its bootstrap standard error over the
-    generated images (`fid_se`), their error under `data.classifier`, and the test NELBO parts."""
+    """A round's evaluation: FID of generated means with its bootstrap standard error, label adherence, test NELBO.
+
+    Args:
+        model: the round's CVAE.
+        data: the experiment's `MnistData` (FID reference, classifier, test images).
+        n_fid: generated images, labels i mod 10 (the paper: 6,000 sigmoid means).
+        n_test: test images for the NELBO (the paper: 10,000).
+        seed: seeds the generation and the bootstrap.
+
+    Returns:
+        dict: `fid`, `fid_se`, `gen_error` (share of generated images the classifier assigns another digit:
+        1 − label adherence), `nelbo`, `recon`, `kl` (nats per image) and `fid_net` (the network FID was measured on).
+    """
     torch.manual_seed(seed)
     lab = torch.arange(n_fid, device=data.device) % 10
     x = sample(model, lab)
@@ -155,21 +233,57 @@ def evaluate_cvae(model: CVAE, data: MnistData, n_fid: int = 6000, n_test: int =
 
 # %% ../../nbs/37_mnist_stages.ipynb #9b8aa3a6
 def verifier_data(model: CVAE, data: MnistData, cfg: MnistLoopConfig, ctx) -> tuple[torch.Tensor, torch.Tensor]:
-    "This round's discriminator data: `cfg.n_verifier` real training images and as many Bernoulli samples of `model`."
+    """This round's discriminator data: N_v real training images drawn without replacement and N_v Bernoulli samples of
+    the current model (labels i mod 10), seeded from the round.
+
+    Args:
+        model: the current generator.
+        data: the experiment's `MnistData`.
+        cfg: the run's config; N_v = `cfg.n_verifier`.
+        ctx: the loop's `RoundContext` (seeds).
+
+    Returns:
+        tuple: real images, float (N_v, 1, 28, 28) in [0, 1], and generated ones, binary (N_v, 1, 28, 28).
+    """
     torch.manual_seed(ctx.seed_for('verifier-fakes'))
     real_idx = ctx.rng('verifier-real').choice(len(data.ytr), cfg.n_verifier, replace=False)
     real_idx = torch.as_tensor(real_idx, device=data.device)
     return data.xtr[real_idx], sample(model, torch.arange(cfg.n_verifier, device=data.device) % 10, binary=True)
 
+# %% ../../nbs/37_mnist_stages.ipynb #9b8aa302
 def train_verifier(model: CVAE, data: MnistData, cfg: MnistLoopConfig, ctx, progress: bool = False):
-    "This round's discriminator, trained on `verifier_data`; and its log."
+    """This round's verifier: a fresh discriminator trained on `verifier_data`.
+
+    Args:
+        model: the current generator.
+        data: the experiment's `MnistData`.
+        cfg: the run's config (`n_verifier`, `disc`).
+        ctx: the loop's `RoundContext` (seeds).
+        progress: show a progress bar over epochs.
+
+    Returns:
+        tuple: the `Discriminator` and `fit`'s log.
+    """
     real, fake = verifier_data(model, data, cfg, ctx)
     return train_discriminator(real, fake, cfg.disc, seed=ctx.seed_for('verifier'), progress=progress)
 
 # %% ../../nbs/37_mnist_stages.ipynb #7615b7f4
 def select_kept(cfg: MnistLoopConfig, data: MnistData, cands: dict, trained, ctx, t0: float) -> tuple:
-    """The kept (images, labels) of the candidates `cands` (all, or the top by the scores of the `trained`
-    (discriminator, log)), and the round's record: the cross-paper statistics p, φ̂, ψ̂, p_* and the training."""
+    """The verify stage's selection and record: the candidates kept by the filter (or all, for the control), with the
+    cross-paper statistics p, φ̂, ψ̂, p_* measured by the label classifier.
+
+    Args:
+        cfg: the run's config (`keep_frac`, `score_batch`, `disc`).
+        data: the experiment's `MnistData` (its classifier decides which candidates are correct).
+        cands: the generate stage's dict: `x` (candidates), `lab` (labels), `quota` (per digit), `seed`.
+        trained: the round's (discriminator, log) (None: the unfiltered control, every candidate kept).
+        ctx: the loop's `RoundContext`.
+        t0: when the verify stage started (`time.time()`), for `verify_time_s`.
+
+    Returns:
+        tuple: the kept (images, labels), and the round's record: `n_kept`, `n_generated`, `p`, `phi`, `psi`,
+        `p_star`, `kept_precision`, the discriminator's training (`disc_*`) and `verify_time_s`.
+    """
     x, lab, quota = cands['x'], cands['lab'].cpu().numpy(), cands['quota']
     info = dict(kept_seed=cands['seed'], n_kept=10 * quota)
     score = None
@@ -187,13 +301,31 @@ def select_kept(cfg: MnistLoopConfig, data: MnistData, cands: dict, trained, ctx
 # %% ../../nbs/37_mnist_stages.ipynb #6dcf7df2
 @dataclass
 class MnistStages(Stages):
-    "`loop.Stages` of one MNIST run, with its config, its data and `select` (`verify` after the verifier is trained)."
+    """`loop.Stages` of one MNIST run, with what the batched stages need: its config, its data and `select` (the
+    verify stage after the verifier is trained).
+
+    Args:
+        cfg: the run's config.
+        data: the experiment's `MnistData`.
+        select: `select(cands, trained, ctx, t0)` → (kept, info), `select_kept` bound to `cfg` and `data`.
+    """
     cfg: MnistLoopConfig | None = None
     data: MnistData | None = None
     select: Callable | None = None    # (cands, trained (discriminator, log) or None, ctx, t0) -> (kept, info)
 
+# %% ../../nbs/37_mnist_stages.ipynb #6dcf7d02
 def mnist_stages(cfg: MnistLoopConfig, data: MnistData, progress: bool = False) -> MnistStages:
-    "The stages of one MNIST run: generate draws the candidates, verify trains the discriminator and selects."
+    """The stages of one MNIST run for `loop.generate_verify_retrain`: init (the cached round-0 model), generate (the
+    round's candidates), verify (train the discriminator, select), retrain (a fresh CVAE on the kept images), evaluate.
+
+    Args:
+        cfg: the run's config.
+        data: the experiment's `MnistData`.
+        progress: show progress bars over each model's training epochs.
+
+    Returns:
+        MnistStages: the stages, with `save`/`load` of the round's CVAE.
+    """
     def init(ctx):
         # round 0 depends on (init_size, data_seed, training settings) only, so all runs of an experiment share it
         init_cfg = cfg.init_cvae or cfg.cvae
@@ -225,8 +357,17 @@ def _grouped(items: list, key, train) -> list:
         for i, r in zip(idx, train([items[i] for i in idx])): out[i] = r
     return out
 
+# %% ../../nbs/37_mnist_stages.ipynb #f7fe3003
 def verify_together(items: list) -> list:
-    "`verify` of several MNIST runs at once: items `(stages, (cands, model, ctx))`; their `(kept, info)`."
+    """`verify` of several MNIST runs at once: the discriminators of the filtered ones trained together
+    (`train_discriminators`, grouped by their training settings), then each run's `select`.
+
+    Args:
+        items: one `(stages, (cands, model, ctx))` per run, its `MnistStages` and its verify arguments.
+
+    Returns:
+        list: each run's `(kept, info)`, in the items' order.
+    """
     t0, filt = time.time(), [(st, a) for st, a in items if st.cfg.filtered]
     trained = _grouped(filt, lambda it: astuple(it[0].cfg.disc), lambda group: train_discriminators(
         [verifier_data(a[1], st.data, st.cfg, a[2]) for st, a in group], group[0][0].cfg.disc,
@@ -234,8 +375,17 @@ def verify_together(items: list) -> list:
     verifiers = iter(trained)                           # in the filtered items' order
     return [st.select(a[0], next(verifiers) if st.cfg.filtered else None, a[2], t0) for st, a in items]
 
+# %% ../../nbs/37_mnist_stages.ipynb #f7fe3005
 def retrain_together(items: list) -> list:
-    "`retrain` of several MNIST runs at once: items `(stages, (model, kept, ctx))`; the new models, `Measured`."
+    """`retrain` of several MNIST runs at once: their CVAEs trained together (`train_cvaes`), grouped by their training
+    settings.
+
+    Args:
+        items: one `(stages, (model, kept, ctx))` per run, its `MnistStages` and its retrain arguments.
+
+    Returns:
+        list: each run's new model, as `loop.Measured` with its training record, in the items' order.
+    """
     def train(group):
         cfg = group[0][0].cfg.cvae
         out = train_cvaes([a[1] for _, a in group], cfg, seeds=[a[2].seed_for('retrain') for _, a in group])
@@ -248,7 +398,15 @@ MNIST_TOGETHER = dict(verify=verify_together, retrain=retrain_together)
 
 # %% ../../nbs/37_mnist_stages.ipynb #0080b7f5
 def check_fid_net(folder, data: MnistData):
-    "Refuse to resume in `folder` rounds measured with another FID network than `data`'s."
+    """Refuse to resume in `folder` rounds measured with another FID network than `data`'s.
+
+    Args:
+        folder: a run's condition folder (it may not exist yet).
+        data: the experiment's `MnistData`.
+
+    Raises:
+        ValueError: a finished round of `folder` was measured on another network.
+    """
     from collapse_repro.loop import load_history
     # rounds recorded before `fid_net` existed were all measured with the small CNN
     done = {h.get('fid_net', 'cnn') for h in load_history(folder)} if Path(folder).exists() else set()
@@ -257,14 +415,42 @@ def check_fid_net(folder, data: MnistData):
                          f"with {data.fid.kind!r}: resume with MnistData(fid={sorted(done)[0]!r}), or start the run "
                          f"in a new folder")
 
+# %% ../../nbs/37_mnist_stages.ipynb #0080b703
 def run_mnist(cfg: MnistLoopConfig, data: MnistData, folder, seed: int = 0, desc: str = 'rounds', progress: bool = True,
               epoch_progress: bool = False) -> list[dict]:
-    "Round 0 and `cfg.rounds` generate–verify–retrain rounds in `folder` (resuming from checkpoints); their metrics."
+    """One condition: round 0 and `cfg.rounds` generate–verify–retrain rounds in `folder`, resuming from its
+    checkpoints.
+
+    Args:
+        cfg: the run's config.
+        data: the experiment's `MnistData`.
+        folder: the condition's folder (checkpoints, history, each round's model).
+        seed: the loop's seed (every stage's draws derive from it, the round and the stage).
+        desc: the label of the progress bar over rounds.
+        progress: show that bar.
+        epoch_progress: also show bars over each model's training epochs.
+
+    Returns:
+        list: one dict of metrics per round 0 … R (`evaluate_cvae`'s, the training and verify records).
+
+    Raises:
+        ValueError: `folder` holds rounds measured with another FID network (`check_fid_net`).
+    """
     from collapse_repro.loop import generate_verify_retrain
     check_fid_net(folder, data)
     return generate_verify_retrain(mnist_stages(cfg, data, progress=epoch_progress), cfg.rounds, folder, seed=seed,
                                    desc=desc, progress=progress)
 
+# %% ../../nbs/37_mnist_stages.ipynb #0080b706
 def load_round_model(folder, round: int | None = None, device=None) -> CVAE:
-    "The CVAE the run in `folder` kept after `round` (default: the last finished one)."
+    """The CVAE a run kept after a round.
+
+    Args:
+        folder: the condition's folder.
+        round: the round k (None: the last finished one; 0: the round-0 model).
+        device: torch device (None: the CPU).
+
+    Returns:
+        CVAE: in eval mode.
+    """
     return load_round(folder, round, lambda d: load_cvae(d, device))

@@ -23,10 +23,19 @@ class _Bound:
     def __call__(self, *args): return torch.func.functional_call(self._m, self._p, args)
     def __getattr__(self, name): return getattr(self._m, name)
 
-def _disc_sample_loss(model, x, t): return nn.functional.binary_cross_entropy_with_logits(model(x), t, reduction='none')
-
+# %% ../../nbs/34_mnist_together.ipynb #59b21703
 def cvae_sample_loss(model: CVAE, x, y, eps=None) -> torch.Tensor:
-    "Per-image NELBO (one z draw, or the given noise `eps`)."
+    """Per-image NELBO, the per-example loss `fit_together` trains the CVAEs on (`cvae_loss` is its batch sum).
+
+    Args:
+        model: a CVAE (or one bound to a slice of the stacked parameters).
+        x: images, float (m, 1, 28, 28) in [0, 1].
+        y: their labels, ints (m,).
+        eps: reparameterisation noise (m, latent) (None: drawn from the global torch RNG).
+
+    Returns:
+        Tensor: reconstruction + KL of each image, shape (m,), in nats.
+    """
     recon, kl = cvae_loss_parts(model, x, y, eps)
     return recon + kl
 
@@ -68,6 +77,7 @@ def _together_sizes(models, datasets, seeds, epochs, patience: int) -> tuple[lis
     if min(caps) < 1 or patience < 1: raise ValueError('epochs and patience must be >= 1')
     return caps, ns
 
+# %% ../../nbs/34_mnist_together.ipynb #886069d1
 def _stacked_loss(base: nn.Module, sample_loss):
     "`(params, *batch, weights) -> (K,)`: every stacked model's weighted batch loss in one `vmap`-ed call."
     def weighted(p, *batch_w):
@@ -100,10 +110,29 @@ class _EarlyStop:
 def fit_together(models: Sequence[nn.Module], sample_loss, datasets: Sequence[Sequence[torch.Tensor]], *, epochs,
                  patience: int, seeds: Sequence[int], batch_size: int = 128, lr: float = 1e-3, noise_dim: int = 0,
                  progress: bool = False, desc: str = 'epochs') -> list[dict]:
-    """`fit` for K models of one architecture at once, each on its own `datasets[k]` with its own `seeds[k]` and
-    epoch cap (`epochs`: one for all, or one each). `sample_loss(model, *batch)` gives per-example losses. With
-    `noise_dim`, each model's batch ends with its noise (batch, noise_dim), drawn as `fit`'s `torch.randn_like` would.
-    Trains in place and returns `fit`'s log for each model."""
+    """`fit` for K models of one architecture at once (one vmapped Adam step for all), each as `fit` would train it
+    alone, to float rounding: its own data, seed, epoch cap and early stopping.
+
+    Args:
+        models: K models of one architecture, trained in place (left in eval mode with their final weights).
+        sample_loss: `sample_loss(model, *batch)` → per-example losses (m,), e.g. `cvae_sample_loss`.
+        datasets: for each model its tensors (e.g. images and labels), on one device; sizes may differ.
+        epochs: epoch cap, one for all or one per model.
+        patience: epochs without a lower mean training loss before a model stops.
+        seeds: one per model: its batch order and (with `noise_dim`) its noise, as `fit`'s `seed`.
+        batch_size: examples per step and model.
+        lr: Adam's learning rate.
+        noise_dim: if > 0, each model's batch ends with its noise (batch, noise_dim), drawn as `fit`'s
+            `torch.randn_like` would (the CVAE: its latent size).
+        progress: show a progress bar over all models' epochs, labelled `desc`.
+        desc: the bar's label.
+
+    Returns:
+        list: `fit`'s log for each model (`epochs`, `final_loss`, `best_loss`).
+
+    Raises:
+        ValueError: lists of different lengths, no or ragged data, or a cap or `patience` below 1.
+    """
     caps, ns = _together_sizes(models, datasets, seeds, epochs, patience)
     K, dev = len(models), datasets[0][0].device
     fields = [torch.cat([d[j] for d in datasets]) for j in range(len(datasets[0]))]
@@ -140,7 +169,18 @@ def fit_together(models: Sequence[nn.Module], sample_loss, datasets: Sequence[Se
 # %% ../../nbs/34_mnist_together.ipynb #e0870bc4
 def train_cvaes(data: Sequence[tuple], cfg: TrainConfig = TrainConfig(), seeds: Sequence[int] = (0,),
                 progress: bool = False) -> list[tuple[CVAE, dict]]:
-    "`train_cvae` for several (x, y) training sets at once (`fit_together`): each model as `train_cvae` would make it."
+    """`train_cvae` for several training sets at once (`fit_together`): each model as `train_cvae` would make it, to
+    float rounding.
+
+    Args:
+        data: one (x, y) per model: images, float (n_k, 1, 28, 28) in [0, 1], and labels (n_k,), on one device.
+        cfg: optimisation settings, shared; each model's epoch cap is `cfg.max_epochs(n_k)`.
+        seeds: one per model: its initial weights, batch order and noise.
+        progress: show a progress bar over the models' epochs.
+
+    Returns:
+        list: (model in eval mode, `fit`'s log) per training set, in order.
+    """
     models = []
     for (x, _), s in zip(data, seeds):
         torch.manual_seed(s)
@@ -151,9 +191,23 @@ def train_cvaes(data: Sequence[tuple], cfg: TrainConfig = TrainConfig(), seeds: 
                         desc='cvae epochs (together)')
     return list(zip(models, logs))
 
+# %% ../../nbs/34_mnist_together.ipynb #2a8b3204
+def _disc_sample_loss(model, x, t): return nn.functional.binary_cross_entropy_with_logits(model(x), t, reduction='none')
+
+# %% ../../nbs/34_mnist_together.ipynb #2a8b3206
 def train_discriminators(pairs: Sequence[tuple], cfg: TrainConfig = TrainConfig(epochs=80), seeds: Sequence[int] = (0,),
                          progress: bool = False) -> list[tuple[Discriminator, dict]]:
-    "`train_discriminator` for several (real, fake) pairs at once (`fit_together`)."
+    """`train_discriminator` for several (real, fake) pairs at once (`fit_together`), each as it would train alone.
+
+    Args:
+        pairs: one (real, fake) per model: real images and generator samples, float (N_v, 1, 28, 28), on one device.
+        cfg: optimisation settings, shared (the paper: 80 epochs).
+        seeds: one per model: its initial weights and batch order.
+        progress: show a progress bar over the models' epochs.
+
+    Returns:
+        list: (`Discriminator` in eval mode, `fit`'s log) per pair, in order.
+    """
     sets = [disc_dataset(real, fake) for real, fake in pairs]
     models = []
     for (x, _), s in zip(sets, seeds):
