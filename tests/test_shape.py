@@ -57,3 +57,9 @@ def test_cell_counts():
     assert S.is_export(src) and not S.is_export('x = 1\n') and S.is_export('#|exporti\ny = 1')
     assert S.code_lines(src) == 4
     assert S.defined_names(src) == (['a', 'B'], ['C'])
+
+def test_docstrings_are_counted_apart_from_code():
+    "A cell's size is its code: a function's docstring (and a class's) is counted only in the `docstrings=True` figure."
+    src = 'def f(x):\n    """Line one.\n\n    Args:\n        x: a number.\n    """\n    return x\n\nclass C:\n    "One."\n    y = 1\n'
+    assert S.code_lines(src) == 4 and S.code_lines(src, docstrings=True) == 9
+    assert S.docstring_lines('def broken(:\n') == set()

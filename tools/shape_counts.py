@@ -5,9 +5,12 @@
     python tools/shape_counts.py --quiet    # only the import-cycle check (and its exit status)
 
 - **Export cells** of the library notebooks (`nbs/NN_*.ipynb` with a `#| default_exp`): lines per cell (code lines,
-  neither blank nor an nbdev `#|` directive), their median and maximum, the cells over 40 lines with their names, and
-  the cells that define more than one top-level function or class.
-- **Modules** of `collapse_repro/` (`_modidx.py` excluded): lines per module, those over 400 flagged.
+  neither blank nor an nbdev `#|` directive nor part of a docstring), their median and maximum, the cells over 40
+  lines with their names, and the cells that define more than one top-level function or class. Docstrings are counted
+  apart (the median with them is printed too): issue 29 asks every public function to document each parameter, which
+  fastcore, whose documentation lives in the notebook prose, does not; the limits are on the code.
+- **Modules** of `collapse_repro/` (`_modidx.py` excluded): lines per module without its docstrings (and, beside, with
+  them), those over 400 flagged.
 - **Import cycles** among the modules of `collapse_repro`, read statically with `ast` (imports inside functions count:
   they run as soon as the function does). A cycle makes the exit status 1.
 
@@ -31,9 +34,22 @@ def is_export(src: str) -> bool:
     "Does nbdev export this cell (`#| export`, `exports`, `exporti`, optionally to another module)?"
     return any(d.split()[0] in ('export', 'exports', 'exporti') for d in _directives(src) if d)
 
-def code_lines(src: str) -> int:
-    "Lines of a cell that are neither blank nor nbdev directives."
-    return sum(1 for l in src.splitlines() if l.strip() and not l.startswith('#|'))
+def docstring_lines(src: str) -> set[int]:
+    "Line numbers (1-based) taken by the docstrings of `src`'s module, classes and functions (none if it does not parse)."
+    try: tree = ast.parse(src)
+    except SyntaxError: return set()
+    out = set()
+    for n in ast.walk(tree):
+        if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and n.body:
+            d = n.body[0]
+            if isinstance(d, ast.Expr) and isinstance(d.value, ast.Constant) and isinstance(d.value.value, str):
+                out |= set(range(d.lineno, d.end_lineno + 1))
+    return out
+
+def code_lines(src: str, docstrings: bool = False) -> int:
+    "Lines of a cell that are neither blank nor nbdev directives, nor (unless `docstrings`) part of a docstring."
+    skip = set() if docstrings else docstring_lines(src)
+    return sum(1 for i, l in enumerate(src.splitlines(), 1) if l.strip() and not l.startswith('#|') and i not in skip)
 
 def defined_names(src: str) -> tuple[list[str], list[str]]:
     "(top-level functions and classes, other top-level assigned names) of a cell's code."
@@ -63,7 +79,7 @@ def export_cells(nb: Path) -> list[dict]:
         src = ''.join(c['source'])
         if c['cell_type'] != 'code' or not is_export(src): continue
         defs, names = defined_names(src)
-        out.append(dict(nb=nb.name, cell=i, lines=code_lines(src), defs=defs,
+        out.append(dict(nb=nb.name, cell=i, lines=code_lines(src), with_doc=code_lines(src, docstrings=True), defs=defs,
                         name=', '.join(defs or names[:3]) or '(imports)'))
     return out
 
@@ -149,15 +165,19 @@ def report(root: Path = ROOT) -> tuple[str, bool]:
         big = sorted((c for c in cells if c['lines'] > CELL_MAX), key=lambda c: -c['lines'])
         multi = [c for c in cells if len(c['defs']) > 1]
         out += [f'export cells: {len(cells)} in {len({c["nb"] for c in cells})} library notebooks; lines per cell: '
-                f'median {statistics.median(ls):g}, max {max(ls)}; {len(big)} over {CELL_MAX}; '
+                f'median {statistics.median(ls):g}, max {max(ls)} (docstrings excluded; with them: median '
+                f'{statistics.median(c["with_doc"] for c in cells):g}, max {max(c["with_doc"] for c in cells)}); '
+                f'{len(big)} over {CELL_MAX}; '
                 f'{len(multi)} with more than one def']
         out += [f'  over {CELL_MAX}: {c["nb"]} cell {c["cell"]}: {c["lines"]} lines ({c["name"]})' for c in big]
         out += [f'  more than one def: {c["nb"]} cell {c["cell"]}: {c["name"]}' for c in multi]
     ms = modules(root / PKG)
-    sizes = {m: len(f.read_text(encoding='utf-8').splitlines()) for m, f in ms.items()}
+    texts = {m: f.read_text(encoding='utf-8') for m, f in ms.items()}
+    total = {m: len(s.splitlines()) for m, s in texts.items()}
+    sizes = {m: total[m] - len(docstring_lines(s)) for m, s in texts.items()}
     over = [m for m in sizes if sizes[m] > MODULE_MAX]
-    out += ['', f'modules: {len(ms)}; {len(over)} over {MODULE_MAX} lines']
-    out += [f'  {m:32s} {sizes[m]:5d}' + ('  > ' + str(MODULE_MAX) if m in over else '') for m in sorted(ms)]
+    out += ['', f'modules: {len(ms)}; {len(over)} over {MODULE_MAX} lines (docstrings excluded; with them in brackets)']
+    out += [f'  {m:32s} {sizes[m]:5d} ({total[m]:4d})' + ('  > ' + str(MODULE_MAX) if m in over else '') for m in sorted(ms)]
     g = import_graph(root / PKG)
     cs = cycles(g)
     out += ['', f'import cycles in {PKG}: {len(cs)}']
