@@ -200,9 +200,9 @@ def shipped_and_yours(tmp_path, monkeypatch):
     """An installed package's view: the committed results stand in for the ones the package ships, and the user's
     folder ($COLLAPSE_REPRO_FIGURES) holds a quick run of feng_scaling (its measured wall time changed, to tell it
     apart) and a smoke run of feng_phase_transition (the quick results relabelled: same structure)."""
-    from collapse_repro import runner
-    real = runner.package_data
-    monkeypatch.setattr(runner, 'package_data', lambda name: ROOT / 'figures' if name == 'published' else real(name))
+    from collapse_repro import publish                  # where `published_results` finds the package's data
+    real = publish.package_data
+    monkeypatch.setattr(publish, 'package_data', lambda name: ROOT / 'figures' if name == 'published' else real(name))
     mine = tmp_path / 'figures'
     for prof, exp, src in (('quick', 'feng_scaling', 'quick'), ('smoke', 'feng_phase_transition', 'quick')):
         (mine / prof).mkdir(parents=True, exist_ok=True)
