@@ -24,7 +24,8 @@ def condition_key(cfg: MnistLoopConfig, data: MnistData, seed: int) -> str:
     modules that compute a round."""
     import collapse_repro, hashlib
     pkg = Path(collapse_repro.__file__).parent
-    src = ''.join(p.read_text() for p in [pkg / 'loop.py', *sorted((pkg / 'mnist').glob('*.py'))])
+    mods = [pkg / 'loop.py', pkg / 'selection.py', *sorted((pkg / 'mnist').glob('*.py'))]   # selection: loop's rules
+    src = ''.join(p.read_text() for p in mods)
     clf = {k: v for k, v in (getattr(data.classifier, 'info', None) or {}).items() if not k.endswith('time_s')}
     what = dict(cfg=asdict(cfg), seed=seed, fid=data.fid.kind, classifier=clf, device=data.device.type,
                 torch=torch.__version__)
