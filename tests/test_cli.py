@@ -223,6 +223,18 @@ def test_list_lays_your_runs_over_the_shipped_ones(shipped_and_yours):
     assert 'smoke 4321s (yours)' in row('feng_phase_transition') and 'quick' in row('feng_phase_transition')
     assert '(yours)' not in row('yi_linreg_one_round') and 'reproduced' in row('yi_linreg_one_round')
 
+def test_report_markdown_marks_whose_run_each_cell_is(shipped_and_yours, tmp_path):
+    "`report --markdown` marks each profile's cell 'yours' or 'shipped', as the terminal report's `run` column does."
+    r = cli_here('report', '--markdown', str(tmp_path / 'claims.md'))
+    assert r.returncode == 0, r.stderr
+    md = (tmp_path / 'claims.md').read_text(encoding='utf-8')
+    assert 'each profile\'s cell ends with whose run it is, `yours` or `shipped`' in md
+    row = next(l for l in md.splitlines() if l.startswith('| `feng.scaling.verified`'))
+    cells = row.split(' | ')[-4:-1]                              # quick, gpu, paper (the columns of REPORT_PROFILES)
+    assert cells[0].endswith(' · yours') and cells[2].endswith(' · shipped'), cells
+    row = next(l for l in md.splitlines() if l.startswith('| `feng.phase.step`'))
+    assert row.split(' | ')[-4].endswith(' · shipped') and ' · yours' not in row, row
+
 def test_report_marks_whose_run_each_row_is_and_reads_smoke(shipped_and_yours):
     "`report` marks each row's run 'yours' or 'shipped'; `--profile smoke` shows a smoke-only ledger, labelled."
     r = cli_here('report')
