@@ -279,17 +279,9 @@ def cmd_status(args) -> int:
     print(_jobs.format_status(st))
     return 1 if any(s['status'] in ('failed', 'lost', 'cancelled', 'skipped') for s in st['steps']) else 0
 
-# %% ../nbs/02_cli.ipynb #88d28c4a
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog='collapse-repro', description='Run the experiments of collapse_repro '
-                                 '(parameterised notebooks) and regenerate figures.')
-    from collapse_repro import __version__
-    ap.add_argument('--version', action='version', version=f'collapse-repro {__version__}')
-    sub = ap.add_subparsers(dest='command', required=True)
-    ls = sub.add_parser('list', help='one line per experiment (figure, profiles, published runs, ledger verdicts); '
-                        'with EXP, its parameters')
-    ls.add_argument('experiment', nargs='?', default=None, help='show the parameters of this experiment')
-    ls.set_defaults(func=cmd_list)
+# %% ../nbs/02_cli.ipynb #48622fb7
+def _common_options() -> argparse.ArgumentParser:
+    "The notebook options `run` and `figures` share (a parent parser)."
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument('--figures-dir', default=None,
                         help='where figures are copied (default: figures/ of the checkout)')
@@ -298,6 +290,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument('--time-limit', type=float, default=None, metavar='S',
                         help='stop cleanly at a checkpoint before S seconds have passed (exit code 3); '
                         'continue with --resume')
+    return common
+
+# %% ../nbs/02_cli.ipynb #6625ec53
+def _jobs_options() -> argparse.ArgumentParser:
+    "The job options of `run` and `figures` (a parent parser): the executor and what it is given."
     jobs = argparse.ArgumentParser(add_help=False)
     g = jobs.add_argument_group('jobs (04_jobs): conditions fan out as map jobs, a reduce job plots and publishes')
     g.add_argument('--executor', default='inprocess',
@@ -312,7 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help='any other sbatch option, e.g. account=abc (repeatable)')
     g.add_argument('--workers', type=int, default=None, metavar='N', help='local: jobs at a time (default 2)')
     g.add_argument('--wait', action='store_true', help='slurm: wait for the jobs, then print their status')
-    r = sub.add_parser('run', parents=[common, jobs], help='run one experiment notebook through papermill')
+    return jobs
+
+# %% ../nbs/02_cli.ipynb #bbc4b436
+def _add_run(sub, parents: list):
+    "The `run` verb: one experiment, its profile and parameters, its run folder, publication."
+    r = sub.add_parser('run', parents=parents, help='run one experiment notebook through papermill')
     r.add_argument('experiment')
     r.add_argument('--profile', choices=PROFILES, default=None,
                    help='default: $COLLAPSE_REPRO_PROFILE, else quick (core.default_profile)')
@@ -325,16 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(refused when parameters differ from the profile's)")
     r.add_argument('--publish-changed', action='store_true', help='publish even with changed parameters')
     r.set_defaults(func=cmd_run)
-    f = sub.add_parser('figures', parents=[common, jobs], help='run every experiment and print a summary table')
-    f.add_argument('--profile', choices=PROFILES, default=None,
-                   help='default: $COLLAPSE_REPRO_PROFILE, else quick (core.default_profile)')
-    f.add_argument('--out', default=None, help='root folder for the run directories (default: runs/)')
-    f.add_argument('--only', nargs='+', default=None, metavar='EXP', help='run only these experiments')
-    f.set_defaults(func=cmd_figures)
-    st = sub.add_parser('status', help='the jobs of a run directory: each step and condition finished, running or '
-                        'failed, with job ids and logs')
-    st.add_argument('run_dir')
-    st.set_defaults(func=cmd_status)
+
+# %% ../nbs/02_cli.ipynb #0290c1bd
+def _add_report(sub):
+    "The `report` verb: the claims ledger, optionally as Markdown and README's generated blocks."
     rp = sub.add_parser('report', help="the claims ledger: each paper claim, the paper's value, ours per profile and "
                         "the verdict")
     rp.add_argument('--profile', choices=_claims.LEDGER_PROFILES, default=None,
@@ -346,6 +342,31 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument('--update-readme', action='store_true',
                     help="rewrite README.md's generated blocks (claims summary, experiments table)")
     rp.set_defaults(func=cmd_report)
+
+# %% ../nbs/02_cli.ipynb #88d28c4a
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog='collapse-repro', description='Run the experiments of collapse_repro '
+                                 '(parameterised notebooks) and regenerate figures.')
+    from collapse_repro import __version__
+    ap.add_argument('--version', action='version', version=f'collapse-repro {__version__}')
+    sub = ap.add_subparsers(dest='command', required=True)
+    ls = sub.add_parser('list', help='one line per experiment (figure, profiles, published runs, ledger verdicts); '
+                        'with EXP, its parameters')
+    ls.add_argument('experiment', nargs='?', default=None, help='show the parameters of this experiment')
+    ls.set_defaults(func=cmd_list)
+    common, jobs = _common_options(), _jobs_options()
+    _add_run(sub, [common, jobs])
+    f = sub.add_parser('figures', parents=[common, jobs], help='run every experiment and print a summary table')
+    f.add_argument('--profile', choices=PROFILES, default=None,
+                   help='default: $COLLAPSE_REPRO_PROFILE, else quick (core.default_profile)')
+    f.add_argument('--out', default=None, help='root folder for the run directories (default: runs/)')
+    f.add_argument('--only', nargs='+', default=None, metavar='EXP', help='run only these experiments')
+    f.set_defaults(func=cmd_figures)
+    st = sub.add_parser('status', help='the jobs of a run directory: each step and condition finished, running or '
+                        'failed, with job ids and logs')
+    st.add_argument('run_dir')
+    st.set_defaults(func=cmd_status)
+    _add_report(sub)
     return ap
 
 # %% ../nbs/02_cli.ipynb #19c95437

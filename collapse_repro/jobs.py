@@ -4,20 +4,23 @@
 
 # %% ../nbs/04_jobs.ipynb #a0b1c2d6
 from __future__ import annotations
-import ast, datetime as _dt, inspect, json, os, platform, re, shutil, subprocess, sys, time
+import ast, inspect, json, os, platform, re, shutil, subprocess, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 import nbformat
 from .core import CONDITIONS_ENV, SPEED_PARAMS, write_json
 from .runner import (RUN_RECORD, Experiment, ExperimentError, failure_line, open_run, check_request,
-                                   claim_holder, claim_run_dir, ensure_kernel, get_experiment, read_run_record,
+                                   claim_run_dir, ensure_kernel, get_experiment, read_run_record,
                                    resolve_request, run_experiment)
+from .jobstate import (now_stamp, jobs_dir, read_record, update_record, condition_rounds, run_status,
+                                     format_status, FINAL, wait_slurm)
+_all_ = ['jobs_dir', 'condition_rounds', 'run_status', 'format_status', 'FINAL', 'wait_slurm']
 
 # %% auto #0
-__all__ = ['COND_DEMO_PARAMS', 'COND_DEMO_BODY', 'EXECUTORS', 'FINAL', 'declared_conditions', 'write_conditions_demo', 'Step',
-           'job_graph', 'ClusterOptions', 'time_minutes', 'check_executor', 'jobs_dir', 'JobFailed', 'StepJob',
-           'RunPlan', 'plan_run', 'submit_slurm', 'run_local', 'condition_rounds', 'run_status', 'format_status',
+__all__ = ['COND_DEMO_PARAMS', 'COND_DEMO_BODY', 'EXECUTORS', 'declared_conditions', 'write_conditions_demo', 'Step', 'job_graph',
+           'ClusterOptions', 'time_minutes', 'check_executor', 'JobFailed', 'StepJob', 'RunPlan', 'plan_run',
+           'submit_slurm', 'run_local', 'jobs_dir', 'condition_rounds', 'run_status', 'format_status', 'FINAL',
            'wait_slurm']
 
 # %% ../nbs/04_jobs.ipynb #a0b1c2d9
@@ -168,27 +171,6 @@ def check_executor(executor: str, opts: ClusterOptions) -> None:
             raise ExperimentError(f'--executor slurm: the Slurm controller does not answer (sinfo: {why}); '
                                   f'run the same job graph on this machine with --executor local')
 
-# %% ../nbs/04_jobs.ipynb #a0b1c2e4
-def _now() -> str: return _dt.datetime.now().isoformat(timespec='seconds')
-
-# %% ../nbs/04_jobs.ipynb #f05319b5
-def jobs_dir(run_dir) -> Path:
-    d = Path(run_dir) / 'jobs'
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-# %% ../nbs/04_jobs.ipynb #c9a44919
-def _read(path: Path) -> dict:
-    try: return json.loads(path.read_text())
-    except (OSError, ValueError): return {}
-
-# %% ../nbs/04_jobs.ipynb #46913faf
-def _update(path: Path, **kw) -> dict:
-    rec = _read(path)
-    rec.update(kw)
-    write_json(path, rec)
-    return rec
-
 # %% ../nbs/04_jobs.ipynb #5045ca59
 def _job_id() -> str:
     import submitit
@@ -216,25 +198,25 @@ class StepJob:
 
     def __call__(self) -> dict:
         if self.experiments_dir: os.environ['COLLAPSE_REPRO_EXPERIMENTS'] = self.experiments_dir
-        prev = _read(self.state_file)
-        _update(self.state_file, status='running', job_id=_job_id(), host=platform.node(), pid=os.getpid(),
-                started=_now(), attempt=prev.get('attempt', 0) + 1, error='')
+        prev = read_record(self.state_file)
+        update_record(self.state_file, status='running', job_id=_job_id(), host=platform.node(), pid=os.getpid(),
+                      started=now_stamp(), attempt=prev.get('attempt', 0) + 1, error='')
         t0 = time.time()
         try: out = _run_map(self) if self.step.conditions is not None else _run_whole(self)
         except Exception as e:
             msg = str(e) if isinstance(e, (JobFailed, ExperimentError)) else f'{type(e).__name__}: {e}'
-            _update(self.state_file, status='failed', error=msg.split('\n')[0][:400], ended=_now(),
-                    wall_s=round(time.time() - t0, 2))
+            update_record(self.state_file, status='failed', error=msg.split('\n')[0][:400], ended=now_stamp(),
+                          wall_s=round(time.time() - t0, 2))
             raise
-        _update(self.state_file, status='finished', ended=_now(), wall_s=round(time.time() - t0, 2))
+        update_record(self.state_file, status='finished', ended=now_stamp(), wall_s=round(time.time() - t0, 2))
         return out
 
     def checkpoint(self, *args, **kwargs):
         """Called by submitit on timeout or preemption: note it, then requeue this same job (it resumes from the
         checkpoints)."""
         from submitit.helpers import DelayedSubmission
-        _update(self.state_file, status='requeued', requeued_at=_now(),
-                requeues=_read(self.state_file).get('requeues', 0) + 1)
+        update_record(self.state_file, status='requeued', requeued_at=now_stamp(),
+                      requeues=read_record(self.state_file).get('requeues', 0) + 1)
         return DelayedSubmission(self, *args, **kwargs)
 
 # %% ../nbs/04_jobs.ipynb #388af4d3
@@ -269,7 +251,7 @@ def _run_whole(job: StepJob) -> dict:
     rec = read_run_record(job.run_dir) or {}
     seen = {a.get('step') for a in rec.get('attempts', [])}
     for f in sorted(jd.glob('cond-*.state.json')):
-        st = _read(f)
+        st = read_record(f)
         step = f.name.removesuffix('.state.json')
         if step not in seen and st.get('status') == 'finished':
             rec.setdefault('attempts', []).append(dict(step=step, job_id=st.get('job_id'), started=st.get('started'),
@@ -316,7 +298,7 @@ def plan_run(name: str, profile: str, values: Mapping[str, Any] | None = None, r
                                   stamp=lambda rec: rec.update(jobs=jobs))
     claim.close()              # the plan is written; the final job claims the folder again for its own attempt
     finished = tuple(s.name for s in steps
-                     if resume and _read(jobs_dir(run_dir) / f'{s.name}.state.json').get('status') == 'finished')
+                     if resume and read_record(jobs_dir(run_dir) / f'{s.name}.state.json').get('status') == 'finished')
     for s in steps:            # a resubmission starts each step's record afresh (its state file keeps the history)
         if s.name not in finished: (jobs_dir(run_dir) / f'{s.name}.json').unlink(missing_ok=True)
     return RunPlan(exp.name, profile, run_dir, steps, declared, values, publish, publish_changed, finished)
@@ -357,7 +339,7 @@ def _submit_step(kind: str, plan: RunPlan, step: Step, opts: ClusterOptions, fig
                               f'({lines[-1] if lines else e})') from None
     write_json(jobs_dir(plan.run_dir) / f'{step.name}.json',
                dict(step=step.name, conditions=step.conditions, after=step.after, executor=kind, job_id=str(job.job_id),
-                    submitted=_now(), host=platform.node(), stdout=str(job.paths.stdout), stderr=str(job.paths.stderr)))
+                    submitted=now_stamp(), host=platform.node(), stdout=str(job.paths.stdout), stderr=str(job.paths.stderr)))
     return job
 
 # %% ../nbs/04_jobs.ipynb #4843a376
@@ -393,7 +375,7 @@ def run_local(plans: Sequence[RunPlan], opts: ClusterOptions, figures_dir=None, 
                 done[key] = 'finished'
             except Exception:
                 done[key] = 'failed'
-                st = _read(jobs_dir(plan.run_dir) / f'{key[1]}.state.json')
+                st = read_record(jobs_dir(plan.run_dir) / f'{key[1]}.state.json')
                 echo(f"  {key[0]} {key[1]}: job {job.job_id} FAILED: {st.get('error') or 'see its log'} "
                      f"(log: {job.paths.stderr})")
             del running[key]
@@ -402,8 +384,8 @@ def run_local(plans: Sequence[RunPlan], opts: ClusterOptions, figures_dir=None, 
             if any(d in ('failed', 'skipped') for d in deps):
                 done[plan.experiment, step.name] = 'skipped'
                 todo.remove((plan, step))
-                _update(jobs_dir(plan.run_dir) / f'{step.name}.state.json', status='skipped',
-                        error='a job it waits for failed', ended=_now())
+                update_record(jobs_dir(plan.run_dir) / f'{step.name}.state.json', status='skipped',
+                              error='a job it waits for failed', ended=now_stamp())
             elif all(d == 'finished' for d in deps) and len(running) < workers:
                 job = _submit_step('local', plan, step, opts, figures_dir)
                 echo(f'  {plan.experiment} {step.name}: local job {job.job_id}')
@@ -411,103 +393,3 @@ def run_local(plans: Sequence[RunPlan], opts: ClusterOptions, figures_dir=None, 
                 todo.remove((plan, step))
         time.sleep(poll)
     return done
-
-# %% ../nbs/04_jobs.ipynb #a0b1c2ea
-def _queued(job_ids: Sequence[str]) -> set | None:
-    "Job ids Slurm still knows about (pending or running); None if squeue cannot be asked."
-    if not shutil.which('squeue') or not job_ids: return None
-    r = subprocess.run(['squeue', '-h', '-o', '%i'], capture_output=True, text=True)
-    return {l.strip() for l in r.stdout.split()} if r.returncode == 0 else None
-
-# %% ../nbs/04_jobs.ipynb #6fdde56c
-def _alive(pid) -> bool:
-    try:
-        os.kill(int(pid), 0)
-        return True
-    except (OSError, TypeError, ValueError): return False
-
-# %% ../nbs/04_jobs.ipynb #533c0715
-def condition_rounds(run_dir, tag: str) -> int | None:
-    """Rounds finished by condition `tag` (its loop's `state.json` in the folder named `tag` or `*_tag`), None if none
-    yet."""
-    for f in sorted(Path(run_dir).glob('*/state.json')):
-        if f.parent.name == tag or f.parent.name.endswith('_' + tag):
-            return int(_read(f).get('rounds_done', -1)) + 1
-    return None
-
-# %% ../nbs/04_jobs.ipynb #b70143fd
-def run_status(run_dir) -> dict:
-    "The state of every step (and condition) of the job graph of `run_dir`."
-    run_dir = Path(run_dir)
-    rec = read_run_record(run_dir)
-    if rec is None: raise ExperimentError(f'{run_dir} holds no run (no {RUN_RECORD})')
-    steps = (rec.get('jobs') or {}).get('steps') or []
-    jd = run_dir / 'jobs'
-    subs = {s['name']: _read(jd / f"{s['name']}.json") for s in steps}
-    queued = _queued([v['job_id'] for v in subs.values() if v.get('executor') == 'slurm' and v.get('job_id')])
-    rows = []
-    for s in steps:
-        sub, st = subs[s['name']], _read(jd / f"{s['name']}.state.json")
-        status = st.get('status') or ('pending' if sub else 'not submitted')
-        slurm, here = sub.get('executor') == 'slurm', st.get('host', sub.get('host')) == platform.node()
-        if status in ('running', 'pending') and sub:
-            gone = ((queued is not None and sub.get('job_id') not in queued) if slurm
-                    else (status == 'running' and here and not _alive(st.get('pid'))))
-            if gone: status = 'lost' if status == 'running' or not s['after'] else 'cancelled'
-        conds = [dict(condition=c, status=_read(jd / f'condition_{c}.json').get('status', '-'),
-                      rounds=condition_rounds(run_dir, c))
-                 for c in (s['conditions'] or [])]
-        rows.append(dict(step=s['name'], status=status, job_id=st.get('job_id') or sub.get('job_id'),
-                         attempt=st.get('attempt'), requeues=st.get('requeues', 0), error=st.get('error', ''),
-                         log=sub.get('stderr'), stdout=sub.get('stdout'), wall_s=st.get('wall_s'), conditions=conds))
-    return dict(experiment=rec.get('experiment'), profile=rec.get('profile'), run_dir=str(run_dir), steps=rows,
-                attempts=_attempts(run_dir, rec.get('attempts', [])), results=(run_dir / 'results.json').exists())
-
-# %% ../nbs/04_jobs.ipynb #818f1a3f
-def _attempts(run_dir: Path, attempts: list) -> list:
-    """The record's attempts, an open one (no end recorded) marked `running` (with its holder and the seconds since
-    it started) while a process holds the folder (`runner.claim_holder`), else `killed`."""
-    out = [dict(a) for a in attempts if isinstance(a, dict)]
-    for a in out:
-        if a.get('status') is not None: continue
-        holder = claim_holder(run_dir) if a is out[-1] else None
-        try: since = time.time() - time.mktime(time.strptime(a.get('started', ''), '%Y-%m-%dT%H:%M:%S'))
-        except ValueError: since = 0
-        a.update(status=f'running ({holder})' if holder else 'killed', wall_s=round(since) if holder else 0)
-    return out
-
-# %% ../nbs/04_jobs.ipynb #f897485b
-def format_status(st: dict) -> str:
-    "`run_status` as text: one line per step, one per condition under it, a failure as one line with its log."
-    out = [f"{st['experiment']} ({st['profile']}) in {st['run_dir']}: "
-           + ('results.json written' if st['results'] else 'no results.json yet')]
-    if not st['steps']:
-        out.append('  ran in-process (no jobs); attempts: '
-                   + ', '.join(f"{a.get('status')} {a.get('wall_s', 0)}s" for a in st['attempts']))
-    for s in st['steps']:
-        extra = f" after {s['requeues']} requeue(s)" if s['requeues'] else ''
-        wall = f" in {s['wall_s']:.0f}s" if s['wall_s'] and s['status'] == 'finished' else ''
-        line = f"  {s['step']:<24} {s['status']:<10} job {s['job_id'] or '-'}{wall}{extra}"
-        if s['status'] in ('failed', 'lost', 'cancelled', 'skipped'):
-            line += f": {s['error'] or 'no error recorded'}; log: {s['log']}"
-        elif s['log']: line += f"  log: {s['log']}"
-        out.append(line)
-        for c in s['conditions']:
-            out.append(f"      condition {c['condition']}: {c['status']}, "
-                       f"{c['rounds'] if c['rounds'] is not None else 0} round(s) finished")
-    return '\n'.join(out)
-
-# %% ../nbs/04_jobs.ipynb #a0b1c2f0
-FINAL = ('finished', 'failed', 'lost', 'cancelled', 'skipped')
-
-def wait_slurm(plans: Sequence[RunPlan], poll: float = 5.0, timeout: float | None = None) -> dict:
-    "Wait until every step of `plans` is final (see `run_status`); return {run_dir: status}."
-    t0 = time.time()
-    while True:
-        sts = {str(p.run_dir): run_status(p.run_dir) for p in plans}
-        if all(s['status'] in FINAL for st in sts.values() for s in st['steps']): return sts
-        if timeout is not None and time.time() - t0 > timeout:
-            raise TimeoutError(f'jobs not finished after {timeout:.0f}s: '
-                               + '; '.join(f"{st['experiment']} {s['step']} {s['status']}"
-                                           for st in sts.values() for s in st['steps'] if s['status'] not in FINAL))
-        time.sleep(poll)

@@ -125,9 +125,9 @@ such a parameter means the same in every experiment. An annotation in the cell (
 explicitly."""
 
 # %% ../nbs/01_params.ipynb #9a231bb6
-def parse_parameters(source: str) -> dict[str, Param]:
-    "Parse a parameters cell's assignments (and its `PROFILES` table) into `Param`s."
-    tree, lines = ast.parse(source), source.split('\n')
+def parse_parameters(source: str, tree: ast.Module | None = None) -> dict[str, Param]:
+    "Parse a parameters cell's assignments (and its `PROFILES` table) into `Param`s; `tree`: the cell already parsed."
+    tree, lines = tree or ast.parse(source), source.split('\n')
     params, table, domains = {}, {}, {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -216,17 +216,18 @@ def read_experiment(path: Path) -> Experiment:
     desc = next((l[1:].strip() for l in md.split('\n') if l.startswith('>')), '')
     cell = next((c for c in nb.cells if 'parameters' in c.get('metadata', {}).get('tags', [])), None)
     if cell is None: raise ExperimentError(f'{path} has no cell tagged "parameters"')
-    params = parse_parameters(cell.source)
+    tree = ast.parse(cell.source)                 # read once: the parameters and the CHECKS come from the same tree
+    params = parse_parameters(cell.source, tree)
     missing = [k for k in RUNNER_PARAMS + ('seed',) if k not in params]
     if missing: raise ExperimentError(f'{path}: parameters cell lacks {missing}')
     needs = tuple(x.strip() for x in _field(md, 'Needs').split(',') if x.strip())
     return Experiment(path.stem, path, title, desc, _field(md, 'Paper'), _field(md, 'Figure'), params, needs,
-                      parameter_checks(cell.source))
+                      parameter_checks(tree))
 
 # %% ../nbs/01_params.ipynb #9ef7b9bf
-def parameter_checks(source: str) -> tuple:
-    "The expressions of a parameters cell's `CHECKS` list (rules between parameters), or ()."
-    for node in ast.parse(source).body:
+def parameter_checks(cell: str | ast.Module) -> tuple:
+    "The expressions of a parameters cell's `CHECKS` list (rules between parameters), or (); `cell`: its source or tree."
+    for node in (ast.parse(cell) if isinstance(cell, str) else cell).body:
         if isinstance(node, ast.Assign) and [getattr(t, 'id', None) for t in node.targets] == ['CHECKS']:
             return tuple(_evaluate(node.value))
     return ()
@@ -352,10 +353,11 @@ def _domain_text(spec) -> str:
                           'for multiples of 10 and "increasing" for rising lists) or a list of choices')
 
 # %% ../nbs/01_params.ipynb #482661ad
-def _in_domain(v, spec) -> bool:
+def _in_domain(v, spec, split: tuple | None = None) -> bool:
+    "Does `v` lie in the domain `spec`? `split`: `_split_domain(spec)`, when the caller has it already."
     if isinstance(spec, (list, tuple)): return v in spec
     if isinstance(v, bool) or not isinstance(v, (int, float)): return False
-    t, step, _ = _split_domain(spec)
+    t, step, _ = split or _split_domain(spec)
     if step and v % step: return False
     if t[:1] in '[(' and t[-1:] in '])':
         lo, hi = map(float, t[1:-1].split(','))
@@ -372,11 +374,12 @@ def check_domain(param: Param, value):
     items = value if param.type == 'list' else [value]
     if param.type == 'list' and not items:
         raise ExperimentError(f'parameter {param.name!r} needs at least one value, got []')
-    bad = [v for v in items if not _in_domain(v, param.domain)]
+    choices = isinstance(param.domain, (list, tuple))
+    split = None if choices else _split_domain(param.domain)        # once, not once per item
+    bad = [v for v in items if not _in_domain(v, param.domain, split)]
     if bad:
         what = 'each value of ' if param.type == 'list' else ''
         raise ExperimentError(f'{what}parameter {param.name!r} must be {_domain_text(param.domain)}, got {bad[0]!r}')
-    if not isinstance(param.domain, (list, tuple)) and _split_domain(param.domain)[2] \
-            and any(b <= a for a, b in zip(items, items[1:])):
+    if not choices and split[2] and any(b <= a for a, b in zip(items, items[1:])):
         raise ExperimentError(f'parameter {param.name!r} must be strictly increasing, got {value!r}')
     return value

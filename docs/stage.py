@@ -4,8 +4,8 @@
 
 Pages, in the tutorial's reading order (the toctrees appended to the landing page, PARTS): each paper's theory chapter
 followed by its experiments, then the neural experiments each beside its library chapter, the ledger, and last "How the
-package works" (in the layers' order: params, data, provenance, plotting, core, publish, runner, command line,
-loop, jobs, claims) and the API reference:
+package works" (in the layers' order: params, data, provenance, plotting, core, publish, run folders, runner, command
+line, selection, loop, job state, jobs, claims) and the API reference:
 - `index`: nbs/index.ipynb, the landing page, with the experiment table generated from the ledger (`landing_table`);
 - `lib/NN_name`: the library notebooks nbs/NN_*.ipynb, with the outputs `make test` kept for them
   (tools/nbdev_test_keep.py, while their code is unchanged), else executed by myst-nb during the build (IN_TEST: smoke);
@@ -54,7 +54,8 @@ PARTS = (('Yi et al.: verification escapes collapse (theory)',
                                  '58_llm_main', 'yi_xsum_rounds', 'feng_summarization_verifiers')),
          ('Does it reproduce?', ('claims',)),
          ('How the package works', ('01_params', '01_data', '01_provenance', '01_plotting', '00_core', '01_publish',
-                                    '01_runner', '02_cli', '03_loop', '04_jobs', '05_devicecheck',
+                                    '01_rundir', '01_runner', '02_cli', '03_selection', '03_loop', '04_jobstate',
+                                    '04_jobs', '05_devicecheck',
                                     '60_claims', '61_claims_rules', '62_claims_extract', '63_claims_papers',
                                     '64_claims_render', '65_claims_reports')))
 # [V]/[R]/[M]/[?] mark how sure a statement about a paper is; a page that uses them gets this legend

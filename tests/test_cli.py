@@ -200,9 +200,9 @@ def shipped_and_yours(tmp_path, monkeypatch):
     """An installed package's view: the committed results stand in for the ones the package ships, and the user's
     folder ($COLLAPSE_REPRO_FIGURES) holds a quick run of feng_scaling (its measured wall time changed, to tell it
     apart) and a smoke run of feng_phase_transition (the quick results relabelled: same structure)."""
-    from collapse_repro import runner
-    real = runner.package_data
-    monkeypatch.setattr(runner, 'package_data', lambda name: ROOT / 'figures' if name == 'published' else real(name))
+    from collapse_repro import publish                  # where `published_results` finds the package's data
+    real = publish.package_data
+    monkeypatch.setattr(publish, 'package_data', lambda name: ROOT / 'figures' if name == 'published' else real(name))
     mine = tmp_path / 'figures'
     for prof, exp, src in (('quick', 'feng_scaling', 'quick'), ('smoke', 'feng_phase_transition', 'quick')):
         (mine / prof).mkdir(parents=True, exist_ok=True)
@@ -222,6 +222,18 @@ def test_list_lays_your_runs_over_the_shipped_ones(shipped_and_yours):
     assert 'paper 4321s' not in row('feng_scaling')
     assert 'smoke 4321s (yours)' in row('feng_phase_transition') and 'quick' in row('feng_phase_transition')
     assert '(yours)' not in row('yi_linreg_one_round') and 'reproduced' in row('yi_linreg_one_round')
+
+def test_report_markdown_marks_whose_run_each_cell_is(shipped_and_yours, tmp_path):
+    "`report --markdown` marks each profile's cell 'yours' or 'shipped', as the terminal report's `run` column does."
+    r = cli_here('report', '--markdown', str(tmp_path / 'claims.md'))
+    assert r.returncode == 0, r.stderr
+    md = (tmp_path / 'claims.md').read_text(encoding='utf-8')
+    assert 'each profile\'s cell ends with whose run it is, `yours` or `shipped`' in md
+    row = next(l for l in md.splitlines() if l.startswith('| `feng.scaling.verified`'))
+    cells = row.split(' | ')[-4:-1]                              # quick, gpu, paper (the columns of REPORT_PROFILES)
+    assert cells[0].endswith(' · yours') and cells[2].endswith(' · shipped'), cells
+    row = next(l for l in md.splitlines() if l.startswith('| `feng.phase.step`'))
+    assert row.split(' | ')[-4].endswith(' · shipped') and ' · yours' not in row, row
 
 def test_report_marks_whose_run_each_row_is_and_reads_smoke(shipped_and_yours):
     "`report` marks each row's run 'yours' or 'shipped'; `--profile smoke` shows a smoke-only ledger, labelled."

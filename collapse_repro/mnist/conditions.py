@@ -25,7 +25,7 @@ def _code_hash() -> str:
     once per process (the modules a process runs are the ones it imported)."""
     import collapse_repro
     pkg = Path(collapse_repro.__file__).parent
-    src = ''.join(p.read_text() for p in [pkg / 'loop.py', *sorted((pkg / 'mnist').glob('*.py'))])
+    src = ''.join(p.read_text() for p in [pkg / 'loop.py', pkg / 'selection.py', *sorted((pkg / 'mnist').glob('*.py'))])
     return hashlib.sha256(src.encode()).hexdigest()
 
 # %% ../../nbs/38_mnist_conditions.ipynb #7a2e51d4
