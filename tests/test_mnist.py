@@ -234,7 +234,7 @@ def test_condition_key_hashes_the_code_once(monkeypatch):
     data = SimpleNamespace(classifier=SimpleNamespace(info=dict(size='smoke')), fid=SimpleNamespace(kind='cnn'),
                            device=torch.device('cpu'))
     key = cond.condition_key(MnistLoopConfig(), data, 0)
-    assert sorted(reads) == sorted(['loop.py'] + [p.name for p in Path(cond.__file__).parent.glob('*.py')])
+    assert sorted(reads) == sorted(['loop.py', 'selection.py'] + [p.name for p in Path(cond.__file__).parent.glob('*.py')])
     n = len(reads)
     assert cond.condition_key(MnistLoopConfig(), data, 0) == key and len(reads) == n     # no source read again
     assert cond.condition_key(MnistLoopConfig(), data, 1) != key
