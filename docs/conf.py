@@ -101,7 +101,8 @@ def setup(app):
 
 # nbdev notebooks put their sections at ### under the notebook's # title (nbdev's own convention, which show_doc
 # follows); MyST warns on every such jump, which says nothing about the page
-suppress_warnings = ['myst.header']
+suppress_warnings = ['myst.header',
+                     'ref.python']   # `Raises: DataError` in a docstring: core re-exports data.DataError, one class under two names
 
 html_theme = 'sphinx_book_theme'
 html_theme_options = dict(repository_url='', use_repository_button=False, show_toc_level=2, use_download_button=False,
