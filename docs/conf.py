@@ -143,4 +143,4 @@ def _drop_source_maps(app, exc):
     (`_static/locales`, ≈ 0.7 MB; Sphinx reads them at build time, no page loads them) that no reader's browser asks for."""
     if exc is None:
         for f in Path(app.outdir, '_static').rglob('*.map'): f.unlink()
-        for f in Path(app.outdir, '_static', 'locales').rglob('*.mo'): f.unlink()
+        shutil.rmtree(Path(app.outdir, '_static', 'locales'), ignore_errors=True)   # .mo and their .po sources
