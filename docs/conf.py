@@ -98,6 +98,7 @@ def setup(app):
     app.connect('doctree-resolved', _drop_bar_frames)    # after myst-nb has chosen each output's form
     app.connect('autodoc-process-docstring', _docstring_as_text, priority=600)   # after napoleon's (500)
     app.connect('build-finished', _drop_source_maps)
+    app.connect('build-finished', _slim_pages, priority=900)   # after the theme rewrites pygments.css (its own, 500)
 
 # nbdev notebooks put their sections at ### under the notebook's # title (nbdev's own convention, which show_doc
 # follows); MyST warns on every such jump, which says nothing about the page
@@ -106,7 +107,9 @@ suppress_warnings = ['myst.header',
 
 html_theme = 'sphinx_book_theme'
 html_theme_options = dict(repository_url='', use_repository_button=False, show_toc_level=2, use_download_button=False,
-                          navigation_with_keys=False)
+                          navigation_with_keys=False,
+                          collapse_navbar=True)   # a part's sub-pages (the API's modules) only on its own pages: the
+                                                  # sidebar is in every page, and 50 module links were 1 MB of the site
 html_favicon = 'favicon.svg'                   # (else the browser asks for /favicon.ico, a 404)
 html_show_sourcelink = False
 html_context = dict(default_mode='light')    # the theme logs a console error when no mode is set
@@ -137,6 +140,37 @@ html_js_files = [('site.js', {'defer': 'defer'})]
 mathjax_path = 'mathjax/tex-chtml.js'
 # no context menu (it would fetch its accessibility modules on demand); $…$ and $$…$$ are found by myst's dollarmath
 mathjax3_config = {'options': {'enableMenu': False}}
+
+_CODE = re.compile(r'(<div class="highlight"><pre>)(.*?)(</pre>)', re.S)
+_TOKEN_SPAN = re.compile(r'<span class="([a-z0-9]+)">([^<]*)</span>')
+_SEARCH_TOOLS = re.compile(r'\s*<script src="(?:\.\./)*(?:_static/searchtools\.js|_static/language_data\.js|searchindex\.js)"></script>')
+
+def _plain_tokens(css: str) -> set[str]:
+    """The Pygments token classes that look exactly like plain code in every colour mode of `css` (pygments.css): their
+    one rule is the `.highlight` block's own colour. Names, punctuation and whitespace, in the theme's a11y styles."""
+    plain = None
+    for mode in sorted(set(re.findall(r'html\[data-theme="(\w+)"\] ', css))) or ['']:
+        pre = rf'html\[data-theme="{mode}"\] ' if mode else r'(?<![\w\]] )'
+        rules = dict(re.findall(rf'{pre}\.highlight \.(\w+) {{ ([^}}]*) }}', css))
+        base = re.search(rf'{pre}\.highlight {{[^}}]*?(color: #\w+)', css)
+        these = {k for k, v in rules.items() if base and v.strip() == base[1]}
+        plain = these if plain is None else plain & these
+    return plain
+
+def _slim_pages(app, exc):
+    """Two things every page carried that a reader never sees (the site was over its 15 MB, the landing page over 1 MB):
+    - the `<span class="n">` wrappers Pygments puts round each name, bracket and space in code, for classes whose
+      colour is the code block's own (`_plain_tokens`; the text is untouched, so is its look): ≈ 2 MB of markup;
+    - the search index (0.3 MB) and its scripts, which the theme loads on every page for search-as-you-type, which is
+      off here: the search box opens search.html, which loads them itself."""
+    if exc is not None: return
+    out = Path(app.outdir)
+    plain = _plain_tokens((out / '_static' / 'pygments.css').read_text())
+    for f in out.rglob('*.html'):
+        t = f.read_text()
+        new = _CODE.sub(lambda c: c[1] + _TOKEN_SPAN.sub(lambda m: m[2] if m[1] in plain else m[0], c[2]) + c[3], t)
+        if f.name != 'search.html' or f.parent != out: new = _SEARCH_TOOLS.sub('', new)
+        if new != t: f.write_text(new)
 
 def _drop_source_maps(app, exc):
     """The theme ships source maps of its scripts and styles (≈ 3.4 MB) and the compiled translations of its labels

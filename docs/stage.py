@@ -427,9 +427,15 @@ def stage_experiment(exp, names, dest: Path, table=()) -> list[str]:
     return [f'experiments/{exp.name}']
 
 def api_page(module: str, nb_page: str) -> str:
-    head = f'``collapse_repro.{module}``'
+    head = f'collapse_repro.{module}'             # plain text: it is also the sidebar's label, on every API page
     return (f'{head}\n{"=" * len(head)}\n\nExported by :doc:`../{nb_page}`, where each function is derived and tested.\n\n'
             f'.. automodule:: collapse_repro.{module}\n   :members:\n   :undoc-members:\n   :show-inheritance:\n')
+
+def api_index(api: list[str]) -> str:
+    "The API reference's own page: the sidebar shows it as one entry, its module pages only while one is open."
+    return ('# API reference\n\nOne page per exported module, in the order of the notebooks that export them; each page '
+            'links back to its chapter, where every function is derived and tested.\n\n'
+            + toctree('Modules', [p.removeprefix('api/') for p in api]) + '\n')
 
 def reading_order(exps):
     "`exps` (anything with a `.name`) in READING_ORDER; those it does not name after them, alphabetically."
@@ -529,7 +535,8 @@ def stage(dest: Path) -> dict[str, list[str]]:
     names, exp_pages = [e.name for e in exps], []
     for e in exps: exp_pages += stage_experiment(e, names, dest / 'experiments', table)
     write_if_changed(dest / 'claims.md', claims_page(table, exps))
-    toc = dict(lib=lib, experiments=exp_pages, results=['claims'], api=api)
+    write_if_changed(dest / 'api' / 'index.md', api_index(api))
+    toc = dict(lib=lib, experiments=exp_pages, results=['claims'], api=['api/index'] + api)
     # the reading order: each part's library chapters and experiments
     parts, placed = [], set()
     for caption, items in PARTS:
@@ -548,10 +555,10 @@ def stage(dest: Path) -> dict[str, list[str]]:
         'paper\'s claims it tests (from the claims ledger; click an experiment to read it):\n\n'
         + landing_table(exps, exp_pages, table, dest)))
     index.cells.append(md('## Reading order\n\n' + '\n\n'.join(
-        [toctree(c, p) for c, p in parts] + [toctree('API reference', api)])))
+        [toctree(c, p) for c, p in parts] + [toctree('API reference', ['api/index'])])))
     write_nb(index, dest / 'index.ipynb')
     # whatever an earlier staging left that is no longer a page (a renamed notebook, an experiment now executed)
-    keep = {dest / f'{d}{s}' for d in ['index'] + lib + exp_pages + ['claims'] + api for s in ('.ipynb', '.md', '.rst')}
+    keep = {dest / f'{d}{s}' for d in ['index'] + lib + exp_pages + ['claims', 'api/index'] + api for s in ('.ipynb', '.md', '.rst')}
     for f in list(dest.rglob('*')):
         if f.is_file() and f.suffix in ('.ipynb', '.md', '.rst') and f not in keep: f.unlink()
     write_if_changed(dest / 'toc.json', json.dumps(toc, indent=1))
