@@ -94,8 +94,22 @@ def _drop_bar_frames(app, doctree, docname):
         text = n.astext(); new = machine_paths_removed(_last_bar_states(text))
         if new != text: n.children = [nodes.Text(new)]; n.rawsource = new
 
+DIRTY_NOTE = ('<p class="provenance">A commit marked +dirty had uncommitted changes: see '
+              '<a href="{up}claims.html#dirty-commits">which</a>.</p>')
+
+def _explain_dirty(app, doctree, docname):
+    """A page that shows a `+dirty` commit (in its prose or in outputs, whether kept from `make test` or executed for
+    the site) links under its title to the ledger's section saying what was uncommitted."""
+    from docutils import nodes
+    if docname == 'claims' or '+dirty' not in doctree.astext(): return
+    sec = next(iter(doctree.findall(nodes.section)), None)
+    if sec is None or not sec.children or not isinstance(sec[0], nodes.title): return
+    note = DIRTY_NOTE.format(up='../' * docname.count('/'))
+    sec.insert(1, nodes.raw('', note, format='html'))
+
 def setup(app):
     app.connect('doctree-resolved', _drop_bar_frames)    # after myst-nb has chosen each output's form
+    app.connect('doctree-resolved', _explain_dirty)
     app.connect('autodoc-process-docstring', _docstring_as_text, priority=600)   # after napoleon's (500)
     app.connect('build-finished', _drop_source_maps)
     app.connect('build-finished', _slim_pages, priority=900)   # after the theme rewrites pygments.css (its own, 500)

@@ -252,15 +252,6 @@ def current_prose(nb, src: Path):
         if c.cell_type == 'markdown' and c.get('id') in now: c.source = now[c['id']]
     return nb
 
-def explain_dirty(nb):
-    "A page that shows a `+dirty` commit links to what was dirty (the ledger's section on it)."
-    text = '\n'.join(c.source + ''.join(str(o.get('text', '')) + str(o.get('data', '')) for o in c.get('outputs', []))
-                     for c in nb.cells)
-    if '+dirty' in text:
-        nb.cells.insert(title_cell(nb) + 1, md('<p class="provenance">A commit marked +dirty had uncommitted changes: '
-                                               'see <a href="../claims.html#dirty-commits">which</a>.</p>'))
-    return nb
-
 def legend_markers(nb):
     "A page whose prose uses the [V]/[R]/[M]/[?] markers explains them under its title."
     if any(c.cell_type == 'markdown' and MARKERS.search(c.source) for c in nb.cells):
@@ -525,7 +516,7 @@ def stage(dest: Path) -> dict[str, list[str]]:
     for p in library_notebooks():
         nb = prepare_library(nbformat.read(p, as_version=4))
         if kept_outputs(nb, p): slim_notebook(nb)
-        legend_markers(nb); explain_dirty(nb); one_notation(nb); figure_alts(nb)
+        legend_markers(nb); one_notation(nb); figure_alts(nb)
         write_nb(nb, dest / 'lib' / p.name)
         lib.append(f'lib/{p.stem}')
         if (mod := module_of(p)) and not mod.endswith(('.__init__', '.__main__')):   # a package's re-exports: its modules' pages

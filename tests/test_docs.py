@@ -263,6 +263,19 @@ def test_site_size_and_landing_page_weight(site, browser):
     page.close()
     assert size <= 15e6 and sent <= 1e6, dict(site_MB=size / 1e6, landing_MB=sent / 1e6)
 
+def test_search_finds_the_theory_from_any_page(site, browser):
+    """The search box works although only search.html loads the index (conf.py's `_slim_pages`): typed on a chapter
+    page, it opens the search page, which lists the chapter on the breakdown point."""
+    page = browser.new_page(viewport=dict(width=1280, height=1000))
+    page.goto(f'{site}/lib/00_core.html', wait_until='load')
+    page.keyboard.press('Control+k')
+    page.keyboard.type('breakdown'); page.keyboard.press('Enter')
+    page.wait_for_url('**/search.html*', timeout=10000)
+    page.wait_for_selector('#search-results li', timeout=20000)
+    hits = page.eval_on_selector_all('#search-results li a', 'as => as.map(a => a.getAttribute("href"))')
+    page.close()
+    assert any('gmm' in h for h in hits), hits[:10]
+
 def test_landing_table_and_verdict_boxes_follow_the_ledger(site, browser):
     """The landing page's experiment table and each experiment page's verdict box show what `collapse-repro report`
     computes (claims.ledger over the committed figures/): every claim with its verdict, every verdict count."""
