@@ -59,8 +59,12 @@ def test_stage_lays_out_every_page_in_reading_order(tmp_path, monkeypatch):
     index = nbformat.read(tmp_path / 'src/index.ipynb', as_version=4).cells[-1].source
     # the papers' order: Yi's theory and its experiments, Feng's, the neural ones, the ledger, then the package, the API
     order = ['lib/10_linreg', 'experiments/yi_linreg_one_round', 'lib/20_gmm', 'experiments/feng_phase_transition',
-             'lib/30_mnist', 'experiments/yi_cvae_schedule', '\nclaims\n', 'lib/00_core', 'lib/60_claims', 'api/core']
+             'lib/30_mnist', 'experiments/yi_cvae_schedule', '\nclaims\n', 'lib/00_core', 'lib/60_claims', 'api/index']
     assert [index.index(x) for x in order] == sorted(index.index(x) for x in order)
+    # the API reference is one entry there; its own page lists every module page, in the notebooks' order
+    api = (tmp_path / 'src/api/index.md').read_text()
+    assert [api.index(f'\n{p.removeprefix("api/")}\n') for p in toc['api'][1:]] == sorted(
+        api.index(f'\n{p.removeprefix("api/")}\n') for p in toc['api'][1:]) and 'core' in toc['api'][1]
     assert [c for c, _ in toc['parts']][-1] == 'How the package works'
     assert json.loads((tmp_path / 'src/toc.json').read_text()) == toc
 
