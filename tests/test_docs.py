@@ -92,10 +92,11 @@ def crawl(site, browser):
     page.on('response', lambda r: r.status >= 400 and found['errors'].setdefault(current['p'], []).append(f'{r.status}: {r.url}'))
     for rel in pages():
         current['p'] = rel
-        page.goto(f'{site}/{rel}', wait_until='networkidle')       # MathJax and its fonts load asynchronously
+        page.goto(f'{site}/{rel}', wait_until='load')          # deferred scripts (MathJax) have run by now
         found['images'][rel] = page.evaluate(_WAIT_IMAGES)
         if page.evaluate('!!(window.MathJax && MathJax.startup && MathJax.startup.promise)'):
-            page.evaluate('MathJax.startup.promise')
+            page.evaluate('MathJax.startup.promise')               # typeset; then the fonts it asked for
+        page.evaluate('document.fonts.ready.then(() => 0)')
         found['n_images'][rel] = page.evaluate('document.querySelectorAll("article img").length')
         found['n_outputs'][rel] = page.evaluate('document.querySelectorAll("article .cell_output").length')
         found['links'][rel] = page.eval_on_selector_all('a[href]', 'as => as.map(a => a.href)')
