@@ -14,7 +14,7 @@ from ..devicecheck import DEVICE_START, DEVICE_END
 # %% auto #0
 __all__ = ['NO_INTERVAL', 'README_START', 'README_END', 'EXPERIMENTS_START', 'EXPERIMENTS_END', 'format_value', 'format_interval',
            'format_report', 'counts', 'summary_markdown', 'format_markdown', 'readme_block', 'published_wall_s',
-           'experiments_markdown', 'update_readme']
+           'computed_s', 'experiments_markdown', 'update_readme']
 
 # %% ../../nbs/64_claims_render.ipynb #1b4835a8
 def format_value(x) -> str:
@@ -163,6 +163,17 @@ def published_wall_s(results: Mapping) -> float | None:
             or (results.get('runner') or {}).get('run_wall_time_s')
             or results.get('provenance', {}).get('wall_time_s'))
 
+# %% ../../nbs/64_claims_render.ipynb #7e4b468a
+def computed_s(results: Mapping) -> float:
+    """Seconds of compute behind a published run's numbers: every `round_time_s` and `train_time_s` its results record
+    under `timing`, whether this run spent them or took them from the cache (0 when it records none)."""
+    def walk(x):
+        if isinstance(x, Mapping):
+            return sum(v if k in ('round_time_s', 'train_time_s') and isinstance(v, (int, float)) else walk(v)
+                       for k, v in x.items())
+        return sum(walk(v) for v in x) if isinstance(x, list) else 0
+    return float(walk(results.get('timing') or {}))
+
 # %% ../../nbs/64_claims_render.ipynb #ab187a78
 def _published_runs(figures_dir: Path, name: str) -> list[str]:
     """One line per published run of `name`: profile, headline number, device, wall time, commit (read from its
@@ -176,7 +187,9 @@ def _published_runs(figures_dir: Path, name: str) -> list[str]:
         h = d.get('headline') or {}
         head = f"{h['name']} = {format_value(h.get('value'))}" if h.get('name') else ''
         dev = (prov.get('device') or {}).get('device', '?')
-        out.append(f"**{p}** ({dev}, {wall:,.0f} s, {str(prov.get('git_commit', ''))[:7]}): {head}" if wall
+        done = computed_s(d)
+        cached = f', its rounds computed in {done:,.0f} s, some earlier and cached' if wall and done > 1.5 * wall else ''
+        out.append(f"**{p}** ({dev}, {wall:,.0f} s{cached}, {str(prov.get('git_commit', ''))[:7]}): {head}" if wall
                    else f'**{p}**: {head}')
     return out
 
