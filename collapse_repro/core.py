@@ -13,12 +13,12 @@ from .params import (PROFILES, REQUIRED_PROFILES, SPEED_PARAMS, DEFAULT_PROFILE,
                                     check_profile, declared_params, default_profile, project_root)
 from .data import (DataError, cache_dir, data_dir, downloads_allowed, load_cached, md5sum, data_file,
                                   STUDIES, study_results)
-from .provenance import (git_state, git_commit, package_versions, _jsonable, atomic_write, write_json,
+from .provenance import (git_state, git_commit, package_versions, jsonable, atomic_write, write_json,
                                         TIMING_KEYS, split_timing, timing_value, UNSTABLE, comparable)
 from .plotting import set_style, scale_label, _stamp
 _all_ = ['DataError', 'cache_dir', 'data_dir', 'downloads_allowed', 'load_cached', 'md5sum', 'data_file', 'STUDIES',
          'study_results', 'git_state',
-         'git_commit', 'package_versions', 'atomic_write', 'write_json', 'TIMING_KEYS', 'split_timing', 'timing_value',
+         'git_commit', 'package_versions', 'jsonable', 'atomic_write', 'write_json', 'TIMING_KEYS', 'split_timing', 'timing_value',
          'UNSTABLE', 'comparable', 'set_style', 'scale_label']
 
 # %% auto #0
@@ -27,7 +27,7 @@ __all__ = ['RUN_RECORD', 'RUN_LOCK', 'DEADLINE_ENV', 'RUN_OPTIONS', 'CONDITIONS_
            'holds_run', 'new_run_dir', 'TimeLimitReached', 'time_left', 'check_time', 'Run', 'runner_values',
            'start_run', 'active_params', 'ConditionsDone', 'selected_conditions', 'DataError', 'cache_dir', 'data_dir',
            'downloads_allowed', 'load_cached', 'md5sum', 'data_file', 'STUDIES', 'study_results', 'git_state',
-           'git_commit', 'package_versions', 'atomic_write', 'write_json', 'TIMING_KEYS', 'split_timing',
+           'git_commit', 'package_versions', 'jsonable', 'atomic_write', 'write_json', 'TIMING_KEYS', 'split_timing',
            'timing_value', 'UNSTABLE', 'comparable', 'set_style', 'scale_label']
 
 # %% ../nbs/00_core.ipynb #ee50f3c0
@@ -235,7 +235,7 @@ def savefig(self: Run, fig, name: str, formats: Sequence[str] = ('png',), dpi: i
 def save_results(self: Run, results: Mapping[str, Any], headline: tuple[str, float] | None = None) -> Path:
     """Write `results.json`: the numbers, an optional (name, value) headline, the timings measured on the way
     (moved out of the numbers into `timing`, `split_timing`) and provenance."""
-    numbers, timing = split_timing(_jsonable(dict(results)))
+    numbers, timing = split_timing(jsonable(dict(results)))
     out = dict(experiment=self.experiment, profile=self.profile, results=numbers, figures=self.figures,
                headline=dict(name=headline[0], value=headline[1]) if headline else None,
                timing=dict(wall_time_s=round(self.elapsed(), 3), results=timing), provenance=self.provenance())

@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 from fastcore.basics import patch
-from .core import _jsonable, active_params, check_time, write_json
+from .core import jsonable, active_params, check_time, write_json
 from .selection import top_fraction, best_of_k, random_subset, p_star, estimate_p_star, verifier_stats
 _all_ = ['top_fraction', 'best_of_k', 'random_subset', 'p_star', 'estimate_p_star', 'verifier_stats']
 
@@ -163,7 +163,7 @@ class Loop:
         self.stages.check(self.rounds)
         self.folder, self.history, self.model = Path(self.folder), [], None
         params = active_params(self.folder) if self.params is None else self.params
-        self.params = json.loads(json.dumps(_jsonable(dict(params))))     # as state.json will hold them
+        self.params = json.loads(json.dumps(jsonable(dict(params))))     # as state.json will hold them
 
 # %% ../nbs/03_loop.ipynb #685e4b03
 @patch

@@ -11,8 +11,8 @@ import numpy as np
 from .params import project_root
 
 # %% auto #0
-__all__ = ['TIMING_KEYS', 'UNSTABLE', 'git_state', 'git_commit', 'short_commit', 'package_versions', 'atomic_write', 'write_json',
-           'split_timing', 'timing_value', 'comparable']
+__all__ = ['TIMING_KEYS', 'UNSTABLE', 'git_state', 'git_commit', 'short_commit', 'package_versions', 'jsonable', 'atomic_write',
+           'write_json', 'split_timing', 'timing_value', 'comparable']
 
 # %% ../nbs/01_provenance.ipynb #681f8c17
 def git_state(root: Path | None = None) -> dict:
@@ -57,15 +57,15 @@ def package_versions(names: Sequence[str] = _PACKAGES) -> dict:
     return out
 
 # %% ../nbs/01_provenance.ipynb #364f0dd9
-def _jsonable(x):
+def jsonable(x):
     "Convert numpy/torch/path values into JSON-serialisable ones."
-    if isinstance(x, dict): return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)): return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray): return _jsonable(x.tolist())
+    if isinstance(x, dict): return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)): return [jsonable(v) for v in x]
+    if isinstance(x, np.ndarray): return jsonable(x.tolist())
     if isinstance(x, np.generic): return x.item()
     if isinstance(x, Path): return str(x)
     if isinstance(x, float) and not np.isfinite(x): return None if np.isnan(x) else ('inf' if x > 0 else '-inf')
-    if hasattr(x, 'tolist') and callable(x.tolist): return _jsonable(x.tolist())
+    if hasattr(x, 'tolist') and callable(x.tolist): return jsonable(x.tolist())
     return x
 
 # %% ../nbs/01_provenance.ipynb #6c93edea
@@ -84,7 +84,7 @@ def atomic_write(path: Path, write) -> Path:
 # %% ../nbs/01_provenance.ipynb #49f7f9bf
 def write_json(path: Path, obj) -> Path:
     "Write `obj` as indented JSON (numpy-aware), atomically (`atomic_write`), even with other processes writing it."
-    text = json.dumps(_jsonable(obj), indent=2) + '\n'
+    text = json.dumps(jsonable(obj), indent=2) + '\n'
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 # %% ../nbs/01_provenance.ipynb #bafc5927

@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 import numpy as np
 import torch
-from ..core import _jsonable, active_params, cache_dir, write_json
+from ..core import jsonable, active_params, cache_dir, write_json
 from ..loop import load_history
 from .stages import MNIST_TOGETHER, MnistData, MnistLoopConfig, check_fid_net, mnist_stages, run_mnist
 
@@ -72,7 +72,7 @@ def reuse_condition(folder, key: str, tag: str = '') -> bool:
     # the loop checks a folder's recorded run parameters on resume: the copy records this run's (the key guarantees
     # that everything which changes the condition's numbers agrees), its rounds and history stay as they were
     state = json.loads((src / 'state.json').read_text())
-    write_json(folder / 'state.json', dict(state, params=_jsonable(active_params(folder))))
+    write_json(folder / 'state.json', dict(state, params=jsonable(active_params(folder))))
     print(f'{tag or folder.name}: {len(load_history(folder)) - 1} rounds reused from the cache ({src})')
     return True
 
