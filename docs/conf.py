@@ -111,8 +111,7 @@ def setup(app):
     app.connect('doctree-resolved', _drop_bar_frames)    # after myst-nb has chosen each output's form
     app.connect('doctree-resolved', _explain_dirty)
     app.connect('autodoc-process-docstring', _docstring_as_text, priority=600)   # after napoleon's (500)
-    app.connect('build-finished', _drop_source_maps)
-    app.connect('build-finished', _slim_pages, priority=900)   # after the theme rewrites pygments.css (its own, 500)
+    app.connect('build-finished', _slim_site, priority=900)   # after the theme rewrites pygments.css (its own, 500)
 
 # nbdev notebooks put their sections at ### under the notebook's # title (nbdev's own convention, which show_doc
 # follows); MyST warns on every such jump, which says nothing about the page
@@ -171,24 +170,22 @@ def _plain_tokens(css: str) -> set[str]:
         plain = these if plain is None else plain & these
     return plain
 
-def _slim_pages(app, exc):
-    """Two things every page carried that a reader never sees (the site was over its 15 MB, the landing page over 1 MB):
+def _slim_site(app, exc):
+    """What the built site carried that no reader's browser asks for (the site was over its 15 MB, the landing page
+    over 1 MB):
+    - the theme's source maps of its scripts and styles (≈ 3.4 MB) and the compiled translations of its labels
+      (`_static/locales`, ≈ 0.7 MB with their .po sources; Sphinx reads them at build time, no page loads them);
     - the `<span class="n">` wrappers Pygments puts round each name, bracket and space in code, for classes whose
       colour is the code block's own (`_plain_tokens`; the text is untouched, so is its look): ≈ 2 MB of markup;
     - the search index (0.3 MB) and its scripts, which the theme loads on every page for search-as-you-type, which is
       off here: the search box opens search.html, which loads them itself."""
     if exc is not None: return
     out = Path(app.outdir)
+    for f in (out / '_static').rglob('*.map'): f.unlink()
+    shutil.rmtree(out / '_static' / 'locales', ignore_errors=True)
     plain = _plain_tokens((out / '_static' / 'pygments.css').read_text())
     for f in out.rglob('*.html'):
         t = f.read_text()
         new = _CODE.sub(lambda c: c[1] + _TOKEN_SPAN.sub(lambda m: m[2] if m[1] in plain else m[0], c[2]) + c[3], t)
         if f.name != 'search.html' or f.parent != out: new = _SEARCH_TOOLS.sub('', new)
         if new != t: f.write_text(new)
-
-def _drop_source_maps(app, exc):
-    """The theme ships source maps of its scripts and styles (≈ 3.4 MB) and the compiled translations of its labels
-    (`_static/locales`, ≈ 0.7 MB; Sphinx reads them at build time, no page loads them) that no reader's browser asks for."""
-    if exc is None:
-        for f in Path(app.outdir, '_static').rglob('*.map'): f.unlink()
-        shutil.rmtree(Path(app.outdir, '_static', 'locales'), ignore_errors=True)   # .mo and their .po sources

@@ -527,7 +527,8 @@ def stage(dest: Path) -> dict[str, list[str]]:
     for e in exps: exp_pages += stage_experiment(e, names, dest / 'experiments', table)
     write_if_changed(dest / 'claims.md', claims_page(table, exps))
     write_if_changed(dest / 'api' / 'index.md', api_index(api))
-    toc = dict(lib=lib, experiments=exp_pages, results=['claims'], api=['api/index'] + api)
+    api = ['api/index'] + api
+    toc = dict(lib=lib, experiments=exp_pages, results=['claims'], api=api)
     # the reading order: each part's library chapters and experiments
     parts, placed = [], set()
     for caption, items in PARTS:
@@ -549,7 +550,7 @@ def stage(dest: Path) -> dict[str, list[str]]:
         [toctree(c, p) for c, p in parts] + [toctree('API reference', ['api/index'])])))
     write_nb(index, dest / 'index.ipynb')
     # whatever an earlier staging left that is no longer a page (a renamed notebook, an experiment now executed)
-    keep = {dest / f'{d}{s}' for d in ['index'] + lib + exp_pages + ['claims', 'api/index'] + api for s in ('.ipynb', '.md', '.rst')}
+    keep = {dest / f'{d}{s}' for d in ['index'] + lib + exp_pages + ['claims'] + api for s in ('.ipynb', '.md', '.rst')}
     for f in list(dest.rglob('*')):
         if f.is_file() and f.suffix in ('.ipynb', '.md', '.rst') and f not in keep: f.unlink()
     write_if_changed(dest / 'toc.json', json.dumps(toc, indent=1))

@@ -267,7 +267,7 @@ def test_site_size_and_landing_page_weight(site, browser):
     assert size <= 15e6 and sent <= 1e6, dict(site_MB=size / 1e6, landing_MB=sent / 1e6)
 
 def test_search_finds_the_theory_from_any_page(site, browser):
-    """The search box works although only search.html loads the index (conf.py's `_slim_pages`): typed on a chapter
+    """The search box works although only search.html loads the index (conf.py's `_slim_site`): typed on a chapter
     page, it opens the search page, which lists the chapter on the breakdown point."""
     page = browser.new_page(viewport=dict(width=1280, height=1000))
     page.goto(f'{site}/lib/00_core.html', wait_until='load')
