@@ -56,16 +56,22 @@ napoleon_google_docstring, napoleon_numpy_docstring, napoleon_use_ivar = True, F
 
 _FIELD = re.compile(r'^(\s*:(?:param|type|returns|rtype|raises|ivar|vartype)(?: [\w.]+)?:)(.*)$')
 
+_DOLLAR_MATH = re.compile(r'\$(?![A-Z][A-Z0-9_]*\b)([^$\s][^$]*?)\$')
+
 def _docstring_as_text(app, what, name, obj, options, lines):
     """nbdev docstrings are Markdown-ish prose, not reStructuredText: keep their `code` spans as inline literals and
-    escape everything else (`|a − b|` would otherwise be an RST substitution, `p_*` a reference). The field markers
-    napoleon made of `Args:` / `Returns:` sections (it runs first) stay as they are."""
+    their `$…$` as maths (a module's docstring is its notebook's summary line), and escape everything else (`|a − b|`
+    would otherwise be an RST substitution, `p_*` a reference). The field markers napoleon made of `Args:` / `Returns:`
+    sections (it runs first) stay as they are."""
     def esc(t): return re.sub(r'([\\*|_`:<>\[\]])', r'\\\1', t)
     def line(l):
         m = _FIELD.match(l)
         head, rest = (m[1], m[2]) if m else ('', l)
         parts = re.split(r'`([^`]+)`', rest)
-        return head + ''.join(esc(p) if i % 2 == 0 else f'\\ ``{p}``\\ ' for i, p in enumerate(parts))
+        return head + ''.join(prose(p) if i % 2 == 0 else f'\\ ``{p}``\\ ' for i, p in enumerate(parts))
+    def prose(t):       # $…$ is maths (MathJax, as in the notebooks); $NAME is an environment variable
+        parts = _DOLLAR_MATH.split(t)
+        return ''.join(esc(p) if i % 2 == 0 else f'\\ :math:`{p}`\\ ' for i, p in enumerate(parts))
     lines[:] = [line(l) for l in lines]
 
 _BAR = re.compile(r'^(.*?)\s*(\d+)%\|[^|]*\|\s*(\d+)/(\d+)')

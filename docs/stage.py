@@ -547,7 +547,7 @@ def stage(dest: Path) -> dict[str, list[str]]:
         'paper\'s claims it tests (from the claims ledger; click an experiment to read it):\n\n'
         + landing_table(exps, exp_pages, table, dest)))
     index.cells.append(md('## Reading order\n\n' + '\n\n'.join(
-        [toctree(c, p) for c, p in parts] + [toctree('API reference', ['api/index'])])))
+        [toctree(c, p) for c, p in parts] + [toctree('Reference', ['api/index'])])))
     write_nb(index, dest / 'index.ipynb')
     # whatever an earlier staging left that is no longer a page (a renamed notebook, an experiment now executed)
     keep = {dest / f'{d}{s}' for d in ['index'] + lib + exp_pages + ['claims'] + api for s in ('.ipynb', '.md', '.rst')}
