@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_params.ipynb #2bc3a2a6
 from __future__ import annotations
-import ast, difflib, json, math, os, re, sys
+import ast, copy, difflib, json, math, os, re, sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,8 +12,8 @@ import nbformat
 
 # %% auto #0
 __all__ = ['PROFILES', 'REQUIRED_PROFILES', 'SPEED_PARAMS', 'DEFAULT_PROFILE', 'RUNNER_PARAMS', 'UsageError', 'default_profile',
-           'check_profile', 'ExperimentError', 'Param', 'Experiment', 'parse_parameters', 'project_root',
-           'package_data', 'experiments_dir', 'read_experiment', 'parameter_checks', 'list_experiments',
+           'check_profile', 'ExperimentError', 'Param', 'Experiment', 'merge_profiles', 'parse_parameters',
+           'project_root', 'package_data', 'experiments_dir', 'read_experiment', 'parameter_checks', 'list_experiments',
            'get_experiment', 'declared_params', 'convert_value', 'check_value', 'check_domain']
 
 # %% ../nbs/01_params.ipynb #ce94157e
@@ -98,15 +98,31 @@ class Experiment:
             raise ExperimentError(f"{self.name} has no {profile!r} profile (profiles: {', '.join(self.profiles)})")
         return profile
 
+# %% ../nbs/01_params.ipynb #5e1f0a02
+def merge_profiles(base: dict, **rows: dict) -> dict:
+    """A PROFILES table: `base`'s rows, each updated by the row of the same profile in `rows` (a new table; `base`
+    unchanged). An unknown profile name is an `ExperimentError`."""
+    unknown = [p for p in rows if p not in PROFILES]
+    if unknown: raise ExperimentError(f"merge_profiles: unknown profile {unknown[0]!r}; choose from {', '.join(PROFILES)}")
+    return {p: {**base.get(p, {}), **rows.get(p, {})} for p in PROFILES if p in base or p in rows}
+
 # %% ../nbs/01_params.ipynb #a4183a21
 _TYPES = {bool: 'bool', int: 'int', float: 'float', str: 'str', list: 'list', tuple: 'list', dict: 'dict'}
 
-def _evaluate(node):
-    "Evaluate a literal, allowing `dict(key=...)` calls (nested), as used in PROFILES tables."
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == 'dict' and not node.args:
-        return {kw.arg: _evaluate(kw.value) for kw in node.keywords}
-    if isinstance(node, ast.Dict): return {_evaluate(k): _evaluate(v) for k, v in zip(node.keys, node.values)}
-    if isinstance(node, (ast.List, ast.Tuple)): return [_evaluate(e) for e in node.elts]
+def _evaluate(node, env: dict | None = None):
+    """Evaluate a literal, allowing `dict(key=...)` calls (nested), as used in PROFILES tables, and, with `env` (the
+    tables a parameters cell has bound so far, `_scan`), a name from it, `NAME['key']`, `dict(NAME, key=...)` and
+    `merge_profiles(NAME, profile=dict(...))`."""
+    ev = lambda n: _evaluate(n, env)
+    if isinstance(node, ast.Name) and env is not None and node.id in env: return copy.deepcopy(env[node.id])
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name): return ev(node.value)[ev(node.slice)]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) <= 1:
+        kws = {kw.arg: ev(kw.value) for kw in node.keywords}
+        base = ev(node.args[0]) if node.args else {}
+        if node.func.id == 'dict': return {**base, **kws}
+        if node.func.id == 'merge_profiles' and node.args: return merge_profiles(base, **kws)
+    if isinstance(node, ast.Dict): return {ev(k): ev(v) for k, v in zip(node.keys, node.values)}
+    if isinstance(node, (ast.List, ast.Tuple)): return [ev(e) for e in node.elts]
     return ast.literal_eval(node)
 
 # %% ../nbs/01_params.ipynb #f28a5779
@@ -124,32 +140,53 @@ _NAMED_TYPES = dict(together='bool', progress='bool', workers='int', threads='in
 such a parameter means the same in every experiment. An annotation in the cell (`workers: int = None`) says it
 explicitly."""
 
-# %% ../nbs/01_params.ipynb #9a231bb6
-def parse_parameters(source: str, tree: ast.Module | None = None) -> dict[str, Param]:
-    "Parse a parameters cell's assignments (and its `PROFILES` table) into `Param`s; `tree`: the cell already parsed."
-    tree, lines = tree or ast.parse(source), source.split('\n')
-    params, table, domains = {}, {}, {}
+# %% ../nbs/01_params.ipynb #5e1f0a04
+def _module_source(module: str) -> str:
+    "The source of `collapse_repro` module `module` (dotted), read from the installed package without importing it."
+    from importlib.util import find_spec
+    pkg = Path(find_spec('collapse_repro').origin).parent
+    path = pkg.joinpath(*module.split('.')[1:])
+    path = path / '__init__.py' if path.is_dir() else path.with_suffix('.py')
+    if not path.exists(): raise ExperimentError(f'parameters cell imports {module}, which has no source at {path}')
+    return path.read_text()
+
+# %% ../nbs/01_params.ipynb #5e1f0a05
+def _scan(source: str, tree: ast.Module, env: dict) -> list[Param]:
+    "The parameters a cell (or a module it star-imports) assigns, in order; its UPPERCASE tables are bound in `env`."
+    lines, params = source.split('\n'), []
     for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or '').startswith('collapse_repro.') \
+                and [a.name for a in node.names] == ['*']:
+            src = _module_source(node.module)
+            params += _scan(src, ast.parse(src), env)
+            continue
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             name, value, ann = node.targets[0].id, node.value, None
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
             name, value, ann = node.target.id, node.value, ast.unparse(node.annotation)
         else: continue
-        if name == 'PROFILES':
-            table = _evaluate(value)
+        if name.startswith('_'): continue                        # a module's own (`__all__`, `_all_`)
+        if name.isupper():                                       # PROFILES, DOMAINS, CONDITIONS, CHECKS, constants
+            try: env[name] = _evaluate(value, env)
+            except (ValueError, TypeError, KeyError, SyntaxError):
+                if name in ('PROFILES', 'DOMAINS'): raise
             continue
-        if name == 'DOMAINS':
-            domains = _evaluate(value)
-            continue
-        if name in ('CONDITIONS', 'CHECKS'): continue   # the job graph (`jobs.declared_conditions`); `parameter_checks`
-        comment = lines[node.lineno - 1].partition('#')[2].strip() if '#' in lines[node.lineno - 1] else ''
+        line = lines[node.lineno - 1]
         default = _literal(value)
-        params[name] = Param(name, default, ann if ann in _TYPES.values() else _type_of(default), comment)
-    for prof, values in table.items():
+        params.append(Param(name, default, ann if ann in _TYPES.values() else _type_of(default),
+                            line.partition('#')[2].strip() if '#' in line else ''))
+    return params
+
+# %% ../nbs/01_params.ipynb #9a231bb6
+def parse_parameters(source: str, tree: ast.Module | None = None) -> dict[str, Param]:
+    "Parse a parameters cell's assignments (and its `PROFILES` table) into `Param`s; `tree`: the cell already parsed."
+    env = {}
+    params = {p.name: p for p in _scan(source, tree or ast.parse(source), env)}
+    for prof, values in env.get('PROFILES', {}).items():
         for k, v in values.items():
             if k not in params: raise ExperimentError(f'PROFILES[{prof!r}] sets {k!r}, which is not a parameter')
             params[k].by_profile[prof] = v
-    for k, spec in domains.items():
+    for k, spec in env.get('DOMAINS', {}).items():
         if k not in params: raise ExperimentError(f'DOMAINS sets {k!r}, which is not a parameter')
         _domain_text(spec)                     # a malformed spec fails here, when the notebook is read
         params[k].domain = spec

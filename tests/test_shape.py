@@ -20,6 +20,14 @@ def test_no_import_cycle():
     cs = S.cycles(g)
     assert not cs, 'import cycles: ' + '; '.join(', '.join(S.cycle_edges(g, c)) for c in cs)
 
+def test_modules_compile_without_warnings():
+    "No exported module has an invalid escape sequence (a notebook's summary line with TeX becomes a plain docstring)."
+    import warnings
+    for p in sorted((ROOT / 'collapse_repro').rglob('*.py')):
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')
+            compile(p.read_text(), str(p), 'exec')
+
 def write_pkg(tmp_path, files: dict) -> Path:
     pkg = tmp_path / 'collapse_repro'
     for name, src in files.items():

@@ -12,6 +12,8 @@ from typing import Callable
 import numpy as np
 import torch
 from ..core import cache_dir, get_device, load_cached, write_json
+from ..params import Param, check_domain
+from .params import RANGES
 from ..loop import Stages, Measured, verifier_stats, load_round
 from .data import load_mnist, balanced_subset, official_subset, to_tensor
 from .cvae import (CVAE, TrainConfig, load_cvae, sample, save_cvae, test_nelbo, train_cvae,
@@ -45,19 +47,14 @@ def linear_schedule(start: int, end: int, rounds: int) -> list[int]:
 
 # %% ../../nbs/37_mnist_stages.ipynb #bfbb8d7c
 def _check_loop_config(c):
-    "Refuse a `MnistLoopConfig` whose values no run can use; the message names the field."
-    if not c.schedule or any(int(s) < 10 or int(s) % 10 for s in c.schedule):
-        raise ValueError(f'schedule entries must be positive multiples of 10 (kept samples per round), '
-                         f'got {c.schedule}')
-    if c.init_size < 10 or c.init_size % 10 or c.init_size > 60000:
-        raise ValueError(f'init_size must be a multiple of 10 in [10, 60000], got {c.init_size}')
+    """Refuse a `MnistLoopConfig` whose values no run can use, by the ranges the runner checks a request against
+    (`mnist.params.RANGES`); the message names the field."""
+    for name, value, kind in (('schedule', [int(s) for s in c.schedule], 'list'), ('init_size', c.init_size, 'int'),
+                              ('n_verifier', c.n_verifier, 'int'), ('keep_frac', c.keep_frac, 'float'),
+                              ('n_fid', c.n_fid, 'int'), ('n_test', c.n_test, 'int')):
+        check_domain(Param(name, None, kind, domain=RANGES['kept' if name == 'schedule' else name]), value)
     if c.init_subset not in SUBSETS:
         raise ValueError(f'init_subset must be one of {sorted(SUBSETS)}, got {c.init_subset!r}')
-    if not 0 < c.n_verifier <= 60000:
-        raise ValueError(f'n_verifier must be in (0, 60000], got {c.n_verifier}')
-    if not 0 < c.keep_frac <= 1: raise ValueError(f'keep_frac must be in (0, 1], got {c.keep_frac}')
-    if not (10 <= c.n_fid and 2 <= c.n_test <= 10000):
-        raise ValueError('n_fid >= 10 and 2 <= n_test <= 10000 required')
 
 # %% ../../nbs/37_mnist_stages.ipynb #8995d74a
 @dataclass
