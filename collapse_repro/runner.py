@@ -5,7 +5,7 @@
 # %% ../nbs/01_runner.ipynb #7d1d77b1
 from __future__ import annotations
 from contextlib import contextmanager
-import ast, difflib, json, math, os, platform, re, shutil, signal, sys, tempfile, time
+import ast, difflib, json, logging, math, os, platform, re, shutil, signal, sys, tempfile, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -155,17 +155,31 @@ def _outcome(e: BaseException) -> tuple[str, str]:
     first = (str(e).strip().split('\n') or [''])[0][:300]       # the kernel died, a timeout, an OSError (disk full), ...
     return 'failed', f'{type(e).__name__}: {first}' if first else type(e).__name__
 
+# %% ../nbs/01_runner.ipynb #dbb4c1f1
+class _Declared(logging.Filter):
+    "A filter for papermill's logger: drops 'Passed unknown parameter: NAME' for the `names` the runner declared."
+    def __init__(self, names):
+        super().__init__()
+        self.names = set(names)
+    def filter(self, record) -> bool:
+        msg = record.getMessage()
+        return not (msg.startswith('Passed unknown parameter: ') and msg.partition(': ')[2] in self.names)
+
 # %% ../nbs/01_runner.ipynb #e32b9094
 def _papermill(exp: Experiment, scratch: Path, run_dir: Path, nb_params: dict, forward: bool, timeout: int | None):
     "Execute `exp`'s notebook with `nb_params` into `scratch` in the runner's kernel, cwd `run_dir`."
-    import logging, papermill as pm
+    import papermill as pm
     # papermill's own parameter inference cannot read a multi-line PROFILES table and warns on every run;
     # the request was already checked against our static parse of the same cell
     logging.getLogger('papermill.translators').setLevel(logging.ERROR)
-    pm.execute_notebook(str(exp.path), str(scratch), parameters=nb_params, kernel_name=ensure_kernel(),
-                        cwd=str(run_dir), progress_bar=False, log_output=False,
-                        stdout_file=sys.stdout if forward else None, stderr_file=sys.stderr if forward else None,
-                        execution_timeout=timeout)
+    log, declared = logging.getLogger('papermill'), _Declared(exp.params)
+    log.addFilter(declared)
+    try:
+        pm.execute_notebook(str(exp.path), str(scratch), parameters=nb_params, kernel_name=ensure_kernel(),
+                            cwd=str(run_dir), progress_bar=False, log_output=False,
+                            stdout_file=sys.stdout if forward else None, stderr_file=sys.stderr if forward else None,
+                            execution_timeout=timeout)
+    finally: log.removeFilter(declared)
 
 # %% ../nbs/01_runner.ipynb #e5a0b3c2
 def _execute(exp: Experiment, run_dir: Path, nb_params: dict, rec: dict, progress: bool, log_output: bool,
