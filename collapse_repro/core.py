@@ -25,10 +25,10 @@ _all_ = ['DataError', 'cache_dir', 'data_dir', 'downloads_allowed', 'load_cached
 __all__ = ['RUN_RECORD', 'RUN_LOCK', 'DEADLINE_ENV', 'RUN_OPTIONS', 'CONDITIONS_ENV', 'AttrDict', 'resolve_params',
            'check_constraints', 'config_from', 'seed_everything', 'get_device', 'autocast', 'device_info', 'runs_root',
            'holds_run', 'new_run_dir', 'TimeLimitReached', 'time_left', 'check_time', 'Run', 'runner_values',
-           'start_run', 'active_params', 'ConditionsDone', 'selected_conditions', 'DataError', 'cache_dir', 'data_dir',
-           'downloads_allowed', 'load_cached', 'md5sum', 'data_file', 'STUDIES', 'study_results', 'git_state',
-           'git_commit', 'package_versions', 'jsonable', 'atomic_write', 'write_json', 'TIMING_KEYS', 'split_timing',
-           'timing_value', 'UNSTABLE', 'comparable', 'set_style', 'scale_label']
+           'start_run', 'active_params', 'ConditionsDone', 'selected_conditions', 'import_jsonschema_lean', 'DataError',
+           'cache_dir', 'data_dir', 'downloads_allowed', 'load_cached', 'md5sum', 'data_file', 'STUDIES',
+           'study_results', 'git_state', 'git_commit', 'package_versions', 'jsonable', 'atomic_write', 'write_json',
+           'TIMING_KEYS', 'split_timing', 'timing_value', 'UNSTABLE', 'comparable', 'set_style', 'scale_label']
 
 # %% ../nbs/00_core.ipynb #ee50f3c0
 class AttrDict(dict):
@@ -356,3 +356,16 @@ def selected_conditions() -> dict | None:
     if not v: return None
     sel = json.loads(v)
     return dict(run=list(sel['run']), declared=sel.get('declared'))
+
+# %% ../nbs/00_core.ipynb #c0a7e002
+def import_jsonschema_lean():
+    """Import `jsonschema` without its rfc3987-syntax "iri" format check (seconds of grammar building that no notebook
+    schema needs); nothing happens when jsonschema or rfc3987_syntax is imported already. Call it first thing in a
+    process of ours that will run papermill."""
+    import sys
+    if 'jsonschema' in sys.modules or 'rfc3987_syntax' in sys.modules: return
+    sys.modules['rfc3987_syntax'] = None      # `import rfc3987_syntax` now raises ImportError, which jsonschema skips
+    try:
+        import jsonschema  # noqa: F401
+    except ImportError: pass                  # jsonschema itself is not installed: nothing to do
+    finally: del sys.modules['rfc3987_syntax']

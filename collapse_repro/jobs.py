@@ -8,8 +8,7 @@ import ast, inspect, json, os, platform, re, shutil, subprocess, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
-import nbformat
-from .core import CONDITIONS_ENV, SPEED_PARAMS, write_json
+from .core import CONDITIONS_ENV, import_jsonschema_lean, SPEED_PARAMS, write_json
 from .runner import (RUN_RECORD, Experiment, ExperimentError, failure_line, open_run, check_request,
                                    claim_run_dir, ensure_kernel, get_experiment, read_run_record,
                                    resolve_request, run_experiment)
@@ -29,6 +28,7 @@ _SAFE_BUILTINS = dict(range=range, len=len, str=str, int=int, float=float, list=
 _TAG = re.compile(r'^[A-Za-z0-9_.+-]+$')
 
 def _parameters_source(exp: Experiment) -> str:
+    import nbformat
     nb = nbformat.read(exp.path, as_version=4)
     return next(c.source for c in nb.cells if 'parameters' in c.get('metadata', {}).get('tags', []))
 
@@ -88,6 +88,7 @@ run.save_results(dict(final={a: h[-1]['value'] for a, h in hist.items()}),
 
 def write_conditions_demo(folder, name: str = 'cond_demo') -> Path:
     "Write a minimal experiment notebook with declared conditions into `folder`."
+    import nbformat
     cells = [nbformat.v4.new_markdown_cell(f'# Demo: conditions\n> Two independent tiny loops.\n\n'
                                            f'- paper: "none (demo)"\n- figure: demo'),
              nbformat.v4.new_code_cell(COND_DEMO_PARAMS, metadata=dict(tags=['parameters'])),
@@ -197,6 +198,7 @@ class StepJob:
     def state_file(self) -> Path: return jobs_dir(self.run_dir) / f'{self.step.name}.state.json'
 
     def __call__(self) -> dict:
+        import_jsonschema_lean()            # this job's own process runs papermill: skip seconds of start-up
         if self.experiments_dir: os.environ['COLLAPSE_REPRO_EXPERIMENTS'] = self.experiments_dir
         prev = read_record(self.state_file)
         update_record(self.state_file, status='running', job_id=_job_id(), host=platform.node(), pid=os.getpid(),

@@ -8,7 +8,6 @@ import ast, copy, difflib, json, math, os, re, sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-import nbformat
 
 # %% auto #0
 __all__ = ['PROFILES', 'REQUIRED_PROFILES', 'SPEED_PARAMS', 'DEFAULT_PROFILE', 'RUNNER_PARAMS', 'UsageError', 'default_profile',
@@ -240,21 +239,28 @@ def _field(md: str, key: str) -> str:
         except ValueError: pass
     return v[1:-1] if len(v) > 1 and v[0] == v[-1] and v[0] in '"\'' else v
 
+# %% ../nbs/01_params.ipynb #5e1f0a08
+def _cells(path: Path) -> list[dict]:
+    "The cells of the notebook at `path`, each source one string; any failure to read is an `ExperimentError` naming the file."
+    try:
+        cells = json.loads(Path(path).read_text(encoding='utf-8'))['cells']
+        return [dict(c, source=''.join(c['source']) if isinstance(c['source'], list) else c['source']) for c in cells]
+    except Exception as e:                    # truncated JSON, not a notebook, unreadable: one line naming the file
+        why = (str(e).strip().split('\n') or [''])[0][:200]
+        raise ExperimentError(f'{path} is not a readable notebook ({type(e).__name__}: {why})') from None
+
 # %% ../nbs/01_params.ipynb #917f115f
 def read_experiment(path: Path) -> Experiment:
     "Read an experiment notebook's name, description and parameters (no kernel needed)."
     path = Path(path)
-    try: nb = nbformat.read(path, as_version=4)
-    except Exception as e:                    # truncated JSON, not a notebook, unreadable: one line naming the file
-        why = (str(e).strip().split('\n') or [''])[0][:200]
-        raise ExperimentError(f'{path} is not a readable notebook ({type(e).__name__}: {why})') from None
-    md = next((c.source for c in nb.cells if c.cell_type == 'markdown'), '')
+    cells = _cells(path)
+    md = next((c['source'] for c in cells if c['cell_type'] == 'markdown'), '')
     title = next((l[2:].strip() for l in md.split('\n') if l.startswith('# ')), path.stem)
     desc = next((l[1:].strip() for l in md.split('\n') if l.startswith('>')), '')
-    cell = next((c for c in nb.cells if 'parameters' in c.get('metadata', {}).get('tags', [])), None)
+    cell = next((c for c in cells if 'parameters' in c.get('metadata', {}).get('tags', [])), None)
     if cell is None: raise ExperimentError(f'{path} has no cell tagged "parameters"')
-    tree = ast.parse(cell.source)                 # read once: the parameters and the CHECKS come from the same tree
-    params = parse_parameters(cell.source, tree)
+    tree = ast.parse(cell['source'])              # read once: the parameters and the CHECKS come from the same tree
+    params = parse_parameters(cell['source'], tree)
     missing = [k for k in RUNNER_PARAMS + ('seed',) if k not in params]
     if missing: raise ExperimentError(f'{path}: parameters cell lacks {missing}')
     needs = tuple(x.strip() for x in _field(md, 'Needs').split(',') if x.strip())

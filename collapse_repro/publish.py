@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import json, os, re, shutil, tempfile
 from pathlib import Path
 from typing import Mapping
-import nbformat
 from .params import PROFILES, package_data, project_root
 from .provenance import atomic_write, write_json
 
@@ -69,6 +68,7 @@ def slim_notebook(nb, max_lines: int = 200):
 def publish_notebook(src: Path, dest: Path) -> Path:
     """Write the executed notebook `src`, slimmed (`slim_notebook`), to `dest` (atomically): the published run's
     notebook, outputs kept."""
+    import nbformat
     nb = slim_notebook(nbformat.read(src, as_version=4))
     return atomic_write(dest, lambda tmp: nbformat.write(nb, tmp))
 

@@ -9,7 +9,6 @@ import ast, difflib, json, logging, math, os, platform, re, shutil, signal, sys,
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
-import nbformat
 from .params import (PROFILES, REQUIRED_PROFILES, SPEED_PARAMS, UsageError, check_profile, project_root,
                                     RUNNER_PARAMS, ExperimentError, Param, Experiment, parse_parameters, package_data,
                                     experiments_dir, read_experiment, list_experiments, get_experiment, declared_params,
@@ -291,6 +290,7 @@ run.save_results(dict(mean=draws.mean(), draws=draws[:5]), headline=('mean', dra
 
 def write_demo_experiment(folder, name: str = 'demo', fail: bool = False) -> Path:
     "Write a minimal experiment notebook `name.ipynb` into `folder` (optionally one that fails in its last cell)."
+    import nbformat
     cells = [nbformat.v4.new_markdown_cell(DEMO_MD),
              nbformat.v4.new_code_cell(DEMO_PARAMS, metadata=dict(tags=['parameters'])),
              nbformat.v4.new_code_cell(DEMO_BODY.replace("'demo'", repr(name), 1))]

@@ -1,5 +1,5 @@
 "The collapse-repro command: list, run, figures, bad input, no overwriting, provenance sidecars."
-import json
+import json, subprocess, sys
 import pytest
 from pathlib import Path
 from conftest import cli, cli_here, ROOT
@@ -265,3 +265,14 @@ def test_report_in_a_checkout_reads_its_figures_alone():
     assert next(l for l in r.stdout.split('\n') if l.startswith('claim ')).split()[4] == 'profile'
     r = cli_here('report', '--profile', 'smoke')
     assert r.returncode == 0 and r.stdout.startswith('smoke: every experiment at toy sizes'), r.stdout[:300]
+
+def test_startup_imports_stay_lean():
+    """The command line imports jsonschema without rfc3987-syntax's grammar (seconds per command), and a run's kernel
+    (`collapse_repro.core`) imports no nbformat; rfc3987-syntax stays importable (bench/cli_startup.py times both)."""
+    code = ('import sys, collapse_repro.cli; lean = "rfc3987_syntax" not in sys.modules; '
+            'import collapse_repro.core, rfc3987_syntax; print(lean)')
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == 'True', r.stderr
+    r = subprocess.run([sys.executable, '-c', 'import sys, collapse_repro.core; print("nbformat" in sys.modules)'],
+                       capture_output=True, text=True)
+    assert r.stdout.strip() == 'False', r.stderr
