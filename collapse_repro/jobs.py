@@ -8,7 +8,8 @@ import ast, inspect, json, os, platform, re, shutil, subprocess, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
-from .core import CONDITIONS_ENV, import_jsonschema_lean, SPEED_PARAMS, write_json
+from .core import CONDITIONS_ENV, SPEED_PARAMS, import_jsonschema_lean, write_json
+from .params import parameters_source
 from .runner import (RUN_RECORD, Experiment, ExperimentError, failure_line, open_run, check_request,
                                    claim_run_dir, ensure_kernel, get_experiment, read_run_record,
                                    resolve_request, run_experiment)
@@ -27,16 +28,11 @@ _SAFE_BUILTINS = dict(range=range, len=len, str=str, int=int, float=float, list=
                       enumerate=enumerate, sorted=sorted, map=map, min=min, max=max, round=round)
 _TAG = re.compile(r'^[A-Za-z0-9_.+-]+$')
 
-def _parameters_source(exp: Experiment) -> str:
-    import nbformat
-    nb = nbformat.read(exp.path, as_version=4)
-    return next(c.source for c in nb.cells if 'parameters' in c.get('metadata', {}).get('tags', []))
-
 # %% ../nbs/04_jobs.ipynb #0280f6e1
 def declared_conditions(exp: Experiment, profile: str, values: Mapping[str, Any] | None = None) -> list[str] | None:
     """The condition tags `exp` declares (`CONDITIONS` in its parameters cell) for `profile` and parameter `values`;
     None if it declares none."""
-    node = next((n.value for n in ast.parse(_parameters_source(exp)).body
+    node = next((n.value for n in ast.parse(parameters_source(exp.path)).body
                  if isinstance(n, ast.Assign) and len(n.targets) == 1
                  and isinstance(n.targets[0], ast.Name) and n.targets[0].id == 'CONDITIONS'), None)
     if node is None: return None

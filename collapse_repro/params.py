@@ -12,8 +12,9 @@ from typing import Any
 # %% auto #0
 __all__ = ['PROFILES', 'REQUIRED_PROFILES', 'SPEED_PARAMS', 'DEFAULT_PROFILE', 'RUNNER_PARAMS', 'UsageError', 'default_profile',
            'check_profile', 'ExperimentError', 'Param', 'Experiment', 'merge_profiles', 'parse_parameters',
-           'project_root', 'package_data', 'experiments_dir', 'read_experiment', 'parameter_checks', 'list_experiments',
-           'get_experiment', 'declared_params', 'convert_value', 'check_value', 'check_domain']
+           'project_root', 'package_data', 'experiments_dir', 'parameters_source', 'read_experiment',
+           'parameter_checks', 'list_experiments', 'get_experiment', 'declared_params', 'convert_value', 'check_value',
+           'check_domain']
 
 # %% ../nbs/01_params.ipynb #ce94157e
 PROFILES = ('smoke', 'quick', 'gpu', 'paper')
@@ -249,6 +250,13 @@ def _cells(path: Path) -> list[dict]:
         why = (str(e).strip().split('\n') or [''])[0][:200]
         raise ExperimentError(f'{path} is not a readable notebook ({type(e).__name__}: {why})') from None
 
+# %% ../nbs/01_params.ipynb #5e1f0a0b
+def parameters_source(path: Path, cells: list[dict] | None = None) -> str:
+    "The source of notebook `path`'s cell tagged `parameters` (`cells`: its cells, already read); an `ExperimentError` if none."
+    cell = next((c for c in cells or _cells(path) if 'parameters' in c.get('metadata', {}).get('tags', [])), None)
+    if cell is None: raise ExperimentError(f'{path} has no cell tagged "parameters"')
+    return cell['source']
+
 # %% ../nbs/01_params.ipynb #917f115f
 def read_experiment(path: Path) -> Experiment:
     "Read an experiment notebook's name, description and parameters (no kernel needed)."
@@ -257,10 +265,9 @@ def read_experiment(path: Path) -> Experiment:
     md = next((c['source'] for c in cells if c['cell_type'] == 'markdown'), '')
     title = next((l[2:].strip() for l in md.split('\n') if l.startswith('# ')), path.stem)
     desc = next((l[1:].strip() for l in md.split('\n') if l.startswith('>')), '')
-    cell = next((c for c in cells if 'parameters' in c.get('metadata', {}).get('tags', [])), None)
-    if cell is None: raise ExperimentError(f'{path} has no cell tagged "parameters"')
-    tree = ast.parse(cell['source'])              # read once: the parameters and the CHECKS come from the same tree
-    params = parse_parameters(cell['source'], tree)
+    source = parameters_source(path, cells)
+    tree = ast.parse(source)                      # read once: the parameters and the CHECKS come from the same tree
+    params = parse_parameters(source, tree)
     missing = [k for k in RUNNER_PARAMS + ('seed',) if k not in params]
     if missing: raise ExperimentError(f'{path}: parameters cell lacks {missing}')
     needs = tuple(x.strip() for x in _field(md, 'Needs').split(',') if x.strip())
