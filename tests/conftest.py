@@ -50,3 +50,15 @@ def pytest_runtest_makereport(item, call):
     if rep.skipped and os.environ.get('CI') and _DATA_SKIP.search(str(rep.longrepr)):
         rep.outcome = 'failed'
         rep.longrepr = f'skipped for missing data in CI, where the data must be present: {rep.longrepr}'
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """`--dist loadgroup` (make test) keeps each `xdist_group` on one worker by a suffix on the test's id. pytest 9 reads
+    a node's id from `_id`, while pytest-xdist 3.8 still writes the suffix to `_nodeid`, so the groups were silently
+    ignored and every module fixture meant to be built once (the staged site, the wheel, the LLM stand-in, the device
+    bundle) was built on both workers. Add the suffix where pytest reads it, on the workers, when xdist has not."""
+    if not getattr(config.option, 'loadgroup', False) or not items or not hasattr(items[0], '_id'): return
+    from _pytest.nodes import coerce_node_id
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get('name', 'default')) for m in item.iter_markers('xdist_group')})
+        if names and '@' not in item.nodeid: item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(names)}")
