@@ -4,8 +4,8 @@ measured in the same run (fresh interpreters, best of N).
     python bench/cli_startup.py [--repeat 5]
 
 1. `import collapse_repro.cli` (every `collapse-repro` command pays it) vs the same after importing `jsonschema` the
-   ordinary way, which builds rfc3987-syntax's grammar for an "iri" format check no notebook schema uses (what the
-   command line did before it imported jsonschema lean, `cli._import_jsonschema_lean`).
+   ordinary way, which builds rfc3987-syntax's grammar for an "iri" format check no notebook schema uses (what every
+   command paid when `params` imported nbformat; a run now imports jsonschema lean, `core.import_jsonschema_lean`).
 2. `import collapse_repro.core` (the kernel of every run pays it) vs the same plus `nbformat` (what `params` imported
    before it read notebooks as JSON).
 Prints seconds and the ratios (baseline / package).

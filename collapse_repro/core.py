@@ -360,8 +360,8 @@ def selected_conditions() -> dict | None:
 # %% ../nbs/00_core.ipynb #c0a7e002
 def import_jsonschema_lean():
     """Import `jsonschema` without its rfc3987-syntax "iri" format check (seconds of grammar building that no notebook
-    schema needs); nothing happens when jsonschema or rfc3987_syntax is imported already. Call it first thing in a
-    process of ours that will run papermill."""
+    schema needs); nothing happens when jsonschema or rfc3987_syntax is imported already. The runner calls it before
+    it imports papermill."""
     import sys
     if 'jsonschema' in sys.modules or 'rfc3987_syntax' in sys.modules: return
     sys.modules['rfc3987_syntax'] = None      # `import rfc3987_syntax` now raises ImportError, which jsonschema skips

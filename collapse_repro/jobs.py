@@ -8,7 +8,7 @@ import ast, inspect, json, os, platform, re, shutil, subprocess, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
-from .core import CONDITIONS_ENV, SPEED_PARAMS, import_jsonschema_lean, write_json
+from .core import CONDITIONS_ENV, SPEED_PARAMS, write_json
 from .params import parameters_source
 from .runner import (RUN_RECORD, Experiment, ExperimentError, failure_line, open_run, check_request,
                                    claim_run_dir, ensure_kernel, get_experiment, read_run_record,
@@ -194,7 +194,6 @@ class StepJob:
     def state_file(self) -> Path: return jobs_dir(self.run_dir) / f'{self.step.name}.state.json'
 
     def __call__(self) -> dict:
-        import_jsonschema_lean()            # this job's own process runs papermill: skip seconds of start-up
         if self.experiments_dir: os.environ['COLLAPSE_REPRO_EXPERIMENTS'] = self.experiments_dir
         prev = read_record(self.state_file)
         update_record(self.state_file, status='running', job_id=_job_id(), host=platform.node(), pid=os.getpid(),

@@ -14,7 +14,7 @@ from .params import (PROFILES, REQUIRED_PROFILES, SPEED_PARAMS, UsageError, chec
                                     experiments_dir, read_experiment, list_experiments, get_experiment, declared_params,
                                     convert_value, check_value, check_domain)
 from .core import (DEADLINE_ENV, RUN_LOCK, RUN_RECORD, atomic_write, cache_dir, check_constraints,
-                                  holds_run, new_run_dir, runs_root, write_json)
+                                  import_jsonschema_lean, holds_run, new_run_dir, runs_root, write_json)
 from .publish import (WIDGET_MIME, slim_notebook, publish_notebook, publish_figures, default_figures_dir,
                                     Published, overlay, published_results)
 from .rundir import (read_run_record, check_resume, check_writable, claim_run_dir, claim_holder,
@@ -167,6 +167,7 @@ class _Declared(logging.Filter):
 # %% ../nbs/01_runner.ipynb #e32b9094
 def _papermill(exp: Experiment, scratch: Path, run_dir: Path, nb_params: dict, forward: bool, timeout: int | None):
     "Execute `exp`'s notebook with `nb_params` into `scratch` in the runner's kernel, cwd `run_dir`."
+    import_jsonschema_lean()                   # before papermill brings nbformat and jsonschema: seconds (`core`)
     import papermill as pm
     # papermill's own parameter inference cannot read a multi-line PROFILES table and warns on every run;
     # the request was already checked against our static parse of the same cell
