@@ -4,12 +4,11 @@
 
 # %% ../nbs/04_jobs.ipynb #a0b1c2d6
 from __future__ import annotations
-import ast, inspect, json, os, platform, re, shutil, subprocess, sys, time
+import inspect, json, os, platform, re, shutil, subprocess, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 from .core import CONDITIONS_ENV, SPEED_PARAMS, write_json
-from .params import parameters_source
 from .runner import (RUN_RECORD, Experiment, ExperimentError, failure_line, open_run, check_request,
                                    claim_run_dir, ensure_kernel, get_experiment, read_run_record,
                                    resolve_request, run_experiment)
@@ -32,12 +31,9 @@ _TAG = re.compile(r'^[A-Za-z0-9_.+-]+$')
 def declared_conditions(exp: Experiment, profile: str, values: Mapping[str, Any] | None = None) -> list[str] | None:
     """The condition tags `exp` declares (`CONDITIONS` in its parameters cell) for `profile` and parameter `values`;
     None if it declares none."""
-    node = next((n.value for n in ast.parse(parameters_source(exp.path)).body
-                 if isinstance(n, ast.Assign) and len(n.targets) == 1
-                 and isinstance(n.targets[0], ast.Name) and n.targets[0].id == 'CONDITIONS'), None)
-    if node is None: return None
+    if not exp.conditions: return None
     where = f'{exp.name}: CONDITIONS'
-    try: fn = eval(compile(ast.Expression(node), where, 'eval'), {'__builtins__': _SAFE_BUILTINS})
+    try: fn = eval(compile(exp.conditions, where, 'eval'), {'__builtins__': _SAFE_BUILTINS})
     except Exception as e: raise ExperimentError(f'{where} cannot be evaluated ({type(e).__name__}: {e})') from None
     if not callable(fn):
         raise ExperimentError(f'{where} must be a lambda of parameter names returning the condition tags')

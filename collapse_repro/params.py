@@ -82,6 +82,7 @@ class Experiment:
     params: dict = field(default_factory=dict)
     needs: tuple = ()   # the package's extras the notebook imports (frontmatter `- needs: "llm"`; see `EXTRAS`)
     checks: tuple = ()  # rules between parameters (the cell's `CHECKS`; see `core.check_constraints`)
+    conditions: str = ''  # the cell's `CONDITIONS` lambda, as source (see `jobs.declared_conditions`); '' if none
 
     @property
     def user_params(self) -> dict: return {k: p for k, p in self.params.items() if k not in RUNNER_PARAMS}
@@ -266,21 +267,29 @@ def read_experiment(path: Path) -> Experiment:
     title = next((l[2:].strip() for l in md.split('\n') if l.startswith('# ')), path.stem)
     desc = next((l[1:].strip() for l in md.split('\n') if l.startswith('>')), '')
     source = parameters_source(path, cells)
-    tree = ast.parse(source)                      # read once: the parameters and the CHECKS come from the same tree
+    tree = ast.parse(source)      # read once: the parameters, CHECKS and CONDITIONS come from the same tree
     params = parse_parameters(source, tree)
     missing = [k for k in RUNNER_PARAMS + ('seed',) if k not in params]
     if missing: raise ExperimentError(f'{path}: parameters cell lacks {missing}')
     needs = tuple(x.strip() for x in _field(md, 'Needs').split(',') if x.strip())
     return Experiment(path.stem, path, title, desc, _field(md, 'Paper'), _field(md, 'Figure'), params, needs,
-                      parameter_checks(tree))
+                      parameter_checks(tree), _assigned_source(tree, 'CONDITIONS'))
 
 # %% ../nbs/01_params.ipynb #9ef7b9bf
+def _assigned(tree: ast.Module, name: str) -> ast.expr | None:
+    "The value assigned to `name` at the top of `tree` (a plain `name = ...`), or None."
+    return next((n.value for n in tree.body if isinstance(n, ast.Assign)
+                 and [getattr(t, 'id', None) for t in n.targets] == [name]), None)
+
+def _assigned_source(tree: ast.Module, name: str) -> str:
+    "The source of the value assigned to `name` in `tree`, or ''."
+    node = _assigned(tree, name)
+    return '' if node is None else ast.unparse(node)
+
 def parameter_checks(cell: str | ast.Module) -> tuple:
     "The expressions of a parameters cell's `CHECKS` list (rules between parameters), or (); `cell`: its source or tree."
-    for node in (ast.parse(cell) if isinstance(cell, str) else cell).body:
-        if isinstance(node, ast.Assign) and [getattr(t, 'id', None) for t in node.targets] == ['CHECKS']:
-            return tuple(_evaluate(node.value))
-    return ()
+    node = _assigned(ast.parse(cell) if isinstance(cell, str) else cell, 'CHECKS')
+    return () if node is None else tuple(_evaluate(node))
 
 # %% ../nbs/01_params.ipynb #e7fd1e1d
 def list_experiments(folder: Path | None = None, damaged: list | None = None) -> list[Experiment]:
