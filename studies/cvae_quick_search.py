@@ -1,8 +1,8 @@
 """One point of the search for the CVAE experiments' quick profile (issue 14): round 0 by the paper's rule from the
 authors' 500 images, then ROUNDS generate-verify-retrain rounds of KEPT samples, filtered and/or unfiltered, with CVAEs of
 at most EPOCHS epochs (patience 5, batch 128) and a discriminator on NV real + NV generated images for at most
-DISC_EPOCHS epochs. Prints and writes MNIST-FID (our weights of the authors' network, 3,000 images), test NELBO
-(2,000 test images) and label adherence per round, with the wall time of each round.
+DISC_EPOCHS epochs. Prints and writes MNIST-FID (our weights of the authors' network, 3,000 images unless --n-fid),
+test NELBO (2,000 test images unless --n-test) and label adherence per round, with the wall time of each round.
 
     python studies/cvae_quick_search.py TAG EPOCHS NV DISC_EPOCHS KEPT ROUNDS ARMS [--out DIR] [--merge FILE]
 
@@ -36,18 +36,21 @@ def main():
     ap.add_argument('--merge', help='JSON file of search points to add this one to')
     ap.add_argument('--collect', action='store_true', help='train nothing: read the rounds finished so far')
     ap.add_argument('--note', help='recorded with the point, e.g. which commit ran rounds that --collect reads')
+    ap.add_argument('--n-fid', type=int, default=3000, help="generated images per FID (quick profile's 3,000; gpu's 6,000)")
+    ap.add_argument('--n-test', type=int, default=2000, help="test images for the NELBO (quick's 2,000; gpu's 10,000)")
     a = ap.parse_args()
     data = None if a.collect else MnistData('cpu', fid='mnist_v2')
     schedule = linear_schedule(*a.linear, a.rounds) if a.linear else [a.kept] * a.rounds
     out = dict(tag=a.tag, cvae_epochs=a.epochs, n_verifier=a.nv, disc_epochs=a.disc_epochs, rounds=a.rounds,
                **(dict(linear=a.linear, schedule=schedule) if a.linear else dict(kept=a.kept)),
+               **(dict(n_fid=a.n_fid, n_test=a.n_test) if (a.n_fid, a.n_test) != (3000, 2000) else {}),
                commit=git_state(), torch_threads=torch.get_num_threads(), arms={})
     if a.collect: out['collected'] = True
     if a.note: out['note'] = a.note
     for filt in [c == 'f' for c in a.arms]:
         # the same reading of run parameters as the experiment notebooks (MnistLoopConfig.from_params)
         P = SimpleNamespace(cvae_epochs=a.epochs, init_epochs=200, patience=5, batch_size=128, disc_epochs=a.disc_epochs,
-                            n_verifier=a.nv, score_batch=6000, n_fid=3000, n_test=2000)
+                            n_verifier=a.nv, score_batch=6000, n_fid=a.n_fid, n_test=a.n_test)
         cfg = MnistLoopConfig.from_params(P, schedule=schedule, filtered=filt)
         t0 = time.time()
         folder = Path(a.out) / f"{a.tag}_{'filtered' if filt else 'unfiltered'}"
