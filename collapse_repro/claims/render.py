@@ -14,7 +14,7 @@ from ..devicecheck import DEVICE_START, DEVICE_END
 # %% auto #0
 __all__ = ['NO_INTERVAL', 'README_START', 'README_END', 'EXPERIMENTS_START', 'EXPERIMENTS_END', 'format_value', 'format_interval',
            'format_report', 'counts', 'summary_markdown', 'format_markdown', 'readme_block', 'published_wall_s',
-           'computed_s', 'experiments_markdown', 'update_readme']
+           'computed_s', 'compute_budget', 'experiments_markdown', 'budget_line', 'update_readme']
 
 # %% ../../nbs/64_claims_render.ipynb #1b4835a8
 def format_value(x) -> str:
@@ -174,6 +174,24 @@ def computed_s(results: Mapping) -> float:
         return sum(walk(v) for v in x) if isinstance(x, list) else 0
     return float(walk(results.get('timing') or {}))
 
+# %% ../../nbs/64_claims_render.ipynb #5c0e7a12
+def compute_budget(results: Mapping[str, Mapping]) -> dict[str, float]:
+    """Seconds of compute each run of `results` (experiment name → its results.json, in order) adds to a run of all of
+    them from an empty cache: its recorded round and training times (`computed_s`'s), each counted only by the first run
+    that records it (a cached condition repeats its timing exactly), or its wall time if it records none."""
+    seen, out = set(), {}
+    def walk(x):
+        if isinstance(x, Mapping):
+            return sum(_once(k, v) if k in ('round_time_s', 'train_time_s') else walk(v) for k, v in x.items())
+        return sum(walk(v) for v in x) if isinstance(x, list) else 0.0
+    def _once(k, v):
+        if not isinstance(v, (int, float)) or (k, v) in seen: return 0.0
+        seen.add((k, v))
+        return float(v)
+    for name, d in results.items():
+        out[name] = walk(d['timing']) if computed_s(d) else float(published_wall_s(d) or 0.0)
+    return out
+
 # %% ../../nbs/64_claims_render.ipynb #ab187a78
 def _published_runs(figures_dir: Path, name: str) -> list[str]:
     """One line per published run of `name`: profile, headline number, device, wall time, commit (read from its
@@ -206,7 +224,20 @@ def experiments_markdown(experiments, figures_dir: Path, table) -> str:
         v = ', '.join(f'{vs.count(k)} {k}' for k in VERDICTS if vs.count(k)) or '-'
         runs = '<br>'.join(_published_runs(figures_dir, e.name)) or 'none published'
         out.append(f'| `{e.name}` | {_md(e.paper.split(",")[0].strip(chr(34)))}: {_md(e.figure)} | {_md(runs)} | {v} |')
-    return '\n'.join(out)
+    return '\n'.join(out + ['', budget_line(experiments, figures_dir)])
+
+# %% ../../nbs/64_claims_render.ipynb #5c0e7a15
+def budget_line(experiments, figures_dir: Path, profile: str = 'quick') -> str:
+    "What a run of every experiment at `profile` from an empty cache cost, by `compute_budget` over its published runs."
+    files = {e.name: Path(figures_dir) / profile / f'{e.name}_results.json' for e in experiments}
+    budget = compute_budget({n: json.loads(f.read_text()) for n, f in files.items() if f.exists()})
+    if not budget: return f'No {profile} run is published.'
+    top = sorted(budget.items(), key=lambda kv: -kv[1])
+    big = [(n, s) for n, s in top if s >= 0.05 * sum(budget.values())]
+    parts = ', '.join(f'`{n}` {s / 3600:.1f} h' for n, s in big)
+    return (f'Compute behind the published {profile} runs, in the order `make figures` runs them, each cached '
+            f'condition counted once: **{sum(budget.values()) / 3600:.1f} h** ({parts}; the other {len(budget) - len(big)} together '
+            f'{sum(s for n, s in top[len(big):]) / 60:.0f} min), as measured on the devices of the table.')
 
 # %% ../../nbs/64_claims_render.ipynb #ad5c9fd3
 def _replace_block(text: str, start: str, end: str, body: str) -> str:
