@@ -71,3 +71,14 @@ def test_docstrings_are_counted_apart_from_code():
     src = 'def f(x):\n    """Line one.\n\n    Args:\n        x: a number.\n    """\n    return x\n\nclass C:\n    "One."\n    y = 1\n'
     assert S.code_lines(src) == 4 and S.code_lines(src, docstrings=True) == 9
     assert S.docstring_lines('def broken(:\n') == set()
+
+def test_experiment_figures_keep_the_constrained_layout():
+    """`plotting` turns on matplotlib's constrained layout, which `scale_label`'s stamp relies on to keep the plots clear
+    of it; `fig.tight_layout()` replaces it and prints 'The figure layout has changed to tight' in the run's output. A
+    figure that needs its own layout passes `layout='none'` to `subplots` and places its parts by hand."""
+    import json
+    root = Path(__file__).resolve().parents[1]
+    bad = [nb.name for nb in sorted((root / 'nbs').glob('**/*.ipynb'))
+           if any(c['cell_type'] == 'code' and '.tight_layout(' in ''.join(c['source'])
+                  for c in json.loads(nb.read_text(encoding='utf-8'))['cells'])]
+    assert bad == [], f'these notebooks call tight_layout: {bad}'
