@@ -164,15 +164,17 @@ def published_wall_s(results: Mapping) -> float | None:
             or results.get('provenance', {}).get('wall_time_s'))
 
 # %% ../../nbs/64_claims_render.ipynb #7e4b468a
+def _recorded_times(x) -> list[tuple[str, float]]:
+    "Every (`round_time_s` or `train_time_s`, seconds) pair in a results' `timing` tree."
+    if isinstance(x, Mapping):
+        return [kv for k, v in x.items() for kv in ([(k, float(v))] if k in ('round_time_s', 'train_time_s')
+                and isinstance(v, (int, float)) else _recorded_times(v))]
+    return [kv for v in x for kv in _recorded_times(v)] if isinstance(x, list) else []
+
 def computed_s(results: Mapping) -> float:
     """Seconds of compute behind a published run's numbers: every `round_time_s` and `train_time_s` its results record
     under `timing`, whether this run spent them or took them from the cache (0 when it records none)."""
-    def walk(x):
-        if isinstance(x, Mapping):
-            return sum(v if k in ('round_time_s', 'train_time_s') and isinstance(v, (int, float)) else walk(v)
-                       for k, v in x.items())
-        return sum(walk(v) for v in x) if isinstance(x, list) else 0
-    return float(walk(results.get('timing') or {}))
+    return float(sum(s for _, s in _recorded_times(results.get('timing') or {})))
 
 # %% ../../nbs/64_claims_render.ipynb #5c0e7a12
 def compute_budget(results: Mapping[str, Mapping]) -> dict[str, float]:
@@ -180,16 +182,14 @@ def compute_budget(results: Mapping[str, Mapping]) -> dict[str, float]:
     them from an empty cache: its recorded round and training times (`computed_s`'s), each counted only by the first run
     that records it (a cached condition repeats its timing exactly), or its wall time if it records none."""
     seen, out = set(), {}
-    def walk(x):
-        if isinstance(x, Mapping):
-            return sum(_once(k, v) if k in ('round_time_s', 'train_time_s') else walk(v) for k, v in x.items())
-        return sum(walk(v) for v in x) if isinstance(x, list) else 0.0
-    def _once(k, v):
-        if not isinstance(v, (int, float)) or (k, v) in seen: return 0.0
-        seen.add((k, v))
-        return float(v)
     for name, d in results.items():
-        out[name] = walk(d['timing']) if computed_s(d) else float(published_wall_s(d) or 0.0)
+        times = _recorded_times(d.get('timing') or {})
+        if not sum(s for _, s in times):                   # records no timing: its wall time
+            out[name] = float(published_wall_s(d) or 0.0)
+            continue
+        new = [kv for kv in dict.fromkeys(times) if kv not in seen]
+        seen.update(new)
+        out[name] = sum(s for _, s in new)
     return out
 
 # %% ../../nbs/64_claims_render.ipynb #ab187a78
