@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from .params import SPEED_PARAMS, ExperimentError, Experiment, experiments_dir, project_root
 from .core import RUN_LOCK, RUN_RECORD, new_run_dir, write_json
+from .provenance import git_commit
 from .publish import default_figures_dir
 
 # %% auto #0
@@ -63,9 +64,9 @@ def check_writable(d: Path, what: str):
 
 # %% ../nbs/01_rundir.ipynb #a209e2d2
 def _new_attempt(rec: dict, resume: bool, values: dict):
-    "Append this attempt (start time, whether it resumes, what was asked) to the run record `rec`."
+    "Append this attempt (start time, whether it resumes, what was asked, the commit it runs) to the run record `rec`."
     rec['attempts'] = rec.get('attempts', []) + [dict(started=time.strftime('%Y-%m-%dT%H:%M:%S'), resumed=bool(resume),
-                                                      requested=values)]
+                                                      requested=values, commit=git_commit())]
 
 # %% ../nbs/01_rundir.ipynb #26cd047d
 def _protected(figures_dir: Path | None = None) -> dict:
