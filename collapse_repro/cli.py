@@ -4,18 +4,19 @@
 
 # %% ../nbs/02_cli.ipynb #a7ab2bed
 from __future__ import annotations
-import argparse, sys, time
+import argparse, json, sys, time
 from pathlib import Path
-from .core import PROFILES, UsageError, check_profile, project_root
+from .core import PROFILES, UsageError, check_profile, project_root, runs_root
 from .runner import (ExperimentError, Terminated, list_experiments, get_experiment, check_request,
-                                   check_needs, missing_extras, run_experiment, experiments_dir, published_results)
+                                   check_needs, missing_extras, run_experiment, experiments_dir, published_results,
+                                   read_run_record, RunReport)
 from . import claims as _claims
 from .devicecheck import device_markdown
 from . import jobs as _jobs
 
 # %% auto #0
-__all__ = ['SMOKE_NOTE', 'format_experiment', 'cmd_list', 'format_summary', 'cmd_run', 'cmd_figures', 'cmd_report', 'cmd_status',
-           'build_parser', 'main']
+__all__ = ['SMOKE_NOTE', 'format_experiment', 'cmd_list', 'format_summary', 'cmd_run', 'newest_figures_run', 'cmd_figures',
+           'cmd_report', 'cmd_status', 'build_parser', 'main']
 
 # %% ../nbs/02_cli.ipynb #9e25a105
 def format_experiment(e) -> str:
@@ -186,6 +187,18 @@ def _needs_line(e) -> str:
     except ExperimentError as err: return str(err)
     return ''
 
+# %% ../nbs/02_cli.ipynb #7e2e1f3c
+def newest_figures_run(root, name: str, profile: str) -> tuple[Path | None, dict | None]:
+    """The newest run of experiment `name` at `profile` that `figures` started under `root` (default `runs/`), and its
+    run record; (None, None) if there is none. A damaged record is an `ExperimentError` (`read_run_record`)."""
+    base = Path(root or runs_root()) / name
+    for d in sorted(base.glob(f'*-{profile}*'), reverse=True):            # <stamp>-<profile>[-k]: newest first
+        rec = read_run_record(d) if d.is_dir() else None
+        if rec and rec['profile'] == profile and not rec.get('requested'): return d, rec
+    return None, None
+
+def _finished(rec: dict | None) -> bool: return bool(rec and rec['attempts'] and rec['attempts'][-1].get('status') == 'ok')
+
 # %% ../nbs/02_cli.ipynb #282ea15f
 def cmd_figures(args) -> int:
     args.profile = check_profile(args.profile)
@@ -202,13 +215,23 @@ def cmd_figures(args) -> int:
         e.check_profile(args.profile)
     opts = _cluster_options(args)
     if args.executor != 'inprocess':
+        if args.resume: raise ExperimentError('figures --resume continues in-process runs; a run of jobs continues with '
+                                         '`collapse-repro run EXP --out RUN_DIR --resume --executor ...`')
         return _run_jobs(args, [_jobs.plan_run(e.name, args.profile, {}, runs_dir=args.out) for e in exps], opts)
+    prev = {e.name: newest_figures_run(args.out, e.name, args.profile) if args.resume else (None, None) for e in exps}
     reports, t0 = [], time.time()
     for i, e in enumerate(exps, 1):
-        print(f'[{i}/{len(exps)}] {e.name} ({args.profile})', flush=True)
-        left = None if args.time_limit is None else args.time_limit - (time.time() - t0)  # one limit for all of them
-        r = run_experiment(e.name, args.profile, {}, runs_dir=args.out, figures_dir=args.figures_dir,
-                           progress=not args.no_progress, log_output=args.log_output, time_limit=left, publish=True)
+        d, rec = prev[e.name]
+        if _finished(rec):
+            print(f'[{i}/{len(exps)}] {e.name} ({args.profile}): finished in {d}, kept', flush=True)
+            res = json.loads((d / 'results.json').read_text()) if (d / 'results.json').exists() else {}
+            reports.append(RunReport(e.name, 'ok', d, sum(a.get('wall_s', 0) for a in rec['attempts']), res.get('headline')))
+            continue
+        print(f'[{i}/{len(exps)}] {e.name} ({args.profile})' + (f': resuming {d}' if d else ''), flush=True)
+        left = None if args.time_limit is None else max(0., args.time_limit - (time.time() - t0))  # one limit for all
+        r = run_experiment(e.name, args.profile, {}, out=d, resume=d is not None, runs_dir=args.out,
+                           figures_dir=args.figures_dir, progress=not args.no_progress, log_output=args.log_output,
+                           time_limit=left, publish=True)
         _report(r)
         reports.append(r)
         if r.status == 'stopped':
@@ -361,6 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help='default: $COLLAPSE_REPRO_PROFILE, else quick (core.default_profile)')
     f.add_argument('--out', default=None, help='root folder for the run directories (default: runs/)')
     f.add_argument('--only', nargs='+', default=None, metavar='EXP', help='run only these experiments')
+    f.add_argument('--resume', action='store_true', help="continue each experiment's newest run under --out: an "
+                   'unfinished one from its checkpoints; a finished one is kept, not run again')
     f.set_defaults(func=cmd_figures)
     st = sub.add_parser('status', help='the jobs of a run directory: each step and condition finished, running or '
                         'failed, with job ids and logs')

@@ -1,5 +1,5 @@
 "The collapse-repro command: list, run, figures, bad input, no overwriting, provenance sidecars."
-import json, subprocess, sys
+import json, re, subprocess, sys
 import pytest
 from pathlib import Path
 from conftest import cli, cli_here, ROOT
@@ -129,6 +129,27 @@ def test_time_limit_stops_at_a_checkpoint_and_resume_finishes(tmp_path, monkeypa
     res = [json.loads((tmp_path / d / 'results.json').read_text())['results'] for d in 'ab']
     assert res[0] == res[1]
 
+
+def test_figures_resume_continues_the_unfinished_and_keeps_the_finished(tmp_path, monkeypatch):
+    """`figures --time-limit 0` stops the first experiment at a checkpoint and runs nothing after it; `figures --resume`
+    continues that run in its own folder and starts the rest; a second `--resume` keeps both and runs nothing."""
+    monkeypatch.setenv('COLLAPSE_REPRO_FIGURES', str(tmp_path / 'figures')); monkeypatch.delenv('IN_TEST', raising=False)
+    base = ('figures', '--profile', 'smoke', '--no-progress', '--only', 'yi_linreg_long_run', 'feng_phase_transition',
+            '--out', tmp_path / 'runs')
+    r = cli(*base, '--time-limit', '0')
+    assert r.returncode == 3 and 'feng_phase_transition not run' in r.stdout, r.stdout + r.stderr
+    r = cli(*base, '--resume')
+    assert r.returncode == 0 and 'yi_linreg_long_run (smoke): resuming' in r.stdout, r.stdout + r.stderr
+    runs = {e: sorted((tmp_path / 'runs' / e).iterdir()) for e in ('yi_linreg_long_run', 'feng_phase_transition')}
+    assert [len(v) for v in runs.values()] == [1, 1], runs                              # no second folder
+    rec = lambda e: json.loads((runs[e][0] / 'run.json').read_text())
+    assert [(a['resumed'], a['status']) for a in rec('yi_linreg_long_run')['attempts']] == [(False, 'stopped'), (True, 'ok')]
+    before = {e: rec(e) for e in runs}
+    r = cli(*base, '--resume')
+    assert r.returncode == 0 and r.stdout.count(', kept') == 2 and {e: rec(e) for e in runs} == before, r.stdout
+    assert re.search(r'^yi_linreg_long_run +ok ', r.stdout, re.M), r.stdout                # still in the summary table
+    r = cli(*base, '--resume', '--executor', 'local')
+    assert r.returncode == 2 and 'figures --resume continues in-process runs' in r.stderr, r.stderr
 
 # --- issue: resume never mixes runs, values are checked before compute, runs never overwrite committed figures
 
