@@ -189,8 +189,17 @@ def _needs_line(e) -> str:
 
 # %% ../nbs/02_cli.ipynb #7e2e1f3c
 def newest_figures_run(root, name: str, profile: str) -> tuple[Path | None, dict | None]:
-    """The newest run of experiment `name` at `profile` that `figures` started under `root` (default `runs/`), and its
-    run record; (None, None) if there is none. A damaged record is an `ExperimentError` (`read_run_record`)."""
+    """The newest run of an experiment that `figures` (or a `run` asking for no parameter) started under `root`.
+
+    Args:
+        root: the folder `figures --out` names (None: `runs/`); runs lie in `<root>/<name>/<stamp>-<profile>[-k]`.
+        name: the experiment.
+        profile: its profile; a run of another profile, or one that asked for parameters of its own, is passed over.
+
+    Returns:
+        tuple: (the run's folder, its run record), or (None, None) if there is none. A damaged record raises
+        `ExperimentError` (`read_run_record`).
+    """
     base = Path(root or runs_root()) / name
     for d in sorted(base.glob(f'*-{profile}*'), reverse=True):            # <stamp>-<profile>[-k]: newest first
         rec = read_run_record(d) if d.is_dir() else None
@@ -215,8 +224,8 @@ def cmd_figures(args) -> int:
         e.check_profile(args.profile)
     opts = _cluster_options(args)
     if args.executor != 'inprocess':
-        if args.resume: raise ExperimentError('figures --resume continues in-process runs; a run of jobs continues with '
-                                         '`collapse-repro run EXP --out RUN_DIR --resume --executor ...`')
+        if args.resume: raise ExperimentError('figures --resume continues in-process runs; a run of jobs continues '
+                                              'with `collapse-repro run EXP --out RUN_DIR --resume --executor ...`')
         return _run_jobs(args, [_jobs.plan_run(e.name, args.profile, {}, runs_dir=args.out) for e in exps], opts)
     prev = {e.name: newest_figures_run(args.out, e.name, args.profile) if args.resume else (None, None) for e in exps}
     reports, t0 = [], time.time()
