@@ -192,6 +192,15 @@ def compute_budget(results: Mapping[str, Mapping]) -> dict[str, float]:
         out[name] = sum(s for _, s in new)
     return out
 
+# %% ../../nbs/64_claims_render.ipynb #20f5426d
+def _resumed_from(results: Mapping) -> str:
+    "', resuming an attempt at <commit>' (or 'of <date>') when a published run took more than one attempt; else ''."
+    att = (results.get('runner') or {}).get('attempts') or []
+    if len(att) < 2: return ''
+    first = att[0]
+    return ', resuming an attempt ' + (f"at {first['commit'][:7]}" if first.get('commit')
+                                       else f"of {str(first.get('started', '?'))[:10]}")
+
 # %% ../../nbs/64_claims_render.ipynb #ab187a78
 def _published_runs(figures_dir: Path, name: str) -> list[str]:
     """One line per published run of `name`: profile, headline number, device, wall time, commit (read from its
@@ -207,7 +216,8 @@ def _published_runs(figures_dir: Path, name: str) -> list[str]:
         dev = (prov.get('device') or {}).get('device', '?')
         done = computed_s(d)
         cached = f', its rounds computed in {done:,.0f} s, some earlier and cached' if wall and done > 1.5 * wall else ''
-        out.append(f"**{p}** ({dev}, {wall:,.0f} s{cached}, {str(prov.get('git_commit', ''))[:7]}): {head}" if wall
+        out.append(f"**{p}** ({dev}, {wall:,.0f} s{cached}, {str(prov.get('git_commit', ''))[:7]}{_resumed_from(d)}): {head}"
+                   if wall
                    else f'**{p}**: {head}')
     return out
 
