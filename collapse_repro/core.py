@@ -114,13 +114,22 @@ def autocast(device, bf16: bool | str = 'auto'):
     return torch.autocast(dev.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 # %% ../nbs/00_core.ipynb #8421b469
+def _cpu_model() -> str:
+    "The CPU's model name (Linux: /proc/cpuinfo; elsewhere `platform.processor()`)."
+    try: return next(l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines()
+                     if l.startswith('model name'))
+    except (OSError, StopIteration): return platform.processor() or '?'
+
 def device_info(device=None) -> dict:
-    "What ran the computation: device type and name, CPU threads, host."
-    info = dict(host=platform.node(), machine=platform.machine(), cpu_count=os.cpu_count())
+    """What ran the computation: device type and name, CPU model and the vector instructions torch's CPU kernels use
+    (results on the CPU are the same for the same seed on the same kind of CPU; another kind may round differently),
+    CPU threads, host."""
+    info = dict(host=platform.node(), machine=platform.machine(), cpu=_cpu_model(), cpu_count=os.cpu_count())
     try:
         import torch
         dev = torch.device(device) if device is not None else get_device()
-        info.update(device=str(dev), torch_threads=torch.get_num_threads())
+        info.update(device=str(dev), torch_threads=torch.get_num_threads(),
+                    cpu_capability=torch.backends.cpu.get_cpu_capability())
         if dev.type == 'cuda': info['gpu'] = torch.cuda.get_device_name(dev)
     except ImportError: info['device'] = 'cpu (torch not installed)'
     return info
