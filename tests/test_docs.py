@@ -85,50 +85,34 @@ _MEASURE = """() => {
     };
 }"""
 
-def _crawl(site: str, rels: list[str]) -> dict:
-    """Visit the pages `rels` of the site served at `site` in a browser of this thread's own (Playwright's sync API
-    wants one per thread): console errors, failed requests, broken images, links, element ids and what `_MEASURE`
-    sees at 1280 px and at a phone's 390 px, per page."""
-    from playwright.sync_api import sync_playwright
+@pytest.fixture(scope='module')
+def crawl(site, browser):
+    "Visit every page once: console errors, failed requests, broken images, links and element ids per page."
+    page = browser.new_page(viewport=dict(width=1280, height=1000))
     found = dict(errors={}, images={}, n_images={}, n_outputs={}, links={}, ids={}, text={}, seen={}, narrow={})
     current = {}
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=['--no-sandbox'] if os.geteuid() == 0 else [])
-        page = b.new_page(viewport=dict(width=1280, height=1000))
-        page.on('console', lambda m: m.type == 'error' and found['errors'].setdefault(current['p'], []).append(m.text))
-        page.on('pageerror', lambda e: found['errors'].setdefault(current['p'], []).append(str(e)))
-        page.on('requestfailed', lambda r: found['errors'].setdefault(current['p'], []).append(f'request failed: {r.url}'))
-        page.on('response', lambda r: r.status >= 400 and found['errors'].setdefault(current['p'], []).append(f'{r.status}: {r.url}'))
-        for rel in rels:
-            current['p'] = rel
-            page.goto(f'{site}/{rel}', wait_until='load')          # deferred scripts (MathJax) have run by now
-            found['images'][rel] = page.evaluate(_WAIT_IMAGES)
-            if page.evaluate('!!(window.MathJax && MathJax.startup && MathJax.startup.promise)'):
-                page.evaluate('MathJax.startup.promise')               # typeset; then the fonts it asked for
-            page.evaluate('document.fonts.ready.then(() => 0)')
-            found['n_images'][rel] = page.evaluate('document.querySelectorAll("article img").length')
-            found['n_outputs'][rel] = page.evaluate('document.querySelectorAll("article .cell_output").length')
-            found['links'][rel] = page.eval_on_selector_all('a[href]', 'as => as.map(a => a.href)')
-            found['ids'][rel] = set(page.eval_on_selector_all('[id]', 'es => es.map(e => e.id)'))
-            found['text'][rel] = page.inner_text('body')
-            found['seen'][rel] = page.evaluate(_MEASURE)
-            page.set_viewport_size(dict(width=390, height=844))      # a phone's width: the layout reflows, no reload
-            found['narrow'][rel] = page.evaluate(_MEASURE)
-            page.set_viewport_size(dict(width=1280, height=1000))
-        b.close()
+    page.on('console', lambda m: m.type == 'error' and found['errors'].setdefault(current['p'], []).append(m.text))
+    page.on('pageerror', lambda e: found['errors'].setdefault(current['p'], []).append(str(e)))
+    page.on('requestfailed', lambda r: found['errors'].setdefault(current['p'], []).append(f'request failed: {r.url}'))
+    page.on('response', lambda r: r.status >= 400 and found['errors'].setdefault(current['p'], []).append(f'{r.status}: {r.url}'))
+    for rel in pages():
+        current['p'] = rel
+        page.goto(f'{site}/{rel}', wait_until='load')          # deferred scripts (MathJax) have run by now
+        found['images'][rel] = page.evaluate(_WAIT_IMAGES)
+        if page.evaluate('!!(window.MathJax && MathJax.startup && MathJax.startup.promise)'):
+            page.evaluate('MathJax.startup.promise')               # typeset; then the fonts it asked for
+        page.evaluate('document.fonts.ready.then(() => 0)')
+        found['n_images'][rel] = page.evaluate('document.querySelectorAll("article img").length')
+        found['n_outputs'][rel] = page.evaluate('document.querySelectorAll("article .cell_output").length')
+        found['links'][rel] = page.eval_on_selector_all('a[href]', 'as => as.map(a => a.href)')
+        found['ids'][rel] = set(page.eval_on_selector_all('[id]', 'es => es.map(e => e.id)'))
+        found['text'][rel] = page.inner_text('body')
+        found['seen'][rel] = page.evaluate(_MEASURE)
+        page.set_viewport_size(dict(width=390, height=844))      # a phone's width: the layout reflows, no reload
+        found['narrow'][rel] = page.evaluate(_MEASURE)
+        page.set_viewport_size(dict(width=1280, height=1000))
+    page.close()
     return found
-
-CRAWLERS = 2    # browsers crawling at once, each on its own thread and share of the pages (CI has two cores)
-
-@pytest.fixture(scope='module')
-def crawl(site):
-    "Every page visited once (`_crawl`), the pages dealt out to `CRAWLERS` browsers in turn; their findings merged."
-    from concurrent.futures import ThreadPoolExecutor
-    assert Path(CHROMIUM).exists(), f'{CHROMIUM} not found: apt-get install -y chromium'
-    ps = pages()
-    with ThreadPoolExecutor(CRAWLERS) as ex:
-        parts = list(ex.map(lambda i: _crawl(site, ps[i::CRAWLERS]), range(CRAWLERS)))
-    return {k: {p: v for part in parts for p, v in part[k].items()} for k in parts[0]}
 
 def test_the_site_has_every_part_of_the_tutorial():
     ps = pages()
