@@ -20,16 +20,20 @@ def set_style():
 
 # %% ../nbs/01_plotting.ipynb #4134274c
 def _stamp(fig, text: str):
-    """Write `text` small in the bottom-right corner of `fig`, one line above any earlier stamp, and keep the plots
-    clear of it."""
-    if any(t.get_text() == text for t in fig.texts): return        # a figure saved twice is stamped once
-    n = getattr(fig, '_n_stamps', 0)
-    fig._n_stamps = n + 1
+    """Write `text` small in the bottom-right corner of `fig`, above any earlier stamp, wrapped to the figure's width
+    (one longer line would widen the saved image and push the plots into a corner), and keep the plots clear of it."""
+    import textwrap
+    if any(' '.join(t.get_text().split()) == ' '.join(text.split()) for t in fig.texts): return   # stamped once
+    per_line = max(40, int(fig.get_figwidth() * 72 / (7 * 0.6)))   # characters of 7-point text that fit the width
+    lines = textwrap.wrap(text, per_line, break_on_hyphens=False) or ['']
+    n = getattr(fig, '_n_stamp_lines', 0)                           # lines of earlier stamps, below this one
+    fig._n_stamp_lines = n + len(lines)
     engine = fig.get_layout_engine()
     if engine is not None and hasattr(engine, 'set') and 'rect' in engine.get():
-        strip = min((0.3 + 0.14 * n) / fig.get_figheight(), 0.25)   # ~0.3 inch (plus a line per extra stamp) kept free
+        strip = min((0.3 + 0.14 * (fig._n_stamp_lines - 1)) / fig.get_figheight(), 0.3)   # ~0.3 inch + a line each
         engine.set(rect=(0, strip, 1, 1 - strip))
-    fig.text(0.995, 0.005 + 0.14 * n / fig.get_figheight(), text, ha='right', va='bottom', fontsize=7, color='0.35')
+    fig.text(0.995, 0.005 + 0.14 * n / fig.get_figheight(), '\n'.join(lines), ha='right', va='bottom', fontsize=7,
+             color='0.35', linespacing=1.3)
 
 # %% ../nbs/01_plotting.ipynb #ea60b8b5
 def scale_label(fig, profile: str, note: str = ''):
