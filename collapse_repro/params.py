@@ -350,6 +350,7 @@ def convert_value(param: Param, text: str):
             raise ValueError
         if t == 'int': return int(text)
         value = float(text) if t == 'float' else ast.literal_eval(text)
+        if t == 'list' and isinstance(value, (int, float, str)): value = [value]   # `-p init_sizes 1000`: one value
     except (ValueError, SyntaxError):
         raise ExperimentError(f'parameter {param.name!r} expects {t}, got {text!r}') from None
     return check_value(param, value)
