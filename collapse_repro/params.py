@@ -21,7 +21,9 @@ PROFILES = ('smoke', 'quick', 'gpu', 'paper')
 REQUIRED_PROFILES = ('smoke', 'quick', 'paper')   # every experiment's table defines these; `gpu` is optional
 SPEED_PARAMS = ('device', 'threads', 'progress', 'gen_batch', 'micro_batch', 'eval_batch', 'workers', 'together',
                'compile', 'ckpt_every')
-"Parameters that change only how fast (or where) a run computes, never what: changing one keeps a profile's label."
+"""Parameters that change how fast (or where) a run computes, not its settings: changing one keeps a profile's label.
+On a CPU, `threads` (and `device`) still change the last bits of floating-point sums, so a run repeats bit for bit only
+with the same ones (00_core, "Seeds and devices")."""
 
 DEFAULT_PROFILE = 'quick'
 

@@ -239,5 +239,12 @@ def test_condition_key_hashes_the_code_once(monkeypatch):
     assert cond.condition_key(MnistLoopConfig(), data, 0) == key and len(reads) == n     # no source read again
     assert cond.condition_key(MnistLoopConfig(), data, 1) != key
     assert cond.condition_key(MnistLoopConfig(n_verifier=500), data, 0) != key
+    with monkeypatch.context() as m:                              # other CPU threads or kernels: other bits, other key
+        m.setattr(torch, 'get_num_threads', lambda: 99)
+        assert cond.condition_key(MnistLoopConfig(), data, 0) != key
+        m.undo()
+        other = 'DEFAULT' if torch.backends.cpu.get_cpu_capability() != 'DEFAULT' else 'AVX2'
+        m.setattr(torch.backends.cpu, 'get_cpu_capability', lambda: other)
+        assert cond.condition_key(MnistLoopConfig(), data, 0) != key
     monkeypatch.setattr(cond, '_code_hash', lambda: '0' * 64)                             # other code, other key
     assert cond.condition_key(MnistLoopConfig(), data, 0) != key
