@@ -180,16 +180,17 @@ def computed_s(results: Mapping) -> float:
 def compute_budget(results: Mapping[str, Mapping]) -> dict[str, float]:
     """Seconds of compute each run of `results` (experiment name → its results.json, in order) adds to a run of all of
     them from an empty cache: its recorded round and training times (`computed_s`'s), each counted only by the first run
-    that records it (a cached condition repeats its timing exactly), or its wall time if it records none."""
+    that records it (a cached condition repeats its timing exactly), plus what its wall time holds beyond all it
+    records (its untimed work), or its wall time if it records none."""
     seen, out = set(), {}
     for name, d in results.items():
-        times = _recorded_times(d.get('timing') or {})
+        times, wall = _recorded_times(d.get('timing') or {}), float(published_wall_s(d) or 0.0)
         if not sum(s for _, s in times):                   # records no timing: its wall time
-            out[name] = float(published_wall_s(d) or 0.0)
+            out[name] = wall
             continue
         new = [kv for kv in dict.fromkeys(times) if kv not in seen]
         seen.update(new)
-        out[name] = sum(s for _, s in new)
+        out[name] = sum(s for _, s in new) + max(0.0, wall - sum(s for _, s in times))
     return out
 
 # %% ../../nbs/64_claims_render.ipynb #20f5426d
