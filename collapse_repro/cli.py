@@ -10,6 +10,7 @@ from .core import PROFILES, UsageError, check_profile, project_root, runs_root
 from .runner import (ExperimentError, Terminated, list_experiments, get_experiment, check_request,
                                    check_needs, missing_extras, run_experiment, experiments_dir, published_results,
                                    read_run_record, RunReport)
+from .rundir import attempts_wall_s
 from . import claims as _claims
 from .devicecheck import device_markdown
 from . import jobs as _jobs
@@ -234,7 +235,7 @@ def cmd_figures(args) -> int:
         if _finished(rec):
             print(f'[{i}/{len(exps)}] {e.name} ({args.profile}): finished in {d}, kept', flush=True)
             res = json.loads((d / 'results.json').read_text()) if (d / 'results.json').exists() else {}
-            reports.append(RunReport(e.name, 'ok', d, sum(a.get('wall_s', 0) for a in rec['attempts']), res.get('headline')))
+            reports.append(RunReport(e.name, 'ok', d, attempts_wall_s(rec), res.get('headline')))
             continue
         print(f'[{i}/{len(exps)}] {e.name} ({args.profile})' + (f': resuming {d}' if d else ''), flush=True)
         left = None if args.time_limit is None else max(0., args.time_limit - (time.time() - t0))  # one limit for all

@@ -186,8 +186,9 @@ def check_time(needed: float, what: str = 'the next step'):
     "Raise `TimeLimitReached` when fewer than `needed` seconds remain before the deadline (no deadline: never)."
     left = time_left()
     if left is not None and left < needed:
-        raise TimeLimitReached(f'stopped before {what}: it needs about {needed:.0f} s and {max(left, 0):.0f} s are '
-                               f'left before the time limit; everything up to it is checkpointed: rerun with --resume')
+        why = (f'it needs about {needed:.0f} s and {max(left, 0):.0f} s are left before the time limit' if needed >= 1
+               else 'the time limit has passed')           # nothing measured yet to estimate from (e.g. before round 0)
+        raise TimeLimitReached(f'stopped before {what}: {why}; everything up to it is checkpointed: rerun with --resume')
 
 # %% ../nbs/00_core.ipynb #51976ac9
 class Run:

@@ -13,7 +13,7 @@ from .provenance import git_commit
 from .publish import default_figures_dir
 
 # %% auto #0
-__all__ = ['read_run_record', 'check_resume', 'check_writable', 'claim_run_dir', 'claim_holder', 'open_run']
+__all__ = ['read_run_record', 'check_resume', 'check_writable', 'attempts_wall_s', 'claim_run_dir', 'claim_holder', 'open_run']
 
 # %% ../nbs/01_rundir.ipynb #7de95c9d
 _RECORD_SHAPE = dict(experiment=str, profile=str, params=dict, attempts=list)
@@ -67,6 +67,11 @@ def _new_attempt(rec: dict, resume: bool, values: dict):
     "Append this attempt (start time, whether it resumes, what was asked, the commit it runs) to the run record `rec`."
     rec['attempts'] = rec.get('attempts', []) + [dict(started=time.strftime('%Y-%m-%dT%H:%M:%S'), resumed=bool(resume),
                                                       requested=values, commit=git_commit())]
+
+# %% ../nbs/01_rundir.ipynb #a209e2e1
+def attempts_wall_s(rec: dict) -> float:
+    "Seconds all ended attempts in the run record `rec` took together (an attempt still running counts 0)."
+    return round(sum(a.get('wall_s', 0) for a in rec.get('attempts', [])), 2)
 
 # %% ../nbs/01_rundir.ipynb #26cd047d
 def _protected(figures_dir: Path | None = None) -> dict:

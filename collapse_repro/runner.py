@@ -18,7 +18,7 @@ from .core import (DEADLINE_ENV, RUN_LOCK, RUN_RECORD, atomic_write, cache_dir, 
 from .publish import (WIDGET_MIME, slim_notebook, publish_notebook, publish_figures, default_figures_dir,
                                     Published, overlay, published_results)
 from .rundir import (read_run_record, check_resume, check_writable, claim_run_dir, claim_holder,
-                                   open_run)
+                                   open_run, attempts_wall_s)
 _all_ = ['WIDGET_MIME', 'slim_notebook', 'publish_notebook', 'publish_figures', 'default_figures_dir', 'Published',
          'overlay', 'published_results', 'read_run_record', 'check_resume', 'check_writable', 'claim_run_dir',
          'claim_holder', 'open_run']
@@ -245,8 +245,7 @@ def run_experiment(name: str, profile: str | None = None, params: Mapping[str, A
         if (run_dir / 'results.json').exists() and status == 'ok':
             headline = json.loads((run_dir / 'results.json').read_text()).get('headline')
             if publish:
-                total = round(sum(a.get('wall_s', 0) for a in rec['attempts']), 2)
-                extra = dict(run_wall_time_s=total, attempts=rec['attempts'],
+                extra = dict(run_wall_time_s=attempts_wall_s(rec), attempts=rec['attempts'],
                              executed_notebook=str(run_dir / f'{exp.name}.ipynb'), requested_params=values)
                 figures = publish_figures(run_dir, exp.name, profile, fig_root, extra)
         elif status == 'ok': status, error = 'failed', 'the notebook finished without writing results.json'
