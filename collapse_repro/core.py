@@ -212,7 +212,8 @@ class Run:
 # %% ../nbs/00_core.ipynb #a11336af
 @patch(as_prop=True)
 def scale(self: Run) -> str:
-    if self.profile != 'paper': return f'{self.profile} profile (scaled down, not paper scale)'
+    changed = f' with {", ".join(self.overrides)} changed' if self.overrides else ''
+    if self.profile != 'paper': return f'{self.profile} profile{changed} (scaled down, not paper scale)'
     if self.overrides:
         return f'paper profile with {", ".join(self.overrides)} changed (not the paper configuration)'
     return 'paper scale'
@@ -230,9 +231,11 @@ def provenance(self: Run) -> dict:
 # %% ../nbs/00_core.ipynb #f83f113a
 @patch
 def savefig(self: Run, fig, name: str, formats: Sequence[str] = ('png',), dpi: int = 150, **extra) -> Path:
-    """Save `fig` as `<run>/<name>.<fmt>` plus a `<name>.json` provenance sidecar (a changed paper profile is
-    stamped so)."""
-    if self.profile == 'paper' and self.overrides: _stamp(fig, self.scale)
+    """Save `fig` as `<run>/<name>.<fmt>` plus a `<name>.json` provenance sidecar (a run with values changed from
+    its profile is stamped so)."""
+    if self.overrides:
+        _stamp(fig, self.scale if self.profile == 'paper'
+               else f'{", ".join(self.overrides)} changed from the {self.profile} profile')
     for fmt in formats:
         atomic_write(self.dir / f'{name}.{fmt}', lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi,
                                                                           bbox_inches='tight'))
