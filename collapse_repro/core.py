@@ -23,12 +23,13 @@ _all_ = ['DataError', 'cache_dir', 'data_dir', 'downloads_allowed', 'load_cached
 
 # %% auto #0
 __all__ = ['RUN_RECORD', 'RUN_LOCK', 'DEADLINE_ENV', 'RUN_OPTIONS', 'CONDITIONS_ENV', 'AttrDict', 'resolve_params',
-           'check_constraints', 'config_from', 'seed_everything', 'get_device', 'autocast', 'device_info', 'runs_root',
-           'holds_run', 'new_run_dir', 'TimeLimitReached', 'time_left', 'check_time', 'Run', 'runner_values',
-           'start_run', 'active_params', 'ConditionsDone', 'selected_conditions', 'import_jsonschema_lean', 'DataError',
-           'cache_dir', 'data_dir', 'downloads_allowed', 'load_cached', 'md5sum', 'data_file', 'STUDIES',
-           'study_results', 'git_state', 'git_commit', 'package_versions', 'jsonable', 'atomic_write', 'write_json',
-           'TIMING_KEYS', 'split_timing', 'timing_value', 'UNSTABLE', 'comparable', 'set_style', 'scale_label']
+           'check_constraints', 'config_from', 'seed_everything', 'get_device', 'autocast', 'device_info', 'numerics',
+           'numerics_tag', 'runs_root', 'holds_run', 'new_run_dir', 'TimeLimitReached', 'time_left', 'check_time',
+           'Run', 'runner_values', 'start_run', 'active_params', 'ConditionsDone', 'selected_conditions',
+           'import_jsonschema_lean', 'DataError', 'cache_dir', 'data_dir', 'downloads_allowed', 'load_cached', 'md5sum',
+           'data_file', 'STUDIES', 'study_results', 'git_state', 'git_commit', 'package_versions', 'jsonable',
+           'atomic_write', 'write_json', 'TIMING_KEYS', 'split_timing', 'timing_value', 'UNSTABLE', 'comparable',
+           'set_style', 'scale_label']
 
 # %% ../nbs/00_core.ipynb #ee50f3c0
 class AttrDict(dict):
@@ -133,6 +134,22 @@ def device_info(device=None) -> dict:
         if dev.type == 'cuda': info['gpu'] = torch.cuda.get_device_name(dev)
     except ImportError: info['device'] = 'cpu (torch not installed)'
     return info
+
+# %% ../nbs/00_core.ipynb #c0de5b01
+def numerics(device) -> dict:
+    "What besides the settings changes a computation's last bits on `device`: CPU threads and kernels, or the GPU model."
+    import torch
+    device = torch.device(device)
+    if device.type == 'cpu': return dict(threads=torch.get_num_threads(), kernels=torch.backends.cpu.get_cpu_capability())
+    if device.type == 'cuda': return dict(gpu=torch.cuda.get_device_name(device))
+    return {}
+
+def numerics_tag(device) -> str:
+    "`numerics(device)` as a short part of a file name, e.g. 'cpu2-avx512' or 'cuda-nvidia-h100-80gb-hbm3'."
+    import re, torch
+    n = numerics(device)
+    tag = torch.device(device).type + str(n.pop('threads', '')) + ''.join(f'-{v}' for v in n.values())
+    return re.sub(r'[^a-z0-9.]+', '-', tag.lower()).strip('-')
 
 # %% ../nbs/00_core.ipynb #e8b6b21f
 def runs_root() -> Path:

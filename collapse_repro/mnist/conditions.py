@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 import numpy as np
 import torch
-from ..core import jsonable, active_params, cache_dir, write_json
+from ..core import jsonable, active_params, cache_dir, write_json, numerics
 from ..loop import load_history
 from .stages import MNIST_TOGETHER, MnistData, MnistLoopConfig, check_fid_net, mnist_stages, run_mnist
 
@@ -28,14 +28,6 @@ def _code_hash() -> str:
     src = ''.join(p.read_text() for p in [pkg / 'loop.py', pkg / 'selection.py', *sorted((pkg / 'mnist').glob('*.py'))])
     return hashlib.sha256(src.encode()).hexdigest()
 
-# %% ../../nbs/38_mnist_conditions.ipynb #c0de5a10
-def _numerics(device) -> dict:
-    "What besides the settings changes a computation's last bits on `device`: CPU threads and kernels, or the GPU model."
-    device = torch.device(device)
-    if device.type == 'cpu': return dict(threads=torch.get_num_threads(), kernels=torch.backends.cpu.get_cpu_capability())
-    if device.type == 'cuda': return dict(gpu=torch.cuda.get_device_name(device))
-    return {}
-
 # %% ../../nbs/38_mnist_conditions.ipynb #7a2e51d4
 def condition_key(cfg: MnistLoopConfig, data: MnistData, seed: int) -> str:
     """A hash of everything that changes the numbers of one condition: its key in the shared condition cache.
@@ -43,7 +35,7 @@ def condition_key(cfg: MnistLoopConfig, data: MnistData, seed: int) -> str:
     Args:
         cfg: the condition's config (every field).
         data: the experiment's `MnistData`: its FID network (`fid.kind`), its label classifier's record
-            (`classifier.info`, timings left out) and its device (`_numerics`: on a CPU its threads and kernels).
+            (`classifier.info`, timings left out) and its device (`core.numerics`: on a CPU its threads and kernels).
         seed: the loop's seed.
 
     Returns:
@@ -52,7 +44,7 @@ def condition_key(cfg: MnistLoopConfig, data: MnistData, seed: int) -> str:
     """
     clf = {k: v for k, v in (getattr(data.classifier, 'info', None) or {}).items() if not k.endswith('time_s')}
     what = dict(cfg=asdict(cfg), seed=seed, fid=data.fid.kind, classifier=clf, device=data.device.type,
-                numerics=_numerics(data.device), torch=torch.__version__)
+                numerics=numerics(data.device), torch=torch.__version__)
     return hashlib.sha256((json.dumps(what, sort_keys=True, default=str) + _code_hash()).encode()).hexdigest()[:20]
 
 # %% ../../nbs/38_mnist_conditions.ipynb #7a2e51d7

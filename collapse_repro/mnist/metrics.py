@@ -8,7 +8,7 @@ import json, os, time, warnings
 from functools import lru_cache
 import numpy as np
 from scipy import linalg
-from ..core import atomic_write, cache_dir, get_device, load_cached, write_json
+from ..core import atomic_write, cache_dir, get_device, load_cached, write_json, numerics
 from .data import load_mnist, to_tensor
 
 # %% auto #0
@@ -149,8 +149,8 @@ def _classifier(size: str, seed: int, device: str):
         net = _train_classifier(**CLASSIFIER_SIZES[size], seed=seed, device=dev)
         xt, yt = load_mnist('test')
         acc = float((predict(net, to_tensor(xt))[1] == yt).mean())
-        info = dict(size=size, **CLASSIFIER_SIZES[size], seed=seed, test_accuracy=acc,
-                    train_time_s=round(time.time() - t0, 2))
+        info = dict(size=size, **CLASSIFIER_SIZES[size], seed=seed, test_accuracy=acc, numerics=numerics(dev),
+                    train_time_s=round(time.time() - t0, 2))   # numerics: how it was trained (threads, kernels)
         atomic_write(stem.with_suffix('.pt'), lambda tmp: torch.save(net.state_dict(), tmp))   # runs may share the cache
         write_json(stem.with_suffix('.json'), info)
     net.info = info

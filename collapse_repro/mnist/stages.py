@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 import numpy as np
 import torch
-from ..core import cache_dir, get_device, load_cached, write_json
+from ..core import cache_dir, get_device, load_cached, write_json, numerics_tag
 from ..params import Param, check_domain
 from .params import RANGES
 from ..loop import Stages, Measured, verifier_stats, load_round
@@ -155,12 +155,12 @@ class MnistData:
         return predict(self.classifier, x)[1]
 
 # %% ../../nbs/37_mnist_stages.ipynb #4cf6b374
-def _cvae_key(size: int, cfg: TrainConfig, seed: int, data_seed: int, subset: str) -> str:
-    "The cache key of a CVAE trained on a real subset: every setting that determines it."
-    # 'balanced' keeps the key it always had (same images, same model); the authors' subset gets its own
+def _cvae_key(size: int, cfg: TrainConfig, seed: int, data_seed: int, subset: str, device='cpu') -> str:
+    """The cache key of a CVAE trained on a real subset: every setting that determines it, and what decides its last
+    bits on `device` (`core.numerics_tag`: CPU threads and kernels, or the GPU model)."""
     prefix = 'cvae_' if subset == 'balanced' else f'cvae_{subset}_'
     key = f'{prefix}n{size}_ds{data_seed}_s{seed}_e{cfg.epochs}_p{cfg.patience}_b{cfg.batch_size}_lr{cfg.lr:g}'
-    return key + (f'_ms{cfg.min_steps}' if cfg.min_steps else '')
+    return key + (f'_ms{cfg.min_steps}' if cfg.min_steps else '') + f'_{numerics_tag(device)}'
 
 # %% ../../nbs/37_mnist_stages.ipynb #4cf6b303
 def cached_cvae(data: MnistData, size: int, cfg: TrainConfig, seed: int = 0, data_seed: int = 0, progress: bool = False,
@@ -185,7 +185,7 @@ def cached_cvae(data: MnistData, size: int, cfg: TrainConfig, seed: int = 0, dat
         ValueError: an unknown `subset`.
     """
     if subset not in SUBSETS: raise ValueError(f'subset must be one of {sorted(SUBSETS)}, got {subset!r}')
-    key = _cvae_key(size, cfg, seed, data_seed, subset)
+    key = _cvae_key(size, cfg, seed, data_seed, subset, data.device)
     d = cache_dir('mnist_cvae')
     pt, js = d / f'{key}.pt', d / f'{key}.json'
     model = CVAE().to(data.device)
