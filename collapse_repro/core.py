@@ -23,9 +23,9 @@ _all_ = ['DataError', 'cache_dir', 'data_dir', 'downloads_allowed', 'load_cached
 
 # %% auto #0
 __all__ = ['RUN_RECORD', 'RUN_LOCK', 'DEADLINE_ENV', 'RUN_OPTIONS', 'CONDITIONS_ENV', 'AttrDict', 'resolve_params',
-           'check_constraints', 'config_from', 'seed_everything', 'get_device', 'autocast', 'device_info', 'numerics',
-           'numerics_tag', 'runs_root', 'holds_run', 'new_run_dir', 'TimeLimitReached', 'time_left', 'check_time',
-           'Run', 'runner_values', 'start_run', 'active_params', 'ConditionsDone', 'selected_conditions',
+           'check_constraints', 'config_from', 'seed_everything', 'get_device', 'autocast', 'numerics', 'numerics_tag',
+           'device_info', 'runs_root', 'holds_run', 'new_run_dir', 'TimeLimitReached', 'time_left', 'check_time', 'Run',
+           'runner_values', 'start_run', 'active_params', 'ConditionsDone', 'selected_conditions',
            'import_jsonschema_lean', 'DataError', 'cache_dir', 'data_dir', 'downloads_allowed', 'load_cached', 'md5sum',
            'data_file', 'STUDIES', 'study_results', 'git_state', 'git_commit', 'package_versions', 'jsonable',
            'atomic_write', 'write_json', 'TIMING_KEYS', 'split_timing', 'timing_value', 'UNSTABLE', 'comparable',
@@ -114,27 +114,6 @@ def autocast(device, bf16: bool | str = 'auto'):
         else: bf16 = dev.type == 'cpu' and torch.cpu._is_avx512_bf16_supported()
     return torch.autocast(dev.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
-# %% ../nbs/00_core.ipynb #8421b469
-def _cpu_model() -> str:
-    "The CPU's model name (Linux: /proc/cpuinfo; elsewhere `platform.processor()`)."
-    try: return next(l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines()
-                     if l.startswith('model name'))
-    except (OSError, StopIteration): return platform.processor() or '?'
-
-def device_info(device=None) -> dict:
-    """What ran the computation: device type and name, CPU model and the vector instructions torch's CPU kernels use
-    (results on the CPU are the same for the same seed on the same kind of CPU; another kind may round differently),
-    CPU threads, host."""
-    info = dict(host=platform.node(), machine=platform.machine(), cpu=_cpu_model(), cpu_count=os.cpu_count())
-    try:
-        import torch
-        dev = torch.device(device) if device is not None else get_device()
-        info.update(device=str(dev), torch_threads=torch.get_num_threads(),
-                    cpu_capability=torch.backends.cpu.get_cpu_capability())
-        if dev.type == 'cuda': info['gpu'] = torch.cuda.get_device_name(dev)
-    except ImportError: info['device'] = 'cpu (torch not installed)'
-    return info
-
 # %% ../nbs/00_core.ipynb #c0de5b01
 def numerics(device) -> dict:
     "What besides the settings changes a computation's last bits on `device`: CPU threads and kernels, or the GPU model."
@@ -150,6 +129,27 @@ def numerics_tag(device) -> str:
     n = numerics(device)
     tag = torch.device(device).type + str(n.pop('threads', '')) + ''.join(f'-{v}' for v in n.values())
     return re.sub(r'[^a-z0-9.]+', '-', tag.lower()).strip('-')
+
+# %% ../nbs/00_core.ipynb #8421b469
+def _cpu_model() -> str:
+    "The CPU's model name (Linux: /proc/cpuinfo; elsewhere `platform.processor()`)."
+    try: return next(l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines()
+                     if l.startswith('model name'))
+    except (OSError, StopIteration): return platform.processor() or '?'
+
+def device_info(device=None) -> dict:
+    """What ran the computation: device type and name, CPU model and the vector instructions torch's CPU kernels use
+    (results on the CPU are the same for the same seed on the same kind of CPU; another kind may round differently),
+    CPU threads, host."""
+    info = dict(host=platform.node(), machine=platform.machine(), cpu=_cpu_model(), cpu_count=os.cpu_count())
+    try:
+        import torch
+        dev = torch.device(device) if device is not None else get_device()
+        cpu = numerics('cpu')                                      # the CPU's threads and kernels, declared once
+        info.update(device=str(dev), torch_threads=cpu['threads'], cpu_capability=cpu['kernels'])
+        if dev.type == 'cuda': info['gpu'] = torch.cuda.get_device_name(dev)
+    except ImportError: info['device'] = 'cpu (torch not installed)'
+    return info
 
 # %% ../nbs/00_core.ipynb #e8b6b21f
 def runs_root() -> Path:
