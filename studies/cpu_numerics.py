@@ -32,25 +32,38 @@ def train_generator(threads: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         _, m = real_model(Path(tmp) / 'generator', spec, P['n_gen'], P['d'], test, seed=0, device='cpu', progress=False,
                           desc='generator', target_acc=P['gen_target'], n_val=P['n_test'], check_every=P['check_every'])
-    native = subprocess.run([sys.executable, '-c', 'import torch; print(torch.backends.cpu.get_cpu_capability())'],
-                            env={k: v for k, v in os.environ.items() if k != 'ATEN_CPU_CAPABILITY'},
-                            capture_output=True, text=True).stdout.strip()
     return dict(train_steps=m['train_steps'], val_acc_5=m.get('val_acc_5'), test_acc_5=m['acc_5'],
-                wall_s=round(time.time() - t0, 1), device=dict(device_info('cpu'), native_capability=native),
+                wall_s=round(time.time() - t0, 1), device=device_info('cpu'),
                 commit=git_state(),
                 aten_cpu_capability_env=os.environ.get('ATEN_CPU_CAPABILITY'))
 
 
-def run_setting(setting: str) -> dict:
-    "One THREADS:CAPABILITY setting in a fresh process (the capability is read once, when torch loads)."
+def parse_setting(setting: str) -> tuple:
+    "THREADS:CAPABILITY as (threads, capability); one clear error for anything else."
     threads, _, cap = setting.partition(':')
     if not threads.isdigit() or int(threads) < 1 or not cap:
         raise SystemExit(f'a setting is THREADS:CAPABILITY, e.g. 2:native or 1:avx2; got {setting!r}')
+    return threads, cap
+
+
+def native_capability() -> str:
+    "The vector kernels torch picks on this CPU by itself (read in a fresh process without `ATEN_CPU_CAPABILITY`)."
+    env = {k: v for k, v in os.environ.items() if k != 'ATEN_CPU_CAPABILITY'}
+    return subprocess.run([sys.executable, '-c', 'import torch; print(torch.backends.cpu.get_cpu_capability())'],
+                          env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def run_setting(setting: str, native: str) -> dict:
+    """One THREADS:CAPABILITY setting in a fresh process (the capability is read once, when torch loads); `native`
+    (what `native_capability` found) is recorded beside the device."""
+    threads, cap = parse_setting(setting)
     env = {k: v for k, v in os.environ.items() if k != 'ATEN_CPU_CAPABILITY'}
     if cap != 'native': env['ATEN_CPU_CAPABILITY'] = cap
     out = subprocess.run([sys.executable, __file__, '--child', threads], env=env, capture_output=True, text=True)
     if out.returncode: raise SystemExit(f'setting {setting} failed:\n{out.stderr[-2000:]}')
-    return dict(setting=setting, **json.loads(out.stdout.strip().splitlines()[-1]))
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    r['device']['native_capability'] = native
+    return dict(setting=setting, **r)
 
 
 def _key(r: dict) -> str:
@@ -67,9 +80,10 @@ def main(argv=None):
     if a.child:
         print(json.dumps(train_generator(a.child)))
         return
-    results = []
+    for s in a.settings: parse_setting(s)   # every setting checked before the first one trains
+    results, native = [], native_capability()
     for s in a.settings:
-        r = run_setting(s)
+        r = run_setting(s, native)
         results.append(r)
         print(f"{s:>12}  {r['device']['cpu']} ({r['device']['cpu_capability']}, {r['device']['torch_threads']} threads): "
               f"stopped after {r['train_steps']} steps, validation acc {r['val_acc_5']}, test acc {r['test_acc_5']} "
