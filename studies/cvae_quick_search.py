@@ -18,7 +18,7 @@ import argparse, json, time
 from pathlib import Path
 from types import SimpleNamespace
 import torch
-from collapse_repro.core import git_state, write_json
+from collapse_repro.core import device_info, git_state, write_json
 from collapse_repro.mnist import MnistData, MnistLoopConfig, linear_schedule, run_mnist
 from collapse_repro.loop import load_history
 
@@ -44,7 +44,7 @@ def main():
     out = dict(tag=a.tag, cvae_epochs=a.epochs, n_verifier=a.nv, disc_epochs=a.disc_epochs, rounds=a.rounds,
                **(dict(linear=a.linear, schedule=schedule) if a.linear else dict(kept=a.kept)),
                **(dict(n_fid=a.n_fid, n_test=a.n_test) if (a.n_fid, a.n_test) != (3000, 2000) else {}),
-               commit=git_state(), torch_threads=torch.get_num_threads(), arms={})
+               commit=git_state(), torch_threads=torch.get_num_threads(), device=device_info('cpu'), arms={})
     if a.collect: out['collected'] = True
     if a.note: out['note'] = a.note
     for filt in [c == 'f' for c in a.arms]:
