@@ -88,7 +88,10 @@ STUDIES = dict(
                              '(likewise e30, e60, e100nv500; resumes from the run folders)',
     cvae_initial_size_quick_start1k_20261128='collapse-repro run yi_cvae_initial_size --profile quick -p init_sizes '
                                              '1000,60000 -p cvae_epochs 30 --publish-changed --figures-dir DIR, then copy '
-                                             'DIR/quick/yi_cvae_initial_size_results.json there')
+                                             'DIR/quick/yi_cvae_initial_size_results.json there',
+    cvae_gpu_row_check_initial_size_n1000_20261207='OMP_NUM_THREADS=1 collapse-repro run yi_cvae_initial_size --profile gpu '
+                                                   '-p init_sizes 1000 -p rounds 1 (on the CPU), then copy its '
+                                                   'results.json there')
 
 # %% ../nbs/01_data.ipynb #ce359dee
 def study_results(name: str) -> dict:
