@@ -12,7 +12,8 @@ line, selection, loop, job state, jobs, claims) and the API reference:
 - `experiments/EXP` (experiments in READING_ORDER), one page per experiment: its title, the paper's claims and their
   verdicts (`verdict_box`, from the claims ledger), the figures of every profile that ran, each with one provenance
   line (`figures_section`; figures/superseded/ is not read), then the notebook as executed by the largest committed
-  run that kept it, figures/PROFILE/EXP.ipynb (never re-run; parameters collapsed, no machine path in its outputs), and
+  run that kept it, figures/PROFILE/EXP.ipynb (never re-run, except its cells tagged `study`, which read only the
+  package's shipped studies and are executed afresh, `refresh_studies`; parameters collapsed, no machine path in its outputs), and
   at the end what the other executed runs printed (`run_numbers`); without any kept executed notebook, the cleaned
   source notebook, saying so;
 - `claims`: the claims ledger, grouped by experiment (`claims_page`; figures/CLAIMS.md has the full table);
@@ -252,6 +253,32 @@ def current_prose(nb, src: Path):
         if c.cell_type == 'markdown' and c.get('id') in now: c.source = now[c['id']]
     return nb
 
+STUDY_TAG = 'study'
+STUDY_NOTE = ('<p class="study-note">This cell reads only the study results the package ships (<code>data.study_results</code>), '
+              'not the run above: the site re-executed it when it was built, so it shows the studies of this version '
+              '(the executed notebook shows them as they were at its run).</p>')
+
+def study_cells(src: Path) -> list:
+    "The code cells of the source notebook `src` tagged `study`."
+    return [c for c in nbformat.read(src, as_version=4).cells if c.cell_type == 'code' and STUDY_TAG in c.metadata.get('tags', [])]
+
+def refresh_studies(nb, src: Path):
+    """The executed notebook `nb` with its cells tagged `study` in the source notebook `src` (they read only the studies
+    the package ships, nothing of the run) executed again from the source, so the page shows the studies as they are
+    now: a study can grow after the run that published the notebook. Each such cell says so under its output."""
+    cells = study_cells(src)
+    if not cells: return nb
+    from nbclient import NotebookClient
+    from collapse_repro.runner import ensure_kernel
+    mini = nbformat.v4.new_notebook(cells=[nbformat.from_dict(dict(c, outputs=[], execution_count=None)) for c in cells])
+    NotebookClient(mini, timeout=600, kernel_name=ensure_kernel(), resources=dict(metadata=dict(path=str(ROOT)))).execute()
+    fresh = {c.get('id'): c for c in mini.cells}
+    for c in nb.cells:
+        if c.cell_type == 'code' and c.get('id') in fresh:
+            c.source, c.outputs = fresh[c['id']].source, fresh[c['id']].outputs + [
+                nbformat.v4.new_output('display_data', data={'text/html': STUDY_NOTE})]
+    return nb
+
 def legend_markers(nb):
     "A page whose prose uses the [V]/[R]/[M]/[?] markers explains them under its title."
     if any(c.cell_type == 'markdown' and MARKERS.search(c.source) for c in nb.cells):
@@ -386,7 +413,7 @@ def run_numbers(nb, prof: str) -> list:
 def stage_experiment(exp, names, dest: Path, table=()) -> list[str]:
     """One page per experiment, `experiments/EXP`: its title, the paper's claims and their verdicts (`verdict_box`),
     the figures of every profile that ran (`figures_section`), then the notebook as executed by the largest profile
-    whose executed notebook was kept (never re-run), and at the end what the other executed runs printed. An experiment
+    whose executed notebook was kept (never re-run but for its `study` cells: `refresh_studies`), and at the end what the other executed runs printed. An experiment
     without any kept executed notebook shows its source notebook, not executed, and says so."""
     pub = published_files(exp.name, names)
     executed = [p for p in pub if (FIGURES / p / f'{exp.name}.ipynb').exists()]
@@ -394,6 +421,7 @@ def stage_experiment(exp, names, dest: Path, table=()) -> list[str]:
     box = verdict_box(exp.name, table)
     if main:
         nb = current_prose(nbformat.read(FIGURES / main / f'{exp.name}.ipynb', as_version=4), exp.path)
+        refresh_studies(nb, exp.path)
         tidy_frontmatter(nb); one_notation(nb); clean_outputs(nb, f'{exp.name}, {main} run'); collapse_parameters(nb)
         head = []
     else:
@@ -411,6 +439,8 @@ def stage_experiment(exp, names, dest: Path, table=()) -> list[str]:
     for prof in executed:
         if prof != main:
             other = current_prose(nbformat.read(FIGURES / prof / f'{exp.name}.ipynb', as_version=4), exp.path)
+            studies = {c.get('id') for c in study_cells(exp.path)}       # shown once, refreshed, in the main run
+            other.cells = [c for c in other.cells if c.get('id') not in studies]
             one_notation(other); clean_outputs(other, f'{exp.name}, {prof} run')
             nb.cells += run_numbers(other, prof)
     legend_markers(nb)

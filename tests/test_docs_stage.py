@@ -90,6 +90,34 @@ def test_library_outputs_kept_by_make_test_are_shown_while_the_code_is_unchanged
     nb = mod.prepare_library(nbformat.read(src, as_version=4))
     assert not mod.kept_outputs(nb, src) and 'mystnb' not in nb.metadata
 
+def test_study_cells_show_the_shipped_studies_of_this_version_not_those_of_the_run(tmp_path, monkeypatch):
+    """A published run's cells tagged `study` (they read only `data.study_results`) are executed afresh on its page, so a
+    study that grew after the run shows as it is now, saying so; another profile's numbers do not repeat them."""
+    figs = tmp_path / 'figures'; shutil.copytree(ROOT / 'figures', figs)
+    name = 'yi_cvae_initial_size'
+    src = ROOT / 'nbs' / 'experiments' / f'{name}.ipynb'
+    mod = _stage_module(figs, monkeypatch)
+    ids = {c['id'] for c in mod.study_cells(src)}
+    assert ids, 'the experiment has no study cell to test with'
+    for prof in ('quick', 'smoke'):             # the published quick run, and a smoke run beside it, both showing stale text
+        nb = nbformat.read(src, as_version=4)
+        for c in nb.cells:
+            if c.cell_type == 'code':
+                c.outputs = [nbformat.v4.new_output('display_data', data={'text/markdown': f'stale {prof} output'})]
+        (figs / prof).mkdir(exist_ok=True); nbformat.write(nb, figs / prof / f'{name}.ipynb')
+    from collapse_repro.runner import list_experiments
+    exp = next(e for e in list_experiments() if e.name == name)
+    mod.stage_experiment(exp, [name], tmp_path / 'src', mod.ledger_table())
+    page = nbformat.read(tmp_path / 'src' / f'{name}.ipynb', as_version=4)
+    text = lambda c: ''.join(str(v) for o in c.get('outputs', []) for v in (o.get('data') or {}).values())
+    studies = [c for c in page.cells if c.get('id') in ids]
+    assert len(studies) == len(ids)
+    for c in studies:
+        assert 'stale' not in text(c) and 'study-note' in text(c) and 'text/markdown' in c.outputs[0]['data']
+    assert 'stale quick output' in ''.join(text(c) for c in page.cells)                    # the run's other cells: as run
+    smoke = [c for c in page.cells if str(c.get('id', '')).endswith('-smoke')]
+    assert smoke and not any(c['id'].removesuffix('-smoke') in ids for c in smoke)
+
 def test_one_helper_strips_machine_paths_from_text_kept_as_a_string_or_a_list_of_lines(tmp_path, monkeypatch):
     """`kept_outputs` (library pages) and `clean_outputs` (experiment pages) share `outputs_without_machine_paths`: a
     stream's text and each `text/*` datum lose the machine's paths whether JSON holds them as one string or as lines."""
