@@ -255,7 +255,7 @@ def current_prose(nb, src: Path):
 
 STUDY_TAG = 'study'
 STUDY_NOTE = ('<p class="study-note">This cell reads only the study results the package ships (<code>data.study_results</code>), '
-              'not the run above: the site re-executed it when it was built, so it shows the studies of this version '
+              "not this page's run: the site re-executed it when it was built, so it shows the studies of this version "
               '(the executed notebook shows them as they were at its run).</p>')
 
 def study_cells(src: Path) -> list:
