@@ -85,7 +85,7 @@ STUDIES = dict(
                                '--merge collapse_repro/assets/studies/cvae_quick_search_20261127.json (one point each)',
     cvae_rule_study_20261206='python studies/cvae_quick_search.py e100 100 10000 10 20000 5 f --out '
                              'studies/cvae_rule_study_runs --merge collapse_repro/assets/studies/cvae_rule_study_20261206.json '
-                             '(likewise e30, e60, e100nv500; resumes from the run folders)',
+                             '(likewise e30, e60, e100nv500, e200; resumes from the run folders)',
     cvae_initial_size_quick_start1k_20261128='collapse-repro run yi_cvae_initial_size --profile quick -p init_sizes '
                                              '1000,60000 -p cvae_epochs 30 --publish-changed --figures-dir DIR, then copy '
                                              'DIR/quick/yi_cvae_initial_size_results.json there',
