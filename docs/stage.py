@@ -262,11 +262,11 @@ def study_cells(src: Path) -> list:
     "The code cells of the source notebook `src` tagged `study`."
     return [c for c in nbformat.read(src, as_version=4).cells if c.cell_type == 'code' and STUDY_TAG in c.metadata.get('tags', [])]
 
-def refresh_studies(nb, src: Path):
-    """The executed notebook `nb` with its cells tagged `study` in the source notebook `src` (they read only the studies
-    the package ships, nothing of the run) executed again from the source, so the page shows the studies as they are
-    now: a study can grow after the run that published the notebook. Each such cell says so under its output."""
-    cells = study_cells(src)
+def refresh_studies(nb, cells: list):
+    """The executed notebook `nb` with its cells that are `study` cells of its source notebook (`cells`, from
+    `study_cells`: they read only the studies the package ships, nothing of the run) executed again from the source, so
+    the page shows the studies as they are now: a study can grow after the run that published the notebook. Each such
+    cell says so under its output."""
     if not cells: return nb
     from nbclient import NotebookClient
     from collapse_repro.runner import ensure_kernel
@@ -419,9 +419,10 @@ def stage_experiment(exp, names, dest: Path, table=()) -> list[str]:
     executed = [p for p in pub if (FIGURES / p / f'{exp.name}.ipynb').exists()]
     main = max(executed, key=lambda p: PROFILE_ORDER.index(p) if p in PROFILE_ORDER else -1, default=None)
     box = verdict_box(exp.name, table)
+    studies = study_cells(exp.path)
     if main:
         nb = current_prose(nbformat.read(FIGURES / main / f'{exp.name}.ipynb', as_version=4), exp.path)
-        refresh_studies(nb, exp.path)
+        refresh_studies(nb, studies)
         tidy_frontmatter(nb); one_notation(nb); clean_outputs(nb, f'{exp.name}, {main} run'); collapse_parameters(nb)
         head = []
     else:
@@ -439,8 +440,7 @@ def stage_experiment(exp, names, dest: Path, table=()) -> list[str]:
     for prof in executed:
         if prof != main:
             other = current_prose(nbformat.read(FIGURES / prof / f'{exp.name}.ipynb', as_version=4), exp.path)
-            studies = {c.get('id') for c in study_cells(exp.path)}       # shown once, refreshed, in the main run
-            other.cells = [c for c in other.cells if c.get('id') not in studies]
+            other.cells = [c for c in other.cells if c.get('id') not in {s.get('id') for s in studies}]   # shown once, in the main run
             one_notation(other); clean_outputs(other, f'{exp.name}, {prof} run')
             nb.cells += run_numbers(other, prof)
     legend_markers(nb)
